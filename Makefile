@@ -21,7 +21,7 @@ help: ## List the targets
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_QUIET) --upgrade pip==25.3
+	$(PY) -m pip install $(PIP_QUIET) --upgrade pip==26.3
 	$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt 2> >(grep -v "is neither a file nor a directory" >&2)
 	touch $@
 

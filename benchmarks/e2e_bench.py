@@ -1,0 +1,197 @@
+"""End-to-end overhead of the agent API on the real local stack (vLLM CPU on the tiny model).
+
+Measures, interleaved over N runs on one running stack:
+  1. time to first token calling vLLM's /invocations directly (the baseline),
+  2. the same through boto3 InvokeEndpointWithResponseStream and the SageMaker-runtime emulator,
+  3. time to first `text` event through the agent API's POST /chat (Strands, provider, boto3, emulator),
+and prints the medians and the agent API's overhead (3 - 1; goal: <= 15 ms median). Then it sends 32
+concurrent /chat streams and reports errors (goal: none) and latencies.
+
+    .venv/bin/python benchmarks/e2e_bench.py [--runs 30] [--concurrency 32] [--backend URL]
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+from httpx_sse import aconnect_sse, connect_sse
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "lambda")]
+
+from agent_api.settings import DEFAULT_SYSTEM_PROMPT  # noqa: E402
+from local.stack import ENDPOINT_NAME, REGION, LocalStack  # noqa: E402
+
+PROMPT = "Hello"
+EXPECTED = "Hello! I am a tiny test model."
+TIMEOUT = httpx.Timeout(10.0, read=120.0)
+
+
+def invocation_body() -> bytes:
+    """The request the provider sends for PROMPT, as close as it gets without tools."""
+    return json.dumps(
+        {
+            "messages": [
+                {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
+                {"role": "user", "content": PROMPT},
+            ],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": 1024,
+            "temperature": 0.2,
+        }
+    ).encode()
+
+
+def ttft_direct(client: httpx.Client, backend_url: str) -> float:
+    started = time.perf_counter()
+    with client.stream(
+        "POST",
+        f"{backend_url}/invocations",
+        content=invocation_body(),
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        response.raise_for_status()
+        first = None
+        for line in response.iter_lines():
+            if (
+                first is None
+                and line.startswith("data: {")
+                and '"content":"' in line
+                and '"content":""' not in line
+            ):
+                first = time.perf_counter() - started
+        assert first is not None, "no content chunk from vLLM"
+        return first
+
+
+def ttft_emulator(runtime, body: bytes) -> float:
+    started = time.perf_counter()
+    response = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=ENDPOINT_NAME, Body=body, ContentType="application/json"
+    )
+    first = None
+    buffer = b""
+    for event in response["Body"]:
+        buffer += event["PayloadPart"]["Bytes"]
+        if first is None and b'"content":"' in buffer.replace(b'"content":""', b""):
+            first = time.perf_counter() - started
+    assert first is not None, "no content chunk through the emulator"
+    return first
+
+
+def ttft_agent(client: httpx.Client, agent_url: str) -> float:
+    started = time.perf_counter()
+    first = None
+    text = ""
+    with connect_sse(client, "POST", f"{agent_url}/chat", json={"prompt": PROMPT}) as source:
+        for event in source.iter_sse():
+            if event.event == "text":
+                if first is None:
+                    first = time.perf_counter() - started
+                text += json.loads(event.data)["delta"]
+            elif event.event == "error":
+                raise RuntimeError(f"error event: {event.data}")
+    assert first is not None and text == EXPECTED, f"unexpected answer {text!r}"
+    return first
+
+
+async def one_stream(client: httpx.AsyncClient, agent_url: str) -> tuple[float, str | None]:
+    started = time.perf_counter()
+    text = ""
+    try:
+        async with aconnect_sse(client, "POST", f"{agent_url}/chat", json={"prompt": PROMPT}) as source:
+            if source.response.status_code != 200:
+                return time.perf_counter() - started, f"HTTP {source.response.status_code}"
+            async for event in source.aiter_sse():
+                if event.event == "text":
+                    text += json.loads(event.data)["delta"]
+                elif event.event == "error":
+                    return time.perf_counter() - started, f"error event {event.data}"
+    except httpx.HTTPError as error:
+        return time.perf_counter() - started, repr(error)
+    if text != EXPECTED:
+        return time.perf_counter() - started, f"wrong text {text!r}"
+    return time.perf_counter() - started, None
+
+
+async def concurrent_streams(agent_url: str, count: int) -> tuple[float, list[tuple[float, str | None]]]:
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one_stream(client, agent_url) for _ in range(count)))
+        return time.perf_counter() - started, list(results)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--backend", help="an already running vLLM (default: start one on the tiny model)")
+    args = parser.parse_args()
+
+    with LocalStack(
+        backend_url=args.backend, tools="", progress=lambda message: print(f"· {message}")
+    ) as stack:
+        runtime = boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=stack.emulator.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        body = invocation_body()
+        direct: list[float] = []
+        emulated: list[float] = []
+        agent: list[float] = []
+        with httpx.Client(timeout=TIMEOUT) as client:
+            for run in range(args.warmup + args.runs):
+                # Interleaved, so that load changes on the machine hit all three alike.
+                samples = (
+                    ttft_direct(client, stack.backend_url),
+                    ttft_emulator(runtime, body),
+                    ttft_agent(client, stack.agent_url),
+                )
+                if run >= args.warmup:
+                    direct.append(samples[0])
+                    emulated.append(samples[1])
+                    agent.append(samples[2])
+
+        print(f"\nTime to first token, median of {args.runs} runs (min .. max):")
+        for name, values in (
+            ("vLLM /invocations direct", direct),
+            ("boto3 -> emulator -> vLLM", emulated),
+            ("agent API POST /chat", agent),
+        ):
+            spread = f"{ms(min(values)).strip()} .. {ms(max(values)).strip()}"
+            print(f"  {name:28} {ms(statistics.median(values))}  ({spread})")
+        overhead = statistics.median(agent) - statistics.median(direct)
+        emulator_overhead = statistics.median(emulated) - statistics.median(direct)
+        print(f"  emulator + boto3 overhead    {ms(emulator_overhead)}")
+        verdict = "met" if overhead <= 0.015 else "NOT met"
+        print(f"  agent API overhead           {ms(overhead)}  (goal <= 15 ms: {verdict})")
+
+        wall, results = asyncio.run(concurrent_streams(stack.agent_url, args.concurrency))
+        errors = [error for _, error in results if error is not None]
+        latencies = sorted(latency for latency, _ in results)
+        print(
+            f"\n{args.concurrency} concurrent /chat streams: {len(errors)} errors, wall {wall:.2f} s, "
+            f"latency p50 {ms(statistics.median(latencies)).strip()}, max {ms(latencies[-1]).strip()}"
+        )
+        for error in errors[:5]:
+            print(f"  error: {error}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

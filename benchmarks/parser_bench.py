@@ -1,0 +1,202 @@
+"""Parser CPU per chunk and cold import time: our provider vs Strands' built-in SageMakerAIModel.
+
+Run from the repository root: ``.venv/bin/python benchmarks/parser_bench.py``. Every number is measured in
+this run; ratios compare against baselines measured in this same run. Needs ``openai`` and
+``mypy-boto3-sagemaker-runtime`` installed, which the built-in provider imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lambda"))
+
+from sagemaker_provider import SageMakerModel  # noqa: E402
+from sagemaker_provider.formats import ResponseParser, get_format  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures"
+MESSAGES: Any = [{"role": "user", "content": [{"text": "Hi"}]}]
+REPEAT = 300  # content chunks repeated: a long vLLM-like answer
+RUNS = 5
+
+
+def long_vllm_stream() -> list[bytes]:
+    """A long stream made of real vLLM chunks: header, content chunks repeated, finish, usage, [DONE].
+
+    One event per part, as vLLM flushes them.
+    """
+    events = [
+        e + b"\n\n" for e in (FIXTURES / "vllm" / "chat_stream_usage.txt").read_bytes().split(b"\n\n") if e
+    ]
+    content = [
+        e for e in events if b'"content":"' in e and b'"content":""' not in e and b'"finish_reason":null' in e
+    ]
+    head = events[: events.index(content[0])]
+    tail = events[events.index(content[-1]) + 1 :]
+    return head + content * REPEAT + tail
+
+
+class _Body:
+    def __init__(self, parts: list[bytes]) -> None:
+        self._parts = parts
+
+    def __iter__(self) -> Any:
+        return iter([{"PayloadPart": {"Bytes": p}} for p in self._parts])
+
+    def close(self) -> None:
+        pass
+
+
+class StubClient:
+    """Answers like boto3's sagemaker-runtime client with fixed parts (no network)."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        import boto3
+
+        self.parts = parts
+        # The built-in provider's error handling reads the real client's exception classes.
+        self.exceptions = boto3.Session().client("sagemaker-runtime", region_name="us-east-1").exceptions
+
+    def invoke_endpoint_with_response_stream(self, **_: Any) -> dict[str, Any]:
+        return {"Body": _Body(self.parts)}
+
+
+def cpu_per_chunk(run: Any, chunks: int) -> float:
+    """Median CPU microseconds per chunk (process time: worker threads included)."""
+    samples = []
+    for _ in range(RUNS):
+        start = time.process_time()
+        run()
+        samples.append((time.process_time() - start) / chunks * 1e6)
+    return statistics.median(samples)
+
+
+def floor(parts: list[bytes]) -> None:
+    """Incremental UTF-8 decode + newline framing + json.loads: the least any parser must do."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    rest = ""
+    for part in parts:
+        lines = (rest + decoder.decode(part)).split("\n")
+        rest = lines.pop()
+        for line in lines:
+            if line.startswith("data: ") and line != "data: [DONE]":
+                json.loads(line[6:])
+
+
+def ours_parser(parts: list[bytes]) -> None:
+    parser = ResponseParser(get_format("openai-chat"))
+    for part in parts:
+        parser.feed(part)
+    parser.finish()
+
+
+async def _drain(stream: Any) -> int:
+    count = 0
+    async for _ in stream:
+        count += 1
+    return count
+
+
+def ours_model(parts: list[bytes]) -> None:
+    model = SageMakerModel(endpoint_name="bench", client=StubClient(parts))
+    asyncio.run(_drain(model.stream(MESSAGES)))
+
+
+def builtin_model(parts: list[bytes]) -> None:
+    from strands.models.sagemaker import SageMakerAIModel
+
+    model = SageMakerAIModel({"endpoint_name": "bench", "region_name": "us-east-1"}, {"max_tokens": 64})
+    model.client = StubClient(parts)  # type: ignore[assignment]
+    asyncio.run(_drain(model.stream(MESSAGES)))
+
+
+def import_time(statement: str) -> float:
+    """Median wall seconds of a fresh interpreter running ``statement``, minus an empty interpreter's."""
+
+    def once(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT / "lambda")
+        return time.perf_counter() - start
+
+    base = statistics.median(once("pass") for _ in range(RUNS))
+    return statistics.median(once(statement) for _ in range(RUNS)) - base
+
+
+def recorded_streams() -> list[tuple[str, list[bytes]]]:
+    """Recorded OpenAI-style streams, one SSE event per part."""
+    names = [
+        "vllm/chat_stream_usage.txt",
+        "vllm/tools_auto_stream.txt",
+        "sglang/a_text_stream_v1.body",
+        "sglang/b_tool_call_stream.body",
+        "tgi/chat_stream_usage.body",
+        "tgi/chat_stream_tool_call.body",
+    ]
+    out = []
+    for name in names:
+        body = (FIXTURES / name).read_bytes()
+        out.append((name, [e + b"\n\n" for e in body.split(b"\n\n") if e]))
+    return out
+
+
+def main() -> None:
+    """Measure and print."""
+    parts = long_vllm_stream()
+    chunks = len(parts)
+    # Warm both paths (imports, caches) before measuring.
+    ours_model(parts[:5] + parts[-3:])
+    builtin_model(parts[:5] + parts[-3:])
+
+    floor_us = cpu_per_chunk(lambda: floor(parts), chunks)
+    parser_us = cpu_per_chunk(lambda: ours_parser(parts), chunks)
+    model_us = cpu_per_chunk(lambda: ours_model(parts), chunks)
+    builtin_us = cpu_per_chunk(lambda: builtin_model(parts), chunks)
+
+    print(f"CPU per chunk, long vLLM-like stream ({chunks} chunks, median of {RUNS} runs)")
+    print(f"  floor (decode + framing + json.loads) {floor_us:8.2f} us")
+    print(
+        f"  ours, parser only                      {parser_us:8.2f} us  = {parser_us / floor_us:5.2f}x floor"
+    )
+    print(f"  ours, SageMakerModel.stream            {model_us:8.2f} us  = {model_us / floor_us:5.2f}x floor")
+    print(f"  built-in SageMakerAIModel.stream       {builtin_us:8.2f} us")
+    print(f"  ratio ours/built-in (stream vs stream) {model_us / builtin_us:8.3f}x   (target <= 0.1x)")
+    print(f"  ratio ours/built-in (parser vs stream) {parser_us / builtin_us:8.3f}x")
+
+    print("\nCPU per chunk, recorded streams (ours stream / built-in stream)")
+    for name, stream_parts in recorded_streams():
+        ours = cpu_per_chunk(lambda p=stream_parts: ours_model(p), len(stream_parts))
+        try:
+            builtin_model(stream_parts)
+        except Exception as error:  # the built-in crashes on some real streams: report it
+            crash = f"{type(error).__name__}: {str(error)[:60]}"
+            print(f"  {name:34s} ours {ours:8.1f} us   built-in crashes: {crash}")
+            continue
+        builtin = cpu_per_chunk(lambda p=stream_parts: builtin_model(p), len(stream_parts))
+        print(f"  {name:34s} ours {ours:8.1f} us   built-in {builtin:8.1f} us   ratio {ours / builtin:6.3f}x")
+
+    package = import_time("import sagemaker_provider")
+    provider = import_time("from sagemaker_provider import SageMakerModel")
+    builtin_import = import_time("from strands.models.sagemaker import SageMakerAIModel")
+    print(f"\nCold import (median of {RUNS} fresh interpreters, interpreter start-up subtracted)")
+    print(
+        f"  import sagemaker_provider                       {package * 1000:7.1f} ms  "
+        f"= {package / builtin_import:5.3f}x   (target <= 0.6x)"
+    )
+    print(
+        f"  from sagemaker_provider import SageMakerModel   {provider * 1000:7.1f} ms  "
+        f"= {provider / builtin_import:5.3f}x"
+    )
+    print(f"  from strands.models.sagemaker import SageMakerAIModel {builtin_import * 1000:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

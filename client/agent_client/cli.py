@@ -1,0 +1,160 @@
+"""`python -m agent_client "question"`: ask the deployed agent and print its answer as it streams."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError
+
+from agent_client.api import (
+    ApiError,
+    ChatCall,
+    ClientFailure,
+    api_url_from_stack,
+    chat_url,
+    default_stack_name,
+    encode_body,
+    region_from_url,
+    sign,
+)
+from agent_client.sse import Event
+
+EXIT_OK = 0
+EXIT_API_ERROR = 1
+EXIT_CLIENT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Define the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m agent_client",
+        description="Ask the agent a question; the answer is printed as it is generated, tool calls inline.",
+    )
+    parser.add_argument("prompt", help="the question")
+    parser.add_argument("--session", metavar="ID", help="continue (or start) the conversation with this id")
+    parser.add_argument("--env", default="dev", help="deployment environment, names the stack (default: dev)")
+    parser.add_argument("--stack-name", help="CloudFormation stack (default: SageMakerStrandsAgent-<env>)")
+    parser.add_argument("--url", help="API base URL; skips the stack lookup (e.g. http://127.0.0.1:8080)")
+    parser.add_argument("--region", help="AWS region (default: from the URL, else your AWS configuration)")
+    parser.add_argument("--profile", help="AWS profile to use")
+    parser.add_argument("--max-tokens", type=int, help="cap on generated tokens (within the server's cap)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (0..2)")
+    parser.add_argument("--no-sign", action="store_true", help="send the request unsigned (local API)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the client; returns the process exit code (0 ok, 1 the API reported an error, 2 client problem)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        call = prepare_call(args)
+        return Renderer(out, err).render(call.events())
+    except ApiError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_API_ERROR
+    except ClientFailure as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_CLIENT_ERROR
+    except KeyboardInterrupt:
+        err.write("\ninterrupted\n")
+        return EXIT_CLIENT_ERROR
+
+
+def prepare_call(args: argparse.Namespace) -> ChatCall:
+    """Resolve the URL and build the (signed) request from the arguments."""
+    body: dict[str, Any] = {"prompt": args.prompt}
+    if args.session:
+        body["session_id"] = args.session
+    if args.max_tokens is not None:
+        body["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        body["temperature"] = args.temperature
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
+    session: boto3.Session | None = None
+    if args.url:
+        api_url = args.url
+    else:
+        session = _session(args)
+        api_url = api_url_from_stack(session, args.stack_name or default_stack_name(args.env))
+    url = chat_url(api_url)
+    if not args.no_sign:
+        session = session or _session(args)
+        region = args.region or region_from_url(url) or session.region_name
+        if not region:
+            raise ClientFailure("no AWS region: pass --region or configure one")
+        headers = sign(session, region, url, encode_body(body), headers)
+    return ChatCall(url=url, body=body, headers=headers)
+
+
+def _session(args: argparse.Namespace) -> boto3.Session:
+    try:
+        return boto3.Session(profile_name=args.profile, region_name=args.region)
+    except BotoCoreError as exc:
+        raise ClientFailure(str(exc)) from exc
+
+
+class Renderer:
+    """Prints the answer to `out` as it arrives, tool calls inline; the summary and errors go to `err`."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out = out
+        self.err = err
+        self._line_open = False
+
+    def render(self, events: Iterable[Event]) -> int:
+        """Print every event; the exit code says whether the answer completed."""
+        for event in events:
+            outcome = self.show(event)
+            if outcome is not None:
+                return outcome
+        self._end_line()
+        self.err.write("error: the stream ended without a final event (connection cut?)\n")
+        return EXIT_API_ERROR
+
+    def show(self, event: Event) -> int | None:
+        """Print one event; returns an exit code once the stream is over."""
+        try:
+            data = json.loads(event.data)
+        except ValueError:
+            return None
+        if event.name == "text":
+            self._write(str(data.get("delta", "")))
+        elif event.name == "tool_use":
+            self._end_line()
+            self._write(f"[tool {data.get('name')} {json.dumps(data.get('input'), ensure_ascii=False)}]\n")
+        elif event.name == "tool_result":
+            self._write(f"[{data.get('name')} {data.get('status')}: {data.get('content')}]\n")
+        elif event.name == "done":
+            self._end_line()
+            usage = data.get("usage", {})
+            session = f", session {data['session_id']}" if data.get("session_id") else ""
+            self.err.write(
+                f"[{data.get('stop_reason')}: {usage.get('input_tokens')} tokens in, "
+                f"{usage.get('output_tokens')} out{session}]\n"
+            )
+            return EXIT_OK
+        elif event.name == "error":
+            self._end_line()
+            self.err.write(f"error ({data.get('code')}): {data.get('message')}\n")
+            return EXIT_API_ERROR
+        return None
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.out.write(text)
+            self.out.flush()
+            self._line_open = not text.endswith("\n")
+
+    def _end_line(self) -> None:
+        if self._line_open:
+            self.out.write("\n")
+            self.out.flush()
+            self._line_open = False

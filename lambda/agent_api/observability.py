@@ -1,0 +1,69 @@
+"""Structured logs and CloudWatch metrics (Powertools for AWS Lambda).
+
+Logs are JSON lines carrying the request id; prompts and answers are never logged. Metrics are written as
+CloudWatch embedded metric format lines on stdout, which Lambda ships to CloudWatch Logs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+logger = Logger(service="agent-api")
+
+
+def request_id_from_headers(headers: Mapping[str, str]) -> str:
+    """Return the Lambda request id the Web Adapter forwards in `x-amzn-lambda-context`, else a new one."""
+    raw = headers.get("x-amzn-lambda-context")
+    if raw:
+        try:
+            context = json.loads(raw)
+        except ValueError:
+            context = None
+        request_id = context.get("request_id") if isinstance(context, dict) else None
+        if isinstance(request_id, str) and request_id:
+            return request_id
+    return uuid.uuid4().hex
+
+
+class RequestMetrics:
+    """Metrics of one `/chat` request, flushed as one EMF document when the request ends.
+
+    One instance per request (`EphemeralMetrics` has no shared state), so concurrent requests served by one
+    process (uvicorn locally) never mix their numbers.
+    """
+
+    def __init__(self, namespace: str, service: str) -> None:
+        self._metrics = EphemeralMetrics(namespace=namespace, service=service)
+        self._started = time.monotonic()
+        self._first_token_seen = False
+
+    def first_token(self) -> None:
+        """Record the time to first token, once per request."""
+        if not self._first_token_seen:
+            self._first_token_seen = True
+            elapsed_ms = (time.monotonic() - self._started) * 1000
+            self._metrics.add_metric(name="TimeToFirstToken", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
+    def tool_call(self) -> None:
+        """Count one tool call."""
+        self._metrics.add_metric(name="ToolCalls", unit=MetricUnit.Count, value=1)
+
+    def usage(self, input_tokens: int, output_tokens: int) -> None:
+        """Record the tokens the model read and wrote for this request."""
+        self._metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=input_tokens)
+        self._metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=output_tokens)
+
+    def error(self) -> None:
+        """Count one failed request (its code is in the log line)."""
+        self._metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+
+    def flush(self) -> None:
+        """Write the recorded metrics, if any."""
+        if self._metrics.metric_set:
+            self._metrics.flush_metrics()

@@ -1,0 +1,194 @@
+"""One agent turn, run in its own task and turned into the `/chat` stream's events.
+
+The agent runs in a dedicated task that feeds a queue, so the HTTP layer can wait for the first event before
+choosing a status (a failure before anything was produced becomes a plain JSON error with its own status),
+and so a client disconnect cancels the whole turn in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from strands import Agent
+from strands.types.exceptions import MaxTokensReachedException
+
+from agent_api.errors import ApiError, classify, root_cause
+from agent_api.observability import RequestMetrics, logger
+
+TOOL_RESULT_SUMMARY_CHARS = 500
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One server-sent event: its name and JSON payload."""
+
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass
+class _TurnStats:
+    tool_calls: int = 0
+    text_events: int = 0
+    tool_names: dict[str, str] = field(default_factory=dict)
+
+
+class AgentTurn:
+    """Runs `agent` on `prompt` and yields `StreamEvent`s, ending with `done` or with an `ApiError`."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        prompt: str,
+        *,
+        session_id: str | None,
+        request_id: str,
+        metrics: RequestMetrics,
+        on_end: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._agent = agent
+        self._prompt = prompt
+        self._session_id = session_id
+        self._request_id = request_id
+        self._metrics = metrics
+        self._on_end = on_end
+        self._queue: asyncio.Queue[StreamEvent | ApiError | None] = asyncio.Queue()
+        self._stats = _TurnStats()
+        self._started = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the agent in its own task."""
+        self._task = asyncio.create_task(self._run())
+
+    async def next(self) -> StreamEvent | ApiError | None:
+        """Wait for the next event; an `ApiError` is the last item before None, which marks the end."""
+        return await self._queue.get()
+
+    async def close(self) -> None:
+        """Stop the agent if it is still running (client gone) and wait until it has let go of everything."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        terminal: StreamEvent | ApiError | None = None
+        try:
+            async for event in self._agent.stream_async(self._prompt):
+                if "result" in event:
+                    terminal = self._done(str(event["result"].stop_reason))
+                else:
+                    self._handle(event)
+        except MaxTokensReachedException:
+            # The partial answer was streamed and saved; running out of tokens is a normal end.
+            terminal = self._done("max_tokens")
+        except Exception as exc:
+            terminal = self._fail(exc)
+        finally:
+            # Cleanup (the session lock) happens before the last event, so a client that sends its next
+            # turn as soon as it reads `done` finds the session free.
+            await self._end()
+            if terminal is not None:
+                self._queue.put_nowait(terminal)
+            self._queue.put_nowait(None)
+
+    async def _end(self) -> None:
+        if self._on_end is None:
+            return
+        try:
+            await self._on_end()
+        except Exception:
+            logger.exception("cleanup after the chat turn failed")
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        if "data" in event and "delta" in event:
+            text = event["data"]
+            if isinstance(text, str) and text:
+                self._metrics.first_token()
+                self._stats.text_events += 1
+                self._emit("text", {"delta": text})
+        elif "message" in event and isinstance(event["message"], dict):
+            self._message(event["message"])
+
+    def _message(self, message: dict[str, Any]) -> None:
+        for block in message.get("content", []):
+            if message.get("role") == "assistant" and "toolUse" in block:
+                tool_use = block["toolUse"]
+                self._stats.tool_names[tool_use["toolUseId"]] = tool_use["name"]
+                self._stats.tool_calls += 1
+                self._metrics.tool_call()
+                self._emit(
+                    "tool_use",
+                    {"id": tool_use["toolUseId"], "name": tool_use["name"], "input": tool_use["input"]},
+                )
+            elif "toolResult" in block:
+                result = block["toolResult"]
+                self._emit(
+                    "tool_result",
+                    {
+                        "id": result["toolUseId"],
+                        "name": self._stats.tool_names.get(result["toolUseId"], ""),
+                        "status": result["status"],
+                        "content": summarize_tool_result(result.get("content", [])),
+                    },
+                )
+
+    def _done(self, stop_reason: str) -> StreamEvent:
+        usage = self._agent.event_loop_metrics.accumulated_usage
+        input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
+        self._metrics.usage(input_tokens, output_tokens)
+        logger.info(
+            "chat turn finished",
+            extra={
+                "stop_reason": stop_reason,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "tool_calls": self._stats.tool_calls,
+                "duration_ms": round((time.monotonic() - self._started) * 1000),
+            },
+        )
+        return StreamEvent(
+            "done",
+            {
+                "stop_reason": stop_reason,
+                "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                "session_id": self._session_id,
+            },
+        )
+
+    def _fail(self, exc: Exception) -> ApiError:
+        error = classify(exc, self._request_id)
+        self._metrics.error()
+        cause = root_cause(exc)
+        extra = {"code": error.code, "exception": type(cause).__name__}
+        if error.code in {"internal_error", "session_error"}:
+            logger.exception("chat turn failed", extra=extra)
+        else:
+            logger.warning("chat turn failed", extra={**extra, "detail": str(cause)[:500]})
+        return error
+
+    def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self._queue.put_nowait(StreamEvent(name, data))
+
+
+def summarize_tool_result(content: list[dict[str, Any]]) -> str:
+    """Summarize a tool result's content blocks as short text (non-text blocks are named, not dumped)."""
+    parts: list[str] = []
+    for block in content:
+        if "text" in block:
+            parts.append(str(block["text"]))
+        elif "json" in block:
+            parts.append(json.dumps(block["json"], ensure_ascii=False))
+        else:
+            parts.append(f"[{next(iter(block), 'content')}]")
+    summary = "\n".join(parts)
+    if len(summary) > TOOL_RESULT_SUMMARY_CHARS:
+        return summary[: TOOL_RESULT_SUMMARY_CHARS - 1] + "…"
+    return summary

@@ -1,0 +1,147 @@
+"""Validation of the `POST /chat` body: bad input is rejected with a specific 4xx before any model call."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agent_api.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, Settings
+
+# The session id becomes part of S3 keys, so only a strict alphabet is accepted.
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+FIELDS = frozenset({"prompt", "session_id", "max_tokens", "temperature"})
+# JSON escapes can take several bytes per prompt character; anything larger than this is not a valid request.
+_BYTES_PER_CHAR_BOUND = 6
+_BODY_OVERHEAD_BYTES = 4096
+
+
+class RequestError(Exception):
+    """A client error answered as JSON `{"code", "message"}` with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A validated chat request, with server-side defaults applied."""
+
+    prompt: str
+    session_id: str | None
+    max_tokens: int
+    temperature: float
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """Return the largest body worth reading for the configured prompt limit."""
+    return settings.max_prompt_chars * _BYTES_PER_CHAR_BOUND + _BODY_OVERHEAD_BYTES
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Accept only `application/json` (parameters such as charset allowed)."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise RequestError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be application/json, got {content_type or 'none'!r}",
+        )
+
+
+def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
+    """Parse and validate a raw body against the settings' limits.
+
+    Raises:
+        RequestError: naming the first problem found.
+
+    """
+    if len(body) > max_body_bytes(settings):
+        raise RequestError(
+            413, "body_too_large", f"request body is larger than {max_body_bytes(settings)} bytes"
+        )
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RequestError(400, "invalid_body", "request body must be a JSON object")
+    unknown = sorted(set(data) - FIELDS)
+    if unknown:
+        raise RequestError(
+            400,
+            "unknown_field",
+            f"unknown field(s): {', '.join(unknown)} (accepted: {', '.join(sorted(FIELDS))})",
+        )
+    return ChatRequest(
+        prompt=_prompt(data, settings),
+        session_id=_session_id(data, settings),
+        max_tokens=_max_tokens(data, settings),
+        temperature=_temperature(data, settings),
+    )
+
+
+def _prompt(data: dict[str, Any], settings: Settings) -> str:
+    if "prompt" not in data:
+        raise RequestError(400, "missing_field", "field 'prompt' is required")
+    prompt = data["prompt"]
+    if not isinstance(prompt, str):
+        raise RequestError(400, "invalid_field", "field 'prompt' must be a string")
+    if not prompt.strip():
+        raise RequestError(400, "invalid_field", "field 'prompt' must not be empty")
+    if len(prompt) > settings.max_prompt_chars:
+        raise RequestError(
+            400,
+            "prompt_too_long",
+            f"field 'prompt' has {len(prompt)} characters; the limit is {settings.max_prompt_chars}",
+        )
+    return prompt
+
+
+def _session_id(data: dict[str, Any], settings: Settings) -> str | None:
+    session_id = data.get("session_id")
+    if session_id is None:
+        return None
+    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.match(session_id):
+        raise RequestError(
+            400,
+            "invalid_field",
+            "field 'session_id' must be 1-128 characters of A-Z a-z 0-9 _ - starting with a letter or digit",
+        )
+    if not settings.sessions_enabled:
+        raise RequestError(400, "sessions_disabled", "sessions are not enabled on this deployment")
+    return session_id
+
+
+def _max_tokens(data: dict[str, Any], settings: Settings) -> int:
+    value = data.get("max_tokens")
+    if value is None:
+        return settings.max_tokens
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= settings.max_tokens:
+        raise RequestError(
+            400, "invalid_field", f"field 'max_tokens' must be an integer from 1 to {settings.max_tokens}"
+        )
+    return value
+
+
+def _temperature(data: dict[str, Any], settings: Settings) -> float:
+    value = data.get("temperature")
+    if value is None:
+        return settings.temperature
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not TEMPERATURE_MIN <= value <= TEMPERATURE_MAX
+    ):
+        raise RequestError(
+            400,
+            "invalid_field",
+            f"field 'temperature' must be a number from {TEMPERATURE_MIN:g} to {TEMPERATURE_MAX:g}",
+        )
+    return float(value)

@@ -1,0 +1,8 @@
+#!/bin/sh
+# Lambda entrypoint (handler) behind the AWS Lambda Web Adapter: the adapter forwards each invocation to
+# this server on 127.0.0.1:$AWS_LWA_PORT and streams the response back (AWS_LWA_INVOKE_MODE=response_stream).
+# One worker: a Lambda instance handles one request at a time.
+set -eu
+cd "$(dirname "$0")"
+exec python3 -m uvicorn agent_api.app:app --host 127.0.0.1 --port "${AWS_LWA_PORT:-8080}" --workers 1 \
+  --no-access-log --timeout-graceful-shutdown 5

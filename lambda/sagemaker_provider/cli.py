@@ -1,0 +1,96 @@
+"""``python -m sagemaker_provider capture|replay``: record a real endpoint's raw stream, replay it offline.
+
+``capture`` writes the raw response body (the ``PayloadPart`` bytes concatenated) of one request to stdout;
+``replay`` prints the Strands stream events the provider yields for such a body, one JSON object per line, and
+exits with status 1 and the typed error on a broken stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .formats import ResponseParser, format_names, get_format
+
+
+def replay(body: bytes, format_name: str) -> list[Any]:
+    """Return the Strands events the provider yields for ``body`` read as ``format_name``."""
+    return ResponseParser(get_format(format_name)).parse(body)
+
+
+def capture(args: argparse.Namespace) -> bytes:
+    """Send one prompt to an endpoint (streaming) and return the raw response body."""
+    from . import transport
+    from .model import SageMakerModel
+
+    config: dict[str, Any] = {"endpoint_name": args.endpoint, "response_format": args.format}
+    if args.region:
+        config["region_name"] = args.region
+    if args.endpoint_url:
+        config["endpoint_url"] = args.endpoint_url
+    if args.max_tokens:
+        config["params"] = {"max_tokens": args.max_tokens}
+    model = SageMakerModel(**config)
+    request = model.build_request(
+        [{"role": "user", "content": [{"text": args.prompt}]}], system_prompt=args.system
+    )
+    response = model.client.invoke_endpoint_with_response_stream(**request)
+    chunks: list[bytes] = []
+    try:
+        for event in response["Body"]:
+            if "PayloadPart" in event:
+                chunks.append(event["PayloadPart"]["Bytes"])
+    except Exception as error:
+        raise transport.translate_error(error) from error
+    return b"".join(chunks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sagemaker_provider", description=__doc__.split("\n\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    cap = commands.add_parser("capture", help="save a real endpoint's raw response body to stdout")
+    cap.add_argument("--endpoint", required=True, help="SageMaker endpoint name")
+    cap.add_argument("--region", help="AWS region (default: boto3's chain)")
+    cap.add_argument(
+        "--endpoint-url", help="SageMaker runtime URL (default: AWS, or AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME)"
+    )
+    cap.add_argument("--prompt", required=True, help="the user message")
+    cap.add_argument("--system", help="system prompt")
+    cap.add_argument("--max-tokens", type=int, help="max_tokens to request")
+    cap.add_argument(
+        "--format", default="auto", choices=format_names(), help="request format (default: auto)"
+    )
+    rep = commands.add_parser("replay", help="print the Strands events for a saved body, one JSON per line")
+    rep.add_argument("file", type=Path, help="raw response body file")
+    rep.add_argument(
+        "--format", default="auto", choices=format_names(), help="response format (default: auto)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "capture":
+            sys.stdout.buffer.write(capture(args))
+            sys.stdout.buffer.flush()
+            return 0
+        body = args.file.read_bytes()
+        parser_ = ResponseParser(get_format(args.format))
+        events = parser_.feed(body)
+        _print(events)
+        _print(parser_.finish())
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a CLI reports every failure by its type and message, never a traceback
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print(events: list[Any]) -> None:
+    for event in events:
+        print(json.dumps(event, ensure_ascii=False))

@@ -1,0 +1,103 @@
+"""Typed errors raised by the SageMaker provider.
+
+Everything the provider raises on its own is a :class:`SageMakerProviderError`, except the two conditions the
+Strands agent loop knows how to recover from, which use Strands' own exception types:
+``ModelThrottledException`` (the loop retries with back-off) and ``ContextWindowOverflowException`` (the
+conversation manager trims the history). :func:`server_error` picks the right one for a server's message.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MAX_SHOWN_BYTES = 200
+
+# Phrases that servers use when the prompt does not fit: vLLM ("maximum context length", "maximum model
+# length"), SGLang ("longer than the model's context length"), TGI ("`inputs` must have less than N tokens",
+# "`inputs` tokens + `max_new_tokens` must be <= N"), LMI/others ("exceeds max model len", "context window").
+_CONTEXT_OVERFLOW = re.compile(
+    r"context length|context window|maximum model length|max_model_len|max model len"
+    r"|`inputs` must have less than|`inputs` tokens \+ `max_new_tokens` must be"
+    r"|prompt is too long|input is too long|too many input tokens",
+    re.IGNORECASE,
+)
+
+
+class SageMakerProviderError(Exception):
+    """Base class of every error the provider raises itself."""
+
+
+class ModelStreamError(SageMakerProviderError):
+    """The server or the endpoint reported an error inside the response stream.
+
+    Attributes:
+        message: The server's own error text.
+        error_code: A code given with the error (SageMaker's ``ErrorCode``, the server's ``type``), if any.
+
+    """
+
+    def __init__(self, message: str, error_code: str | None = None) -> None:
+        self.message = message
+        self.error_code = error_code
+        super().__init__(f"{error_code}: {message}" if error_code else message)
+
+
+class StreamTruncatedError(SageMakerProviderError):
+    """The stream ended before its format's end marker (finish reason, ``[DONE]`` or final event).
+
+    Attributes:
+        format_name: The response format that was reading the stream.
+
+    """
+
+    def __init__(self, format_name: str, detail: str) -> None:
+        self.format_name = format_name
+        super().__init__(f"{format_name} stream ended before its end marker: {detail}")
+
+
+class MalformedChunkError(SageMakerProviderError):
+    """A chunk of the response could not be read by the selected format.
+
+    Attributes:
+        format_name: The response format that rejected the chunk.
+        raw: The offending bytes, complete.
+
+    """
+
+    def __init__(self, format_name: str, raw: bytes, reason: str) -> None:
+        self.format_name = format_name
+        self.raw = raw
+        shown = raw[:_MAX_SHOWN_BYTES]
+        ellipsis = f"... ({len(raw)} bytes)" if len(raw) > _MAX_SHOWN_BYTES else ""
+        super().__init__(f"malformed {format_name} chunk ({reason}): {shown!r}{ellipsis}")
+
+
+class EndpointInvocationError(SageMakerProviderError):
+    """SageMaker answered the invocation with an error instead of a response.
+
+    Attributes:
+        status_code: The container's original HTTP status for a ModelError, else SageMaker's HTTP status.
+        error_code: SageMaker's error code (``ModelError``, ``ValidationError``, ...).
+        message: The container's original message for a ModelError, else SageMaker's message.
+
+    """
+
+    def __init__(self, status_code: int | None, error_code: str, message: str) -> None:
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message
+        super().__init__(f"{error_code} (status {status_code}): {message}")
+
+
+def is_context_overflow(message: str) -> bool:
+    """Tell whether a server's error message says that the prompt does not fit the context window."""
+    return _CONTEXT_OVERFLOW.search(message) is not None
+
+
+def server_error(message: str, error_code: str | None = None) -> Exception:
+    """Return the exception for an error a server reported in its response body."""
+    if is_context_overflow(message):
+        from strands.types.exceptions import ContextWindowOverflowException
+
+        return ContextWindowOverflowException(message)
+    return ModelStreamError(message, error_code)

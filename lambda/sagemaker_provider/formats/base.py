@@ -1,0 +1,194 @@
+"""What a response format is: how it builds the request body and how it reads the response."""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..errors import server_error
+from ..events import EventBuilder, new_tool_use_id
+from ..framing import ErrorEvent, PayloadReader
+
+if TYPE_CHECKING:
+    from strands.types.content import Messages
+    from strands.types.streaming import StreamEvent
+    from strands.types.tools import ToolChoice, ToolSpec
+
+    from ..chat_templates import ChatTemplate
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """Everything a format needs to build a request body.
+
+    Attributes:
+        messages: The Strands conversation.
+        tool_specs: Tools offered to the model.
+        system_prompt: The system prompt, already joined into one string.
+        tool_choice: The agent's tool choice (Strands' form).
+        params: Generation parameters in OpenAI names (``max_tokens``, ``temperature``, ``top_p``,
+            ``stop``...).
+        stream: Whether the response is streamed.
+        model: The ``model`` field to send, if the server needs one.
+        tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
+        chat_template: Renders the conversation to a prompt, for formats that send a prompt.
+        additional_request_fields: Extra top-level body fields, sent as given.
+
+    """
+
+    messages: Messages
+    tool_specs: list[ToolSpec] | None = None
+    system_prompt: str | None = None
+    tool_choice: ToolChoice | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    stream: bool = True
+    model: str | None = None
+    tool_results_as_user_text: bool = False
+    chat_template: ChatTemplate | None = None
+    additional_request_fields: dict[str, Any] = field(default_factory=dict)
+
+
+class ChunkInterpreter(abc.ABC):
+    """Reads the decoded payloads of one response and reports what they mean to an :class:`EventBuilder`."""
+
+    @abc.abstractmethod
+    def handle(self, payload: Any, events: EventBuilder) -> None:
+        """Interpret one payload: a decoded JSON value, ``framing.DONE`` or a ``framing.ErrorEvent``.
+
+        Raises:
+            MalformedChunkError: The payload does not have this format's shape.
+            ModelStreamError: The payload is an error object sent by the server.
+
+        """
+
+    @abc.abstractmethod
+    def end(self, events: EventBuilder) -> None:
+        """Check, at the end of the body, that the format's end marker was seen.
+
+        Raises:
+            StreamTruncatedError: The body stopped before its end marker.
+
+        """
+
+
+class ResponseFormat(abc.ABC):
+    """A serving format: the request body it sends and the response it reads.
+
+    Subclass it, give it a unique ``name`` and register one instance with
+    :func:`sagemaker_provider.formats.register_format`.
+    """
+
+    name: str = ""
+    content_type: str = "application/json"
+    accept: str = "application/json"
+
+    @abc.abstractmethod
+    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+        """Return the JSON request body for ``request``."""
+
+    @abc.abstractmethod
+    def new_interpreter(self) -> ChunkInterpreter:
+        """Return a fresh interpreter for one response."""
+
+    def accepts(self, payload: Any) -> bool:
+        """Tell whether the first payload of a response is in this format (used by ``auto``)."""
+        return False
+
+
+class ResponseParser:
+    """Incremental parser of one response body: bytes in, Strands stream events out.
+
+    When a part holds an error (a server error object, a malformed chunk), :meth:`feed` still returns the
+    events that came before it in the body, and the error is raised by the next call (:meth:`feed` or
+    :meth:`finish`), so the caller delivers the partial answer before the error.
+
+    Args:
+        response_format: The format of the body.
+        new_tool_id: Makes the id of a tool call sent without one.
+
+    """
+
+    __slots__ = ("_error", "_events", "_interpreter", "_reader")
+
+    def __init__(
+        self, response_format: ResponseFormat, new_tool_id: Callable[[], str] = new_tool_use_id
+    ) -> None:
+        self._reader = PayloadReader(response_format.name)
+        self._events = EventBuilder(response_format.name, new_tool_id)
+        self._interpreter = response_format.new_interpreter()
+        self._error: Exception | None = None
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        """Consume one part of the body; return the events it completes (``messageStart`` comes first)."""
+        if self._error is not None:
+            raise self._error
+        handle = self._interpreter.handle
+        events = self._events
+        try:
+            for payload in self._reader.feed(data):
+                handle(payload, events)
+        except Exception as error:
+            self._error = error
+        return events.take()
+
+    def finish(self) -> list[StreamEvent]:
+        """Consume the end of the body and return the closing events.
+
+        Raises:
+            StreamTruncatedError: The body stopped before its format's end marker.
+
+        """
+        if self._error is not None:
+            raise self._error
+        for payload in self._reader.finish():
+            self._interpreter.handle(payload, self._events)
+        self._interpreter.end(self._events)
+        return self._events.close()
+
+    def parse(self, body: bytes) -> list[StreamEvent]:
+        """Parse a whole body at once and return all of its events (errors raise)."""
+        events = self.feed(body)
+        events.extend(self.finish())
+        return events
+
+
+def error_in(payload: Any) -> tuple[str, str | None] | None:
+    """Return ``(message, code)`` when ``payload`` is a server's error object, else ``None``.
+
+    Recognises ``{"error": "text", ...}``, ``{"error": {"message": ...}}`` and ``{"object": "error", ...}``.
+    """
+    if not isinstance(payload, dict):
+        return None
+    error = payload.get("error")
+    if error is None:
+        if payload.get("object") != "error":
+            return None
+        error = payload
+    if isinstance(error, dict):
+        message = error.get("message")
+        code = error.get("type") or error.get("code")
+    else:
+        message = error
+        code = payload.get("error_type") or payload.get("code")
+    if not isinstance(message, str) or not message:
+        message = json.dumps(payload)
+    return message, None if code is None else str(code)
+
+
+def raise_error_object(payload: Any) -> None:
+    """Raise the error a server put in its body; return when ``payload`` is not an error object."""
+    found = error_in(payload)
+    if found is not None:
+        raise server_error(*found)
+
+
+def raise_error_event(event: ErrorEvent) -> NoReturn:
+    """Raise the error carried by an SSE ``event: error`` (JSON error object or plain text)."""
+    try:
+        found = error_in(json.loads(event.data))
+    except ValueError:
+        found = None
+    raise server_error(*found) if found else server_error(event.data)

@@ -1,0 +1,195 @@
+"""Strands messages, tool specs and tool choice → OpenAI chat completions request fields.
+
+Faithful: every text block is kept (blocks of one message joined by a newline, which is how the servers'
+chat templates join text parts), images become ``image_url`` data URLs, the assistant's earlier turns are
+sent as assistant messages, ``toolUse`` becomes the assistant's ``tool_calls`` and ``toolResult`` a ``tool``
+message placed right after them (or user text, for servers without a ``tool`` role). Content a chat
+completions server cannot take (audio, video, binary documents) is rejected with a ``ValueError`` naming it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from strands.types.content import ContentBlock, Messages
+    from strands.types.tools import ToolChoice, ToolResult, ToolSpec
+
+_IMAGE_TYPES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+}
+_TEXT_DOCUMENTS = {"txt", "md", "csv", "html"}
+# Blocks that carry nothing for the model: prompt-cache markers and the model's own earlier reasoning.
+_SKIPPED = {"cachePoint", "reasoningContent"}
+
+
+def to_openai_messages(
+    messages: Messages, system_prompt: str | None = None, *, tool_results_as_user_text: bool = False
+) -> list[dict[str, Any]]:
+    """Convert a Strands conversation (and system prompt) to OpenAI chat messages.
+
+    Raises:
+        ValueError: A content block cannot be sent to a chat completions server.
+
+    """
+    out: list[dict[str, Any]] = []
+    if system_prompt:
+        out.append({"role": "system", "content": system_prompt})
+    tool_names: dict[str, str] = {}
+    for message in messages:
+        role = message["role"]
+        if role == "assistant":
+            out.append(_assistant_message(message["content"], tool_names))
+        elif role == "user":
+            out.extend(_user_messages(message["content"], tool_names, tool_results_as_user_text))
+        else:
+            raise ValueError(f"unsupported message role {role!r}: expected 'user' or 'assistant'")
+    return out
+
+
+def to_openai_tools(tool_specs: list[ToolSpec]) -> list[dict[str, Any]]:
+    """Convert Strands tool specs to OpenAI ``tools``."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": spec["name"],
+                "description": spec["description"],
+                "parameters": spec["inputSchema"]["json"],
+            },
+        }
+        for spec in tool_specs
+    ]
+
+
+def to_openai_tool_choice(tool_choice: ToolChoice) -> str | dict[str, Any]:
+    """Convert Strands' tool choice (``{"auto": {}}``, ``{"any": {}}``, ``{"tool": {"name": ...}}``)."""
+    if "any" in tool_choice:
+        return "required"
+    if "tool" in tool_choice:
+        forced: Any = tool_choice["tool"]  # type: ignore[index]
+        return {"type": "function", "function": {"name": forced["name"]}}
+    if "auto" in tool_choice:
+        return "auto"
+    raise ValueError(f"unsupported tool_choice {tool_choice!r}: expected 'auto', 'any' or 'tool'")
+
+
+def tool_result_text(result: ToolResult) -> str:
+    """Return a tool result's text and JSON items as one string (other items are not text)."""
+    parts: list[str] = []
+    for item in result["content"]:
+        if "text" in item:
+            parts.append(item["text"])
+        elif "json" in item:
+            parts.append(json.dumps(item["json"], ensure_ascii=False))
+    return "\n".join(parts)
+
+
+def _assistant_message(blocks: list[ContentBlock], tool_names: dict[str, str]) -> dict[str, Any]:
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in blocks:
+        if "toolUse" in block:
+            tool_use = block["toolUse"]
+            tool_names[tool_use["toolUseId"]] = tool_use["name"]
+            tool_calls.append(
+                {
+                    "id": tool_use["toolUseId"],
+                    "type": "function",
+                    "function": {
+                        "name": tool_use["name"],
+                        "arguments": json.dumps(tool_use["input"], ensure_ascii=False),
+                    },
+                }
+            )
+        elif "text" in block:
+            texts.append(block["text"])
+        elif "citationsContent" in block:
+            texts.extend(
+                item["text"] for item in block["citationsContent"].get("content", []) if "text" in item
+            )
+        elif not _SKIPPED.intersection(block):
+            raise ValueError(f"unsupported content block in an assistant message: {_kind(block)}")
+    message: dict[str, Any] = {"role": "assistant"}
+    if texts:
+        message["content"] = "\n".join(texts)
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    elif not texts:
+        message["content"] = ""
+    return message
+
+
+def _user_messages(
+    blocks: list[ContentBlock], tool_names: dict[str, str], results_as_text: bool
+) -> list[dict[str, Any]]:
+    # Tool results must directly follow the assistant's tool calls, so they come before the user's content.
+    tool_messages: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        if "toolResult" in block:
+            result = block["toolResult"]
+            text = tool_result_text(result)
+            images = [_image_part(item["image"]) for item in result["content"] if "image" in item]
+            if results_as_text:
+                name = tool_names.get(result["toolUseId"], "tool")
+                parts.append(_text_part(f"Tool {name} (call {result['toolUseId']}) returned: {text}"))
+            else:
+                tool_messages.append({"role": "tool", "tool_call_id": result["toolUseId"], "content": text})
+            # The tool role takes text only; images a tool returned go to the model as user content.
+            parts.extend(images)
+        elif "text" in block:
+            parts.append(_text_part(block["text"]))
+        elif "image" in block:
+            parts.append(_image_part(block["image"]))
+        elif "document" in block:
+            parts.append(_document_part(block["document"]))
+        elif "guardContent" in block:
+            parts.append(_text_part(block["guardContent"]["text"]["text"]))
+        elif not _SKIPPED.intersection(block):
+            raise ValueError(f"unsupported content block in a user message: {_kind(block)}")
+    if not parts:
+        return tool_messages
+    if all(part["type"] == "text" for part in parts):
+        content: str | list[dict[str, Any]] = "\n".join(part["text"] for part in parts)
+    else:
+        content = parts
+    return [*tool_messages, {"role": "user", "content": content}]
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _image_part(image: Any) -> dict[str, Any]:
+    image_format = image.get("format", "")
+    mime = _IMAGE_TYPES.get(image_format)
+    source = image.get("source", {})
+    if mime is None or "bytes" not in source:
+        raise ValueError(
+            f"unsupported image: format {image_format!r}, source {sorted(source)}; expected bytes"
+        )
+    data = base64.b64encode(source["bytes"]).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+
+
+def _document_part(document: Any) -> dict[str, Any]:
+    doc_format = document.get("format", "")
+    source = document.get("source", {})
+    if doc_format not in _TEXT_DOCUMENTS or "bytes" not in source:
+        raise ValueError(
+            f"unsupported document {document.get('name', '')!r} (format {doc_format!r}): only text documents "
+            f"({', '.join(sorted(_TEXT_DOCUMENTS))}) given as bytes can be sent to a chat completions server"
+        )
+    text = source["bytes"].decode("utf-8", "replace")
+    return _text_part(f"Document {document.get('name', '')}:\n{text}")
+
+
+def _kind(block: Any) -> str:
+    return ", ".join(sorted(block)) or "empty block"

@@ -1,0 +1,212 @@
+"""The Strands model provider for SageMaker endpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
+from strands.models.model import Model
+from strands.types.content import Messages, SystemContentBlock
+from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolChoice, ToolSpec
+
+from . import transport
+from .config import SageMakerConfig, validate_config
+from .formats import ChatRequest, ResponseParser, get_format
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class SageMakerModel(Model):
+    """A Strands model served by a SageMaker endpoint, read in any registered response format.
+
+    Args:
+        boto_session: boto3 session to create the client from (default: a new one).
+        client_config: botocore ``Config`` for the client (timeouts, retries...).
+        client: A ready ``sagemaker-runtime`` client to use instead of creating one.
+        **config: :class:`~sagemaker_provider.config.SageMakerConfig` keys; ``endpoint_name`` is required.
+
+    Raises:
+        ValueError: Invalid configuration; the message names the key.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        boto_session: Any = None,
+        client_config: Any = None,
+        client: Any = None,
+        **config: Any,
+    ) -> None:
+        config.setdefault("response_format", "auto")
+        config.setdefault("stream", True)
+        if "endpoint_name" not in config:
+            raise ValueError("missing config 'endpoint_name': the SageMaker endpoint to invoke")
+        validate_config(config)
+        self.config = cast(SageMakerConfig, config)
+        self._client = client or transport.create_client(
+            config.get("region_name"), config.get("endpoint_url"), boto_session, client_config
+        )
+
+    @property
+    def client(self) -> Any:
+        """The boto3 ``sagemaker-runtime`` client."""
+        return self._client
+
+    def update_config(self, **model_config: Any) -> None:
+        """Update configuration keys (client keys such as ``region_name`` apply to new instances only).
+
+        Raises:
+            ValueError: Invalid key or value; the message names the key.
+
+        """
+        validate_config(model_config)
+        self.config.update(cast(SageMakerConfig, model_config))
+
+    def get_config(self) -> SageMakerConfig:
+        """Return the configuration."""
+        return self.config
+
+    def build_request(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        tool_choice: ToolChoice | None = None,
+    ) -> dict[str, Any]:
+        """Return the ``invoke_endpoint*`` keyword arguments for a conversation (body built by the format)."""
+        config = self.config
+        response_format = get_format(config["response_format"])
+        chat_request = ChatRequest(
+            messages=messages,
+            tool_specs=tool_specs,
+            system_prompt=system_prompt,
+            tool_choice=tool_choice,
+            params=dict(config.get("params") or {}),
+            stream=config.get("stream", True),
+            model=config.get("model"),
+            tool_results_as_user_text=config.get("tool_results_as_user_text", False),
+            chat_template=config.get("chat_template"),
+            additional_request_fields=dict(config.get("additional_request_fields") or {}),
+        )
+        body = response_format.build_request(chat_request)
+        request: dict[str, Any] = {
+            "EndpointName": config["endpoint_name"],
+            "Body": json.dumps(body, ensure_ascii=False).encode(),
+            "ContentType": response_format.content_type,
+            "Accept": response_format.accept,
+        }
+        for key, name in (
+            ("inference_component_name", "InferenceComponentName"),
+            ("target_variant", "TargetVariant"),
+            ("target_model", "TargetModel"),
+            ("custom_attributes", "CustomAttributes"),
+        ):
+            value = config.get(key)
+            if value:
+                request[name] = value
+        return request
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        *,
+        tool_choice: ToolChoice | None = None,
+        system_prompt_content: list[SystemContentBlock] | None = None,
+        cancel_signal: threading.Event | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Invoke the endpoint and yield Strands stream events as the response arrives.
+
+        Setting ``cancel_signal`` stops reading the response and ends the stream without ``messageStop``,
+        which Strands reports as a cancelled turn. Other keyword arguments the agent passes
+        (``invocation_state``, ``agent_metadata``...) are accepted and not used.
+
+        Raises:
+            ModelThrottledException: SageMaker or the server is throttling.
+            ContextWindowOverflowException: The prompt does not fit the model's context.
+            ModelStreamError: The server reported an error in the stream.
+            StreamTruncatedError: The stream ended before its format's end marker.
+            MalformedChunkError: The response is not in the selected format.
+            EndpointInvocationError: SageMaker answered with an error.
+
+        """
+        if system_prompt_content:
+            texts = [block["text"] for block in system_prompt_content if "text" in block]
+            system_prompt = "\n".join(texts) if texts else system_prompt
+        request = self.build_request(messages, tool_specs, system_prompt, tool_choice)
+        parser = ResponseParser(get_format(self.config["response_format"]))
+        started = time.monotonic()
+        if self.config.get("stream", True):
+            parts: AsyncIterator[bytes] = transport.stream_parts(self._client, request, cancel_signal)
+        else:
+            parts = _single(await transport.invoke(self._client, request))
+        async for part in parts:
+            if cancel_signal is not None and cancel_signal.is_set():
+                break
+            for event in parser.feed(part):
+                yield event
+        if cancel_signal is not None and cancel_signal.is_set():
+            # Strands reports a cancelled turn when the stream ends without messageStop.
+            return
+        events = parser.finish()
+        latency_ms = int((time.monotonic() - started) * 1000)
+        for event in events:
+            if "metadata" in event:
+                event["metadata"]["metrics"]["latencyMs"] = latency_ms
+            yield event
+
+    async def structured_output(
+        self, output_model: type[T], prompt: Messages, system_prompt: str | None = None, **kwargs: Any
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        """Get an ``output_model`` instance by forcing a call to a tool whose input schema is that model.
+
+        Yields:
+            The stream's events, then ``{"output": instance}``.
+
+        Raises:
+            ValueError: The model answered without calling the tool.
+
+        """
+        from strands.event_loop import streaming
+        from strands.tools import convert_pydantic_to_tool_spec
+
+        tool_spec = convert_pydantic_to_tool_spec(output_model)
+        response = self.stream(
+            prompt,
+            [tool_spec],
+            system_prompt,
+            tool_choice=cast(ToolChoice, {"tool": {"name": tool_spec["name"]}}),
+            **kwargs,
+        )
+        stop: Any = None
+        async for event in streaming.process_stream(response):
+            if "stop" in event:
+                stop = event["stop"]
+            yield event
+        if stop is None:
+            raise ValueError("the model stream ended without a final message")
+        stop_reason, message, _, _ = stop
+        for block in message["content"]:
+            tool_use = block.get("toolUse")
+            if tool_use and tool_use["name"] == tool_spec["name"]:
+                yield {"output": output_model(**tool_use["input"])}
+                return
+        raise ValueError(
+            f"the model did not call the {tool_spec['name']!r} tool (stop reason {stop_reason!r}), "
+            "so no structured output was produced"
+        )
+
+
+async def _single(body: bytes) -> AsyncIterator[bytes]:
+    yield body

@@ -1,0 +1,180 @@
+"""Calling SageMaker without blocking the event loop, and turning its errors into the provider's.
+
+boto3 is synchronous, so a worker thread runs the invocation and reads the event stream, handing each
+``PayloadPart``'s bytes to the event loop. It only wakes the loop when the consumer is waiting, so a fast
+stream costs one wake-up per batch of parts, not one per part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .errors import EndpointInvocationError, ModelStreamError, is_context_overflow
+
+_THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceQuotaExceededException",
+        "ProvisionedThroughputExceededException",
+    }
+)
+_STREAM_ERROR_EVENTS = ("ModelStreamError", "InternalStreamFailure")
+_END = object()
+
+
+def create_client(
+    region_name: str | None = None,
+    endpoint_url: str | None = None,
+    boto_session: Any = None,
+    client_config: Any = None,
+) -> Any:
+    """Create a ``sagemaker-runtime`` client.
+
+    botocore's own configuration applies, so ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` redirects it when no
+    ``endpoint_url`` is given.
+    """
+    import boto3
+    from botocore.config import Config
+
+    session = boto_session or boto3.Session()
+    config = Config(user_agent_extra="sagemaker-provider")
+    if client_config is not None:
+        config = config.merge(client_config)
+    return session.client(
+        "sagemaker-runtime", region_name=region_name, endpoint_url=endpoint_url, config=config
+    )
+
+
+def translate_error(error: Exception) -> Exception:
+    """Return the provider's exception for a botocore error (others are returned unchanged).
+
+    Throttling → ``ModelThrottledException``; a context-length message → ``ContextWindowOverflowException``;
+    an error event in the stream → :class:`ModelStreamError`; any other error answer →
+    :class:`EndpointInvocationError`.
+    """
+    from botocore.exceptions import ClientError
+
+    if not isinstance(error, ClientError):
+        return error
+    from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
+
+    details = error.response.get("Error", {})
+    code = str(details.get("Code", "Unknown"))
+    message = str(details.get("Message", "") or error)
+    status = error.response.get("OriginalStatusCode")
+    if code == "ModelError":
+        message = str(error.response.get("OriginalMessage") or message)
+    else:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in _THROTTLING_CODES or (code == "ModelError" and status == 429):
+        return ModelThrottledException(message)
+    if is_context_overflow(message):
+        return ContextWindowOverflowException(message)
+    if code in _STREAM_ERROR_EVENTS:
+        return ModelStreamError(
+            message, code if code != "ModelStreamError" else details.get("ErrorCode") or code
+        )
+    return EndpointInvocationError(status if isinstance(status, int) else None, code, message)
+
+
+async def invoke(client: Any, request: dict[str, Any]) -> bytes:
+    """Call ``invoke_endpoint`` in a worker thread and return the whole response body."""
+
+    def call() -> bytes:
+        response = client.invoke_endpoint(**request)
+        body: bytes = response["Body"].read()
+        return body
+
+    try:
+        return await asyncio.to_thread(call)
+    except Exception as error:
+        raise translate_error(error) from error
+
+
+async def stream_parts(
+    client: Any, request: dict[str, Any], cancel: threading.Event | None = None
+) -> AsyncIterator[bytes]:
+    """Call ``invoke_endpoint_with_response_stream`` in a worker thread and yield each part's bytes.
+
+    Stops reading (and closes the stream) when the consumer stops iterating or ``cancel`` is set.
+
+    Raises:
+        ModelStreamError: The stream carried a ``ModelStreamError`` / ``InternalStreamFailure`` event.
+
+    """
+    loop = asyncio.get_running_loop()
+    lock = threading.Lock()
+    items: deque[Any] = deque()
+    waiter: list[asyncio.Future[None]] = []
+    stop = cancel or threading.Event()
+    stopped_by_consumer = threading.Event()
+
+    def push(item: Any) -> None:
+        with lock:
+            items.append(item)
+            if waiter:
+                future = waiter.pop()
+                loop.call_soon_threadsafe(_wake, future)
+
+    def work() -> None:
+        body = None
+        try:
+            response = client.invoke_endpoint_with_response_stream(**request)
+            body = response["Body"]
+            for event in body:
+                if stop.is_set() or stopped_by_consumer.is_set():
+                    break
+                part = event.get("PayloadPart")
+                if part is not None:
+                    push(part.get("Bytes", b""))
+                    continue
+                for name in _STREAM_ERROR_EVENTS:
+                    if name in event:
+                        failure = event[name]
+                        push(
+                            ModelStreamError(
+                                str(failure.get("Message", "")), failure.get("ErrorCode") or name
+                            )
+                        )
+                        return
+            push(_END)
+        except Exception as error:
+            push(translate_error(error))
+        finally:
+            if body is not None:
+                body.close()
+
+    thread = threading.Thread(target=work, name="sagemaker-stream", daemon=True)
+    thread.start()
+    try:
+        while True:
+            with lock:
+                batch = list(items)
+                items.clear()
+                if not batch:
+                    future = loop.create_future()
+                    waiter.append(future)
+            if not batch:
+                await future
+                continue
+            for item in batch:
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+    finally:
+        stopped_by_consumer.set()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

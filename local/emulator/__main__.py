@@ -1,0 +1,79 @@
+"""``python -m local.emulator --backend URL``: serve a SageMaker-runtime emulator in front of a container."""
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from local.emulator.backend import Endpoint
+from local.emulator.options import add_fault_arguments, faults_from_arguments
+from local.emulator.server import Emulator
+
+DEFAULT_ENDPOINT_NAME = "local-endpoint"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser (faults are optional flags)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m local.emulator",
+        description="Serve the SageMaker runtime API (InvokeEndpoint and InvokeEndpointWithResponseStream) "
+        "in front of a container-contract or OpenAI-compatible server.",
+    )
+    parser.add_argument(
+        "--backend",
+        required=True,
+        help="base URL of the server (its /invocations is called), or a full URL such as "
+        "http://127.0.0.1:8000/v1/chat/completions",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8081, help="port to listen on, 0 = any (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--endpoint-name",
+        default=DEFAULT_ENDPOINT_NAME,
+        help="the endpoint name to serve (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--region", default="us-east-1", help="region shown in messages (default: %(default)s)"
+    )
+    parser.add_argument("--backend-timeout", type=float, default=60.0, help="seconds per backend read")
+    add_fault_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until Ctrl-C or SIGTERM."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        faults = faults_from_arguments(args)
+        emulator = Emulator(
+            {args.endpoint_name: Endpoint(args.backend)},
+            host=args.host,
+            port=args.port,
+            region=args.region,
+            faults=faults,
+            backend_timeout=args.backend_timeout,
+        )
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"SageMaker runtime emulator on {emulator.url}: endpoint {args.endpoint_name!r} -> {args.backend}")
+    print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={emulator.url}", flush=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever to return, so it cannot run in the serving thread itself.
+        threading.Thread(target=emulator.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt):
+        emulator.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The model container an emulated endpoint forwards to, and the HTTP call that reaches it."""
+
+import http.client
+import urllib.parse
+from dataclasses import dataclass
+
+INVOCATIONS_PATH = "/invocations"
+
+
+class BackendUnreachableError(Exception):
+    """The container could not be connected to or did not answer with HTTP headers."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One emulated SageMaker endpoint and the container-contract server behind it.
+
+    ``backend_url`` is the server's base URL (requests go to its ``/invocations``, as SageMaker does);
+    a URL with a path (e.g. ``http://127.0.0.1:8000/v1/chat/completions``) is used as is, so any
+    OpenAI-compatible server can stand in for a container.
+    """
+
+    backend_url: str
+    variants: tuple[str, ...] = ("AllTraffic",)
+    """Production variant names; the first one answers when the request names none."""
+    inference_components: tuple[str, ...] = ()
+    """Inference component names; when not empty, every request must name one of them."""
+
+    def __post_init__(self) -> None:
+        parsed = urllib.parse.urlsplit(self.backend_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"backend_url must be an http(s) URL with a host, got {self.backend_url!r}")
+        if not self.variants:
+            raise ValueError("an endpoint needs at least one production variant")
+
+    @property
+    def invocation_target(self) -> tuple[str, str, int, str]:
+        """The (scheme, host, port, path) the invocations are sent to."""
+        parsed = urllib.parse.urlsplit(self.backend_url)
+        scheme = parsed.scheme
+        port = parsed.port or (443 if scheme == "https" else 80)
+        path = parsed.path.rstrip("/") or INVOCATIONS_PATH
+        if parsed.query:
+            path = f"{path}?{parsed.query}"
+        return scheme, parsed.hostname or "", port, path
+
+
+def open_invocation(
+    endpoint: Endpoint, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    """POST ``body`` to the endpoint's container and return the connection and its response (headers read).
+
+    The caller reads the body and closes the connection. ``timeout`` bounds the connection and each read.
+    """
+    scheme, host, port, path = endpoint.invocation_target
+    connection_class = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(host, port, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+    except (OSError, http.client.HTTPException) as error:
+        connection.close()
+        raise BackendUnreachableError(
+            f"the model container at {endpoint.backend_url} did not answer: {error or type(error).__name__}"
+        ) from error
+    return connection, response

@@ -1,0 +1,76 @@
+"""Fault injection for the emulator: throttling, mid-stream errors, slowness and awkward payload splits."""
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Literal
+
+StreamErrorType = Literal["ModelStreamError", "InternalStreamFailure"]
+STREAM_ERROR_TYPES: tuple[StreamErrorType, ...] = ("ModelStreamError", "InternalStreamFailure")
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What the emulator does wrong on purpose; the default does nothing wrong.
+
+    ``throttle_requests`` counts down: each request it applies to answers ``ThrottlingException``
+    (botocore retries those, so a client sees the error only when it outlasts its retries). The other
+    faults apply to every request until the faults are replaced.
+    """
+
+    throttle_requests: int = 0
+    """Answer the next N requests (either route) with ``ThrottlingException``."""
+    stream_error_after_bytes: int | None = None
+    """On the stream route, send this many payload bytes, then a stream error event, then end the stream."""
+    stream_error_type: StreamErrorType = "ModelStreamError"
+    """The exception event sent by ``stream_error_after_bytes``."""
+    first_byte_delay: float = 0.0
+    """Seconds to wait before sending the response (either route)."""
+    part_delay: float = 0.0
+    """Seconds to wait before each ``PayloadPart`` after the first (a slow token rate)."""
+    split_every: int | None = None
+    """Cut every ``PayloadPart`` into pieces of this many bytes (cutting UTF-8 sequences and SSE lines)."""
+
+    def __post_init__(self) -> None:
+        if self.throttle_requests < 0:
+            raise ValueError(f"throttle_requests must be >= 0, got {self.throttle_requests}")
+        if self.stream_error_after_bytes is not None and self.stream_error_after_bytes < 0:
+            raise ValueError(f"stream_error_after_bytes must be >= 0, got {self.stream_error_after_bytes}")
+        if self.stream_error_type not in STREAM_ERROR_TYPES:
+            raise ValueError(
+                f"stream_error_type must be one of {', '.join(STREAM_ERROR_TYPES)}, "
+                f"got {self.stream_error_type!r}"
+            )
+        if self.first_byte_delay < 0:
+            raise ValueError(f"first_byte_delay must be >= 0, got {self.first_byte_delay}")
+        if self.part_delay < 0:
+            raise ValueError(f"part_delay must be >= 0, got {self.part_delay}")
+        if self.split_every is not None and self.split_every < 1:
+            raise ValueError(f"split_every must be >= 1, got {self.split_every}")
+
+
+class FaultState:
+    """The current faults of one emulator, safe to change from any thread while requests are served."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self._lock = threading.Lock()
+        self._faults = faults or Faults()
+
+    @property
+    def current(self) -> Faults:
+        """The faults in force now (the remaining throttle count included)."""
+        with self._lock:
+            return self._faults
+
+    def set(self, faults: Faults) -> None:
+        """Replace the faults for the requests that arrive from now on."""
+        with self._lock:
+            self._faults = faults
+
+    def take_for_request(self) -> tuple[Faults, bool]:
+        """Return the faults for one new request and whether it is throttled (counting the throttle down)."""
+        with self._lock:
+            faults = self._faults
+            if faults.throttle_requests == 0:
+                return faults, False
+            self._faults = replace(faults, throttle_requests=faults.throttle_requests - 1)
+            return faults, True

@@ -1,0 +1,418 @@
+"""The SageMaker-runtime emulator: an HTTP server that boto3's ``sagemaker-runtime`` client talks to.
+
+It serves ``InvokeEndpoint`` (``POST /endpoints/{name}/invocations``) and ``InvokeEndpointWithResponseStream``
+(``POST /endpoints/{name}/invocations-response-stream``) by forwarding the body to a container-contract
+server and answering as SageMaker does: the container's bytes (or, on the stream route, AWS event-stream
+``PayloadPart`` frames), and SageMaker's error responses and stream exception events.
+"""
+
+import http.client
+import logging
+import re
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Self
+
+from local.emulator import errors, eventstream
+from local.emulator.backend import BackendUnreachableError, Endpoint, open_invocation
+from local.emulator.faults import Faults, FaultState
+
+logger = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+"""SageMaker real-time endpoints accept request payloads up to 6 MB."""
+MAX_CUSTOM_ATTRIBUTES_CHARS = 1024
+
+_ROUTE = re.compile(r"^/endpoints/(?P<name>[^/]+)/(?P<operation>invocations|invocations-response-stream)$")
+_STREAM_OPERATION = "invocations-response-stream"
+_READ_SIZE = 64 * 1024
+# How often serve_forever checks for shutdown: short, so that stopping is quick.
+_POLL_INTERVAL = 0.05
+_VISIBLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
+
+# Request headers SageMaker passes on to the container, under the name the container sees.
+_FORWARDED_HEADERS = (
+    "X-Amzn-SageMaker-Custom-Attributes",
+    "X-Amzn-SageMaker-Inference-Id",
+    "X-Amzn-SageMaker-Session-Id",
+)
+
+
+class Emulator:
+    """A SageMaker-runtime emulator serving ``endpoints`` on ``host:port`` (port 0 picks a free one).
+
+    Use it as a context manager (or ``start``/``stop``) to serve from a background thread, or call
+    ``serve_forever``. ``faults`` can be replaced at any time with ``set_faults``.
+    """
+
+    def __init__(
+        self,
+        endpoints: Mapping[str, Endpoint],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = "us-east-1",
+        faults: Faults | None = None,
+        backend_timeout: float = 60.0,
+    ) -> None:
+        if not endpoints:
+            raise ValueError("the emulator needs at least one endpoint")
+        if backend_timeout <= 0:
+            raise ValueError(f"backend_timeout must be > 0, got {backend_timeout}")
+        self.endpoints = dict(endpoints)
+        self.region = region
+        self.backend_timeout = backend_timeout
+        self.fault_state = FaultState(faults)
+        self._server = _EmulatorHTTPServer((host, port), self)
+        self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """The base URL to give boto3 as ``endpoint_url``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force now."""
+        return self.fault_state.current
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the faults for every request that arrives from now on."""
+        self.fault_state.set(faults)
+
+    def start(self) -> None:
+        """Serve from a daemon thread until ``stop``."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        self._serving.set()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(_POLL_INTERVAL,), name="sagemaker-emulator", daemon=True
+        )
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``stop`` (from another thread) or an interrupt."""
+        self._serving.set()
+        try:
+            self._server.serve_forever(_POLL_INTERVAL)
+        finally:
+            self._server.server_close()
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        if self._serving.is_set():
+            self._serving.clear()
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class _EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Log a client dropping a kept-alive connection quietly, anything else with its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.debug("connection from %s dropped: %r", client_address, error)
+        else:
+            logger.exception("unexpected error while serving %s", client_address)
+
+
+class _ClientGoneError(Exception):
+    """The caller closed the connection while the emulator was still answering."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _EmulatorHTTPServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def do_POST(self) -> None:
+        emulator = self.server.emulator
+        match = _ROUTE.match(urllib.parse.urlsplit(self.path).path)
+        if match is None:
+            self._discard_body()
+            self._send_error(errors.ErrorResponse(404, "UnknownOperationException", {"message": "Not Found"}))
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        if "Authorization" not in self.headers:
+            self._send_error(errors.missing_authentication())
+            return
+        faults, throttled = emulator.fault_state.take_for_request()
+        if throttled:
+            self._send_error(errors.throttling())
+            return
+        endpoint_name = urllib.parse.unquote(match["name"])
+        endpoint = emulator.endpoints.get(endpoint_name)
+        if endpoint is None:
+            self._send_error(errors.unknown_endpoint(endpoint_name))
+            return
+        problem = self._validate_headers(endpoint_name, endpoint)
+        if problem is not None:
+            self._send_error(errors.validation_error(problem))
+            return
+        if faults.first_byte_delay:
+            time.sleep(faults.first_byte_delay)
+        stream = match["operation"] == _STREAM_OPERATION
+        try:
+            self._invoke(emulator, endpoint_name, endpoint, body, faults, stream=stream)
+        except _ClientGoneError:
+            self.close_connection = True
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
+
+    def _read_body(self) -> bytes | None:
+        length_header = self.headers.get("Content-Length")
+        if length_header is None or not length_header.isdigit():
+            self.close_connection = True
+            self._send_error(errors.validation_error("The request must carry a Content-Length header."))
+            return None
+        length = int(length_header)
+        if length > MAX_REQUEST_BYTES:
+            # Not reading the body: the connection is closed after the answer instead.
+            self.close_connection = True
+            self._send_error(
+                errors.validation_error(
+                    f"Request payload of {length} bytes exceeds the maximum of {MAX_REQUEST_BYTES} bytes."
+                )
+            )
+            return None
+        return self.rfile.read(length)
+
+    def _discard_body(self) -> None:
+        length_header = self.headers.get("Content-Length", "0")
+        if length_header.isdigit() and int(length_header) <= MAX_REQUEST_BYTES:
+            self.rfile.read(int(length_header))
+        else:
+            self.close_connection = True
+
+    def _validate_headers(self, endpoint_name: str, endpoint: Endpoint) -> str | None:
+        custom_attributes = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        if custom_attributes is not None and (
+            len(custom_attributes) > MAX_CUSTOM_ATTRIBUTES_CHARS
+            or not _VISIBLE_ASCII.match(custom_attributes)
+        ):
+            return (
+                "CustomAttributes must be at most 1024 visible US-ASCII characters "
+                f"(got {len(custom_attributes)} characters)."
+            )
+        variant = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+        if variant is not None and variant not in endpoint.variants:
+            return f"Variant {variant} not found in endpoint {endpoint_name}."
+        component = self.headers.get("X-Amzn-SageMaker-Inference-Component")
+        if endpoint.inference_components:
+            if component is None:
+                return (
+                    f"Endpoint {endpoint_name} hosts inference components: "
+                    "an InferenceComponentName is required."
+                )
+            if component not in endpoint.inference_components:
+                return f"Inference component {component} not found in endpoint {endpoint_name}."
+        elif component is not None:
+            return (
+                f"Endpoint {endpoint_name} hosts no inference components, "
+                "so InferenceComponentName is not allowed."
+            )
+        return None
+
+    def _backend_headers(self, stream: bool) -> dict[str, str]:
+        headers = {
+            name: value for name in _FORWARDED_HEADERS if (value := self.headers.get(name)) is not None
+        }
+        content_type = self.headers.get("Content-Type")
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        accept = self.headers.get("X-Amzn-SageMaker-Accept" if stream else "Accept")
+        if accept is not None:
+            headers["Accept"] = accept
+        return headers
+
+    def _invoke(
+        self,
+        emulator: Emulator,
+        endpoint_name: str,
+        endpoint: Endpoint,
+        body: bytes,
+        faults: Faults,
+        stream: bool,
+    ) -> None:
+        try:
+            connection, response = open_invocation(
+                endpoint, body, self._backend_headers(stream), emulator.backend_timeout
+            )
+        except BackendUnreachableError as error:
+            self._send_error(errors.internal_failure(str(error)))
+            return
+        try:
+            if not 200 <= response.status < 300:
+                self._send_error(
+                    errors.model_error(endpoint_name, emulator.region, response.status, _read_all(response))
+                )
+            elif stream:
+                self._stream(endpoint, response, faults)
+            else:
+                self._answer(endpoint, response)
+        finally:
+            connection.close()
+
+    def _common_headers(self, endpoint: Endpoint, response: http.client.HTTPResponse) -> dict[str, str]:
+        headers = {
+            "x-amzn-RequestId": str(uuid.uuid4()),
+            "x-Amzn-Invoked-Production-Variant": self.headers.get("X-Amzn-SageMaker-Target-Variant")
+            or endpoint.variants[0],
+        }
+        custom_attributes = response.getheader("X-Amzn-SageMaker-Custom-Attributes")
+        if custom_attributes is not None:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
+        return headers
+
+    def _answer(self, endpoint: Endpoint, response: http.client.HTTPResponse) -> None:
+        try:
+            payload = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            self._send_error(errors.internal_failure(f"the model container's answer broke off: {error!r}"))
+            return
+        headers = self._common_headers(endpoint, response)
+        headers["Content-Type"] = response.getheader("Content-Type", "application/octet-stream")
+        headers["Content-Length"] = str(len(payload))
+        self._send_head(200, headers)
+        self._write(payload)
+
+    def _stream(self, endpoint: Endpoint, response: http.client.HTTPResponse, faults: Faults) -> None:
+        headers = self._common_headers(endpoint, response)
+        headers["Content-Type"] = eventstream.CONTENT_TYPE
+        headers["X-Amzn-SageMaker-Content-Type"] = response.getheader(
+            "Content-Type", "application/octet-stream"
+        )
+        headers["Transfer-Encoding"] = "chunked"
+        self._send_head(200, headers)
+        sent_bytes = 0
+        for index, piece in enumerate(_pieces(response, faults.split_every)):
+            if isinstance(piece, _BackendFailure):
+                self._write_chunk(piece.event)
+                break
+            limit = faults.stream_error_after_bytes
+            if limit is not None and sent_bytes + len(piece) > limit:
+                if limit > sent_bytes:
+                    self._write_chunk(eventstream.payload_part(piece[: limit - sent_bytes]))
+                self._write_chunk(_injected_stream_error(faults, limit))
+                break
+            if index and faults.part_delay:
+                time.sleep(faults.part_delay)
+            self._write_chunk(eventstream.payload_part(piece))
+            sent_bytes += len(piece)
+        else:
+            if faults.stream_error_after_bytes is not None and faults.stream_error_after_bytes >= sent_bytes:
+                # The body was shorter than the fault's limit: the error still ends the stream.
+                self._write_chunk(_injected_stream_error(faults, sent_bytes))
+        self._write(b"0\r\n\r\n")
+
+    def _send_head(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+    def _send_error(self, error: errors.ErrorResponse) -> None:
+        payload = error.encoded_body()
+        headers = error.headers()
+        headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        headers["Content-Length"] = str(len(payload))
+        try:
+            self._send_head(error.status, headers)
+            self._write(payload)
+        except _ClientGoneError:
+            self.close_connection = True
+
+    def _write_chunk(self, data: bytes) -> None:
+        self._write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError) as error:
+            raise _ClientGoneError from error
+
+
+class _BackendFailure:
+    """The container's stream broke: ``event`` is the exception event that ends the emulator's stream."""
+
+    def __init__(self, event: bytes) -> None:
+        self.event = event
+
+
+def _pieces(response: http.client.HTTPResponse, split_every: int | None) -> Iterator[bytes | _BackendFailure]:
+    """Yield the container's body as it arrives (re-split if asked), then a failure if it broke off."""
+    while True:
+        try:
+            chunk = response.read1(_READ_SIZE)
+        except TimeoutError:
+            yield _BackendFailure(
+                eventstream.exception_event(
+                    "ModelStreamError",
+                    "Your model did not finish sending its response within the allowed time.",
+                    "ModelInvocationTimeExceeded",
+                )
+            )
+            return
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            yield _BackendFailure(
+                eventstream.exception_event(
+                    "ModelStreamError",
+                    f"The connection to your model was closed before the response was complete ({error!r}).",
+                    "StreamBroken",
+                )
+            )
+            return
+        if not chunk:
+            return
+        if split_every is None:
+            yield chunk
+        else:
+            for start in range(0, len(chunk), split_every):
+                yield chunk[start : start + split_every]
+
+
+def _injected_stream_error(faults: Faults, after_bytes: int) -> bytes:
+    message = f"Emulated fault: the response stream failed after {after_bytes} bytes."
+    if faults.stream_error_type == "ModelStreamError":
+        return eventstream.exception_event("ModelStreamError", message, "StreamBroken")
+    return eventstream.exception_event("InternalStreamFailure", message)
+
+
+def _read_all(response: http.client.HTTPResponse) -> bytes:
+    try:
+        return response.read()
+    except (OSError, http.client.HTTPException) as error:
+        return f"(the error body broke off: {error!r})".encode()

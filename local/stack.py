@@ -1,0 +1,383 @@
+"""The whole stack on 127.0.0.1, without AWS: model server, SageMaker-runtime emulator, S3, agent API.
+
+    tiny model ─► vLLM CPU (container/serve)  ◄─ /invocations ─  emulator  ◄─ boto3 ─  agent API (uvicorn)
+                                                                 moto S3   ◄─ boto3 ─┘    ▲
+                                                                                           └─ POST /chat
+
+The agent API runs as in Lambda (`lambda/run.sh`, uvicorn on `agent_api.app:app`) with the contract-C2
+`AGENT_*` variables; botocore's standard `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` / `AWS_ENDPOINT_URL_S3`
+variables point it at the emulator and at moto's S3 server, with dummy credentials.
+
+`python -m local.stack` starts it and keeps it running until Ctrl-C; `--backend URL` serves an
+OpenAI-compatible server you already run instead of building the tiny model and starting vLLM.
+"""
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Final, Self
+
+import boto3
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from local.emulator import Emulator, Endpoint, Faults
+from local.emulator.options import add_fault_arguments, faults_from_arguments
+from local.tiny_model import build
+from local.vllm_server import VllmServer, VllmServerError, free_port
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+RUN_SCRIPT: Final = REPO_ROOT / "lambda" / "run.sh"
+ENDPOINT_NAME: Final = "local-endpoint"
+SESSIONS_BUCKET: Final = "local-agent-sessions"
+REGION: Final = "us-east-1"
+DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+AGENT_STARTUP_TIMEOUT: Final = 60.0
+AGENT_STOP_GRACE: Final = 10.0
+EXAMPLE_PROMPT: Final = "What is the weather in Paris?"
+
+Progress = Callable[[str], None]
+
+
+class StackError(RuntimeError):
+    """A part of the local stack could not be started; the message says which and why."""
+
+
+class LocalStack:
+    """Starts every part on 127.0.0.1 on entering, stops all of them (no process left) on leaving.
+
+    ``backend_url`` None builds the tiny model and starts vLLM CPU; otherwise the emulator forwards to
+    that URL. ``tools`` sets ``AGENT_TOOLS`` (None keeps the agent API's default set).
+    """
+
+    def __init__(
+        self,
+        *,
+        backend_url: str | None = None,
+        faults: Faults | None = None,
+        agent_port: int | None = None,
+        emulator_port: int = 0,
+        tools: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self._backend_url = backend_url
+        self._faults = faults
+        self._agent_port = agent_port
+        self._emulator_port = emulator_port
+        self._tools = tools
+        self._progress = progress or (lambda message: None)
+        self._exit_stack = contextlib.ExitStack()
+        self._workdir: Path | None = None
+        self.backend_url = ""
+        self.s3_url = ""
+        self._emulator: Emulator | None = None
+        self._agent: AgentApiProcess | None = None
+
+    @property
+    def emulator(self) -> Emulator:
+        """The running emulator (its faults can be changed while the stack runs)."""
+        if self._emulator is None:
+            raise RuntimeError("the local stack is not running")
+        return self._emulator
+
+    @property
+    def agent_url(self) -> str:
+        """Base URL of the agent API (``POST {agent_url}/chat``)."""
+        return self._running_agent().base_url
+
+    @property
+    def agent_log(self) -> Path:
+        """The agent API's log file (JSON lines); it is deleted when the stack stops."""
+        return self._running_agent().log_file
+
+    def agent_log_tail(self, lines: int = 30) -> str:
+        """Return the last lines of the agent API's log."""
+        return self._running_agent().log_tail(lines)
+
+    def _running_agent(self) -> "AgentApiProcess":
+        if self._agent is None:
+            raise RuntimeError("the local stack is not running")
+        return self._agent
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self._exit_stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._exit_stack.close()
+
+    def _start(self) -> None:
+        stack = self._exit_stack
+        self._workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="local-stack-")))
+        if self._backend_url is None:
+            self.backend_url = self._start_vllm(self._workdir / "tiny-model")
+        else:
+            self.backend_url = self._backend_url
+        self._emulator = stack.enter_context(
+            Emulator(
+                {ENDPOINT_NAME: Endpoint(self.backend_url)}, port=self._emulator_port, faults=self._faults
+            )
+        )
+        self.s3_url = stack.enter_context(_moto_s3())
+        self._progress(
+            f"starting the agent API (lambda/run.sh, uvicorn) on the emulator at {self._emulator.url}"
+        )
+        agent = AgentApiProcess(
+            port=self._agent_port or free_port(),
+            environment=agent_environment(self._emulator.url, self.s3_url, self._tools),
+            log_file=self._workdir / "agent-api.log",
+        )
+        self._agent = stack.enter_context(agent)
+
+    def _start_vllm(self, model_dir: Path) -> str:
+        self._progress(f"building the tiny model in {model_dir}")
+        build(model_dir)
+        self._progress("starting vLLM CPU through container/serve (about a minute on 2 cores)")
+        started = time.monotonic()
+        try:
+            server = self._exit_stack.enter_context(VllmServer(model_dir))
+        except VllmServerError as error:
+            raise StackError(f"vLLM did not start: {error}") from error
+        self._progress(f"vLLM ready at {server.base_url} after {time.monotonic() - started:.0f} s")
+        return server.base_url
+
+
+def agent_environment(emulator_url: str, s3_url: str, tools: str | None) -> dict[str, str]:
+    """Return the agent API's environment: contract C2 plus the local endpoints and dummy credentials.
+
+    The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
+    AWS profile nor a stray setting can leak into the local stack.
+    """
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AGENT_", "AWS_", "POWERTOOLS_")) and key != "PYTHONPATH"
+    }
+    environment.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}",
+            "AGENT_ENDPOINT_NAME": ENDPOINT_NAME,
+            "AGENT_REGION": REGION,
+            "AGENT_SESSIONS_BUCKET": SESSIONS_BUCKET,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
+            "AWS_ENDPOINT_URL_S3": s3_url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "agent-api-local",
+            "POWERTOOLS_METRICS_NAMESPACE": "LocalAgent",
+            **DUMMY_CREDENTIALS,
+        }
+    )
+    if tools is not None:
+        environment["AGENT_TOOLS"] = tools
+    return environment
+
+
+@contextlib.contextmanager
+def _moto_s3() -> Iterator[str]:
+    """Serve moto's S3 on a free port with the sessions bucket created; yield its URL."""
+    # werkzeug would print a line per S3 request into the stack's console.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        s3 = boto3.client("s3", endpoint_url=url, region_name=REGION, **_credential_arguments())
+        s3.create_bucket(Bucket=SESSIONS_BUCKET)
+        yield url
+    finally:
+        server.stop()
+
+
+def _credential_arguments() -> dict[str, str]:
+    return {
+        "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
+class AgentApiProcess:
+    """The agent API started by ``lambda/run.sh`` (as the Lambda Web Adapter runs it) on 127.0.0.1."""
+
+    def __init__(self, *, port: int, environment: dict[str, str], log_file: Path) -> None:
+        self.port = port
+        self.log_file = log_file
+        self._environment = {**environment, "AWS_LWA_PORT": str(port)}
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Base URL of the API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        with self.log_file.open("wb") as log:
+            # Its own process group: stopping it reaches anything uvicorn started.
+            process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                ["/bin/sh", str(RUN_SCRIPT)],
+                env=self._environment,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._process = process
+        try:
+            self._wait_until_healthy(process)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it after a grace period."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=AGENT_STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the last lines of the API's output."""
+        if not self.log_file.exists():
+            return ""
+        with self.log_file.open(encoding="utf-8", errors="replace") as log:
+            return "".join(deque(log, maxlen=lines))
+
+    def _wait_until_healthy(self, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + AGENT_STARTUP_TIMEOUT
+        while True:
+            code = process.poll()
+            if code is not None:
+                raise StackError(f"the agent API exited with code {code} while starting:\n{self.log_tail()}")
+            if _healthy(f"{self.base_url}/health"):
+                return
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"the agent API did not answer /health within {AGENT_STARTUP_TIMEOUT:.0f} s:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.2)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a local http URL we built
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+def usage_text(stack: LocalStack) -> str:
+    """Return the URLs of the running stack and commands to try it."""
+    agent = stack.agent_url
+    body = f'{{"prompt": "{EXAMPLE_PROMPT}"}}'
+    return "\n".join(
+        [
+            f"Agent API            {agent}  (POST /chat, GET /health; log: {stack.agent_log})",
+            f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
+            f"Model server         {stack.backend_url}",
+            f"S3 (moto)            {stack.s3_url}  (bucket {SESSIONS_BUCKET!r})",
+            "",
+            "Try it:",
+            f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
+            f"  .venv/bin/python -m agent_client --url {agent} --no-sign {EXAMPLE_PROMPT!r}",
+            "",
+            "Ctrl-C stops everything.",
+        ]
+    )
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM raise ``KeyboardInterrupt``, so that ``with LocalStack()`` stops every part on it too."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser: the stack's options plus the emulator's fault flags."""
+    parser = argparse.ArgumentParser(
+        prog="python -m local.stack",
+        description="Run the agent API, the SageMaker-runtime emulator, S3 (moto) and vLLM CPU on 127.0.0.1.",
+    )
+    parser.add_argument(
+        "--backend",
+        metavar="URL",
+        help="an OpenAI-compatible server you already run (base URL with /invocations, or a full URL such "
+        "as http://127.0.0.1:8000/v1/chat/completions); default: build the tiny model and start vLLM CPU",
+    )
+    parser.add_argument("--port", type=int, default=8080, help="agent API port (default: %(default)s)")
+    parser.add_argument("--emulator-port", type=int, default=0, help="emulator port (default: a free one)")
+    parser.add_argument("--tools", help="AGENT_TOOLS for the agent API (default: the agent API's default)")
+    add_fault_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stack until Ctrl-C or SIGTERM; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        stack = LocalStack(
+            backend_url=args.backend,
+            faults=faults_from_arguments(args),
+            agent_port=args.port,
+            emulator_port=args.emulator_port,
+            tools=args.tools,
+            progress=lambda message: print(f"· {message}", flush=True),
+        )
+    except ValueError as error:
+        parser.error(str(error))
+
+    stop_on_sigterm()
+    try:
+        with stack:
+            print(usage_text(stack), flush=True)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+        return 0
+    except (StackError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""A deterministic tiny Llama model built locally (tokenizer, config, hand-set weights), for vLLM CPU.
+
+Its replies are fixed: no tools offered -> "Hello! I am a tiny test model."; tools offered -> a
+`get_weather` call with `{"city": "Paris"}`; after a tool result -> "Sunny in Paris, 21 degrees".
+Build it with `python -m local.tiny_model OUT_DIR`.
+"""
+
+from local.tiny_model.builder import MODEL_FILES, build
+
+__all__ = ["MODEL_FILES", "build"]

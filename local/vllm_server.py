@@ -1,0 +1,246 @@
+"""Start real vLLM CPU on a local model through the project's own `container/serve` entrypoint.
+
+Only what must differ on a CPU is overridden, through the same `SERVE_*` variables a user sets on the
+SageMaker model (engine, model directory, device, bind address), plus vLLM's CPU cache size.
+
+    with VllmServer(model_dir) as server:
+        httpx.post(f"{server.base_url}/invocations", json=...)
+
+CLI: `python -m local.vllm_server --model-dir DIR [--port N]` runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Final, Self
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+SERVE_SCRIPT: Final = REPO_ROOT / "container" / "serve"
+DEFAULT_VENV: Final = REPO_ROOT / ".venv-vllm"
+DEFAULT_STARTUP_TIMEOUT: Final = 300.0
+STOP_GRACE_SECONDS: Final = 30.0
+#: vLLM CPU's KV cache in GiB (its default, 4, is more than the tiny model needs).
+CPU_KVCACHE_GIB: Final = "1"
+_LOG_TAIL_LINES: Final = 40
+
+
+class VllmServerError(RuntimeError):
+    """vLLM did not start, died, or missed the `/ping` deadline; the message ends with its last log lines."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class VllmServer:
+    """A vLLM CPU server on 127.0.0.1 serving `model_dir` as model `model`, started by `container/serve`."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        port: int | None = None,
+        *,
+        venv: str | Path = DEFAULT_VENV,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    ) -> None:
+        self.model_dir = Path(model_dir).resolve()
+        self.port = free_port() if port is None else port
+        self.venv = Path(venv)
+        self.startup_timeout = startup_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Base URL of the server, e.g. `http://127.0.0.1:8080` (no trailing slash)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path | None:
+        """The file the server's output goes to while it runs."""
+        return self._log_file
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the server and return once `/ping` answers 200; `VllmServerError` otherwise."""
+        if self._process is not None:
+            raise VllmServerError("this VllmServer is already started")
+        if not any(self.venv.glob("lib/python3*/site-packages/vllm/entrypoints/openai/api_server.py")):
+            raise VllmServerError(
+                f"no vLLM in {self.venv}: create it with `python3 -m venv {self.venv} && "
+                f"{self.venv}/bin/pip install -r {REPO_ROOT / 'local' / 'requirements-vllm.txt'}`"
+            )
+        if not (self.model_dir / "config.json").is_file():
+            raise VllmServerError(
+                f"{self.model_dir} has no config.json (build one with: python -m local.tiny_model DIR)"
+            )
+        handle, name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log")
+        self._log_file = Path(name)
+        with os.fdopen(handle, "wb") as log:
+            # A new session gives the server its own process group, so stop() reaches vLLM's workers too.
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [str(SERVE_SCRIPT)],
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the server and every process it started: SIGTERM the group, SIGKILL after a grace period."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+            _wait_for_group_exit(process.pid, timeout=STOP_GRACE_SECONDS)
+        finally:
+            if self._log_file is not None:
+                self._log_file.unlink(missing_ok=True)
+                self._log_file = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is started and has not exited."""
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """Return the last `lines` lines of the server's output."""
+        if self._log_file is None or not self._log_file.exists():
+            return ""
+        with self._log_file.open(encoding="utf-8", errors="replace") as log:
+            return "".join(deque(log, maxlen=lines))
+
+    def _environment(self) -> dict[str, str]:
+        # The user's own SERVE_* variables and Python paths must not leak into a reproducible local server.
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("SERVE_") and key not in {"PYTHONPATH", "PYTHONHOME"}
+        }
+        env.update(
+            {
+                "PATH": f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+                "VIRTUAL_ENV": str(self.venv),
+                "SERVE_ENGINE": "vllm",
+                "SERVE_MODEL_DIR": str(self.model_dir),
+                "SERVE_DEVICE": "cpu",
+                "SERVE_HOST": "127.0.0.1",
+                "SERVE_PORT": str(self.port),
+                "VLLM_CPU_KVCACHE_SPACE": env.get("VLLM_CPU_KVCACHE_SPACE", CPU_KVCACHE_GIB),
+                "VLLM_NO_USAGE_STATS": "1",
+                "HF_HUB_OFFLINE": "1",
+            }
+        )
+        return env
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            assert self._process is not None
+            code = self._process.poll()
+            if code is not None:
+                raise VllmServerError(f"vLLM exited with code {code} while starting:\n{self.log_tail()}")
+            if _ping(f"{self.base_url}/ping"):
+                return
+            if time.monotonic() > deadline:
+                raise VllmServerError(
+                    f"vLLM did not answer /ping within {self.startup_timeout:.0f} s:\n{self.log_tail()}"
+                )
+            time.sleep(0.5)
+
+
+def _ping(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a local http URL we built
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+def _wait_for_group_exit(pgid: int, timeout: float) -> None:
+    """Wait until no process of the group is left (workers may outlive the entrypoint briefly)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Make SIGTERM stop the CLI the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run vLLM CPU on a model directory until Ctrl-C or SIGTERM; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m local.vllm_server", description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", type=Path, required=True, help="model directory (config, weights)")
+    parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="virtualenv that has vllm-cpu")
+    parser.add_argument("--startup-timeout", type=float, default=DEFAULT_STARTUP_TIMEOUT, help="seconds")
+    args = parser.parse_args(argv)
+    server = VllmServer(args.model_dir, args.port, venv=args.venv, startup_timeout=args.startup_timeout)
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.monotonic()
+    try:
+        server.start()
+        print(f"vLLM ready at {server.base_url} after {time.monotonic() - started:.1f} s", flush=True)
+        while server.running:
+            time.sleep(0.5)
+        print(f"vLLM exited on its own:\n{server.log_tail()}", file=sys.stderr)
+        return 1
+    except VllmServerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""One environment's stack: composes the image build, the endpoint, the agent API and monitoring, and wires grants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Environment, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.agent_api.construct import AgentApi
+from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
+from stacks.image_build.construct import ServingImage
+from stacks.inference.construct import InferenceEndpoint
+from stacks.monitoring import EndpointMonitoring
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# jsii enums carry member names, not day counts; CDK declares the finite periods in ascending order.
+_RETENTION = dict(
+    zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays if r is not logs.RetentionDays.INFINITE], strict=True)
+)
+
+
+class SageMakerAgentStack(Stack):
+    """Serving image build, GPU SageMaker endpoint and streaming agent API of one environment."""
+
+    def __init__(self, scope: Construct, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            config.stack_name,
+            env=Environment(account=config.account, region=config.region),
+            description=f"LLM on a GPU SageMaker endpoint with a streaming Strands agent API ({config.name})",
+            **kwargs,
+        )
+        retention = _RETENTION[config.monitoring.log_retention_days]
+        key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts {config.stack_name}'s images, logs, sessions, alarms and build artifacts",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7),
+        )
+        # CloudWatch Logs encrypts every log group of this stack with the key.
+        key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+
+        image = ServingImage(
+            self,
+            "ServingImage",
+            container_dir=PROJECT_ROOT / "container",
+            engine=config.model.engine,
+            key=key,
+            log_retention=retention,
+            retain=config.retain_data,
+        )
+        inference = InferenceEndpoint(
+            self,
+            "Inference",
+            config=config,
+            image_uri=image.image_uri,
+            repository=image.repository,
+            key=key,
+            log_retention=retention,
+        )
+        agent = AgentApi(
+            self,
+            "AgentApi",
+            config=config,
+            lambda_dir=PROJECT_ROOT / "lambda",
+            endpoint_name=inference.endpoint.attr_endpoint_name,
+            key=key,
+            log_retention=retention,
+        )
+        inference.grant_invoke(agent.function)
+        EndpointMonitoring(
+            self,
+            "Monitoring",
+            config=config,
+            endpoint_name=inference.endpoint.attr_endpoint_name,
+            agent_function=agent.function,
+            key=key,
+        )
+
+        CfnOutput(self, "ChatUrl", value=agent.chat_url, description="POST a SigV4-signed JSON body here")
+        CfnOutput(self, "ApiUrl", value=agent.api.url, description="Base URL of the agent REST API stage")
+        CfnOutput(self, "EndpointName", value=inference.endpoint.attr_endpoint_name)
+        CfnOutput(self, "RepositoryUri", value=image.repository.repository_uri)
+        CfnOutput(self, "ImageUri", value=image.image_uri)

@@ -1,0 +1,323 @@
+"""Deployment environments as data: the ``environments`` block of ``cdk.json`` parsed into validated settings.
+
+Each environment is a JSON object of sections (``model``, ``endpoint``, ``agent``, ``lambda``, ``api``,
+``monitoring``) plus ``account``/``region``/``retain_data``. Every key is optional and defaults to the value
+declared on the dataclasses below. Anything unknown, mistyped or impossible raises :class:`ConfigError`, whose
+message names the environment, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from stacks.instance_types import GPU_COUNT
+
+DEFAULT_ENVIRONMENT = "dev"
+ALL_ENVIRONMENTS = "all"
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+# GPU inference AMIs of AWS::SageMaker::EndpointConfig ProductionVariant.InferenceAmiVersion.
+INFERENCE_AMI_VERSIONS = (
+    "al2023-ami-sagemaker-inference-gpu-4-1",  # NVIDIA driver 580, CUDA 13.0
+    "al2-ami-sagemaker-inference-gpu-3-1",  # NVIDIA driver 550, CUDA 12.4
+    "al2-ami-sagemaker-inference-gpu-2-1",  # NVIDIA driver 535, CUDA 12.2
+    "al2-ami-sagemaker-inference-gpu-2",  # NVIDIA driver 535, CUDA 12.2
+)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+
+
+class ConfigError(ValueError):
+    """Invalid environment settings; the message names the environment, the key and what is allowed."""
+
+    def __init__(self, environment: str, key: str, problem: str) -> None:
+        super().__init__(f"cdk.json environment {environment!r}: {key}: {problem}")
+        self.environment = environment
+        self.key = key
+
+
+def _rule(default: Any, allowed: str, check: Callable[[Any], bool] = lambda _: True) -> Any:
+    """Declare a setting with its default, a description of allowed values and a value check."""
+    return field(default=default, metadata={"allowed": allowed, "check": check})
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What the serving container runs (contract C3): engine, weights source and engine flags."""
+
+    engine: str = _rule("sglang", "'sglang' or 'vllm'", lambda v: v in ("sglang", "vllm"))
+    hf_model_id: str | None = _rule(None, "a Hugging Face model id like 'org/name'", lambda v: "/" in v)
+    hf_token_secret_name: str | None = _rule(
+        None, "a Secrets Manager secret name", lambda v: bool(_SECRET_NAME.match(v))
+    )
+    s3_uri: str | None = _rule(
+        None,
+        "an S3 prefix of uncompressed weights ending in '/', like 's3://bucket/llama/'",
+        lambda v: bool(_S3_PREFIX.match(v)),
+    )
+    tp_degree: int | None = _rule(
+        None, "a positive integer dividing the instance's GPU count", lambda v: v >= 1
+    )
+    max_model_len: int | None = _rule(None, "a positive integer (tokens)", lambda v: v >= 1)
+    tool_call_parser: str | None = _rule(
+        None, "an engine tool-call parser name", lambda v: bool(_NAME.match(v))
+    )
+    extra_args: str = _rule("", "extra engine flags as one string")
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """The SageMaker real-time endpoint: instance type, scaling bounds and start-up limits."""
+
+    instance_type: str = _rule(
+        "ml.g6.12xlarge", f"a GPU ml.* instance type: {', '.join(GPU_COUNT)}", lambda v: v in GPU_COUNT
+    )
+    min_instances: int = _rule(1, "an integer >= 1", lambda v: v >= 1)
+    max_instances: int = _rule(1, "an integer >= min_instances", lambda v: v >= 1)
+    startup_health_check_timeout_seconds: int = _rule(1800, "60..3600", lambda v: 60 <= v <= 3600)
+    model_download_timeout_seconds: int = _rule(1800, "60..3600", lambda v: 60 <= v <= 3600)
+    inference_ami_version: str = _rule(
+        INFERENCE_AMI_VERSIONS[0],
+        f"one of {', '.join(INFERENCE_AMI_VERSIONS)}",
+        lambda v: v in INFERENCE_AMI_VERSIONS,
+    )
+    target_concurrent_requests: int = _rule(
+        8, "an integer >= 1 (in-flight requests per instance)", lambda v: v >= 1
+    )
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """The Strands agent's settings, passed to the Lambda as the AGENT_* variables of contract C2."""
+
+    response_format: str = _rule(
+        "auto", "a provider format name like 'auto' or 'openai-chat'", lambda v: bool(_NAME.match(v))
+    )
+    system_prompt: str | None = _rule(None, "a non-empty string", lambda v: bool(v.strip()))
+    max_tokens: int = _rule(1024, "an integer >= 1", lambda v: v >= 1)
+    temperature: float = _rule(0.2, "a number 0..2", lambda v: 0 <= v <= 2)
+    tools: str = _rule(
+        "current_time,calculator",
+        "comma-separated tool names, or '' for none",
+        lambda v: v == "" or all(_NAME.match(t.strip()) for t in v.split(",")),
+    )
+    max_prompt_chars: int = _rule(16000, "an integer >= 1", lambda v: v >= 1)
+    session_ttl_days: int = _rule(
+        30, "an integer >= 1 (days before a stored session expires)", lambda v: v >= 1
+    )
+    log_level: str = _rule(
+        "INFO", "DEBUG, INFO, WARNING or ERROR", lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    """The agent Lambda function's size, architecture and Lambda Web Adapter layer version."""
+
+    memory_mb: int = _rule(1024, "128..10240", lambda v: 128 <= v <= 10240)
+    timeout_seconds: int = _rule(900, "1..900", lambda v: 1 <= v <= 900)
+    architecture: str = _rule("arm64", "'arm64' or 'x86_64'", lambda v: v in ("arm64", "x86_64"))
+    web_adapter_layer_version: int = _rule(
+        30, "a published LambdaAdapterLayer version >= 1", lambda v: v >= 1
+    )
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """API Gateway stage throttling."""
+
+    rate_limit: float = _rule(10.0, "a number > 0 (requests per second)", lambda v: v > 0)
+    burst_limit: int = _rule(20, "an integer >= 1", lambda v: v >= 1)
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """Log retention and alarm thresholds."""
+
+    log_retention_days: int = _rule(
+        30, f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}", lambda v: v in LOG_RETENTION_DAYS
+    )
+    alarm_email: str | None = _rule(
+        None, "an e-mail address", lambda v: bool(re.match(r"^[^@\s]+@[^@\s]+\.\w+$", v))
+    )
+    model_latency_p90_seconds: int = _rule(120, "an integer >= 1", lambda v: v >= 1)
+    gpu_memory_percent: int = _rule(97, "1..100 (per GPU)", lambda v: 1 <= v <= 100)
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """One deployment environment: where it goes and every setting of its stack."""
+
+    name: str
+    account: str | None = _rule(None, "a 12-digit AWS account id", lambda v: bool(_ACCOUNT.match(v)))
+    region: str | None = _rule(None, "an AWS region like 'us-east-1'", lambda v: bool(_REGION.match(v)))
+    retain_data: bool = _rule(False, "true or false (keep the ECR repository, sessions and logs on delete)")
+    model: ModelSettings = field(default_factory=ModelSettings)
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    lambda_: LambdaSettings = field(default_factory=LambdaSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs per instance of the endpoint's instance type."""
+        return GPU_COUNT[self.endpoint.instance_type]
+
+    @property
+    def tp_degree(self) -> int:
+        """Tensor-parallel degree: the configured one, else every GPU of the instance."""
+        return self.model.tp_degree or self.gpu_count
+
+    @property
+    def stack_name(self) -> str:
+        """CloudFormation stack name of this environment."""
+        return f"SageMakerAgent-{self.name}"
+
+
+_SECTIONS: dict[str, tuple[str, type[Any]]] = {
+    "model": ("model", ModelSettings),
+    "endpoint": ("endpoint", EndpointSettings),
+    "agent": ("agent", AgentSettings),
+    "lambda": ("lambda_", LambdaSettings),
+    "api": ("api", ApiSettings),
+    "monitoring": ("monitoring", MonitoringSettings),
+}
+_T = TypeVar("_T")
+
+
+def _type_name(annotation: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    return " or ".join("null" if option is type(None) else names[option] for option in options)
+
+
+def _has_type(value: Any, annotation: Any) -> bool:
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for option in options:
+        if option is type(None) and value is None:
+            return True
+        # JSON has one number type; bool is an int subclass in Python but never a number in cdk.json.
+        if option is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return True
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if option in (str, bool) and isinstance(value, option):
+            return True
+    return False
+
+
+def _parse_fields(environment: str, prefix: str, raw: Mapping[str, Any], cls: type[_T], **extra: Any) -> _T:
+    """Build ``cls`` from ``raw``, checking every key against the dataclass's declared type and rule."""
+    hints = typing.get_type_hints(cls)
+    declared = {f.name: f for f in dataclasses.fields(cls) if "allowed" in f.metadata}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in declared:
+            known = sorted(declared) if prefix else sorted([*declared, *_SECTIONS])
+            raise ConfigError(environment, f"{prefix}{key}", f"unknown key; allowed keys: {', '.join(known)}")
+        spec = declared[key]
+        if not _has_type(value, hints[key]):
+            raise ConfigError(
+                environment, f"{prefix}{key}", f"got {value!r}; expected {_type_name(hints[key])}"
+            )
+        if value is not None and not spec.metadata["check"](value):
+            raise ConfigError(
+                environment, f"{prefix}{key}", f"got {value!r}; allowed: {spec.metadata['allowed']}"
+            )
+        values[key] = value
+    return cls(**values, **extra)
+
+
+def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
+    """Parse and validate one environment's JSON object from ``cdk.json``."""
+    if not _ENV_NAME.match(name):
+        raise ConfigError(
+            name, "(name)", "environment names are 1-32 letters, digits or '-', starting with a letter"
+        )
+    if not isinstance(raw, Mapping):
+        raise ConfigError(name, "(environment)", f"got {raw!r}; expected a JSON object of settings")
+    sections: dict[str, Any] = {}
+    top_level = {k: v for k, v in raw.items() if k not in _SECTIONS}
+    for key, (attribute, cls) in _SECTIONS.items():
+        section = raw.get(key, {})
+        if not isinstance(section, Mapping):
+            raise ConfigError(name, key, f"got {section!r}; expected a JSON object")
+        sections[attribute] = _parse_fields(name, f"{key}.", section, cls)
+    config = _parse_fields(name, "", top_level, EnvironmentConfig, name=name, **sections)
+    _check_cross_field_rules(config)
+    return config
+
+
+def _check_cross_field_rules(config: EnvironmentConfig) -> None:
+    model, endpoint = config.model, config.endpoint
+    if (model.hf_model_id is None) == (model.s3_uri is None):
+        raise ConfigError(
+            config.name,
+            "model.hf_model_id / model.s3_uri",
+            "set exactly one model source: a Hugging Face id or an S3 prefix",
+        )
+    if model.hf_token_secret_name is not None and model.hf_model_id is None:
+        raise ConfigError(config.name, "model.hf_token_secret_name", "only allowed with model.hf_model_id")
+    if config.gpu_count % config.tp_degree:
+        raise ConfigError(
+            config.name,
+            "model.tp_degree",
+            f"got {config.tp_degree}; allowed: a divisor of {config.gpu_count}, "
+            f"the GPU count of {endpoint.instance_type}",
+        )
+    if endpoint.min_instances > endpoint.max_instances:
+        raise ConfigError(
+            config.name,
+            "endpoint.min_instances",
+            f"got {endpoint.min_instances}; allowed: at most "
+            f"endpoint.max_instances ({endpoint.max_instances})",
+        )
+
+
+def select_environments(environments: Any, selection: str) -> list[EnvironmentConfig]:
+    """Return the environments chosen by ``-c env=NAME`` (``all`` selects every one), each validated."""
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError(
+            selection, "environments", "cdk.json context needs a non-empty 'environments' object"
+        )
+    if selection == ALL_ENVIRONMENTS:
+        return [parse_environment(name, raw) for name, raw in environments.items()]
+    if selection not in environments:
+        allowed = ", ".join([*environments, ALL_ENVIRONMENTS])
+        raise ConfigError(selection, "env", f"no such environment in cdk.json; allowed: {allowed}")
+    return [parse_environment(selection, environments[selection])]

@@ -1,0 +1,204 @@
+"""ECR repository, CodeBuild project and the custom resource that builds the serving image during deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.image_build.image_tag import ASSET_EXCLUDES, image_tag
+from stacks.nag import acknowledge, compliance_rule, logical_id
+
+_HANDLER_DIR = Path(__file__).parent / "handler"
+# SGLang/vLLM images are tens of GB; pulls and layer pushes alone can take most of an hour.
+_BUILD_TIMEOUT = Duration.minutes(120)
+
+
+class ServingImage(Construct):
+    """Builds ``container/`` into ``<repository>:<content-hash tag>`` in CodeBuild; deploy waits for the image.
+
+    ``image_uri`` is only resolvable after the build finished, so anything referencing it (the SageMaker model)
+    is created after the image exists.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        container_dir: Path,
+        engine: str,
+        key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        retain: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        self.tag = image_tag(container_dir, engine)
+
+        self.repository = ecr.Repository(
+            self,
+            "Repository",
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            encryption=ecr.RepositoryEncryption.KMS,
+            encryption_key=key,
+            lifecycle_rules=[ecr.LifecycleRule(description="Keep the 10 newest images", max_image_count=10)],
+            removal_policy=removal,
+            empty_on_delete=not retain,
+        )
+
+        source = s3_assets.Asset(self, "Source", path=str(container_dir), exclude=ASSET_EXCLUDES)
+        build_logs = logs.LogGroup(
+            self, "BuildLogs", retention=log_retention, encryption_key=key, removal_policy=removal
+        )
+        self.project = codebuild.Project(
+            self,
+            "Build",
+            description="Builds the SageMaker serving container (container/buildspec.yml)",
+            source=codebuild.Source.s3(bucket=source.bucket, path=source.s3_object_key),
+            build_spec=codebuild.BuildSpec.from_source_filename("buildspec.yml"),
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                # docker build needs the Docker daemon; the large type has the disk for multi-GB CUDA layers.
+                privileged=True,
+                compute_type=codebuild.ComputeType.LARGE,
+            ),
+            environment_variables={
+                "REPOSITORY_URI": codebuild.BuildEnvironmentVariable(value=self.repository.repository_uri),
+                "IMAGE_TAG": codebuild.BuildEnvironmentVariable(value=self.tag),
+                "SERVE_ENGINE": codebuild.BuildEnvironmentVariable(value=engine),
+            },
+            encryption_key=key,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)
+            ),
+            timeout=_BUILD_TIMEOUT,
+        )
+        self.repository.grant_pull_push(self.project)
+        project_id = logical_id(self.project)
+        acknowledge(
+            self.project,
+            {
+                "AwsSolutions-IAM5[Action::s3:GetObject*]": "Reads the container/ source asset object only.",
+                "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK's asset read grant, scoped to the asset bucket.",
+                "AwsSolutions-IAM5[Action::s3:List*]": "CDK's asset read grant, scoped to the asset bucket.",
+                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Build artifacts and logs use the stack's own key.",
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "Build artifacts and logs use the stack's own key.",
+                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level permissions; "
+                "pushes are scoped to the serving repository.",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+                f"/aws/codebuild/<{project_id}>:*]": "CodeBuild's default log streams of this project only.",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:"
+                f"report-group/<{project_id}>-*]": "Test report groups of this project only (none are used).",
+                "HIPAA.Security-CodeBuildProjectSourceRepoUrl": "The source is an S3 asset: there is no "
+                "repository URL that could carry credentials.",
+                **compliance_rule("IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."),
+            },
+        )
+
+        self.image_uri = self._wait_for_image(key, log_retention, removal)
+
+    def _wait_for_image(
+        self, key: kms.IKey, log_retention: logs.RetentionDays, removal: RemovalPolicy
+    ) -> str:
+        """Provider framework (onEvent + isComplete): no extra dependency and a two-hour waiting budget."""
+        handler_logs = logs.LogGroup(
+            self, "WaitLogs", retention=log_retention, encryption_key=key, removal_policy=removal
+        )
+        handler_policy = [
+            iam.PolicyStatement(
+                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                resources=[self.project.project_arn],
+            ),
+            iam.PolicyStatement(actions=["ecr:DescribeImages"], resources=[self.repository.repository_arn]),
+        ]
+
+        def handler(name: str, entry: str) -> lambda_.Function:
+            function = lambda_.Function(
+                self,
+                name,
+                runtime=lambda_.Runtime.PYTHON_3_13,
+                architecture=lambda_.Architecture.ARM_64,
+                code=lambda_.Code.from_asset(
+                    str(_HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"]
+                ),
+                handler=f"wait_for_image.{entry}",
+                timeout=Duration.minutes(1),
+                log_group=handler_logs,
+                initial_policy=handler_policy,
+            )
+            acknowledge(
+                function,
+                {
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]": "Only writes its own logs.",
+                    "AwsSolutions-L1": "Same Python runtime as the agent function, which the bundling targets.",
+                    **compliance_rule("LambdaInsideVPC", "Calls only the CodeBuild and ECR public APIs."),
+                    **compliance_rule("LambdaConcurrency", "Invoked once per deployment by CloudFormation."),
+                    **compliance_rule("LambdaDLQ", "Invoked synchronously by the Provider framework, which "
+                                      "reports failures to CloudFormation."),
+                    **compliance_rule("IAMNoInlinePolicy", "Its policy names exactly one project and repository."),
+                },
+            )
+            return function
+
+        provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=handler("StartBuild", "on_event"),
+            is_complete_handler=handler("CheckBuild", "is_complete"),
+            query_interval=Duration.seconds(30),
+            total_timeout=_BUILD_TIMEOUT.plus(Duration.minutes(10)),
+            log_group=handler_logs,
+        )
+        handler_ids = [logical_id(provider.on_event_handler), logical_id(provider.is_complete_handler)]
+        acknowledge(
+            provider,
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]": "Framework functions only write their own logs.",
+                **{
+                    f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]": "Invokes any version of this provider's "
+                    "own handler function."
+                    for function_id in [*handler_ids, *self._framework_ids(provider)]
+                },
+                "AwsSolutions-SF1": "The waiter state machine only polls the build; the handlers log every step.",
+                "AwsSolutions-SF2": "The waiter state machine only polls the build; X-Ray adds nothing there.",
+                **compliance_rule("LambdaInsideVPC", "Framework functions call only Lambda and CloudFormation."),
+                **compliance_rule("LambdaConcurrency", "Invoked once per deployment by CloudFormation."),
+                **compliance_rule("LambdaDLQ", "Failures are reported to CloudFormation, which fails the deploy."),
+                **compliance_rule("IAMNoInlinePolicy", "Framework policies name only this provider's functions."),
+            },
+        )
+        resource = CustomResource(
+            self,
+            "Image",
+            service_token=provider.service_token,
+            resource_type="Custom::ServingImage",
+            properties={
+                "ProjectName": self.project.project_name,
+                "RepositoryName": self.repository.repository_name,
+                "RepositoryUri": self.repository.repository_uri,
+                "ImageTag": self.tag,
+            },
+        )
+        return resource.get_att_string("ImageUri")
+
+    @staticmethod
+    def _framework_ids(provider: cr.Provider) -> list[str]:
+        """Logical ids of the framework's own functions that its state machine invokes."""
+        return [
+            logical_id(child)
+            for child in provider.node.find_all()
+            if isinstance(child, lambda_.Function) and child.node.id in ("framework-isComplete", "framework-onTimeout")
+        ]

@@ -1,0 +1,213 @@
+"""The SageMaker real-time endpoint serving the model: role, model, endpoint config, endpoint and scaling."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.config import EnvironmentConfig
+from stacks.nag import acknowledge, compliance_rule
+
+VARIANT_NAME = "AllTraffic"
+MODEL_DIR = "/opt/ml/model"
+_NVME_KMS_REASON = (
+    "SageMaker rejects KmsKeyId for GPU instances with local NVMe storage (g5, g6, g6e, p4d, p5), whose "
+    "instance storage AWS encrypts in hardware."
+)
+
+
+def serving_environment(config: EnvironmentConfig) -> dict[str, str]:
+    """The serving container's environment (contract C3) for this environment's model settings."""
+    model = config.model
+    env = {
+        "SERVE_ENGINE": model.engine,
+        "SERVE_TP_DEGREE": str(config.tp_degree),
+        "SERVE_SERVED_MODEL_NAME": "model",
+        "AWS_DEFAULT_REGION": Aws.REGION,
+    }
+    if model.hf_model_id is not None:
+        env["SERVE_MODEL_ID"] = model.hf_model_id
+    else:
+        env["SERVE_MODEL_DIR"] = MODEL_DIR
+    optional = {
+        "SERVE_HF_TOKEN_SECRET": model.hf_token_secret_name,
+        "SERVE_MAX_MODEL_LEN": None if model.max_model_len is None else str(model.max_model_len),
+        "SERVE_TOOL_CALL_PARSER": model.tool_call_parser,
+        "SERVE_EXTRA_ARGS": model.extra_args or None,
+    }
+    env.update({name: value for name, value in optional.items() if value is not None})
+    return env
+
+
+class InferenceEndpoint(Construct):
+    """A GPU SageMaker endpoint running ``image_uri`` with this environment's model, autoscaled on concurrency."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        image_uri: str,
+        repository: ecr.IRepository,
+        key: kms.IKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = config.endpoint
+        # A fixed name lets the execution role be scoped to the endpoint's own log group (a generated name
+        # would make the role depend on the endpoint it serves); updates still replace only the endpoint config.
+        self.endpoint_name = f"{config.stack_name}-llm"
+
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            retention=log_retention,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs the {self.endpoint_name} model: pulls its image, writes its logs, reads its weights",
+        )
+        repository.grant_pull(self.role)
+        key.grant_decrypt(self.role)
+        log_group.grant_write(self.role)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        acknowledge(
+            self.role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level permissions; "
+                "image pulls are scoped to the serving repository.",
+                **compliance_rule("IAMNoInlinePolicy", "The policy is specific to this endpoint's image, logs, "
+                                  "secret and weights; no managed policy is that narrow."),
+            },
+        )
+        if config.model.hf_token_secret_name is not None:
+            secretsmanager.Secret.from_secret_name_v2(
+                self, "HfToken", config.model.hf_token_secret_name
+            ).grant_read(self.role)
+        model_data_source = None
+        if config.model.s3_uri is not None:
+            model_data_source = self._grant_weights_prefix(config.model.s3_uri)
+
+        model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri,
+                environment=serving_environment(config),
+                model_data_source=model_data_source,
+            ),
+        )
+        # The role's policy must exist before SageMaker validates the image pull.
+        model.node.add_dependency(self.role)
+        endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    model_name=model.attr_model_name,
+                    instance_type=settings.instance_type,
+                    initial_instance_count=settings.min_instances,
+                    initial_variant_weight=1,
+                    container_startup_health_check_timeout_in_seconds=settings.startup_health_check_timeout_seconds,
+                    model_data_download_timeout_in_seconds=settings.model_download_timeout_seconds,
+                    inference_ami_version=settings.inference_ami_version,
+                    # Generation times vary by orders of magnitude; route to the least busy instance.
+                    routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+                        routing_strategy="LEAST_OUTSTANDING_REQUESTS"
+                    ),
+                )
+            ],
+        )
+        acknowledge(
+            endpoint_config,
+            compliance_rule("SageMakerEndpointConfigurationKMSKeyConfigured", _NVME_KMS_REASON),
+        )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=endpoint_config.attr_endpoint_config_name,
+        )
+        self.endpoint.node.add_dependency(log_group)
+        self._autoscale(config)
+
+    def _grant_weights_prefix(self, s3_uri: str) -> sagemaker.CfnModel.ModelDataSourceProperty:
+        """Read access to exactly the weights prefix, and the data source placing it under /opt/ml/model."""
+        bucket, _, prefix = s3_uri.removeprefix("s3://").partition("/")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            )
+        )
+        acknowledge(
+            self.role,
+            {
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket}/{prefix}*]": "The model "
+                "weights are every object under the configured S3 prefix, and only those.",
+            },
+        )
+        return sagemaker.CfnModel.ModelDataSourceProperty(
+            s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                s3_uri=s3_uri, s3_data_type="S3Prefix", compression_type="None"
+            )
+        )
+
+    def _autoscale(self, config: EnvironmentConfig) -> None:
+        """Target-track in-flight requests per instance (see docs/deploy.md for why not invocations)."""
+        target = autoscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=config.endpoint.min_instances,
+            max_capacity=config.endpoint.max_instances,
+        )
+        target.scale_to_track_metric(
+            "ConcurrentRequests",
+            predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
+            target_value=config.endpoint.target_concurrent_requests,
+            # A new GPU instance needs many minutes to load an 8B model: scale out early, scale in slowly.
+            scale_out_cooldown=Duration.minutes(5),
+            scale_in_cooldown=Duration.minutes(15),
+        )
+
+    @property
+    def endpoint_arn(self) -> str:
+        """ARN of the endpoint (SageMaker lower-cases the name inside ARNs)."""
+        return self.endpoint.ref
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to invoke exactly this endpoint, buffered or streaming."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+            resource_arns=[self.endpoint_arn],
+        )

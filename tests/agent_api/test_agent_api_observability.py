@@ -1,0 +1,87 @@
+"""Logs carry the request id and never the prompt or the answer; metrics are emitted as CloudWatch EMF."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from conftest import HarnessFactory
+from fake_sagemaker import Stream, calculator_call_parts, fixture_parts
+
+from agent_api.observability import logger
+
+LAMBDA_CONTEXT = json.dumps({"request_id": "req-0123", "invoked_function_arn": "arn:aws:lambda:x"})
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the JSON log handler writes (to stdout in Lambda)."""
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream
+
+
+def total(document: dict[str, Any], name: str) -> float:
+    values = document[name]
+    return float(sum(values)) if isinstance(values, list) else float(values)
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in output.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+    return lines
+
+
+def test_logs_carry_the_lambda_request_id(harness: HarnessFactory, logs: io.StringIO) -> None:
+    app = harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))])
+    response = app.post({"prompt": "Hi"}, headers={"x-amzn-lambda-context": LAMBDA_CONTEXT})
+    assert response.headers["x-request-id"] == "req-0123"
+    finished = [line for line in json_lines(logs.getvalue()) if line.get("message") == "chat turn finished"]
+    assert len(finished) == 1
+    assert finished[0]["request_id"] == "req-0123"
+    assert (finished[0]["input_tokens"], finished[0]["output_tokens"]) == (96, 10)
+
+
+def test_prompts_and_answers_are_not_logged(harness: HarnessFactory, logs: io.StringIO) -> None:
+    app = harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))])
+    app.chat({"prompt": "my secret prompt 9f3a"})
+    output = logs.getvalue()
+    assert "chat turn finished" in output
+    assert "9f3a" not in output
+    assert "tiny test model" not in output
+
+
+def test_metrics_cover_latency_tokens_and_tools(
+    harness: HarnessFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    app = harness(
+        [Stream(calculator_call_parts()), Stream(fixture_parts("vllm/tools_result_followup_stream.txt"))]
+    )
+    app.chat({"prompt": "What is 6 times 7?"})
+    documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert len(documents) == 1
+    metrics = documents[0]
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SageMakerStrandsAgent"
+    assert total(metrics, "ToolCalls") == 1
+    assert total(metrics, "TimeToFirstToken") > 0
+    # Two model calls; only the first (the tool call) reports usage in the recording.
+    assert (total(metrics, "InputTokens"), total(metrics, "OutputTokens")) == (949, 8)
+
+
+def test_errors_are_counted(
+    harness: HarnessFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    app = harness([Stream(fixture_parts("sglang/e_error_midstream.body"))])
+    app.chat({"prompt": "Hi"})
+    documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert total(documents[0], "Errors") == 1

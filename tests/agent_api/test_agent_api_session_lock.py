@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+import pytest
+
+from agent_api.sessions import LOCK_PREFIX, SessionBusyError, SessionStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(sessions_bucket: str, clock: Clock) -> SessionStore:
+    return SessionStore(sessions_bucket, boto3.Session(), lock_ttl_seconds=100, clock=clock)
+
+
+def test_a_free_session_is_acquired(store: SessionStore) -> None:
+    lease = store.acquire("s1")
+    assert lease.key == f"{LOCK_PREFIX}s1.lock"
+
+
+def test_a_held_session_is_busy(store: SessionStore) -> None:
+    store.acquire("s1")
+    with pytest.raises(SessionBusyError):
+        store.acquire("s1")
+
+
+def test_sessions_are_locked_independently(store: SessionStore) -> None:
+    store.acquire("s1")
+    store.acquire("s2")
+
+
+def test_a_released_session_can_be_acquired_again(store: SessionStore) -> None:
+    store.release(store.acquire("s1"))
+    store.acquire("s1")
+
+
+def test_an_expired_lock_is_taken_over(store: SessionStore, clock: Clock) -> None:
+    store.acquire("s1")
+    clock.now += 101
+    store.acquire("s1")
+
+
+def test_an_unexpired_lock_is_not_taken_over(store: SessionStore, clock: Clock) -> None:
+    store.acquire("s1")
+    clock.now += 99
+    with pytest.raises(SessionBusyError):
+        store.acquire("s1")
+
+
+def test_release_after_takeover_leaves_the_new_holders_lock(store: SessionStore, clock: Clock) -> None:
+    stale = store.acquire("s1")
+    clock.now += 101
+    store.acquire("s1")
+    store.release(stale)
+    with pytest.raises(SessionBusyError):
+        store.acquire("s1")
+
+
+def test_an_unreadable_lock_counts_as_expired(store: SessionStore, sessions_bucket: str) -> None:
+    boto3.client("s3").put_object(Bucket=sessions_bucket, Key=f"{LOCK_PREFIX}s1.lock", Body=b"not json")
+    store.acquire("s1")
+
+
+def test_lock_records_its_expiry(store: SessionStore, sessions_bucket: str, clock: Clock) -> None:
+    store.acquire("s1")
+    body = boto3.client("s3").get_object(Bucket=sessions_bucket, Key=f"{LOCK_PREFIX}s1.lock")["Body"].read()
+    assert json.loads(body)["expires_at"] == clock.now + 100
+
+
+def test_exactly_one_of_many_concurrent_acquirers_wins(sessions_bucket: str) -> None:
+    # Separate stores model separate Lambda instances; the conditional put arbitrates in S3.
+    stores = [SessionStore(sessions_bucket, boto3.Session()) for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def contend(store: SessionStore) -> None:
+        barrier.wait()
+        try:
+            store.acquire("shared")
+            outcomes.append("won")
+        except SessionBusyError:
+            outcomes.append("busy")
+
+    threads = [threading.Thread(target=contend, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["busy"] * 7 + ["won"]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import pytest
+
+from agent_api.settings import DEFAULT_SYSTEM_PROMPT, Settings, SettingsError
+
+BASE = {"AGENT_ENDPOINT_NAME": "my-endpoint"}
+
+
+def load(**env: str) -> Settings:
+    return Settings.from_env({**BASE, **env})
+
+
+def error_for(**env: str) -> str:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({**BASE, **env})
+    return str(info.value)
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = Settings.from_env({**BASE, "AWS_REGION": "eu-west-1"})
+    assert settings == Settings(
+        endpoint_name="my-endpoint",
+        region="eu-west-1",
+        response_format="auto",
+        system_prompt=DEFAULT_SYSTEM_PROMPT,
+        max_tokens=1024,
+        temperature=0.2,
+        tools=("current_time", "calculator"),
+        sessions_bucket=None,
+        max_prompt_chars=16000,
+        service_name="agent-api",
+        metrics_namespace="SageMakerStrandsAgent",
+    )
+
+
+def test_every_variable_is_read() -> None:
+    settings = load(
+        AGENT_REGION="us-west-2",
+        AGENT_RESPONSE_FORMAT="tgi",
+        AGENT_SYSTEM_PROMPT="Be brief.",
+        AGENT_MAX_TOKENS="256",
+        AGENT_TEMPERATURE="0.7",
+        AGENT_TOOLS="calculator",
+        AGENT_SESSIONS_BUCKET="my-sessions",
+        AGENT_MAX_PROMPT_CHARS="500",
+        POWERTOOLS_SERVICE_NAME="svc",
+        POWERTOOLS_METRICS_NAMESPACE="Ns",
+    )
+    assert (settings.region, settings.response_format, settings.system_prompt) == (
+        "us-west-2",
+        "tgi",
+        "Be brief.",
+    )
+    assert (settings.max_tokens, settings.temperature, settings.tools) == (256, 0.7, ("calculator",))
+    assert (settings.sessions_bucket, settings.max_prompt_chars) == ("my-sessions", 500)
+    assert (settings.service_name, settings.metrics_namespace) == ("svc", "Ns")
+    assert settings.sessions_enabled
+
+
+def test_agent_region_overrides_aws_region() -> None:
+    assert load(AGENT_REGION="ap-south-1", AWS_REGION="us-east-1").region == "ap-south-1"
+
+
+def test_empty_tools_means_no_tools() -> None:
+    assert load(AGENT_TOOLS="").tools == ()
+
+
+def test_empty_sessions_bucket_disables_sessions() -> None:
+    assert not load(AGENT_SESSIONS_BUCKET="").sessions_enabled
+
+
+def test_missing_endpoint_name_is_named() -> None:
+    with pytest.raises(SettingsError, match="AGENT_ENDPOINT_NAME: required"):
+        Settings.from_env({})
+
+
+def test_unknown_agent_variable_is_named() -> None:
+    assert "AGENT_MAX_TOKEN: unknown variable" in error_for(AGENT_MAX_TOKEN="10")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("AGENT_ENDPOINT_NAME", "bad name!", "is not a SageMaker endpoint name"),
+        ("AGENT_REGION", "moon-1", "is not an AWS region name"),
+        ("AGENT_RESPONSE_FORMAT", "Open AI", "is not a response format name"),
+        ("AGENT_SYSTEM_PROMPT", "  ", "must not be blank"),
+        ("AGENT_MAX_TOKENS", "lots", "is not an integer"),
+        ("AGENT_MAX_TOKENS", "0", "is outside 1..1000000"),
+        ("AGENT_TEMPERATURE", "warm", "is not a number"),
+        ("AGENT_TEMPERATURE", "2.5", "is outside 0..2"),
+        ("AGENT_TEMPERATURE", "nan", "is outside 0..2"),
+        ("AGENT_TOOLS", "calculator,shell", "unknown tool(s) 'shell'"),
+        ("AGENT_SESSIONS_BUCKET", "Not_A_Bucket", "is not a valid S3 bucket name"),
+        ("AGENT_MAX_PROMPT_CHARS", "-5", "is outside 1..10000000"),
+    ],
+)
+def test_invalid_value_is_named(name: str, value: str, expected: str) -> None:
+    message = error_for(**{name: value})
+    assert f"{name}: " in message
+    assert expected in message
+
+
+def test_all_problems_are_reported_together() -> None:
+    message = error_for(AGENT_MAX_TOKENS="x", AGENT_TEMPERATURE="y", AGENT_OOPS="1")
+    assert "AGENT_MAX_TOKENS" in message
+    assert "AGENT_TEMPERATURE" in message
+    assert "AGENT_OOPS" in message

@@ -1,0 +1,47 @@
+"""The real local stack, started once per session: vLLM CPU on the tiny model, and two agent APIs on it.
+
+One agent API has no tools (the tiny model then answers text), the other has the agent API's default tools
+(the tiny model then calls ``get_weather``). Each has its own emulator, so faults set by a test touch only
+the stack it uses; every test starts with no faults.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local.emulator import Faults
+from local.stack import LocalStack
+from local.tiny_model import build
+from local.vllm_server import VllmServer
+
+
+@pytest.fixture(scope="session")
+def vllm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    model_dir = build(Path(tmp_path_factory.mktemp("tiny-model")))
+    with VllmServer(model_dir) as server:
+        yield server.base_url
+
+
+@pytest.fixture(scope="session")
+def text_stack(vllm_url: str) -> Iterator[LocalStack]:
+    with LocalStack(backend_url=vllm_url, tools="") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def tools_stack(vllm_url: str) -> Iterator[LocalStack]:
+    with LocalStack(backend_url=vllm_url) as stack:
+        yield stack
+
+
+@pytest.fixture
+def text_api(text_stack: LocalStack) -> Iterator[LocalStack]:
+    yield text_stack
+    text_stack.emulator.set_faults(Faults())
+
+
+@pytest.fixture
+def tools_api(tools_stack: LocalStack) -> Iterator[LocalStack]:
+    yield tools_stack
+    tools_stack.emulator.set_faults(Faults())

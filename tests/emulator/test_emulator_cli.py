@@ -1,0 +1,88 @@
+"""``python -m local.emulator``: flags, faults from flags, and a clean stop on SIGTERM."""
+
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from fake_container import FakeContainer, make_client
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.emulator", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def emulator_process(container: FakeContainer) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local.emulator",
+            "--backend",
+            container.url,
+            "--port",
+            "0",
+            "--throttle",
+            "1",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    match = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
+    assert match is not None
+    yield process, match[1]
+    if process.poll() is None:
+        process.kill()
+    process.communicate(timeout=10)
+
+
+def test_cli_serves_the_named_endpoint_with_the_faults_given_as_flags(emulator_process) -> None:
+    _, url = emulator_process
+    client = make_client(url, retries={"total_max_attempts": 1})
+
+    with pytest.raises(ClientError) as caught:
+        client.invoke_endpoint(EndpointName="local-endpoint", Body=b"{}")
+    response = client.invoke_endpoint(EndpointName="local-endpoint", Body=b"{}")
+
+    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    assert response["Body"].read() == b'{"ok": true}'
+
+
+def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
+    process, _ = emulator_process
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "localhost:8080"], "backend_url must be an http(s) URL"),
+        (["--backend", "http://127.0.0.1:1", "--throttle", "-1"], "throttle_requests must be >= 0"),
+        (["--backend", "http://127.0.0.1:1", "--split-every", "0"], "split_every must be >= 1"),
+    ],
+)
+def test_cli_rejects_bad_flags_with_a_message_naming_them(args: list[str], message: str) -> None:
+    result = _run(*args)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

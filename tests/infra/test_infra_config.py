@@ -1,0 +1,170 @@
+"""Environment settings: each bad-value class fails naming the environment, the key and what is allowed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from infra_support import ROOT, cdk_context
+
+from stacks.config import ConfigError, parse_environment, select_environments
+
+pytestmark = pytest.mark.infra
+
+HF = {"model": {"hf_model_id": "meta-llama/Llama-3.1-8B-Instruct"}}
+
+
+def merged(**sections: dict[str, Any]) -> dict[str, Any]:
+    """A valid environment (Hugging Face source) with ``sections`` merged over it."""
+    raw: dict[str, Any] = {"model": dict(HF["model"])}
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    return raw
+
+
+def error_for(raw: dict[str, Any], name: str = "staging") -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(name, raw)
+    return caught.value
+
+
+def test_cdk_json_environments_are_valid() -> None:
+    configs = select_environments(cdk_context()["environments"], "all")
+    assert [c.name for c in configs] == ["dev", "prod"]
+
+
+def test_defaults_use_every_gpu_of_the_default_instance() -> None:
+    config = parse_environment("dev", HF)
+    assert (config.endpoint.instance_type, config.tp_degree) == ("ml.g6.12xlarge", 4)
+
+
+def test_unknown_top_level_key_is_named_with_allowed_keys() -> None:
+    error = error_for({**HF, "regoin": "us-east-1"})
+    assert str(error).startswith("cdk.json environment 'staging': regoin: unknown key; allowed keys: account")
+    assert "region" in str(error)
+
+
+def test_unknown_section_key_is_named_with_its_section() -> None:
+    error = error_for(merged(endpoint={"instance": "ml.g6.12xlarge"}))
+    assert error.key == "endpoint.instance"
+    assert "instance_type" in str(error)
+
+
+def test_wrong_type_names_the_expected_type() -> None:
+    error = error_for(merged(endpoint={"min_instances": "2"}))
+    assert error.key == "endpoint.min_instances"
+    assert "got '2'; expected an integer" in str(error)
+
+
+def test_boolean_is_not_accepted_as_a_number() -> None:
+    error = error_for(merged(api={"burst_limit": True}))
+    assert "expected an integer" in str(error)
+
+
+def test_section_must_be_an_object() -> None:
+    error = error_for({**HF, "api": [1, 2]})
+    assert (error.key, "expected a JSON object" in str(error)) == ("api", True)
+
+
+def test_tp_degree_must_divide_the_gpu_count() -> None:
+    error = error_for(merged(model={"tp_degree": 3}))
+    assert str(error) == (
+        "cdk.json environment 'staging': model.tp_degree: got 3; allowed: a divisor of 4, "
+        "the GPU count of ml.g6.12xlarge"
+    )
+
+
+def test_tp_degree_larger_than_the_gpu_count_is_rejected() -> None:
+    error = error_for(merged(model={"tp_degree": 2}, endpoint={"instance_type": "ml.g6.2xlarge"}))
+    assert "a divisor of 1" in str(error)
+
+
+def test_min_instances_above_max_is_rejected() -> None:
+    error = error_for(merged(endpoint={"min_instances": 3, "max_instances": 2}))
+    assert error.key == "endpoint.min_instances"
+    assert "at most endpoint.max_instances (2)" in str(error)
+
+
+@pytest.mark.parametrize("instance_type", ["ml.m5.xlarge", "g6.12xlarge", "ml.inf2.xlarge"])
+def test_non_gpu_or_non_sagemaker_instance_type_is_rejected(instance_type: str) -> None:
+    error = error_for(merged(endpoint={"instance_type": instance_type}))
+    assert error.key == "endpoint.instance_type"
+    assert "allowed: a GPU ml.* instance type: " in str(error)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("model", "engine", "tgi"),
+        ("endpoint", "startup_health_check_timeout_seconds", 30),
+        ("endpoint", "inference_ami_version", "al2-ami-sagemaker-inference-neuron-2"),
+        ("lambda", "architecture", "arm"),
+        ("lambda", "timeout_seconds", 901),
+        ("agent", "temperature", 2.5),
+        ("agent", "tools", "calculator,rm -rf"),
+        ("api", "rate_limit", 0),
+        ("monitoring", "log_retention_days", 10),
+        ("monitoring", "alarm_email", "ops-at-example.com"),
+        ("model", "s3_uri", "s3://bucket/no-trailing-slash"),
+    ],
+)
+def test_out_of_range_value_names_what_is_allowed(section: str, key: str, value: Any) -> None:
+    raw = {**HF, section: {**HF.get(section, {}), key: value}}
+    if section == "model" and key == "s3_uri":
+        raw = {"model": {"s3_uri": value}}
+    error = error_for(raw)
+    assert error.key == f"{section}.{key}"
+    assert f"got {value!r}; allowed: " in str(error)
+
+
+def test_both_model_sources_are_rejected() -> None:
+    error = error_for(merged(model={"s3_uri": "s3://weights/llama/"}))
+    assert "set exactly one model source" in str(error)
+
+
+def test_missing_model_source_is_rejected() -> None:
+    error = error_for({})
+    assert error.key == "model.hf_model_id / model.s3_uri"
+
+
+def test_token_secret_requires_a_hugging_face_model() -> None:
+    error = error_for({"model": {"s3_uri": "s3://weights/llama/", "hf_token_secret_name": "hf-token"}})
+    assert error.key == "model.hf_token_secret_name"
+
+
+def test_unknown_environment_selection_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"env: no such environment in cdk.json; allowed: dev, prod, all"):
+        select_environments(cdk_context()["environments"], "staging")
+
+
+def test_missing_environments_block_is_reported() -> None:
+    with pytest.raises(ConfigError, match="needs a non-empty 'environments' object"):
+        select_environments(None, "dev")
+
+
+def test_invalid_environment_name_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="environment names are"):
+        parse_environment("prod_eu!", HF)
+
+
+def test_app_prints_one_line_error_instead_of_a_traceback() -> None:
+    context = {**cdk_context(), "env": "dev"}
+    context["environments"] = {"dev": merged(model={"tp_degree": 3})}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps(context)},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith(
+        "error: cdk.json environment 'dev': model.tp_degree: got 3; allowed: "
+        "a divisor of 4, the GPU count of ml.g6.12xlarge"
+    )

@@ -1,0 +1,151 @@
+"""A real HTTP server on 127.0.0.1 speaking the SageMaker runtime protocol, for boto3 to call.
+
+Responses are genuine AWS event-stream frames (prelude, headers, CRCs) so botocore's own ``EventStream`` and
+the sagemaker-runtime response parser decode them, exactly as they decode AWS's.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import struct
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+def _header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return (
+        struct.pack("!B", len(raw_name)) + raw_name + b"\x07" + struct.pack("!H", len(raw_value)) + raw_value
+    )
+
+
+def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
+    """Encode one AWS event-stream message."""
+    raw_headers = b"".join(_header(k, v) for k, v in headers.items())
+    total = 12 + len(raw_headers) + len(payload) + 4
+    prelude = struct.pack("!II", total, len(raw_headers))
+    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + raw_headers + payload
+    return message + struct.pack("!I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+def payload_part(data: bytes) -> bytes:
+    return encode_frame(
+        {":event-type": "PayloadPart", ":message-type": "event", ":content-type": "application/octet-stream"},
+        data,
+    )
+
+
+def stream_error(message: str, error_code: str = "ModelInvocationTimeExceeded") -> bytes:
+    body = json.dumps({"Message": message, "ErrorCode": error_code}).encode()
+    return encode_frame(
+        {
+            ":exception-type": "ModelStreamError",
+            ":message-type": "exception",
+            ":content-type": "application/json",
+        },
+        body,
+    )
+
+
+@dataclass
+class Reply:
+    """One scripted answer: event-stream frames (streaming), a plain body, or an error."""
+
+    parts: list[bytes] = field(default_factory=list)
+    frames: list[bytes] = field(default_factory=list)
+    body: bytes | None = None
+    status: int = 200
+    error_type: str | None = None
+    error: dict[str, Any] | None = None
+    # Parts sent only once `gate` is set (or after 5 s); `released` records which happened.
+    gated_parts: list[bytes] = field(default_factory=list)
+    gate: threading.Event = field(default_factory=threading.Event)
+    released: bool | None = None
+
+
+class FakeEndpoint:
+    """Serve scripted replies on 127.0.0.1; record the requests. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                endpoint.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                reply = endpoint.replies.popleft()
+                if reply.error_type is not None:
+                    data = json.dumps(reply.error or {}).encode()
+                    self.send_response(reply.status)
+                    self.send_header("x-amzn-ErrorType", reply.error_type)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if reply.body is not None:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                    return
+                data = b"".join([payload_part(p) for p in reply.parts] + reply.frames)
+                later = b"".join(payload_part(p) for p in reply.gated_parts)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+                self.send_header("X-Amzn-SageMaker-Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(data) + len(later)))
+                self.end_headers()
+                self.wfile.write(data)
+                self.wfile.flush()
+                if later:
+                    reply.released = reply.gate.wait(5)
+                    try:
+                        self.wfile.write(later)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client stopped reading, which some tests want
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def client(self) -> Any:
+        """A real boto3 sagemaker-runtime client pointed at this server, with dummy credentials."""
+        session = boto3.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        )
+        return session.client(
+            "sagemaker-runtime",
+            endpoint_url=self.url,
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+        )
+
+    def __enter__(self) -> FakeEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

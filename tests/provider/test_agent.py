@@ -1,0 +1,71 @@
+"""A real Strands Agent with a tool, over recorded vLLM streams served through boto3 and HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from strands import Agent, tool
+
+from sagemaker_provider import SageMakerModel
+
+from .fake_endpoint import FakeEndpoint, Reply
+from .helpers import FIXTURES
+
+calls: list[str] = []
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Get the current weather in a city.
+
+    Args:
+        city: The city.
+    """
+    calls.append(city)
+    return "Sunny, 21 degrees"
+
+
+def test_agent_calls_tool_then_answers_from_its_result() -> None:
+    calls.clear()
+    with FakeEndpoint() as endpoint:
+        endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "tools_auto_stream.txt").read_bytes()]))
+        endpoint.replies.append(
+            Reply(parts=[(FIXTURES / "vllm" / "tools_result_followup_stream.txt").read_bytes()])
+        )
+        model = SageMakerModel(endpoint_name="e", client=endpoint.client())
+        agent = Agent(model=model, tools=[get_weather], callback_handler=None)
+        result = agent("What is the weather in Paris?")
+        second = json.loads(endpoint.requests[1]["body"])
+    assert calls == ["Paris"]
+    assert str(result).strip() == "Sunny in Paris, 21 degrees"
+    assert [m["role"] for m in second["messages"]] == ["user", "assistant", "tool"]
+    assert second["messages"][-1]["content"] == "Sunny, 21 degrees"
+    assert second["messages"][-1]["tool_call_id"] == second["messages"][-2]["tool_calls"][0]["id"]
+
+
+class Weather(BaseModel):
+    city: str
+
+
+def test_structured_output_forces_the_tool_and_builds_the_model() -> None:
+    body = (FIXTURES / "vllm" / "tools_named_stream.txt").read_bytes().replace(b"get_weather", b"Weather")
+    with FakeEndpoint() as endpoint:
+        endpoint.replies.append(Reply(parts=[body]))
+        model = SageMakerModel(endpoint_name="e", client=endpoint.client())
+
+        async def run() -> Any:
+            out = None
+            async for event in model.structured_output(
+                Weather, [{"role": "user", "content": [{"text": "Paris?"}]}]
+            ):
+                out = event.get("output", out)
+            return out
+
+        import asyncio
+
+        result = asyncio.run(run())
+        request = json.loads(endpoint.requests[0]["body"])
+    assert result == Weather(city="Paris")
+    assert request["tool_choice"] == {"type": "function", "function": {"name": "Weather"}}

@@ -1,0 +1,83 @@
+"""``python -m sagemaker_provider replay|capture`` run as a user would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sagemaker_provider.cli import main
+
+from .fake_endpoint import FakeEndpoint, Reply
+from .helpers import FIXTURES, body_files, fixture_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "lambda"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "sagemaker_provider", *args],
+        capture_output=True,
+        env=environment,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("path", body_files(), ids=fixture_id)
+def test_replay_prints_events_or_typed_error(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["replay", str(path)])
+    out, err = capsys.readouterr()
+    events = [json.loads(line) for line in out.splitlines()]
+    if status == 0:
+        assert "messageStop" in events[-2] and "metadata" in events[-1]
+    else:
+        assert status == 1
+        assert re.match(r"error: \w+(Error|Exception): ", err), err
+
+
+def test_replay_of_truncated_stream_exits_nonzero_with_typed_error(tmp_path: Path) -> None:
+    body = (FIXTURES / "sglang" / "a_text_stream_v1.body").read_bytes()
+    broken = tmp_path / "broken.bin"
+    broken.write_bytes(body[:600])
+    result = _run("replay", str(broken))
+    assert result.returncode == 1
+    assert b"StreamTruncatedError" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_replay_with_named_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(FIXTURES / "tgi" / "native_stream_details.body"), "--format", "tgi"]) == 0
+    assert '"stopReason": "end_turn"' in capsys.readouterr().out
+
+
+def test_replay_of_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "/nonexistent/body.bin"]) == 2
+
+
+def test_capture_writes_raw_body_from_endpoint(tmp_path: Path) -> None:
+    body = (FIXTURES / "vllm" / "chat_stream_usage.txt").read_bytes()
+    with FakeEndpoint() as endpoint:
+        endpoint.replies.append(Reply(parts=[body[:100], body[100:]]))
+        result = _run(
+            "capture",
+            "--endpoint",
+            "e",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            endpoint.url,
+            "--prompt",
+            "Hi",
+            env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"},
+        )
+        request = json.loads(endpoint.requests[0]["body"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == body
+    assert request["messages"] == [{"role": "user", "content": "Hi"}]

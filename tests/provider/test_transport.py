@@ -1,0 +1,236 @@
+"""The provider over a real boto3 client, real HTTP and real AWS event-stream frames decoded by botocore."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+import pytest
+from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
+
+from sagemaker_provider import SageMakerModel
+from sagemaker_provider.errors import EndpointInvocationError, ModelStreamError, StreamTruncatedError
+
+from .fake_endpoint import FakeEndpoint, Reply, encode_frame, stream_error
+from .helpers import FIXTURES, body_files, fixture_id, parse_parts
+
+USER = [{"role": "user", "content": [{"text": "What is the capital of France?"}]}]
+
+
+@pytest.fixture
+def endpoint() -> Any:
+    with FakeEndpoint() as server:
+        yield server
+
+
+def _model(endpoint: FakeEndpoint, **config: Any) -> SageMakerModel:
+    return SageMakerModel(endpoint_name="test-endpoint", client=endpoint.client(), **config)
+
+
+async def _events(model: SageMakerModel, messages: Any = USER, **kwargs: Any) -> list[Any]:
+    events: list[Any] = []
+    try:
+        async for event in model.stream(messages, **kwargs):
+            events.append(event)
+    except Exception as error:
+        events.append(error)
+    return events
+
+
+def _without_latency(events: list[Any]) -> list[Any]:
+    for event in events:
+        if isinstance(event, dict) and "metadata" in event:
+            event["metadata"]["metrics"]["latencyMs"] = 0
+    return events
+
+
+def _chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+
+
+@pytest.mark.parametrize("path", body_files(), ids=fixture_id)
+async def test_stream_through_botocore_event_stream_matches_direct_parse(
+    endpoint: FakeEndpoint, path: Any
+) -> None:
+    body = path.read_bytes()
+    # 7-byte parts split events, lines and multi-byte characters at arbitrary points.
+    endpoint.replies.append(Reply(parts=_chunks(body, 7)))
+    got = _without_latency(await _events(_model(endpoint)))
+    want = parse_parts([body])
+    if isinstance(want[-1], Exception):
+        assert type(got[-1]) is type(want[-1])
+        assert str(got[-1]) == str(want[-1])
+        got, want = got[:-1], want[:-1]
+    assert got == want
+
+
+async def test_multibyte_character_split_across_payload_parts_is_intact(endpoint: FakeEndpoint) -> None:
+    text = "Grüße, 東京 🌍"
+    chunk = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": "stop"}]}
+    line = f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+    cut = line.index("🌍".encode()) + 2
+    endpoint.replies.append(Reply(parts=[line[:cut], line[cut:], b"data: [DONE]\n\n"]))
+    events = await _events(_model(endpoint))
+    assert (
+        "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+        == "Grüße, 東京 🌍"
+    )
+
+
+async def test_model_stream_error_event_raises_with_server_message(endpoint: FakeEndpoint) -> None:
+    body = (FIXTURES / "sglang" / "a_text_stream_v1.body").read_bytes()
+    endpoint.replies.append(Reply(parts=[body[:400]], frames=[stream_error("Model took too long")]))
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], ModelStreamError)
+    assert events[-1].message == "Model took too long"
+
+
+async def test_stream_cut_short_raises_truncated(endpoint: FakeEndpoint) -> None:
+    body = (FIXTURES / "sglang" / "a_text_stream_v1.body").read_bytes()
+    endpoint.replies.append(Reply(parts=[body[: body.index(b'"content":" capital"')]]))
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], StreamTruncatedError)
+
+
+async def test_throttling_raises_strands_throttled_exception(endpoint: FakeEndpoint) -> None:
+    endpoint.replies.append(
+        Reply(status=400, error_type="ThrottlingException", error={"message": "Rate exceeded"})
+    )
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], ModelThrottledException)
+    assert "Rate exceeded" in str(events[-1])
+
+
+async def test_model_error_keeps_container_status_and_message(endpoint: FakeEndpoint) -> None:
+    original = (FIXTURES / "djl_lmi" / "error_input_parsing_424.body").read_text()
+    error = {"Message": "Received client error (424)", "OriginalStatusCode": 424, "OriginalMessage": original}
+    endpoint.replies.append(Reply(status=424, error_type="ModelError", error=error))
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], EndpointInvocationError)
+    assert (events[-1].status_code, events[-1].error_code, events[-1].message) == (
+        424,
+        "ModelError",
+        original,
+    )
+
+
+async def test_model_error_with_context_length_message_raises_context_overflow(
+    endpoint: FakeEndpoint,
+) -> None:
+    original = (FIXTURES / "sglang" / "e_error_context_length.body").read_text()
+    error = {"Message": "Received client error (400)", "OriginalStatusCode": 400, "OriginalMessage": original}
+    endpoint.replies.append(Reply(status=424, error_type="ModelError", error=error))
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], ContextWindowOverflowException)
+
+
+async def test_validation_error_raises_endpoint_invocation_error(endpoint: FakeEndpoint) -> None:
+    endpoint.replies.append(
+        Reply(
+            status=400, error_type="ValidationError", error={"message": "Endpoint x of account y not found."}
+        )
+    )
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], EndpointInvocationError)
+    assert (events[-1].status_code, events[-1].error_code) == (400, "ValidationError")
+
+
+async def test_non_streaming_invoke_reads_whole_body(endpoint: FakeEndpoint) -> None:
+    endpoint.replies.append(Reply(body=(FIXTURES / "vllm" / "chat_nonstream.txt").read_bytes()))
+    events = await _events(_model(endpoint, stream=False))
+    assert "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e) == (
+        "Hello! I am a tiny test model."
+    )
+    assert endpoint.requests[0]["path"] == "/endpoints/test-endpoint/invocations"
+    assert json.loads(endpoint.requests[0]["body"])["stream"] is False
+
+
+async def test_request_goes_to_the_streaming_route_with_sagemaker_headers(endpoint: FakeEndpoint) -> None:
+    endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
+    model = _model(endpoint, inference_component_name="ic-1", custom_attributes="trace=1")
+    await _events(model)
+    request = endpoint.requests[0]
+    assert request["path"] == "/endpoints/test-endpoint/invocations-response-stream"
+    assert request["headers"]["X-Amzn-SageMaker-Inference-Component"] == "ic-1"
+    assert request["headers"]["X-Amzn-SageMaker-Custom-Attributes"] == "trace=1"
+
+
+async def test_latency_is_reported_in_metadata(endpoint: FakeEndpoint) -> None:
+    endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "chat_stream_usage.txt").read_bytes()]))
+    events = await _events(_model(endpoint))
+    metadata = next(e["metadata"] for e in events if "metadata" in e)
+    assert isinstance(metadata["metrics"]["latencyMs"], int)
+    assert metadata["usage"] == {"inputTokens": 96, "outputTokens": 10, "totalTokens": 106}
+
+
+def test_endpoint_url_environment_variable_redirects_the_client(
+    monkeypatch: Any, endpoint: FakeEndpoint
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", endpoint.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    model = SageMakerModel(endpoint_name="e", region_name="us-east-1")
+    assert model.client.meta.endpoint_url == endpoint.url
+
+
+async def test_stream_does_not_block_the_event_loop_while_waiting(endpoint: FakeEndpoint) -> None:
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    reply = Reply(parts=[body[:300]], gated_parts=[body[300:]])
+    endpoint.replies.append(reply)
+
+    async def release_when_the_loop_is_free() -> None:
+        await asyncio.sleep(0.05)
+        reply.gate.set()
+
+    releaser = asyncio.create_task(release_when_the_loop_is_free())
+    events = await _events(_model(endpoint))
+    await releaser
+    # The other coroutine ran while the stream waited for the server: the gate was opened, not timed out.
+    assert reply.released is True
+    assert "messageStop" in events[-2]
+
+
+async def test_cancel_signal_ends_stream_without_message_stop(endpoint: FakeEndpoint) -> None:
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    reply = Reply(parts=[body[:300]], gated_parts=[body[300:]])
+    endpoint.replies.append(reply)
+    cancel = threading.Event()
+    events = []
+    async for event in _model(endpoint).stream(USER, cancel_signal=cancel):
+        events.append(event)
+        if "contentBlockDelta" in event:
+            cancel.set()
+            reply.gate.set()
+    assert not any("messageStop" in e for e in events)
+
+
+async def test_internal_stream_failure_event_raises_model_stream_error(endpoint: FakeEndpoint) -> None:
+    failure = encode_frame(
+        {
+            ":exception-type": "InternalStreamFailure",
+            ":message-type": "exception",
+            ":content-type": "application/json",
+        },
+        json.dumps({"Message": "stream processing failed"}).encode(),
+    )
+    endpoint.replies.append(Reply(parts=[b'data: {"choices":[]}\n\n'], frames=[failure]))
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], ModelStreamError)
+    assert events[-1].message == "stream processing failed"
+
+
+async def test_consumer_closing_early_stops_the_reader_thread(endpoint: FakeEndpoint) -> None:
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    reply = Reply(parts=[body[:300]], gated_parts=[body[300:]])
+    endpoint.replies.append(reply)
+    stream = _model(endpoint).stream(USER)
+    async for _ in stream:
+        break
+    await stream.aclose()
+    reply.gate.set()
+    readers = [t for t in threading.enumerate() if t.name == "sagemaker-stream"]
+    for thread in readers:
+        await asyncio.to_thread(thread.join, 5)
+    assert not any(t.is_alive() for t in readers)
