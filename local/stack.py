@@ -17,11 +17,13 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -129,6 +131,7 @@ class LocalStack:
         if self._backend_url is None:
             self.backend_url = self._start_vllm(self._workdir / "tiny-model")
         else:
+            _check_reachable(self._backend_url)
             self.backend_url = self._backend_url
         self._emulator = stack.enter_context(
             Emulator(
@@ -157,6 +160,18 @@ class LocalStack:
             raise StackError(f"vLLM did not start: {error}") from error
         self._progress(f"vLLM ready at {server.base_url} after {time.monotonic() - started:.0f} s")
         return server.base_url
+
+
+def _check_reachable(url: str) -> None:
+    """Fail early, with the URL in the message, when nothing listens at ``url``."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise StackError(f"--backend must be an http(s) URL with a host, got {url!r}")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=5).close()
+    except OSError as error:
+        raise StackError(f"nothing answers at {url}: {error}") from error
 
 
 def agent_environment(emulator_url: str, s3_url: str, tools: str | None) -> dict[str, str]:
@@ -314,7 +329,8 @@ def usage_text(stack: LocalStack) -> str:
             "",
             "Try it:",
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
-            f"  .venv/bin/python -m agent_client --url {agent} --no-sign {EXAMPLE_PROMPT!r}",
+            f"  PYTHONPATH=client .venv/bin/python -m agent_client --url {agent} --no-sign "
+            f"{EXAMPLE_PROMPT!r}",
             "",
             "Ctrl-C stops everything.",
         ]
@@ -342,7 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="an OpenAI-compatible server you already run (base URL with /invocations, or a full URL such "
         "as http://127.0.0.1:8000/v1/chat/completions); default: build the tiny model and start vLLM CPU",
     )
-    parser.add_argument("--port", type=int, default=8080, help="agent API port (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="agent API port, 0 = a free one (default: %(default)s)"
+    )
     parser.add_argument("--emulator-port", type=int, default=0, help="emulator port (default: a free one)")
     parser.add_argument("--tools", help="AGENT_TOOLS for the agent API (default: the agent API's default)")
     add_fault_arguments(parser)

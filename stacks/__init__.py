@@ -1,0 +1,1 @@
+"""The CDK app's stacks and constructs (infrastructure only: no runtime dependencies)."""

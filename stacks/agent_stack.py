@@ -1,9 +1,8 @@
-"""One environment's stack: composes the image build, the endpoint, the agent API and monitoring, and wires grants."""
+"""One environment's stack: composes image build, endpoint, agent API and monitoring, and wires grants."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Environment, Stack
 from aws_cdk import aws_iam as iam
@@ -20,20 +19,23 @@ from stacks.monitoring import EndpointMonitoring
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # jsii enums carry member names, not day counts; CDK declares the finite periods in ascending order.
 _RETENTION = dict(
-    zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays if r is not logs.RetentionDays.INFINITE], strict=True)
+    zip(
+        LOG_RETENTION_DAYS,
+        [r for r in logs.RetentionDays if r is not logs.RetentionDays.INFINITE],
+        strict=True,
+    )
 )
 
 
 class SageMakerAgentStack(Stack):
     """Serving image build, GPU SageMaker endpoint and streaming agent API of one environment."""
 
-    def __init__(self, scope: Construct, config: EnvironmentConfig, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, config: EnvironmentConfig) -> None:
         super().__init__(
             scope,
             config.stack_name,
             env=Environment(account=config.account, region=config.region),
             description=f"LLM on a GPU SageMaker endpoint with a streaming Strands agent API ({config.name})",
-            **kwargs,
         )
         retention = _RETENTION[config.monitoring.log_retention_days]
         key = kms.Key(

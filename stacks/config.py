@@ -244,7 +244,8 @@ def _has_type(value: Any, annotation: Any) -> bool:
 def _parse_fields(environment: str, prefix: str, raw: Mapping[str, Any], cls: type[_T], **extra: Any) -> _T:
     """Build ``cls`` from ``raw``, checking every key against the dataclass's declared type and rule."""
     hints = typing.get_type_hints(cls)
-    declared = {f.name: f for f in dataclasses.fields(cls) if "allowed" in f.metadata}  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    declared = {f.name: f for f in fields if "allowed" in f.metadata}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in declared:

@@ -69,7 +69,7 @@ class EndpointMonitoring(Construct):
             latency.create_alarm(
                 self,
                 "ModelLatencyP90",
-                alarm_description=f"p90 model latency of {endpoint_name} above {settings.model_latency_p90_seconds}s",
+                alarm_description=f"p90 model latency above {settings.model_latency_p90_seconds}s",
                 threshold=settings.model_latency_p90_seconds * _MICROSECONDS,
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
@@ -79,7 +79,7 @@ class EndpointMonitoring(Construct):
             gpu_memory.create_alarm(
                 self,
                 "GpuMemory",
-                alarm_description=f"GPU memory of {endpoint_name} above {settings.gpu_memory_percent}% per GPU",
+                alarm_description=f"GPU memory above {settings.gpu_memory_percent}% per GPU",
                 threshold=settings.gpu_memory_percent * config.gpu_count,
                 evaluation_periods=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -25,11 +25,13 @@ def add_nag_validation(app: IConstruct) -> None:
 
 def acknowledge(construct: IConstruct, reasons: Mapping[str, str]) -> None:
     """Acknowledge findings on ``construct`` and its children, one specific reason per rule or finding id."""
-    Validations.of(construct).acknowledge(*(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))
+    Validations.of(construct).acknowledge(
+        *(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items())
+    )
 
 
 def compliance_rule(rule: str, reason: str) -> dict[str, str]:
-    """The same rule as both compliance packs (NIST 800-53 rev 5 and HIPAA Security) name it."""
+    """Name the same rule as both compliance packs do (NIST 800-53 rev 5 and HIPAA Security)."""
     return {f"NIST.800.53.R5-{rule}": reason, f"HIPAA.Security-{rule}": reason}
 
 

@@ -39,7 +39,7 @@ class ApiError(Exception):
 
 def default_stack_name(env: str) -> str:
     """Return the CDK app's name for the stack of environment `env`."""
-    return f"SageMakerStrandsAgent-{env}"
+    return f"SageMakerAgent-{env}"
 
 
 def api_url_from_stack(session: boto3.Session, stack_name: str) -> str:

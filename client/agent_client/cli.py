@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("prompt", help="the question")
     parser.add_argument("--session", metavar="ID", help="continue (or start) the conversation with this id")
     parser.add_argument("--env", default="dev", help="deployment environment, names the stack (default: dev)")
-    parser.add_argument("--stack-name", help="CloudFormation stack (default: SageMakerStrandsAgent-<env>)")
+    parser.add_argument("--stack-name", help="CloudFormation stack (default: SageMakerAgent-<env>)")
     parser.add_argument("--url", help="API base URL; skips the stack lookup (e.g. http://127.0.0.1:8080)")
     parser.add_argument("--region", help="AWS region (default: from the URL, else your AWS configuration)")
     parser.add_argument("--profile", help="AWS profile to use")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -156,8 +157,10 @@ async def _stream(
                 yield sse.encode_event(item.name, item.data)
             item = await turn.next()
     finally:
-        await turn.close()
-        metrics.flush()
+        try:
+            await turn.close()
+        finally:
+            metrics.flush()
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -215,7 +218,7 @@ def _check_provider_config(factory: AgentFactory) -> None:
     """Build one provider at start so a bad endpoint/format setting fails now, not on the first request."""
     try:
         factory.model(factory.settings.max_tokens, factory.settings.temperature)
-    except ValueError as exc:
+    except (ValueError, BotoCoreError) as exc:
         raise SettingsError(
             f"AGENT_ENDPOINT_NAME / AGENT_REGION / AGENT_RESPONSE_FORMAT rejected by the provider: {exc}"
         ) from exc

@@ -7,6 +7,7 @@ CloudWatch embedded metric format lines on stdout, which Lambda ships to CloudWa
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Mapping
@@ -14,7 +15,9 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-logger = Logger(service="agent-api")
+from agent_api.settings import DEFAULT_SERVICE_NAME
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME)
 
 
 def request_id_from_headers(headers: Mapping[str, str]) -> str:

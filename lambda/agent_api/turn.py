@@ -8,7 +8,6 @@ and so a client disconnect cancels the whole turn in one place.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -75,8 +74,9 @@ class AgentTurn:
         """Stop the agent if it is still running (client gone) and wait until it has let go of everything."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # asyncio.wait, unlike awaiting the task, does not pass a cancellation of the caller (the client
+            # went away) on to the task: cancelled again, it would abandon its own cleanup (the session lock).
+            await asyncio.wait({self._task})
 
     async def _run(self) -> None:
         terminal: StreamEvent | ApiError | None = None

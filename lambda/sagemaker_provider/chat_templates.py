@@ -1,33 +1,63 @@
 """Chat templates: render a conversation to the prompt text that native ``tgi``/``lmi`` requests send.
 
-A template is any object with a ``render(messages, system_prompt) -> str`` method (the :class:`ChatTemplate`
-protocol), so a user can supply one for their model. :class:`Llama31ChatTemplate` ships Llama 3.1's format.
+A template is any object with a ``render(messages, system_prompt, tool_specs)`` method (the
+:class:`ChatTemplate` protocol), so a user can supply one for their model. To offer tools through a native
+format, a template also reads the model's tool calls back from its text (:class:`ToolCallingChatTemplate`).
+:class:`Llama31ChatTemplate` ships Llama 3.1's format, JSON tool calling included.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .messages import tool_result_text
+from .messages import to_openai_tools, tool_result_text
 
 if TYPE_CHECKING:
     from strands.types.content import Messages
+    from strands.types.tools import ToolSpec
+
+_LLAMA_TOOL_INSTRUCTIONS = (
+    "Given the following functions, please respond with a JSON for a function call with its proper arguments "
+    "that best answers the given prompt.\n\n"
+    'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.'
+    "Do not use variables.\n\n"
+)
 
 
 @runtime_checkable
 class ChatTemplate(Protocol):
     """Renders a Strands conversation to a prompt ending where the assistant's answer starts."""
 
-    def render(self, messages: Messages, system_prompt: str | None) -> str:
-        """Return the prompt for ``messages`` and ``system_prompt``."""
+    def render(self, messages: Messages, system_prompt: str | None, tool_specs: list[ToolSpec] | None) -> str:
+        """Return the prompt for ``messages``, ``system_prompt`` and the tools offered (if any)."""
+        ...
+
+
+@runtime_checkable
+class ToolCallingChatTemplate(ChatTemplate, Protocol):
+    """A template whose model can call tools: it also reads tool calls back from the generated text."""
+
+    def tool_call_prefixes(self) -> tuple[str, ...]:
+        """Return how a tool-call answer starts (after leading whitespace), e.g. ``("{",)``."""
+        ...
+
+    def parse_tool_calls(self, text: str) -> list[tuple[str, Any]] | None:
+        """Return ``[(name, arguments), ...]`` when ``text`` is a tool-call answer, else ``None``."""
         ...
 
 
 class Llama31ChatTemplate:
-    """Meta Llama 3.1 / 3.2 / 3.3 instruct prompt format (text, earlier tool calls and tool results)."""
+    """Meta Llama 3.1 / 3.2 / 3.3 instruct prompt format, with its JSON tool calling.
 
-    def render(self, messages: Messages, system_prompt: str | None) -> str:
+    Tools are described in the first user message and a call comes back as
+    ``{"name": ..., "parameters": {...}}`` (several separated by ``;``), as in the Llama 3.1 model card and
+    vLLM's ``llama3_json`` parser; tool results go in ``ipython`` turns.
+    """
+
+    def render(
+        self, messages: Messages, system_prompt: str | None, tool_specs: list[ToolSpec] | None = None
+    ) -> str:
         """Render the conversation with Llama 3.1's header and end-of-turn tokens.
 
         Raises:
@@ -35,8 +65,10 @@ class Llama31ChatTemplate:
 
         """
         parts = ["<|begin_of_text|>"]
-        if system_prompt:
-            parts.append(_turn("system", system_prompt))
+        if system_prompt or tool_specs:
+            environment = "Environment: ipython\n\n" if tool_specs else ""
+            parts.append(_turn("system", environment + (system_prompt or "")))
+        tools_pending = bool(tool_specs)
         for message in messages:
             texts: list[str] = []
             for block in message["content"]:
@@ -52,10 +84,41 @@ class Llama31ChatTemplate:
                     raise ValueError(
                         f"the Llama 3.1 text prompt cannot carry a {', '.join(sorted(block))} block"
                     )
-            if texts:
-                parts.append(_turn(message["role"], "\n".join(texts)))
+            if not texts:
+                continue
+            text = "\n".join(texts)
+            if tools_pending and message["role"] == "user" and tool_specs:
+                described = "".join(
+                    json.dumps(tool, indent=4) + "\n\n" for tool in to_openai_tools(tool_specs)
+                )
+                text = _LLAMA_TOOL_INSTRUCTIONS + described + text
+                tools_pending = False
+            parts.append(_turn(message["role"], text))
         parts.append("<|start_header_id|>assistant<|end_header_id|>\n\n")
         return "".join(parts)
+
+    def tool_call_prefixes(self) -> tuple[str, ...]:
+        """Return the start of a Llama 3.1 JSON tool call."""
+        return ("{", "<|python_tag|>")
+
+    def parse_tool_calls(self, text: str) -> list[tuple[str, Any]] | None:
+        """Read ``{"name": ..., "parameters": ...}`` calls (``;``-separated); ``None`` for other text."""
+        text = text.strip().removeprefix("<|python_tag|>")
+        decoder = json.JSONDecoder()
+        calls: list[tuple[str, Any]] = []
+        position = 0
+        while position < len(text):
+            try:
+                value, position = decoder.raw_decode(text, position)
+            except ValueError:
+                return None
+            if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+                return None
+            arguments = value.get("parameters", value.get("arguments", {}))
+            calls.append((value["name"], arguments))
+            while position < len(text) and text[position] in " \t\r\n;":
+                position += 1
+        return calls or None
 
 
 def _turn(role: str, text: str) -> str:

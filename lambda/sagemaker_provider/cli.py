@@ -37,9 +37,9 @@ def capture(args: argparse.Namespace) -> bytes:
     request = model.build_request(
         [{"role": "user", "content": [{"text": args.prompt}]}], system_prompt=args.system
     )
-    response = model.client.invoke_endpoint_with_response_stream(**request)
     chunks: list[bytes] = []
     try:
+        response = model.client.invoke_endpoint_with_response_stream(**request)
         for event in response["Body"]:
             if "PayloadPart" in event:
                 chunks.append(event["PayloadPart"]["Bytes"])

@@ -123,6 +123,11 @@ class PayloadReader:
                 self._event = None
                 continue
             first = line[0]
+            if first == 32 or first == 9:  # leading blanks before a bare JSON line
+                line = line.strip()
+                if not line:
+                    continue
+                first = line[0]
             if first == 100 and line.startswith(b"data:"):  # "d"
                 value = line[5:]
                 if value[:1] == b" ":

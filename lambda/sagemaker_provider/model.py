@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
@@ -52,9 +53,10 @@ class SageMakerModel(Model):
             raise ValueError("missing config 'endpoint_name': the SageMaker endpoint to invoke")
         validate_config(config)
         self.config = cast(SageMakerConfig, config)
-        self._client = client or transport.create_client(
-            config.get("region_name"), config.get("endpoint_url"), boto_session, client_config
-        )
+        self._boto_session = boto_session
+        self._client_config = client_config
+        self._own_client = client is None
+        self._client = client or self._create_client()
 
     @property
     def client(self) -> Any:
@@ -62,7 +64,7 @@ class SageMakerModel(Model):
         return self._client
 
     def update_config(self, **model_config: Any) -> None:
-        """Update configuration keys (client keys such as ``region_name`` apply to new instances only).
+        """Update configuration keys; a new ``region_name`` or ``endpoint_url`` makes a new client.
 
         Raises:
             ValueError: Invalid key or value; the message names the key.
@@ -70,6 +72,16 @@ class SageMakerModel(Model):
         """
         validate_config(model_config)
         self.config.update(cast(SageMakerConfig, model_config))
+        if self._own_client and {"region_name", "endpoint_url"} & model_config.keys():
+            self._client = self._create_client()
+
+    def _create_client(self) -> Any:
+        return transport.create_client(
+            self.config.get("region_name"),
+            self.config.get("endpoint_url"),
+            self._boto_session,
+            self._client_config,
+        )
 
     def get_config(self) -> SageMakerConfig:
         """Return the configuration."""
@@ -83,9 +95,17 @@ class SageMakerModel(Model):
         tool_choice: ToolChoice | None = None,
     ) -> dict[str, Any]:
         """Return the ``invoke_endpoint*`` keyword arguments for a conversation (body built by the format)."""
+        return self._invocation(self._chat_request(messages, tool_specs, system_prompt, tool_choice))
+
+    def _chat_request(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None,
+        system_prompt: str | None,
+        tool_choice: ToolChoice | None,
+    ) -> ChatRequest:
         config = self.config
-        response_format = get_format(config["response_format"])
-        chat_request = ChatRequest(
+        return ChatRequest(
             messages=messages,
             tool_specs=tool_specs,
             system_prompt=system_prompt,
@@ -97,6 +117,10 @@ class SageMakerModel(Model):
             chat_template=config.get("chat_template"),
             additional_request_fields=dict(config.get("additional_request_fields") or {}),
         )
+
+    def _invocation(self, chat_request: ChatRequest) -> dict[str, Any]:
+        config = self.config
+        response_format = get_format(config["response_format"])
         body = response_format.build_request(chat_request)
         request: dict[str, Any] = {
             "EndpointName": config["endpoint_name"],
@@ -144,18 +168,27 @@ class SageMakerModel(Model):
         if system_prompt_content:
             texts = [block["text"] for block in system_prompt_content if "text" in block]
             system_prompt = "\n".join(texts) if texts else system_prompt
-        request = self.build_request(messages, tool_specs, system_prompt, tool_choice)
-        parser = ResponseParser(get_format(self.config["response_format"]))
+        chat_request = self._chat_request(messages, tool_specs, system_prompt, tool_choice)
+        request = self._invocation(chat_request)
+        parser = ResponseParser(get_format(self.config["response_format"]), request=chat_request)
+        logger.debug(
+            "endpoint=<%s>, response_format=<%s>, stream=<%s> | invoking endpoint",
+            request["EndpointName"],
+            self.config["response_format"],
+            self.config.get("stream", True),
+        )
         started = time.monotonic()
         if self.config.get("stream", True):
-            parts: AsyncIterator[bytes] = transport.stream_parts(self._client, request, cancel_signal)
+            parts: AsyncGenerator[bytes, None] = transport.stream_parts(self._client, request, cancel_signal)
         else:
             parts = _single(await transport.invoke(self._client, request))
-        async for part in parts:
-            if cancel_signal is not None and cancel_signal.is_set():
-                break
-            for event in parser.feed(part):
-                yield event
+        # Closing the parts explicitly stops the reader thread as soon as this generator is closed.
+        async with contextlib.aclosing(parts):
+            async for part in parts:
+                if cancel_signal is not None and cancel_signal.is_set():
+                    break
+                for event in parser.feed(part):
+                    yield event
         if cancel_signal is not None and cancel_signal.is_set():
             # Strands reports a cancelled turn when the stream ends without messageStop.
             return
@@ -208,5 +241,5 @@ class SageMakerModel(Model):
         )
 
 
-async def _single(body: bytes) -> AsyncIterator[bytes]:
+async def _single(body: bytes) -> AsyncGenerator[bytes, None]:
     yield body

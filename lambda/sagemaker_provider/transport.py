@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .errors import EndpointInvocationError, ModelStreamError, is_context_overflow
@@ -24,6 +24,9 @@ _THROTTLING_CODES = frozenset(
         "RequestLimitExceeded",
         "ServiceQuotaExceededException",
         "ProvisionedThroughputExceededException",
+        # A serverless variant still provisioning or a multi-model endpoint still loading: "try again",
+        # which the agent loop does with back-off for throttling.
+        "ModelNotReadyException",
     }
 )
 _STREAM_ERROR_EVENTS = ("ModelStreamError", "InternalStreamFailure")
@@ -101,7 +104,7 @@ async def invoke(client: Any, request: dict[str, Any]) -> bytes:
 
 async def stream_parts(
     client: Any, request: dict[str, Any], cancel: threading.Event | None = None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Call ``invoke_endpoint_with_response_stream`` in a worker thread and yield each part's bytes.
 
     Stops reading (and closes the stream) when the consumer stops iterating or ``cancel`` is set.

@@ -5,7 +5,6 @@ import contextlib
 import logging
 import signal
 import sys
-import threading
 from types import FrameType
 
 from local.emulator.backend import Endpoint
@@ -61,16 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (ValueError, OSError) as error:
         parser.error(str(error))
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    # Installed before the URL is printed: whoever reads it may send SIGTERM right away.
+    signal.signal(signal.SIGTERM, interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"SageMaker runtime emulator on {emulator.url}: endpoint {args.endpoint_name!r} -> {args.backend}")
-    print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={emulator.url}", flush=True)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        # shutdown() waits for serve_forever to return, so it cannot run in the serving thread itself.
-        threading.Thread(target=emulator.stop, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
     with contextlib.suppress(KeyboardInterrupt):
+        print(
+            f"SageMaker runtime emulator on {emulator.url}: endpoint {args.endpoint_name!r} -> {args.backend}"
+        )
+        print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={emulator.url}", flush=True)
         emulator.serve_forever()
     return 0
 

@@ -71,7 +71,6 @@ class Emulator:
         self.fault_state = FaultState(faults)
         self._server = _EmulatorHTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
-        self._serving = threading.Event()
 
     @property
     def url(self) -> str:
@@ -92,15 +91,13 @@ class Emulator:
         """Serve from a daemon thread until ``stop``."""
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
-        self._serving.set()
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(_POLL_INTERVAL,), name="sagemaker-emulator", daemon=True
         )
         self._thread.start()
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until ``stop`` (from another thread) or an interrupt."""
-        self._serving.set()
+        """Serve in the calling thread until ``KeyboardInterrupt``, then close the socket."""
         try:
             self._server.serve_forever(_POLL_INTERVAL)
         finally:
@@ -108,10 +105,8 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop serving and close the listening socket."""
-        if self._serving.is_set():
-            self._serving.clear()
-            self._server.shutdown()
         if self._thread is not None:
+            self._server.shutdown()
             self._thread.join()
             self._thread = None
         self._server.server_close()
@@ -149,16 +144,30 @@ class _ClientGoneError(Exception):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _EmulatorHTTPServer
+    _head_sent = False
+    """Whether the current request's status line went out (after that, errors can only cut the stream)."""
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
     def do_POST(self) -> None:
+        self._head_sent = False
+        try:
+            self._serve_post()
+        except _ClientGoneError:
+            self.close_connection = True
+        except Exception as error:
+            # A bug in the emulator: answer like AWS's own internal errors instead of dropping the connection.
+            logger.exception("the emulator failed to serve %s", self.path)
+            self.close_connection = True
+            if not self._head_sent:
+                self._send_error(errors.internal_failure(f"The emulator failed: {error!r}"))
+
+    def _serve_post(self) -> None:
         emulator = self.server.emulator
         match = _ROUTE.match(urllib.parse.urlsplit(self.path).path)
         if match is None:
-            self._discard_body()
-            self._send_error(errors.ErrorResponse(404, "UnknownOperationException", {"message": "Not Found"}))
+            self._unknown_operation()
             return
         body = self._read_body()
         if body is None:
@@ -182,12 +191,15 @@ class _Handler(BaseHTTPRequestHandler):
         if faults.first_byte_delay:
             time.sleep(faults.first_byte_delay)
         stream = match["operation"] == _STREAM_OPERATION
-        try:
-            self._invoke(emulator, endpoint_name, endpoint, body, faults, stream=stream)
-        except _ClientGoneError:
-            self.close_connection = True
+        self._invoke(emulator, endpoint_name, endpoint, body, faults, stream=stream)
 
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
+    def _unknown_operation(self) -> None:
+        self._head_sent = False
+        self._discard_body()
+        self._send_error(errors.ErrorResponse(404, "UnknownOperationException", {"message": "Not Found"}))
+
+    # The runtime API has POST operations only.
+    do_GET = do_PUT = do_DELETE = do_PATCH = _unknown_operation
 
     def _read_body(self) -> bytes | None:
         length_header = self.headers.get("Content-Length")
@@ -336,6 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(b"0\r\n\r\n")
 
     def _send_head(self, status: int, headers: dict[str, str]) -> None:
+        self._head_sent = True
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

@@ -1,9 +1,9 @@
-"""Docker-free bundling of the Lambda code: copy the sources, then pip-install wheels for Lambda's platform."""
+"""Docker-free bundling of the Lambda code: copy the sources, pip-install wheels for Lambda's platform."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess  # noqa: S404 - runs pip with a fixed argument list, never a shell
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,8 +11,17 @@ import jsii
 from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
 
 # Never part of the deployment package: tests, caches and the requirements file itself.
-SOURCE_EXCLUDES = ("tests", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "requirements.txt")
-# CDK insists on a Docker image even when local bundling always succeeds; this name documents that it is unused.
+SOURCE_EXCLUDES = (
+    "tests",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "requirements.txt",
+)
+# CDK requires a Docker image even when local bundling always succeeds; the name says it is unused.
 UNUSED_DOCKER_IMAGE = DockerImage.from_registry("local-bundling-only-docker-is-never-used")
 _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
@@ -23,7 +32,7 @@ class LocalBundlingError(RuntimeError):
 
 @jsii.implements(ILocalBundling)
 class PipLocalBundling:
-    """Bundles ``source_dir`` plus its ``requirements.txt`` installed as binary wheels for the target platform.
+    """Bundles ``source_dir`` plus its ``requirements.txt`` installed as wheels for the target platform.
 
     ``pip install --platform ... --only-binary=:all:`` fetches exactly the wheels Lambda can load, so no
     Docker image of the Lambda runtime is needed.
@@ -37,7 +46,7 @@ class PipLocalBundling:
         self.python_version = python_version
 
     def pip_command(self, output_dir: str) -> list[str]:
-        """The pip invocation installing the requirements for Lambda's platform into ``output_dir``."""
+        """Return the pip command installing the requirements for Lambda's platform into ``output_dir``."""
         return [
             sys.executable, "-m", "pip", "install",
             "--requirement", str(self.source_dir / "requirements.txt"),
@@ -57,7 +66,8 @@ class PipLocalBundling:
         shutil.copytree(
             self.source_dir, output_dir, ignore=shutil.ignore_patterns(*SOURCE_EXCLUDES), dirs_exist_ok=True
         )
-        result = subprocess.run(self.pip_command(output_dir), capture_output=True, text=True, check=False)  # noqa: S603
+        command = self.pip_command(output_dir)
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         if result.returncode != 0:
             raise LocalBundlingError(
                 f"pip could not install {requirements} for Lambda {self.architecture} / Python "

@@ -1,10 +1,10 @@
-"""The agent API: the Strands agent Lambda behind the Lambda Web Adapter and an IAM-authorized streaming REST API."""
+"""The agent API: the Strands agent Lambda behind the Web Adapter and an IAM-authorized streaming REST API."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Aws, BundlingOptions, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Aws, BundlingOptions, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +19,10 @@ from stacks.nag import acknowledge, compliance_rule, logical_id
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 WEB_ADAPTER_ACCOUNT = "753240598075"
 SESSION_ID_PATTERN = "^[A-Za-z0-9_-]{1,128}$"
+_NO_WAF_REASON = (
+    "IAM (SigV4) authorization and stage throttling guard the API; attach a WAF web ACL if it must face "
+    "anonymous internet traffic."
+)
 _ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 _WEB_ADAPTER_LAYERS = {"arm64": "LambdaAdapterLayerArm64", "x86_64": "LambdaAdapterLayerX86"}
 
@@ -30,7 +34,7 @@ def web_adapter_layer_arn(architecture: str, version: int) -> str:
 
 
 def agent_environment(config: EnvironmentConfig, endpoint_name: str, sessions_bucket: str) -> dict[str, str]:
-    """The function's environment: contract C2's AGENT_* settings, Powertools and the Lambda Web Adapter."""
+    """Return the function's environment: contract C2's AGENT_* settings, Powertools and the Web Adapter."""
     agent = config.agent
     env = {
         "AGENT_ENDPOINT_NAME": endpoint_name,
@@ -93,11 +97,16 @@ class AgentApi(Construct):
         acknowledge(
             self.sessions,
             {
-                "AwsSolutions-S1": "Only the agent function touches this bucket; its logs and CloudTrail record "
-                "access, and sessions expire after session_ttl_days.",
-                **compliance_rule("S3BucketLoggingEnabled", "Only the agent function reads and writes sessions."),
-                **compliance_rule("S3BucketReplicationEnabled", "Conversation sessions are short-lived and "
-                                  "expendable; a replica would only widen where they are kept."),
+                "AwsSolutions-S1": "Only the agent function touches this bucket; its logs and CloudTrail "
+                "record access, and sessions expire after session_ttl_days.",
+                **compliance_rule(
+                    "S3BucketLoggingEnabled", "Only the agent function reads and writes sessions."
+                ),
+                **compliance_rule(
+                    "S3BucketReplicationEnabled",
+                    "Conversation sessions are short-lived and "
+                    "expendable; a replica would only widen where they are kept.",
+                ),
             },
         )
         self.function = self._function(config, lambda_dir, endpoint_name, key, log_retention, removal)
@@ -110,21 +119,34 @@ class AgentApi(Construct):
                 "AWSLambdaBasicExecutionRole]": "Only writes its own logs.",
                 "AwsSolutions-L1": "Pinned to Python 3.13: the bundled wheels are built for that runtime.",
                 **{
-                    f"AwsSolutions-IAM5[Action::{action}]": "S3SessionManager reads, writes and deletes session "
-                    "objects of the sessions bucket only."
-                    for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*")
+                    f"AwsSolutions-IAM5[Action::{action}]": "S3SessionManager reads, writes and deletes "
+                    "session objects of the sessions bucket only."
+                    for action in (
+                        "s3:GetObject*",
+                        "s3:GetBucket*",
+                        "s3:List*",
+                        "s3:DeleteObject*",
+                        "s3:Abort*",
+                    )
                 },
-                f"AwsSolutions-IAM5[Resource::<{logical_id(self.sessions)}.Arn>/*]": "Sessions are objects with "
-                "ids chosen per conversation, all in this bucket.",
+                f"AwsSolutions-IAM5[Resource::<{logical_id(self.sessions)}.Arn>/*]": "Sessions are objects "
+                "with ids chosen per conversation, all in this bucket.",
                 "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Session objects use the stack's own key.",
                 "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "Session objects use the stack's own key.",
                 "AwsSolutions-IAM5[Resource::*]": "X-Ray PutTraceSegments/PutTelemetryRecords have no "
                 "resource-level permissions.",
                 **compliance_rule("LambdaInsideVPC", "Calls only the SageMaker runtime and S3 public APIs."),
-                **compliance_rule("LambdaConcurrency", "Concurrency is bounded by the API stage's throttling."),
-                **compliance_rule("LambdaDLQ", "Invoked synchronously by API Gateway, which returns errors to "
-                                  "the caller; a DLQ applies only to asynchronous invocations."),
-                **compliance_rule("IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."),
+                **compliance_rule(
+                    "LambdaConcurrency", "Concurrency is bounded by the API stage's throttling."
+                ),
+                **compliance_rule(
+                    "LambdaDLQ",
+                    "Invoked synchronously by API Gateway, which returns errors to "
+                    "the caller; a DLQ applies only to asynchronous invocations.",
+                ),
+                **compliance_rule(
+                    "IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."
+                ),
             },
         )
         self.api = self._rest_api(config, key, log_retention, removal)
@@ -155,7 +177,7 @@ class AgentApi(Construct):
         return lambda_.Function(
             self,
             "Function",
-            description=f"Strands agent over the {endpoint_name} SageMaker endpoint (streamed via Web Adapter)",
+            description="Strands agent over the SageMaker endpoint, streamed through the Lambda Web Adapter",
             runtime=LAMBDA_RUNTIME,
             architecture=_ARCHITECTURES[settings.architecture],
             # The Web Adapter execs run.sh, which starts uvicorn; the adapter proxies each invocation to it.
@@ -263,14 +285,18 @@ class AgentApi(Construct):
         acknowledge(
             api,
             {
-                "AwsSolutions-APIG3": "IAM (SigV4) authorization and stage throttling guard the API; add a WAF "
-                "web ACL if it must face anonymous internet traffic.",
-                "NIST.800.53.R5-APIGWAssociatedWithWAF": "IAM (SigV4) authorization and stage throttling guard it.",
+                "AwsSolutions-APIG3": _NO_WAF_REASON,
+                "NIST.800.53.R5-APIGWAssociatedWithWAF": _NO_WAF_REASON,
                 "AwsSolutions-COG4": "Callers authenticate with IAM (SigV4), not Cognito user pools.",
-                **compliance_rule("APIGWCacheEnabledAndEncrypted", "Streamed, per-conversation answers must "
-                                  "never be cached."),
-                **compliance_rule("APIGWSSLEnabled", "Client certificates authenticate API Gateway to HTTP "
-                                  "backends; this backend is a Lambda function invoked through IAM."),
+                **compliance_rule(
+                    "APIGWCacheEnabledAndEncrypted",
+                    "Streamed, per-conversation answers must never be cached.",
+                ),
+                **compliance_rule(
+                    "APIGWSSLEnabled",
+                    "Client certificates authenticate API Gateway to HTTP "
+                    "backends; this backend is a Lambda function invoked through IAM.",
+                ),
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AmazonAPIGatewayPushToCloudWatchLogs]": "The AWS-managed role API Gateway needs to write "
                 "execution logs.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Validations
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -19,15 +19,24 @@ from stacks.image_build.image_tag import ASSET_EXCLUDES, image_tag
 from stacks.nag import acknowledge, compliance_rule, logical_id
 
 _HANDLER_DIR = Path(__file__).parent / "handler"
-# SGLang/vLLM images are tens of GB; pulls and layer pushes alone can take most of an hour.
-_BUILD_TIMEOUT = Duration.minutes(120)
+
+
+def region_account(service: str) -> str:
+    """ARN prefix of ``service`` in the stack's region and account, as nag findings spell it."""
+    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
+
+
+# CloudFormation waits at most one hour for a custom resource, so the build must end (and fail with its own
+# TIMED_OUT status and log link) a little before the provider gives up.
+_BUILD_TIMEOUT = Duration.minutes(55)
+_WAIT_TIMEOUT = Duration.hours(1)
 
 
 class ServingImage(Construct):
-    """Builds ``container/`` into ``<repository>:<content-hash tag>`` in CodeBuild; deploy waits for the image.
+    """Builds ``container/`` as ``<repository>:<content-hash tag>`` in CodeBuild; deploy waits for the image.
 
-    ``image_uri`` is only resolvable after the build finished, so anything referencing it (the SageMaker model)
-    is created after the image exists.
+    ``image_uri`` resolves only once the build finished, so whatever references it (the SageMaker model) is
+    created after the image exists.
     """
 
     def __init__(
@@ -89,20 +98,26 @@ class ServingImage(Construct):
         acknowledge(
             self.project,
             {
-                "AwsSolutions-IAM5[Action::s3:GetObject*]": "Reads the container/ source asset object only.",
-                "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK's asset read grant, scoped to the asset bucket.",
-                "AwsSolutions-IAM5[Action::s3:List*]": "CDK's asset read grant, scoped to the asset bucket.",
-                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Build artifacts and logs use the stack's own key.",
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "Build artifacts and logs use the stack's own key.",
-                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level permissions; "
-                "pushes are scoped to the serving repository.",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                f"/aws/codebuild/<{project_id}>:*]": "CodeBuild's default log streams of this project only.",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:"
-                f"report-group/<{project_id}>-*]": "Test report groups of this project only (none are used).",
+                **{
+                    f"AwsSolutions-IAM5[Action::{action}]": "CDK's read grant on the container/ source asset."
+                    for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
+                },
+                **{
+                    f"AwsSolutions-IAM5[Action::{action}]": "Artifacts and logs use the stack's own key."
+                    for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
+                },
+                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level "
+                "permissions; pushes are scoped to the serving repository.",
+                f"AwsSolutions-IAM5[Resource::{region_account('logs')}:log-group:/aws/codebuild/"
+                f"<{project_id}>:*]": ("CodeBuild's default log streams of this project only."),
+                f"AwsSolutions-IAM5[Resource::{region_account('codebuild')}:report-group/<{project_id}>-*]": (
+                    "Test report groups of this project only (none are used)."
+                ),
                 "HIPAA.Security-CodeBuildProjectSourceRepoUrl": "The source is an S3 asset: there is no "
                 "repository URL that could carry credentials.",
-                **compliance_rule("IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."),
+                **compliance_rule(
+                    "IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."
+                ),
             },
         )
 
@@ -111,7 +126,7 @@ class ServingImage(Construct):
     def _wait_for_image(
         self, key: kms.IKey, log_retention: logs.RetentionDays, removal: RemovalPolicy
     ) -> str:
-        """Provider framework (onEvent + isComplete): no extra dependency and a two-hour waiting budget."""
+        """Add the Provider-framework custom resource (onEvent + isComplete) returning the image URI."""
         handler_logs = logs.LogGroup(
             self, "WaitLogs", retention=log_retention, encryption_key=key, removal_policy=removal
         )
@@ -142,42 +157,55 @@ class ServingImage(Construct):
                 {
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AWSLambdaBasicExecutionRole]": "Only writes its own logs.",
-                    "AwsSolutions-L1": "Same Python runtime as the agent function, which the bundling targets.",
+                    "AwsSolutions-L1": "Same Python runtime as the agent function.",
                     **compliance_rule("LambdaInsideVPC", "Calls only the CodeBuild and ECR public APIs."),
                     **compliance_rule("LambdaConcurrency", "Invoked once per deployment by CloudFormation."),
-                    **compliance_rule("LambdaDLQ", "Invoked synchronously by the Provider framework, which "
-                                      "reports failures to CloudFormation."),
-                    **compliance_rule("IAMNoInlinePolicy", "Its policy names exactly one project and repository."),
+                    **compliance_rule(
+                        "LambdaDLQ",
+                        "Invoked synchronously by the Provider framework, which "
+                        "reports failures to CloudFormation.",
+                    ),
+                    **compliance_rule(
+                        "IAMNoInlinePolicy", "Its policy names exactly one project and repository."
+                    ),
                 },
             )
             return function
 
+        on_event = handler("StartBuild", "on_event")
+        is_complete = handler("CheckBuild", "is_complete")
         provider = cr.Provider(
             self,
             "Provider",
-            on_event_handler=handler("StartBuild", "on_event"),
-            is_complete_handler=handler("CheckBuild", "is_complete"),
+            on_event_handler=on_event,
+            is_complete_handler=is_complete,
             query_interval=Duration.seconds(30),
-            total_timeout=_BUILD_TIMEOUT.plus(Duration.minutes(10)),
+            total_timeout=_WAIT_TIMEOUT,
             log_group=handler_logs,
         )
-        handler_ids = [logical_id(provider.on_event_handler), logical_id(provider.is_complete_handler)]
+        handler_ids = [logical_id(on_event), logical_id(is_complete)]
         acknowledge(
             provider,
             {
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AWSLambdaBasicExecutionRole]": "Framework functions only write their own logs.",
                 **{
-                    f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]": "Invokes any version of this provider's "
-                    "own handler function."
+                    f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]": "Invokes any version of this "
+                    "provider's own handler function."
                     for function_id in [*handler_ids, *self._framework_ids(provider)]
                 },
-                "AwsSolutions-SF1": "The waiter state machine only polls the build; the handlers log every step.",
-                "AwsSolutions-SF2": "The waiter state machine only polls the build; X-Ray adds nothing there.",
-                **compliance_rule("LambdaInsideVPC", "Framework functions call only Lambda and CloudFormation."),
+                "AwsSolutions-SF1": "The waiter state machine only polls the build; handlers log each step.",
+                "AwsSolutions-SF2": "The waiter state machine only polls the build; X-Ray adds nothing.",
+                **compliance_rule(
+                    "LambdaInsideVPC", "Framework functions call only Lambda and CloudFormation."
+                ),
                 **compliance_rule("LambdaConcurrency", "Invoked once per deployment by CloudFormation."),
-                **compliance_rule("LambdaDLQ", "Failures are reported to CloudFormation, which fails the deploy."),
-                **compliance_rule("IAMNoInlinePolicy", "Framework policies name only this provider's functions."),
+                **compliance_rule(
+                    "LambdaDLQ", "Failures are reported to CloudFormation, which fails the deploy."
+                ),
+                **compliance_rule(
+                    "IAMNoInlinePolicy", "Framework policies name only this provider's functions."
+                ),
             },
         )
         resource = CustomResource(
@@ -200,5 +228,6 @@ class ServingImage(Construct):
         return [
             logical_id(child)
             for child in provider.node.find_all()
-            if isinstance(child, lambda_.Function) and child.node.id in ("framework-isComplete", "framework-onTimeout")
+            if isinstance(child, lambda_.Function)
+            and child.node.id in ("framework-isComplete", "framework-onTimeout")
         ]

@@ -1,4 +1,4 @@
-"""Content-derived image tags: an unchanged ``container/`` folder never rebuilds, a changed one rolls a new model."""
+"""Content-derived image tags: an unchanged ``container/`` never rebuilds, a changed one rolls a new model."""
 
 from __future__ import annotations
 

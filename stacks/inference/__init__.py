@@ -1,0 +1,1 @@
+"""The SageMaker inference endpoint."""

@@ -16,6 +16,9 @@ from stacks.config import EnvironmentConfig
 from stacks.nag import acknowledge, compliance_rule
 
 VARIANT_NAME = "AllTraffic"
+_CONCURRENCY_METRIC = (
+    autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION
+)
 MODEL_DIR = "/opt/ml/model"
 _NVME_KMS_REASON = (
     "SageMaker rejects KmsKeyId for GPU instances with local NVMe storage (g5, g6, g6e, p4d, p5), whose "
@@ -24,7 +27,7 @@ _NVME_KMS_REASON = (
 
 
 def serving_environment(config: EnvironmentConfig) -> dict[str, str]:
-    """The serving container's environment (contract C3) for this environment's model settings."""
+    """Return the serving container's environment (contract C3) for the model settings."""
     model = config.model
     env = {
         "SERVE_ENGINE": model.engine,
@@ -47,7 +50,7 @@ def serving_environment(config: EnvironmentConfig) -> dict[str, str]:
 
 
 class InferenceEndpoint(Construct):
-    """A GPU SageMaker endpoint running ``image_uri`` with this environment's model, autoscaled on concurrency."""
+    """A GPU SageMaker endpoint running ``image_uri`` with the environment's model, scaled on concurrency."""
 
     def __init__(
         self,
@@ -63,7 +66,7 @@ class InferenceEndpoint(Construct):
         super().__init__(scope, construct_id)
         settings = config.endpoint
         # A fixed name lets the execution role be scoped to the endpoint's own log group (a generated name
-        # would make the role depend on the endpoint it serves); updates still replace only the endpoint config.
+        # would make the role depend on the endpoint it serves); updates replace only the endpoint config.
         self.endpoint_name = f"{config.stack_name}-llm"
 
         log_group = logs.LogGroup(
@@ -78,7 +81,7 @@ class InferenceEndpoint(Construct):
             self,
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"Runs the {self.endpoint_name} model: pulls its image, writes its logs, reads its weights",
+            description=f"Runs {self.endpoint_name}: pulls its image, writes its logs, reads its weights",
         )
         repository.grant_pull(self.role)
         key.grant_decrypt(self.role)
@@ -92,10 +95,13 @@ class InferenceEndpoint(Construct):
         acknowledge(
             self.role,
             {
-                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level permissions; "
-                "image pulls are scoped to the serving repository.",
-                **compliance_rule("IAMNoInlinePolicy", "The policy is specific to this endpoint's image, logs, "
-                                  "secret and weights; no managed policy is that narrow."),
+                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level "
+                "permissions; image pulls are scoped to the serving repository.",
+                **compliance_rule(
+                    "IAMNoInlinePolicy",
+                    "The policy is specific to this endpoint's image, logs, "
+                    "secret and weights; no managed policy is that narrow.",
+                ),
             },
         )
         if config.model.hf_token_secret_name is not None:
@@ -128,7 +134,9 @@ class InferenceEndpoint(Construct):
                     instance_type=settings.instance_type,
                     initial_instance_count=settings.min_instances,
                     initial_variant_weight=1,
-                    container_startup_health_check_timeout_in_seconds=settings.startup_health_check_timeout_seconds,
+                    container_startup_health_check_timeout_in_seconds=(
+                        settings.startup_health_check_timeout_seconds
+                    ),
                     model_data_download_timeout_in_seconds=settings.model_download_timeout_seconds,
                     inference_ami_version=settings.inference_ami_version,
                     # Generation times vary by orders of magnitude; route to the least busy instance.
@@ -192,7 +200,7 @@ class InferenceEndpoint(Construct):
         )
         target.scale_to_track_metric(
             "ConcurrentRequests",
-            predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
+            predefined_metric=_CONCURRENCY_METRIC,
             target_value=config.endpoint.target_concurrent_requests,
             # A new GPU instance needs many minutes to load an 8B model: scale out early, scale in slowly.
             scale_out_cooldown=Duration.minutes(5),

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Harness, HarnessFactory
-from fake_sagemaker import Stream, fixture_parts
+from agent_api_fake_runtime import Stream, fixture_parts
+from agent_api_harness import Harness, HarnessFactory
 
 
 @pytest.fixture

@@ -3,8 +3,15 @@ real uvicorn server and read with an SSE client library."""
 
 from __future__ import annotations
 
-from conftest import FAST_RETRIES, HarnessFactory
-from fake_sagemaker import ModelError, Stream, Throttle, calculator_call_parts, fixture_parts, sse_parts
+from agent_api_fake_runtime import (
+    ModelError,
+    Stream,
+    Throttle,
+    calculator_call_parts,
+    fixture_parts,
+    sse_parts,
+)
+from agent_api_harness import FAST_RETRIES, HarnessFactory
 from httpx_sse import ServerSentEvent, connect_sse
 
 HELLO = "Hello! I am a tiny test model."
@@ -182,3 +189,11 @@ def test_event_payloads_are_single_line_json_even_with_newlines(harness: Harness
     )
     app = harness([Stream(sse_parts(body))])
     assert text_of(app.chat({"prompt": "Hi"})) == "line one\n\nline two"
+
+
+def test_running_out_of_tokens_ends_with_done_max_tokens(harness: HarnessFactory) -> None:
+    app = harness([Stream(fixture_parts("vllm/chat_stop_length.txt"))])
+    events = app.chat({"prompt": "Say hello.", "max_tokens": 3})
+    assert text_of(events) == "Hello! I"
+    assert events[-1].event == "done"
+    assert events[-1].json()["stop_reason"] == "max_tokens"

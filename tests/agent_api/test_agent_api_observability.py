@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import HarnessFactory
-from fake_sagemaker import Stream, calculator_call_parts, fixture_parts
+from agent_api_fake_runtime import Stream, calculator_call_parts, fixture_parts
+from agent_api_harness import HarnessFactory
 
 from agent_api.observability import logger
 

@@ -6,8 +6,8 @@ import time
 
 import boto3
 import httpx
-from conftest import HarnessFactory
-from fake_sagemaker import Stream, fixture_parts
+from agent_api_fake_runtime import Stream, fixture_parts
+from agent_api_harness import HarnessFactory
 from httpx_sse import connect_sse
 
 HELLO = "Hello! I am a tiny test model."

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from strands import ModelRetryStrategy
 
@@ -60,12 +63,35 @@ def test_uvicorn_refuses_to_start_with_an_unknown_variable() -> None:
     assert "AGENT_TYPO: unknown variable" in result.stderr
 
 
-def test_run_sh_is_an_executable_uvicorn_entrypoint() -> None:
-    script = LAMBDA_DIR / "run.sh"
-    assert os.access(script, os.X_OK)
-    text = script.read_text()
-    assert "exec python3 -m uvicorn agent_api.app:app --host 127.0.0.1" in text
-    assert '"${AWS_LWA_PORT:-8080}"' in text
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_sh_serves_health_on_the_adapter_port() -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AWS_LWA_PORT": str(port),
+        "AGENT_ENDPOINT_NAME": "e",
+    }
+    process = subprocess.Popen(
+        [LAMBDA_DIR / "run.sh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while status is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_default_retry_backoff_fits_the_budget() -> None:

@@ -75,6 +75,21 @@ def test_unreachable_container_is_an_internal_failure_naming_it(client, emulator
     assert "http://127.0.0.1:9" in caught.value.response["Error"]["Message"]
 
 
+def test_emulator_bug_is_an_internal_failure_not_a_dropped_connection(
+    client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("local.emulator.server.open_invocation", broken)
+
+    with pytest.raises(ClientError) as caught:
+        client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")
+
+    assert caught.value.response["Error"]["Code"] == "InternalFailure"
+    assert "RuntimeError('bug')" in caught.value.response["Error"]["Message"]
+
+
 def test_container_breaking_off_mid_stream_is_a_model_stream_error_after_the_parts_sent(
     container: FakeContainer, client
 ) -> None:
@@ -173,10 +188,14 @@ def test_unknown_inference_component_is_a_validation_error(container: FakeContai
     )
 
 
-def test_unknown_route_is_an_unknown_operation(emulator: Emulator) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/endpoints/x/async-nope"), ("GET", f"/endpoints/{ENDPOINT}/invocations")],
+)
+def test_unknown_operation_is_a_404_unknown_operation(emulator: Emulator, method: str, path: str) -> None:
     address = urllib.parse.urlsplit(emulator.url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
-    connection.request("POST", "/endpoints/x/async-nope", body=b"{}")
+    connection.request(method, path, body=b"{}")
     response = connection.getresponse()
 
     assert response.status == 404

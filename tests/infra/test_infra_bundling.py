@@ -97,7 +97,7 @@ def test_pip_failure_raises_with_pip_stderr(
 def test_missing_requirements_file_is_reported(source: Path, tmp_path: Path) -> None:
     (source / "requirements.txt").unlink()
     bundler = PipLocalBundling(source, architecture="arm64", python_version="3.13")
-    with pytest.raises(LocalBundlingError, match="requirements.txt does not exist"):
+    with pytest.raises(LocalBundlingError, match=r"requirements\.txt does not exist"):
         bundler.try_bundle(str(tmp_path / "out"))
 
 

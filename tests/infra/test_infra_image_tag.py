@@ -54,5 +54,5 @@ def test_bytecode_caches_do_not_change_the_tag(container: Path) -> None:
 
 
 def test_folder_without_buildspec_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="has no buildspec.yml"):
+    with pytest.raises(FileNotFoundError, match=r"has no buildspec\.yml"):
         image_tag(tmp_path, "sglang")

@@ -1,4 +1,4 @@
-"""cdk-nag v3 (AwsSolutions, NIST 800-53 R5, HIPAA): no unacknowledged finding, and no stale acknowledgment."""
+"""cdk-nag v3 (AwsSolutions, NIST 800-53 R5, HIPAA): no unacknowledged finding, no stale acknowledgment."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_support import Synthesized, synthesize
+from infra_support import WEIGHTS_ENV, Synthesized, synthesize
 
 from stacks import nag
 from stacks.nag import nag_packs
@@ -29,50 +29,54 @@ def test_no_unacknowledged_findings(synthesized: Synthesized, environment: str) 
     assert findings(stack) == []
 
 
-class RecordedAcknowledgments:
-    """Stands in for ``aws_cdk.Validations``: records acknowledgments instead of applying them."""
+class RecordingValidations:
+    """Replaces ``Validations`` in ``stacks.nag``: records acknowledgments instead of applying them."""
 
-    recorded: list[tuple[str, str]] = []
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, str]] = []
 
-    def __init__(self, construct: Any) -> None:
+    def of(self, construct: Any) -> RecordingValidations:
         self.path = construct.node.path
-
-    @classmethod
-    def of(cls, construct: Any) -> RecordedAcknowledgments:
-        return cls(construct)
+        return self
 
     def acknowledge(self, *rules: Any) -> None:
-        self.recorded += [(self.path, rule.id) for rule in rules]
+        self.recorded.extend((self.path, rule.id) for rule in rules)
 
 
 def test_every_acknowledgment_silences_a_real_finding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(nag, "Validations", RecordedAcknowledgments)
-    monkeypatch.setattr(RecordedAcknowledgments, "recorded", [])
+    validations = RecordingValidations()
+    monkeypatch.setattr(nag, "Validations", validations)
     unacknowledged = synthesize(tmp_path).app
+    recorded = validations.recorded
     raw = []
     for pack in nag_packs():
         for violation in pack.validate_scope(unacknowledged).violations:
             raw += [(r.construct_path, violation.rule_name) for r in violation.violating_resources]
     stale = [
         (path, rule)
-        for path, rule in RecordedAcknowledgments.recorded
+        for path, rule in recorded
         if not any(rule == found and (where == path or where.startswith(f"{path}/")) for where, found in raw)
     ]
-    assert RecordedAcknowledgments.recorded
+    assert recorded
     assert stale == [], "\n".join(map(str, stale))
 
 
 def test_synth_fails_when_a_new_finding_appears(tmp_path: Path) -> None:
     from aws_cdk import App
     from aws_cdk import aws_sqs as sqs
+    from infra_support import cdk_context
 
     from app import build_app
-    from infra_support import cdk_context
 
     app = App(context={**cdk_context(), "env": "dev", "aws:cdk:bundling-stacks": []}, outdir=str(tmp_path))
     (stack,) = build_app(app)
     sqs.Queue(stack, "UnencryptedQueue", encryption=sqs.QueueEncryption.UNENCRYPTED)
     with pytest.raises(RuntimeError, match="AwsSolutions-SQS3"):
         app.synth()
+
+
+def test_s3_weights_variant_has_no_unacknowledged_findings(tmp_path: Path) -> None:
+    synthesized = synthesize(tmp_path, env="weights", environments={"weights": WEIGHTS_ENV})
+    assert findings(synthesized.app) == []

@@ -1,4 +1,4 @@
-"""Fine-grained assertions on what matters in the synthesized templates of dev, prod and an S3-weights variant."""
+"""Fine-grained assertions on what matters in the templates of dev, prod and an S3-weights variant."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from infra_support import Synthesized, only, resources, synthesize
+from infra_support import WEIGHTS_ENV, Synthesized, only, resources, synthesize
 
 pytestmark = pytest.mark.infra
 
@@ -18,12 +18,6 @@ C2_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     "AWS_LAMBDA_EXEC_WRAPPER", "AWS_LWA_INVOKE_MODE", "AWS_LWA_PORT", "AWS_LWA_READINESS_CHECK_PATH",
 }  # fmt: skip
-WEIGHTS_ENV = {
-    "model": {"s3_uri": "s3://team-weights/llama-3.1-8b/", "engine": "vllm"},
-    "endpoint": {"instance_type": "ml.g5.2xlarge"},
-    "lambda": {"architecture": "x86_64", "web_adapter_layer_version": 27},
-    "agent": {"system_prompt": "Answer briefly."},
-}
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +277,14 @@ def test_log_retention_follows_the_environment(template: Lookup) -> None:
         r["Properties"]["RetentionInDays"] for r in resources(template("dev"), "AWS::Logs::LogGroup").values()
     }
     assert retention == {14}
+
+
+def test_build_times_out_within_cloudformations_custom_resource_hour(template: Lookup) -> None:
+    project = only(template("dev"), "AWS::CodeBuild::Project")
+    assert project["TimeoutInMinutes"] < 60
+
+
+def test_alarm_email_subscribes_to_the_topic(weights: dict[str, Any], template: Lookup) -> None:
+    subscription = only(weights, "AWS::SNS::Subscription")
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ml-oncall@example.com")
+    assert resources(template("dev"), "AWS::SNS::Subscription") == {}

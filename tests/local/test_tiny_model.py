@@ -204,7 +204,17 @@ def test_completion_of_hello_continues_the_plain_reply(model_dir: Path, tokenize
     assert generate(model_dir, tokenizer, "<|begin_of_text|>Hello")[0] == "! I am a tiny test model."
 
 
-def test_every_step_wins_by_a_margin_that_survives_sampling(model_dir: Path, tokenizer: Tokenizer) -> None:
-    # A margin of 60 logits leaves the runner-up below e**-60 of the winner's probability at temperature 1.
-    prompt = render(model_dir, [ASK_WEATHER, TOOL_CALL_TURN, TOOL_RESULT_TURN], tools=[WEATHER_TOOL])
-    assert generate(model_dir, tokenizer, prompt)[1] > 60
+@pytest.mark.parametrize(
+    ("messages", "tools"),
+    [
+        ([{"role": "user", "content": "Say hello."}], None),
+        ([ASK_WEATHER], [WEATHER_TOOL]),
+        ([ASK_WEATHER, TOOL_CALL_TURN, TOOL_RESULT_TURN], [WEATHER_TOOL]),
+    ],
+    ids=["plain", "tool-call", "tool-result"],
+)
+def test_every_step_wins_by_a_margin_that_survives_sampling(
+    model_dir: Path, tokenizer: Tokenizer, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+) -> None:
+    # 60 logits: at temperature 1 the runner-up gets under e**-60 of the winner's probability.
+    assert generate(model_dir, tokenizer, render(model_dir, messages, tools))[1] > 60

@@ -102,6 +102,7 @@ def test_starts_vllm_through_serve_with_cpu_settings(
         "127.0.0.1",
         "--port",
         str(port),
+        "--enforce-eager",
     ]
     assert (given["kv"], given["device"]) == ("1", "cpu")
 

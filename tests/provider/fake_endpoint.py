@@ -106,23 +106,29 @@ class FakeEndpoint:
                     self.end_headers()
                     self.wfile.write(reply.body)
                     return
-                data = b"".join([payload_part(p) for p in reply.parts] + reply.frames)
-                later = b"".join(payload_part(p) for p in reply.gated_parts)
+                # Chunked, one frame per chunk, as SageMaker streams: the client sees each frame on arrival.
                 self.send_response(200)
                 self.send_header("Content-Type", "application/vnd.amazon.eventstream")
                 self.send_header("X-Amzn-SageMaker-Content-Type", "text/event-stream")
-                self.send_header("Content-Length", str(len(data) + len(later)))
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(data)
-                self.wfile.flush()
-                if later:
+                for frame in [payload_part(p) for p in reply.parts] + reply.frames:
+                    self._chunk(frame)
+                if reply.gated_parts:
                     reply.released = reply.gate.wait(5)
-                    try:
-                        self.wfile.write(later)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass  # the client stopped reading, which some tests want
+                try:
+                    for part in reply.gated_parts:
+                        self._chunk(payload_part(part))
+                    self._chunk(b"")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading, which some tests want
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property

@@ -54,3 +54,16 @@ def test_update_config_rejects_invalid_value() -> None:
 
 def test_context_window_limit_is_exposed_to_strands() -> None:
     assert _model(endpoint_name="e", context_window_limit=2048).context_window_limit == 2048
+
+
+def test_update_config_of_region_makes_a_new_client() -> None:
+    model = SageMakerModel(endpoint_name="e", region_name="us-east-1")
+    model.update_config(region_name="eu-west-1")
+    assert model.client.meta.region_name == "eu-west-1"
+
+
+def test_update_config_keeps_a_client_given_by_the_caller() -> None:
+    client = object()
+    model = SageMakerModel(endpoint_name="e", client=client)
+    model.update_config(region_name="eu-west-1")
+    assert model.client is client

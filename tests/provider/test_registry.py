@@ -41,7 +41,7 @@ class EchoFormat(ResponseFormat):
     def build_request(self, request: ChatRequest) -> dict[str, Any]:
         return {"prompt": request.messages[-1]["content"][0]["text"]}
 
-    def new_interpreter(self) -> ChunkInterpreter:
+    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
         return EchoInterpreter()
 
     def accepts(self, payload: Any) -> bool:

@@ -166,16 +166,47 @@ def test_llama_template_renders_tool_turns() -> None:
 
 def test_user_supplied_chat_template_is_used() -> None:
     class Plain:
-        def render(self, messages: Any, system_prompt: str | None) -> str:
+        def render(self, messages: Any, system_prompt: str | None, tool_specs: Any) -> str:
             return "PROMPT"
 
     body = _body(_model(response_format="tgi", chat_template=Plain()), CONVERSATION[:1])
     assert body["inputs"] == "PROMPT"
 
 
-def test_native_format_refuses_tools() -> None:
-    with pytest.raises(ValueError, match="openai-chat"):
-        _model(response_format="tgi").build_request(CONVERSATION[:1], [TOOL_SPEC])
+def test_native_format_refuses_tools_with_a_template_that_cannot_read_calls() -> None:
+    class Plain:
+        def render(self, messages: Any, system_prompt: str | None, tool_specs: Any) -> str:
+            return "PROMPT"
+
+    with pytest.raises(ValueError, match="parse_tool_calls"):
+        _model(response_format="tgi", chat_template=Plain()).build_request(CONVERSATION[:1], [TOOL_SPEC])
+
+
+def test_llama_template_describes_tools_in_first_user_turn() -> None:
+    prompt = Llama31ChatTemplate().render(CONVERSATION, None, [TOOL_SPEC])
+    assert prompt.startswith(
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\n\n<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nGiven the following functions"
+    )
+    assert prompt.count('"name": "get_weather"') == 2  # the description and the earlier call
+    assert prompt.index("Weather in Paris?") > prompt.index('"description": "Weather in a city."')
+
+
+@pytest.mark.parametrize(
+    ("text", "calls"),
+    [
+        ('{"name": "get_weather", "parameters": {"city": "Paris"}}', [("get_weather", {"city": "Paris"})]),
+        (
+            ' <|python_tag|>{"name": "a", "parameters": {}}; {"name": "b", "arguments": {"x": 1}}',
+            [("a", {}), ("b", {"x": 1})],
+        ),
+        ("{not json", None),
+        ('{"city": "Paris"}', None),
+        ("Paris is sunny.", None),
+    ],
+)
+def test_llama_template_reads_json_tool_calls(text: str, calls: Any) -> None:
+    assert Llama31ChatTemplate().parse_tool_calls(text) == calls
 
 
 def test_sagemaker_request_fields_are_set() -> None:

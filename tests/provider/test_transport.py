@@ -200,7 +200,7 @@ async def test_cancel_signal_ends_stream_without_message_stop(endpoint: FakeEndp
     events = []
     async for event in _model(endpoint).stream(USER, cancel_signal=cancel):
         events.append(event)
-        if "contentBlockDelta" in event:
+        if "messageStart" in event:
             cancel.set()
             reply.gate.set()
     assert not any("messageStop" in e for e in events)

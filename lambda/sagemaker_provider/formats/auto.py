@@ -26,13 +26,15 @@ class SniffingInterpreter(ChunkInterpreter):
 
     Args:
         candidates: Returns the formats to try, in order.
+        request: The request the response answers, if known.
 
     """
 
-    __slots__ = ("_candidates", "_chosen")
+    __slots__ = ("_candidates", "_chosen", "_request")
 
-    def __init__(self, candidates: Callable[[], list[ResponseFormat]]) -> None:
+    def __init__(self, candidates: Callable[[], list[ResponseFormat]], request: ChatRequest | None) -> None:
         self._candidates = candidates
+        self._request = request
         self._chosen: ChunkInterpreter | None = None
 
     def handle(self, payload: Any, events: EventBuilder) -> None:
@@ -45,7 +47,7 @@ class SniffingInterpreter(ChunkInterpreter):
             raise_error_object(payload)
             for candidate in self._candidates():
                 if candidate.accepts(payload):
-                    self._chosen = candidate.new_interpreter()
+                    self._chosen = candidate.new_interpreter(self._request)
                     break
             else:
                 raise MalformedChunkError(
@@ -80,6 +82,6 @@ class AutoFormat(ResponseFormat):
         """Build the ``openai-chat`` request."""
         return self._request_format.build_request(request)
 
-    def new_interpreter(self) -> ChunkInterpreter:
+    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
         """Return an interpreter that sniffs the response."""
-        return SniffingInterpreter(self._candidates)
+        return SniffingInterpreter(self._candidates, request)

@@ -90,8 +90,8 @@ class ResponseFormat(abc.ABC):
         """Return the JSON request body for ``request``."""
 
     @abc.abstractmethod
-    def new_interpreter(self) -> ChunkInterpreter:
-        """Return a fresh interpreter for one response."""
+    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+        """Return a fresh interpreter for the response to ``request`` (``None`` when replaying a body)."""
 
     def accepts(self, payload: Any) -> bool:
         """Tell whether the first payload of a response is in this format (used by ``auto``)."""
@@ -108,17 +108,22 @@ class ResponseParser:
     Args:
         response_format: The format of the body.
         new_tool_id: Makes the id of a tool call sent without one.
+        request: The request this body answers, when known (a format may read the answer differently
+            depending on it, e.g. whether tools were offered).
 
     """
 
     __slots__ = ("_error", "_events", "_interpreter", "_reader")
 
     def __init__(
-        self, response_format: ResponseFormat, new_tool_id: Callable[[], str] = new_tool_use_id
+        self,
+        response_format: ResponseFormat,
+        new_tool_id: Callable[[], str] = new_tool_use_id,
+        request: ChatRequest | None = None,
     ) -> None:
         self._reader = PayloadReader(response_format.name)
         self._events = EventBuilder(response_format.name, new_tool_id)
-        self._interpreter = response_format.new_interpreter()
+        self._interpreter = response_format.new_interpreter(request)
         self._error: Exception | None = None
 
     def feed(self, data: bytes) -> list[StreamEvent]:

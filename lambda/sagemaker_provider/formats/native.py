@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from ..chat_templates import Llama31ChatTemplate
+from ..chat_templates import ChatTemplate, Llama31ChatTemplate, ToolCallingChatTemplate
 from ..errors import MalformedChunkError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
@@ -24,14 +24,25 @@ _NATIVE_STOP = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"
 
 
 class NativeInterpreter(ChunkInterpreter):
-    """Interprets TGI / LMI token events and ``generated_text`` bodies."""
+    """Interprets TGI / LMI token events and ``generated_text`` bodies.
 
-    __slots__ = ("_ended", "_name", "_tokens")
+    Args:
+        format_name: The format named in errors.
+        tool_calls: When tools were offered, the template that reads tool calls from the answer. An answer
+            that starts like a tool call is then held back and emitted as tool calls (or, if it is not one
+            after all, as text) once complete; any other answer streams as text.
 
-    def __init__(self, format_name: str) -> None:
+    """
+
+    __slots__ = ("_ended", "_held", "_holding", "_name", "_tokens", "_tool_calls")
+
+    def __init__(self, format_name: str, tool_calls: ToolCallingChatTemplate | None = None) -> None:
         self._name = format_name
         self._ended = False
         self._tokens = False
+        self._tool_calls = tool_calls
+        self._holding = tool_calls is not None
+        self._held: list[str] = []
 
     def handle(self, payload: Any, events: EventBuilder) -> None:
         """Interpret one token event, final event or body."""
@@ -62,7 +73,7 @@ class NativeInterpreter(ChunkInterpreter):
             self._tokens = True
             text = token.get("text")
             if text and not token.get("special"):
-                events.text(text)
+                self._text(text, events)
         generated = payload.get("generated_text")
         if generated is not None:
             if type(generated) is not str:
@@ -71,7 +82,8 @@ class NativeInterpreter(ChunkInterpreter):
                 )
             # In a token stream, generated_text repeats the tokens already emitted.
             if not self._tokens and generated:
-                events.text(generated)
+                self._text(generated, events)
+            self._release(events)
             self._ended = True
         elif token is None:
             raise_error_object(payload)
@@ -85,6 +97,33 @@ class NativeInterpreter(ChunkInterpreter):
                 events.finish(_NATIVE_STOP.get(reason, reason))
             events.usage(details.get("input_length"), details.get("generated_tokens"))
 
+    def _text(self, text: str, events: EventBuilder) -> None:
+        if not self._holding:
+            events.text(text)
+            return
+        self._held.append(text)
+        start = "".join(self._held).lstrip()
+        if not start or self._tool_calls is None:
+            return
+        prefixes = self._tool_calls.tool_call_prefixes()
+        if not any(start.startswith(p) or p.startswith(start) for p in prefixes):
+            # Not a tool call: stream the answer as text from here on.
+            self._holding = False
+            events.text("".join(self._held))
+            self._held = []
+
+    def _release(self, events: EventBuilder) -> None:
+        if not self._held or self._tool_calls is None:
+            return
+        text = "".join(self._held)
+        self._held = []
+        calls = self._tool_calls.parse_tool_calls(text)
+        if calls is None:
+            events.text(text)
+            return
+        for index, (name, arguments) in enumerate(calls):
+            events.tool_delta(index, None, name, arguments)
+
 
 class NativeFormat(ResponseFormat):
     """Base of the ``tgi`` and ``lmi`` formats: the prompt request and the token-stream response.
@@ -97,42 +136,48 @@ class NativeFormat(ResponseFormat):
     # OpenAI parameter names → this server's ``parameters`` names.
     parameter_names: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, chat_template: Any = None) -> None:
-        self.chat_template = chat_template or Llama31ChatTemplate()
+    def __init__(self, chat_template: ChatTemplate | None = None) -> None:
+        self.chat_template: ChatTemplate = chat_template or Llama31ChatTemplate()
 
     def build_request(self, request: ChatRequest) -> dict[str, Any]:
         """Build ``{"inputs": prompt, "parameters": {...}, "stream": ...}``.
 
         Raises:
-            ValueError: Tools were offered: a native prompt request cannot return structured tool calls.
+            ValueError: Tools were offered but the chat template cannot read tool calls back.
 
         """
-        if request.tool_specs:
+        template = self._template(request)
+        if request.tool_specs and not isinstance(template, ToolCallingChatTemplate):
             raise ValueError(
-                f"response_format {self.name!r} cannot offer tools to the model (the native API returns no "
-                "structured tool calls); use response_format 'openai-chat' for an agent with tools"
+                f"response_format {self.name!r} cannot offer tools with chat template "
+                f"{type(template).__name__}: it has no parse_tool_calls/tool_call_prefixes (use "
+                "Llama31ChatTemplate, a template that has them, or response_format 'openai-chat')"
             )
-        template = request.chat_template or self.chat_template
         parameters: dict[str, Any] = {"details": True}
         for key, value in request.params.items():
             parameters[self.parameter_names.get(key, key)] = value
         body: dict[str, Any] = {
-            "inputs": template.render(request.messages, request.system_prompt),
+            "inputs": template.render(request.messages, request.system_prompt, request.tool_specs),
             "parameters": parameters,
             "stream": request.stream,
         }
         body.update(request.additional_request_fields)
         return body
 
-    def new_interpreter(self) -> ChunkInterpreter:
-        """Return a token-stream interpreter."""
-        return NativeInterpreter(self.name)
+    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+        """Return a token-stream interpreter (reading tool calls when the request offered tools)."""
+        template = self._template(request) if request is not None and request.tool_specs else None
+        tool_calls = template if isinstance(template, ToolCallingChatTemplate) else None
+        return NativeInterpreter(self.name, tool_calls)
 
     def accepts(self, payload: Any) -> bool:
         """Recognise a token event or a ``generated_text`` body (TGI: a list of them)."""
         if type(payload) is list and payload:
             payload = payload[0]
         return isinstance(payload, dict) and ("token" in payload or "generated_text" in payload)
+
+    def _template(self, request: ChatRequest) -> ChatTemplate:
+        return request.chat_template or self.chat_template
 
 
 class TgiFormat(NativeFormat):

@@ -42,7 +42,12 @@ class OpenAIChatInterpreter(ChunkInterpreter):
         self._seen = True
         choices = payload.get("choices")
         if choices:
+            if type(choices) is not list:
+                raise MalformedChunkError(NAME, json.dumps(payload).encode(), "'choices' is not a list")
             for choice in choices:
+                if type(choice) is not dict:
+                    raise MalformedChunkError(NAME, json.dumps(payload).encode(), "a choice is not an object")
+                # Only the first choice (n=1) is the answer.
                 if choice.get("index", 0) == 0:
                     self._choice(choice, events, payload)
         elif choices is None:
@@ -80,6 +85,10 @@ class OpenAIChatInterpreter(ChunkInterpreter):
                 # A whole, non-streamed completion is its own end marker.
                 self._ended = True
         if delta:
+            if type(delta) is not dict:
+                raise MalformedChunkError(
+                    NAME, json.dumps(payload).encode(), "'delta'/'message' is not an object"
+                )
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
                 if type(reasoning) is not str:
@@ -93,7 +102,11 @@ class OpenAIChatInterpreter(ChunkInterpreter):
                 _tool_calls(tool_calls, events, payload)
         finish_reason = choice.get("finish_reason")
         if finish_reason:
-            events.finish(str(finish_reason))
+            if type(finish_reason) is not str:
+                raise MalformedChunkError(
+                    NAME, json.dumps(payload).encode(), "'finish_reason' is not a string"
+                )
+            events.finish(finish_reason)
             self._ended = True
 
 
@@ -160,7 +173,7 @@ class OpenAIChatFormat(ResponseFormat):
         body.update(request.additional_request_fields)
         return body
 
-    def new_interpreter(self) -> ChunkInterpreter:
+    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
         """Return a chat completions interpreter."""
         return OpenAIChatInterpreter()
 

@@ -1,0 +1,1 @@
+"""Lambda code of the image-build custom resource (runs in Lambda, not in the CDK app)."""

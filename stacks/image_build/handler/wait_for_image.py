@@ -1,9 +1,9 @@
 """Custom resource handlers (Provider framework) that build the serving image in CodeBuild and wait for it.
 
-``on_event`` starts a CodeBuild build unless the tag is already in ECR (tags are content hashes, so an existing
-tag is the same image); ``is_complete`` polls the build and finishes only once the image is in ECR. A failed
-build fails the deployment with the build's CloudWatch Logs link in the error. Deleting the resource leaves
-images alone: the repository's lifecycle rule and removal policy own them.
+``on_event`` starts a CodeBuild build unless the tag is already in ECR (tags are content hashes, so an
+existing tag is the same image); ``is_complete`` polls the build and finishes only once the image is in ECR.
+A failed build fails the deployment with the build's CloudWatch Logs link in the error. Deleting the resource
+leaves images alone: the repository's lifecycle rule and removal policy own them.
 
 This module runs in Lambda; boto3 is imported only here, never by the CDK app.
 """

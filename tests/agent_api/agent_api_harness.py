@@ -1,0 +1,66 @@
+"""Runs the agent API under a real uvicorn server and calls it the way clients do."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+from agent_api_fake_runtime import FakeSageMakerRuntime
+from httpx_sse import ServerSentEvent, connect_sse
+from starlette.applications import Starlette
+
+from agent_api.agent_factory import RetryPolicy
+
+# Retries without sleeping, so throttling tests stay fast; the production policy is tested on its own.
+FAST_RETRIES = RetryPolicy(max_attempts=2, initial_delay_seconds=0, max_delay_seconds=0)
+
+
+@contextmanager
+def serve(app: Starlette) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on 127.0.0.1; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+class Harness:
+    """A running app wired to a fake SageMaker runtime, plus helpers to call it."""
+
+    def __init__(self, client: httpx.Client, runtime: FakeSageMakerRuntime) -> None:
+        self.client = client
+        self.runtime = runtime
+
+    def post(self, body: Any = None, **kwargs: Any) -> httpx.Response:
+        if body is not None:
+            kwargs["json"] = body
+        return self.client.post("/chat", **kwargs)
+
+    def chat(self, body: dict[str, Any]) -> list[ServerSentEvent]:
+        """POST /chat and parse the stream with an SSE client library."""
+        with connect_sse(self.client, "POST", "/chat", json=body) as source:
+            source.response.raise_for_status()
+            return list(source.iter_sse())
+
+
+HarnessFactory = Callable[..., Harness]

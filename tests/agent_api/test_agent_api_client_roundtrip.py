@@ -1,0 +1,35 @@
+"""The command-line client against the real app (uvicorn), the real provider and recorded model streams."""
+
+from __future__ import annotations
+
+import io
+
+from agent_api_fake_runtime import Stream, calculator_call_parts, fixture_parts
+from agent_api_harness import HarnessFactory
+
+from agent_client.cli import EXIT_API_ERROR, EXIT_OK, main
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out, err), out.getvalue(), err.getvalue()
+
+
+def test_client_prints_a_tool_using_answer(harness: HarnessFactory) -> None:
+    app = harness(
+        [Stream(calculator_call_parts()), Stream(fixture_parts("vllm/tools_result_followup_stream.txt"))]
+    )
+    code, out, err = run("What is 6 times 7?", "--url", str(app.client.base_url), "--no-sign")
+    assert code == EXIT_OK
+    assert (
+        out
+        == '[tool calculator {"expression": "6 * 7"}]\n[calculator success: 42]\nSunny in Paris, 21 degrees\n'
+    )
+    assert "end_turn" in err
+
+
+def test_client_reports_a_bad_request_with_its_code(harness: HarnessFactory) -> None:
+    app = harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))], max_tokens=10)
+    code, _, err = run("Hi", "--url", str(app.client.base_url), "--no-sign", "--max-tokens", "11")
+    assert code == EXIT_API_ERROR
+    assert "HTTP 400 invalid_field: field 'max_tokens' must be an integer from 1 to 10" in err

@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.stub import Stubber
+from client_fake_api import Answer, FakeApi, events
+
+from agent_client.api import (
+    ApiError,
+    ChatCall,
+    ClientFailure,
+    api_url_from_stack,
+    chat_url,
+    default_stack_name,
+    region_from_url,
+)
+from agent_client.cli import EXIT_API_ERROR, EXIT_CLIENT_ERROR, EXIT_OK, main
+
+DONE = (
+    "done",
+    {"stop_reason": "end_turn", "usage": {"input_tokens": 5, "output_tokens": 3}, "session_id": None},
+)
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_answer_text_is_printed_and_the_summary_goes_to_stderr(api: FakeApi) -> None:
+    api.answer = Answer(pieces=events(("text", {"delta": "Hello"}), ("text", {"delta": " there"}), DONE))
+    code, out, err = run("Hi", "--url", api.url, "--no-sign")
+    assert (code, out) == (EXIT_OK, "Hello there\n")
+    assert "end_turn: 5 tokens in, 3 out" in err
+
+
+def test_tool_calls_are_shown_inline(api: FakeApi) -> None:
+    api.answer = Answer(
+        pieces=events(
+            ("text", {"delta": "Let me compute."}),
+            ("tool_use", {"id": "t1", "name": "calculator", "input": {"expression": "6*7"}}),
+            ("tool_result", {"id": "t1", "name": "calculator", "status": "success", "content": "42"}),
+            ("text", {"delta": "It is 42."}),
+            DONE,
+        )
+    )
+    _, out, _ = run("6*7?", "--url", api.url, "--no-sign")
+    assert out == (
+        'Let me compute.\n[tool calculator {"expression": "6*7"}]\n[calculator success: 42]\nIt is 42.\n'
+    )
+
+
+def test_an_error_event_is_reported_with_its_code(api: FakeApi) -> None:
+    api.answer = Answer(
+        pieces=events(("text", {"delta": "Par"}), ("error", {"code": "model_error", "message": "OOM"}))
+    )
+    code, out, err = run("Hi", "--url", api.url, "--no-sign")
+    assert (code, out) == (EXIT_API_ERROR, "Par\n")
+    assert "error (model_error): OOM" in err
+
+
+def test_a_stream_cut_before_done_is_an_error(api: FakeApi) -> None:
+    api.answer = Answer(pieces=events(("text", {"delta": "Par"})))
+    code, _, err = run("Hi", "--url", api.url, "--no-sign")
+    assert code == EXIT_API_ERROR
+    assert "ended without a final event" in err
+
+
+def test_an_http_error_shows_the_api_code(api: FakeApi) -> None:
+    body = json.dumps({"code": "model_throttled", "message": "retry later"}).encode()
+    api.answer = Answer(status=429, content_type="application/json", pieces=[body])
+    code, _, err = run("Hi", "--url", api.url, "--no-sign")
+    assert code == EXIT_API_ERROR
+    assert "HTTP 429 model_throttled: retry later" in err
+
+
+def test_an_api_gateway_error_shows_its_message(api: FakeApi) -> None:
+    body = json.dumps({"message": "The security token included in the request is invalid."}).encode()
+    api.answer = Answer(status=403, content_type="application/json", pieces=[body])
+    code, _, err = run("Hi", "--url", api.url, "--no-sign")
+    assert code == EXIT_API_ERROR
+    assert "HTTP 403 http_error: The security token included in the request is invalid." in err
+
+
+def test_a_non_stream_success_is_a_clear_error(api: FakeApi) -> None:
+    api.answer = Answer(content_type="text/html", pieces=[b"<html></html>"])
+    code, _, err = run("Hi", "--url", api.url, "--no-sign")
+    assert code == EXIT_CLIENT_ERROR
+    assert "expected an event stream" in err
+
+
+def test_an_unreachable_api_is_a_clear_error() -> None:
+    code, _, err = run("Hi", "--url", "http://127.0.0.1:9", "--no-sign")
+    assert code == EXIT_CLIENT_ERROR
+    assert "cannot reach http://127.0.0.1:9/chat" in err
+
+
+def test_request_fields_come_from_the_flags(api: FakeApi) -> None:
+    api.answer = Answer(pieces=events(DONE))
+    run("Hi", "--url", api.url, "--no-sign", "--session", "s1", "--max-tokens", "50", "--temperature", "0.3")
+    assert api.received[0].path == "/chat"
+    assert json.loads(api.received[0].body) == {
+        "prompt": "Hi",
+        "session_id": "s1",
+        "max_tokens": 50,
+        "temperature": 0.3,
+    }
+
+
+def test_unsigned_requests_carry_no_authorization(api: FakeApi) -> None:
+    api.answer = Answer(pieces=events(DONE))
+    run("Hi", "--url", api.url, "--no-sign")
+    assert "Authorization" not in api.received[0].headers
+
+
+def test_requests_are_signed_with_sigv4_for_execute_api(api: FakeApi) -> None:
+    api.answer = Answer(pieces=events(DONE))
+    run("Hi", "--url", api.url, "--region", "eu-west-1")
+    received = api.received[0]
+    authorization = received.headers["Authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in authorization
+    assert received.headers["X-Amz-Security-Token"] == "session-token"
+    # Recompute the signature over what the server received: it must match.
+    request = AWSRequest(
+        method="POST",
+        url=f"{api.url}/chat",
+        data=received.body,
+        headers={k: v for k, v in received.headers.items() if k.lower() in {"content-type", "accept"}},
+    )
+    request.headers["X-Amz-Date"] = received.headers["X-Amz-Date"]
+    request.headers["X-Amz-Security-Token"] = "session-token"
+    request.context["timestamp"] = received.headers["X-Amz-Date"]
+    signer = SigV4Auth(
+        Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token"),
+        "execute-api",
+        "eu-west-1",
+    )
+    signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    assert authorization.endswith(f"Signature={signature}")
+
+
+def test_signing_without_credentials_is_a_clear_error(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    code, _, err = run("Hi", "--url", api.url)
+    assert code == EXIT_CLIENT_ERROR
+    assert "no AWS credentials found" in err
+    assert api.received == []
+
+
+def test_events_arrive_while_the_answer_is_still_streaming(api: FakeApi) -> None:
+    api.answer = Answer(pieces=events(("text", {"delta": "first"}), DONE), pause_after=1)
+    stream = ChatCall(url=f"{api.url}/chat", body={"prompt": "Hi"}, headers={}).events()
+    first = next(stream)
+    api.answer.resume.set()
+    assert (first.name, json.loads(first.data)) == ("text", {"delta": "first"})
+    assert [event.name for event in stream] == ["done"]
+
+
+def test_http_errors_raise_api_error(api: FakeApi) -> None:
+    api.answer = Answer(status=400, content_type="application/json", pieces=[b'{"code":"x","message":"y"}'])
+    with pytest.raises(ApiError) as info:
+        list(ChatCall(url=f"{api.url}/chat", body={"prompt": "Hi"}, headers={}).events())
+    assert (info.value.status, info.value.code, info.value.message) == (400, "x", "y")
+
+
+def test_default_stack_name_follows_the_env() -> None:
+    assert default_stack_name("prod") == "SageMakerAgent-prod"
+
+
+def test_chat_url_is_under_the_api_url() -> None:
+    assert chat_url("https://abc.execute-api.us-east-1.amazonaws.com/prod/") == (
+        "https://abc.execute-api.us-east-1.amazonaws.com/prod/chat"
+    )
+
+
+def test_chat_url_rejects_non_http_urls() -> None:
+    with pytest.raises(ClientFailure, match="not an http"):
+        chat_url("ftp://example.com")
+
+
+def test_region_is_read_from_execute_api_urls() -> None:
+    assert (
+        region_from_url("https://abc123.execute-api.ap-southeast-2.amazonaws.com/prod/chat")
+        == "ap-southeast-2"
+    )
+    assert region_from_url("http://127.0.0.1:8080/chat") is None
+
+
+def stubbed_session(response: dict[str, object] | None = None, error: str | None = None) -> boto3.Session:
+    session = boto3.Session(region_name="us-east-1")
+    client = session.client("cloudformation")
+    stubber = Stubber(client)
+    if error:
+        stubber.add_client_error("describe_stacks", error, "Stack with id X does not exist", 400)
+    else:
+        stubber.add_response("describe_stacks", response, {"StackName": "SageMakerAgent-dev"})
+    stubber.activate()
+    session.client = lambda *args, **kwargs: client  # type: ignore[method-assign]
+    return session
+
+
+def stack(outputs: list[dict[str, str]]) -> dict[str, object]:
+    return {
+        "Stacks": [
+            {
+                "StackName": "SageMakerAgent-dev",
+                "CreationTime": "2026-01-01T00:00:00Z",
+                "StackStatus": "CREATE_COMPLETE",
+                "Outputs": outputs,
+            }
+        ]
+    }
+
+
+def test_api_url_is_read_from_the_stack_output() -> None:
+    session = stubbed_session(stack([{"OutputKey": "ApiUrl", "OutputValue": "https://x.example/prod/"}]))
+    assert api_url_from_stack(session, "SageMakerAgent-dev") == "https://x.example/prod/"
+
+
+def test_a_stack_without_the_output_is_a_clear_error() -> None:
+    session = stubbed_session(stack([{"OutputKey": "Other", "OutputValue": "v"}]))
+    with pytest.raises(ClientFailure, match="has no 'ApiUrl' output"):
+        api_url_from_stack(session, "SageMakerAgent-dev")
+
+
+def test_a_missing_stack_is_a_clear_error() -> None:
+    session = stubbed_session(error="ValidationError")
+    with pytest.raises(ClientFailure, match="cannot read stack 'SageMakerAgent-dev': Stack with id X"):
+        api_url_from_stack(session, "SageMakerAgent-dev")

@@ -1,0 +1,119 @@
+"""The commands a user runs: `local.demo`, `local.stack` and the project's client, on the session's vLLM."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sse_chat import chat
+
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _port_is_closed(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) != 0
+
+
+def test_demo_prints_the_tool_call_and_the_answer_and_exits_zero(vllm_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--backend", vllm_url],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert 'tool call   get_weather({"city": "Paris"})' in result.stdout
+    assert "Sunny in Paris, 21 degrees" in result.stdout
+
+
+def test_demo_leaves_no_agent_api_behind(vllm_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--backend", vllm_url],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    agent_url = re.search(r"asking the agent API at (http://[\d.:]+)", result.stdout)
+    assert agent_url is not None
+    assert _port_is_closed(agent_url[1])
+
+
+def test_demo_fails_with_exit_code_1_when_the_model_server_is_down() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--backend", "http://127.0.0.1:9"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "demo failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stack_command_serves_until_interrupted_then_stops_everything(vllm_url: str) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.stack", "--backend", vllm_url, "--port", "0"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        output = "".join(lines)
+        agent_url = re.search(r"Agent API\s+(http://[\d.:]+)", output)
+        assert agent_url is not None, output
+        assert chat(agent_url[1], prompt="What is the weather in Paris?").text == "Sunny in Paris, 21 degrees"
+
+        process.send_signal(signal.SIGINT)
+
+        assert process.wait(timeout=60) == 0
+        assert _port_is_closed(agent_url[1])
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def test_project_client_prints_the_streamed_answer(tools_api: LocalStack) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent_client",
+            "--url",
+            tools_api.agent_url,
+            "--no-sign",
+            "What is the weather in Paris?",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "client")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "[tool get_weather" in result.stdout
+    assert "Sunny in Paris, 21 degrees" in result.stdout

@@ -1,0 +1,88 @@
+"""Tool calls through the native TGI / LMI APIs: the Llama 3.1 JSON call read back from the generated text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sagemaker_provider.formats import ChatRequest, ResponseParser, get_format
+
+from .helpers import fixed_id, summarize
+
+TOOL_SPEC: Any = {
+    "name": "get_weather",
+    "description": "Weather in a city.",
+    "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}}},
+}
+REQUEST = ChatRequest(
+    messages=[{"role": "user", "content": [{"text": "Weather in Paris?"}]}], tool_specs=[TOOL_SPEC]
+)
+
+
+def tgi_stream(tokens: list[str]) -> bytes:
+    """A TGI native stream in the recorded shape (tgi/native_stream_details.body) with these token texts."""
+    events = [
+        {
+            "index": i,
+            "token": {"id": i, "text": t, "logprob": -0.1, "special": False},
+            "generated_text": None,
+            "details": None,
+        }
+        for i, t in enumerate(tokens, 1)
+    ]
+    events.append(
+        {
+            "index": len(tokens) + 1,
+            "token": {"id": 128009, "text": "<|eot_id|>", "logprob": -0.1, "special": True},
+            "generated_text": "".join(tokens),
+            "details": {
+                "finish_reason": "eos_token",
+                "generated_tokens": len(tokens) + 1,
+                "seed": None,
+                "input_length": 300,
+            },
+        }
+    )
+    return b"".join(b"data: " + json.dumps(e, separators=(",", ":")).encode() + b"\n\n" for e in events)
+
+
+def _parse(body: bytes, request: ChatRequest | None = REQUEST) -> dict[str, Any]:
+    parser = ResponseParser(get_format("tgi"), fixed_id, request)
+    return summarize(parser.parse(body))
+
+
+def test_json_tool_call_in_text_becomes_a_tool_use() -> None:
+    got = _parse(tgi_stream(['{"', 'name": "get_weather", ', '"parameters": {"city": ', '"Paris"}}']))
+    assert got["tool_calls"] == [
+        {"id": "tooluse_generated", "name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert (got["text"], got["stop_reason"]) == ("", "tool_use")
+
+
+def test_plain_answer_streams_as_text_when_tools_were_offered() -> None:
+    got = _parse(tgi_stream(["Paris", " is", " sunny", "."]))
+    assert (got["text"], got["tool_calls"], got["stop_reason"]) == ("Paris is sunny.", [], "end_turn")
+
+
+def test_json_that_is_not_a_call_is_kept_as_text() -> None:
+    got = _parse(tgi_stream(['{"city"', ': "Paris"}']))
+    assert (got["text"], got["tool_calls"]) == ('{"city": "Paris"}', [])
+
+
+def test_without_tools_json_answer_is_text() -> None:
+    got = _parse(tgi_stream(['{"name": "x", "parameters": {}}']), None)
+    assert got["tool_calls"] == []
+
+
+def test_nonstreamed_generated_text_tool_call_is_read() -> None:
+    body = json.dumps(
+        [{"generated_text": '{"name": "get_weather", "parameters": {"city": "Paris"}}'}]
+    ).encode()
+    got = _parse(body)
+    assert [(c["name"], c["arguments"]) for c in got["tool_calls"]] == [("get_weather", {"city": "Paris"})]
+
+
+def test_auto_passes_the_request_to_the_native_reader() -> None:
+    body = tgi_stream(['{"name": "get_weather", "parameters": {"city": "Paris"}}'])
+    got = summarize(ResponseParser(get_format("auto"), fixed_id, REQUEST).parse(body))
+    assert got["stop_reason"] == "tool_use"
