@@ -67,7 +67,9 @@ local: setup setup-vllm ## Like demo, but leave the local stack running (Ctrl-C 
 	$(VENV)/bin/python -m local.stack $(LOCAL_ARGS)
 
 synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) into cdk.out
-	$(WITH_NODE) cdk synth --all --quiet
+	rm -rf cdk.out
+	$(WITH_NODE) cdk synth -c env=all --quiet
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 clean: ## Remove build output (keeps the virtualenvs)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -149,7 +149,9 @@ class LambdaSettings:
     """The agent Lambda function's size, architecture and Lambda Web Adapter layer version."""
 
     memory_mb: int = _rule(1024, "128..10240", lambda v: 128 <= v <= 10240)
-    timeout_seconds: int = _rule(900, "1..900", lambda v: 1 <= v <= 900)
+    # The agent retries a throttled model for up to ~7 s and reads each model response for up to 60 s,
+    # so a shorter function timeout would cut off answers the agent is still allowed to wait for.
+    timeout_seconds: int = _rule(900, "60..900", lambda v: 60 <= v <= 900)
     architecture: str = _rule("arm64", "'arm64' or 'x86_64'", lambda v: v in ("arm64", "x86_64"))
     web_adapter_layer_version: int = _rule(
         30, "a published LambdaAdapterLayer version >= 1", lambda v: v >= 1

@@ -34,7 +34,6 @@ class StreamEvent:
 @dataclass
 class _TurnStats:
     tool_calls: int = 0
-    text_events: int = 0
     tool_names: dict[str, str] = field(default_factory=dict)
 
 
@@ -112,7 +111,6 @@ class AgentTurn:
             text = event["data"]
             if isinstance(text, str) and text:
                 self._metrics.first_token()
-                self._stats.text_events += 1
                 self._emit("text", {"delta": text})
         elif "message" in event and isinstance(event["message"], dict):
             self._message(event["message"])

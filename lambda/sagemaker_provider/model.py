@@ -189,6 +189,7 @@ class SageMakerModel(Model):
                     break
                 for event in parser.feed(part):
                     yield event
+                parser.raise_if_failed()
         if cancel_signal is not None and cancel_signal.is_set():
             # Strands reports a cancelled turn when the stream ends without messageStop.
             return

@@ -97,7 +97,7 @@ def test_invoke_forwards_a_large_request_body_intact(container: FakeContainer, c
 
 
 def test_invoke_returns_a_large_response_body_intact(container: FakeContainer, client) -> None:
-    container.reply = Reply([b"x" * (16 * 1024 * 1024)], chunked=False)
+    container.reply = Reply([b"x" * (5 * 1024 * 1024)], chunked=False)
 
     response = client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")
 

@@ -104,6 +104,7 @@ def test_non_gpu_or_non_sagemaker_instance_type_is_rejected(instance_type: str) 
         ("endpoint", "inference_ami_version", "al2-ami-sagemaker-inference-neuron-2"),
         ("lambda", "architecture", "arm"),
         ("lambda", "timeout_seconds", 901),
+        ("lambda", "timeout_seconds", 59),
         ("agent", "temperature", 2.5),
         ("agent", "tools", "calculator,rm -rf"),
         ("api", "rate_limit", 0),

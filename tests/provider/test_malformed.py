@@ -61,6 +61,11 @@ CORPUS = {
         ModelStreamError,
     ),
     "error_event_plain_text": (b"event: error\ndata: engine died\n\n", "auto", ModelStreamError),
+    "finish_reason_abort": (
+        b'data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"abort"}]}\n\n' + DONE,
+        "openai-chat",
+        ModelStreamError,
+    ),
     "vllm_context_error_midstream": (
         CHUNK + b'data: {"error": {"message": "This model\'s maximum context length is 2048 tokens."}}\n\n',
         "openai-chat",

@@ -234,3 +234,21 @@ async def test_consumer_closing_early_stops_the_reader_thread(endpoint: FakeEndp
     for thread in readers:
         await asyncio.to_thread(thread.join, 5)
     assert not any(t.is_alive() for t in readers)
+
+
+async def test_midstream_error_raises_as_soon_as_it_arrives(endpoint: FakeEndpoint) -> None:
+    body = (FIXTURES / "sglang" / "e_error_midstream.body").read_bytes()
+    cut = body.index(b'data: {"error"')
+    cut = body.index(b"\n\n", cut) + 2
+    reply = Reply(parts=[body[:cut]], gated_parts=[body[cut:]])
+    endpoint.replies.append(reply)
+    events = await _events(_model(endpoint))
+    # Raised while the server still holds the rest of the stream.
+    assert reply.released is None
+    reply.gate.set()
+    assert isinstance(events[-1], ModelStreamError)
+    assert [e["contentBlockDelta"]["delta"]["text"] for e in events[:-1] if "contentBlockDelta" in e] == [
+        "Paris",
+        " is",
+        " the",
+    ]

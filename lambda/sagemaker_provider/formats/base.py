@@ -102,8 +102,8 @@ class ResponseParser:
     """Incremental parser of one response body: bytes in, Strands stream events out.
 
     When a part holds an error (a server error object, a malformed chunk), :meth:`feed` still returns the
-    events that came before it in the body, and the error is raised by the next call (:meth:`feed` or
-    :meth:`finish`), so the caller delivers the partial answer before the error.
+    events that came before it in the body, and the error is raised by :meth:`raise_if_failed` or the next
+    call, so the caller delivers the partial answer before the error.
 
     Args:
         response_format: The format of the body.
@@ -138,6 +138,11 @@ class ResponseParser:
         except Exception as error:
             self._error = error
         return events.take()
+
+    def raise_if_failed(self) -> None:
+        """Raise the error met by the last :meth:`feed`, if any."""
+        if self._error is not None:
+            raise self._error
 
     def finish(self) -> list[StreamEvent]:
         """Consume the end of the body and return the closing events.

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import MalformedChunkError, StreamTruncatedError
+from ..errors import MalformedChunkError, ModelStreamError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
 from ..messages import to_openai_messages, to_openai_tool_choice, to_openai_tools
 from .base import ChatRequest, ChunkInterpreter, ResponseFormat, raise_error_event, raise_error_object
 
 NAME = "openai-chat"
+# Finish reasons of a generation that did not complete (vLLM/SGLang abort a request on engine errors).
+_FAILED = frozenset({"abort", "error"})
 
 
 class OpenAIChatInterpreter(ChunkInterpreter):
@@ -105,6 +107,10 @@ class OpenAIChatInterpreter(ChunkInterpreter):
             if type(finish_reason) is not str:
                 raise MalformedChunkError(
                     NAME, json.dumps(payload).encode(), "'finish_reason' is not a string"
+                )
+            if finish_reason in _FAILED:
+                raise ModelStreamError(
+                    f"the server ended the generation with finish_reason {finish_reason!r}"
                 )
             events.finish(finish_reason)
             self._ended = True

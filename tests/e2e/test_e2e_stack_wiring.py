@@ -1,0 +1,91 @@
+"""How `local.stack` wires the agent API, checked without vLLM (a stand-in container replays a recording).
+
+Not marked e2e: these start only the emulator, moto and the agent API, in a few seconds.
+"""
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.stack import LocalStack, StackError, agent_environment
+
+RECORDED_STREAM = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "vllm" / "invocations_stream.txt"
+).read_bytes()
+
+
+class _Replay(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Content-Length", str(len(RECORDED_STREAM)))
+        self.end_headers()
+        self.wfile.write(RECORDED_STREAM)
+
+
+@pytest.fixture
+def recorded_container() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Replay)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_agent_environment_drops_the_callers_aws_and_agent_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AGENT_SYSTEM_PROMPT", "stray")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+
+    environment = agent_environment("http://127.0.0.1:1", "http://127.0.0.1:2", tools=None)
+
+    assert "AWS_PROFILE" not in environment
+    assert "AGENT_SYSTEM_PROMPT" not in environment
+    assert "POWERTOOLS_LOG_LEVEL" not in environment
+
+
+def test_agent_environment_points_botocore_at_the_local_servers_with_dummy_credentials() -> None:
+    environment = agent_environment("http://127.0.0.1:1", "http://127.0.0.1:2", tools=None)
+
+    assert environment["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://127.0.0.1:1"
+    assert environment["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:2"
+    assert environment["AWS_ACCESS_KEY_ID"] == "testing"
+    assert environment["AGENT_ENDPOINT_NAME"] == "local-endpoint"
+
+
+@pytest.mark.parametrize(("tools", "expected"), [(None, None), ("", ""), ("calculator", "calculator")])
+def test_agent_environment_sets_agent_tools_only_when_given(tools: str | None, expected: str | None) -> None:
+    environment = agent_environment("http://127.0.0.1:1", "http://127.0.0.1:2", tools=tools)
+
+    assert environment.get("AGENT_TOOLS") == expected
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [("http://127.0.0.1:9", "nothing answers at http://127.0.0.1:9"), ("nope", "must be an http(s) URL")],
+)
+def test_stack_refuses_a_backend_it_cannot_reach(backend: str, message: str) -> None:
+    with pytest.raises(StackError, match=re.escape(message)), LocalStack(backend_url=backend):
+        pass
+
+
+def test_stack_answers_through_the_agent_api_and_closes_its_port_on_exit(recorded_container: str) -> None:
+    with LocalStack(backend_url=recorded_container, tools="") as stack:
+        response = httpx.post(f"{stack.agent_url}/chat", json={"prompt": "Hello"}, timeout=30)
+        agent_port = int(stack.agent_url.rsplit(":", 1)[1])
+
+    assert response.status_code == 200
+    assert "event: done" in response.text
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", agent_port)) != 0
