@@ -71,5 +71,8 @@ synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) int
 	$(WITH_NODE) cdk synth -c env=all --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
+bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel
+	$(VENV)/bin/python benchmarks/parser_bench.py
+
 clean: ## Remove build output (keeps the virtualenvs)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

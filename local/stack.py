@@ -48,6 +48,8 @@ DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_K
 AGENT_STARTUP_TIMEOUT: Final = 60.0
 AGENT_STOP_GRACE: Final = 10.0
 EXAMPLE_PROMPT: Final = "What is the weather in Paris?"
+# The agent API's default tools plus its opt-in demo `get_weather`, the tool the tiny model calls.
+LOCAL_TOOLS: Final = "current_time,calculator,get_weather"
 
 Progress = Callable[[str], None]
 
@@ -60,7 +62,8 @@ class LocalStack:
     """Starts every part on 127.0.0.1 on entering, stops all of them (no process left) on leaving.
 
     ``backend_url`` None builds the tiny model and starts vLLM CPU; otherwise the emulator forwards to
-    that URL. ``tools`` sets ``AGENT_TOOLS`` (None keeps the agent API's default set).
+    that URL. ``tools`` sets ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks
+    ``get_weather``).
     """
 
     def __init__(
@@ -70,7 +73,7 @@ class LocalStack:
         faults: Faults | None = None,
         agent_port: int | None = None,
         emulator_port: int = 0,
-        tools: str | None = None,
+        tools: str | None = LOCAL_TOOLS,
         progress: Progress | None = None,
     ) -> None:
         self._backend_url = backend_url
@@ -362,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8080, help="agent API port, 0 = a free one (default: %(default)s)"
     )
     parser.add_argument("--emulator-port", type=int, default=0, help="emulator port (default: a free one)")
-    parser.add_argument("--tools", help="AGENT_TOOLS for the agent API (default: the agent API's default)")
+    parser.add_argument(
+        "--tools", default=LOCAL_TOOLS, help="AGENT_TOOLS for the agent API (default: %(default)s)"
+    )
     add_fault_arguments(parser)
     return parser
 

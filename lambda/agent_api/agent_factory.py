@@ -9,6 +9,7 @@ the rest of the time for the answer itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -65,19 +66,24 @@ class AgentFactory:
         self._boto_session = boto_session
         self._retry_policy = retry_policy
         self._tools = [TOOLS[name] for name in settings.tools]
+        # One boto3 client for every request: building one costs tens of ms, and clients are thread-safe.
+        self._client: Any = None
 
     def model(self, max_tokens: int, temperature: float) -> SageMakerModel:
         """Build the provider for one request, with the request's generation limits."""
         # Without a region, the provider takes the boto3 session's (AWS_REGION in Lambda).
         region = {"region_name": self.settings.region} if self.settings.region else {}
-        return SageMakerModel(
+        model = SageMakerModel(
             endpoint_name=self.settings.endpoint_name,
             response_format=self.settings.response_format,
             params={"max_tokens": max_tokens, "temperature": temperature},
             boto_session=self._boto_session,
             client_config=MODEL_CLIENT_CONFIG,
+            client=self._client,
             **region,
         )
+        self._client = model.client
+        return model
 
     def agent(self, request: ChatRequest, session_manager: SessionManager | None) -> Agent:
         """Build a fresh agent; with a session manager it starts from the session's saved conversation."""

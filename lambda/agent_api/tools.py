@@ -1,6 +1,6 @@
 """The agent's built-in tools: small, side-effect free, and safe to run on untrusted model output.
 
-Both raise `ValueError` with a plain message on bad input; Strands turns that into an error tool result
+Each raises `ValueError` with a plain message on bad input; Strands turns that into an error tool result
 that the model can read and correct.
 """
 
@@ -115,8 +115,26 @@ def _evaluate(node: ast.expr) -> _Number:
     raise ValueError(f"unsupported element {type(node).__name__!r}: only numbers and + - * / // % ** ( )")
 
 
+@tool
+def get_weather(city: str) -> str:
+    """Return demo weather for a city (fixed data, no network): the tool the local tiny model calls.
+
+    Opt-in only (`AGENT_TOOLS=...,get_weather`): it lets the local stack and its tests exercise a full
+    tool round trip with the deterministic tiny model, and is not meant for a deployed agent.
+
+    Args:
+        city: City name, such as "Paris".
+
+    """
+    name = city.strip()
+    if not name or len(name) > 100:
+        raise ValueError("city must be a non-empty name of at most 100 characters")
+    return f"{name}: sunny, 21 °C (demo data)"
+
+
 TOOLS: dict[str, DecoratedFunctionTool[..., str]] = {
     "current_time": current_time,
     "calculator": calculator,
+    "get_weather": get_weather,
 }
 TOOL_NAMES: tuple[str, ...] = tuple(TOOLS)

@@ -16,11 +16,6 @@ from typing import Any
 from .formats import ResponseParser, format_names, get_format
 
 
-def replay(body: bytes, format_name: str) -> list[Any]:
-    """Return the Strands events the provider yields for ``body`` read as ``format_name``."""
-    return ResponseParser(get_format(format_name)).parse(body)
-
-
 def capture(args: argparse.Namespace) -> bytes:
     """Send one prompt to an endpoint (streaming) and return the raw response body."""
     from . import transport
@@ -78,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.buffer.flush()
             return 0
         body = args.file.read_bytes()
-        parser_ = ResponseParser(get_format(args.format))
-        events = parser_.feed(body)
-        _print(events)
-        _print(parser_.finish())
+        reader = ResponseParser(get_format(args.format))
+        # Events before an error are printed before it is reported, as the provider yields them.
+        _print(reader.feed(body))
+        _print(reader.finish())
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -73,15 +73,6 @@ class PayloadReader:
         # Set once the body turned out to be one JSON document spread over several lines.
         self._document: bytearray | None = None
 
-    @property
-    def format_name(self) -> str:
-        """The format named in errors."""
-        return self._format_name
-
-    @format_name.setter
-    def format_name(self, name: str) -> None:
-        self._format_name = name
-
     def feed(self, data: bytes) -> list[Any]:
         """Consume one part of the body and return the payloads it completes."""
         if self._document is not None:

@@ -82,9 +82,8 @@ def translate_error(error: Exception) -> Exception:
     if is_context_overflow(message):
         return ContextWindowOverflowException(message)
     if code in _STREAM_ERROR_EVENTS:
-        return ModelStreamError(
-            message, code if code != "ModelStreamError" else details.get("ErrorCode") or code
-        )
+        # botocore keeps only the event's type and message (not its ErrorCode member).
+        return ModelStreamError(message, code)
     return EndpointInvocationError(status if isinstance(status, int) else None, code, message)
 
 
@@ -139,14 +138,15 @@ async def stream_parts(
                 if part is not None:
                     push(part.get("Bytes", b""))
                     continue
+                # AWS sends these as exception messages (raised by botocore, see translate_error); an
+                # emulator may send them as plain events, which botocore hands over as dict keys.
                 for name in _STREAM_ERROR_EVENTS:
                     if name in event:
-                        failure = event[name]
-                        push(
-                            ModelStreamError(
-                                str(failure.get("Message", "")), failure.get("ErrorCode") or name
-                            )
+                        failure = event[name] or {}
+                        message = (
+                            failure.get("Message") or f"SageMaker reported {name} in the response stream"
                         )
+                        push(ModelStreamError(str(message), failure.get("ErrorCode") or name))
                         return
             push(_END)
         except Exception as error:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from agent_api.tools import calculator, current_time, evaluate_arithmetic, format_number
+from agent_api.tools import calculator, current_time, evaluate_arithmetic, format_number, get_weather
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,12 @@ def test_current_time_rejects_unknown_zones() -> None:
 def test_current_time_rejects_path_like_zones() -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         current_time(timezone="../../etc/passwd")
+
+
+def test_get_weather_returns_labelled_demo_data() -> None:
+    assert get_weather(city=" Paris ") == "Paris: sunny, 21 °C (demo data)"
+
+
+def test_get_weather_rejects_an_empty_city() -> None:
+    with pytest.raises(ValueError, match="city must be a non-empty name"):
+        get_weather(city="  ")

@@ -1,14 +1,13 @@
-"""A minimal ``/chat`` client for the end-to-end tests: every event with the time it arrived."""
+"""``/chat`` through the project's own client library (unsigned, as for a local API), with arrival times."""
 
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-from httpx_sse import connect_sse
+from agent_client.api import ApiError, ChatCall, chat_url
 
-TIMEOUT = httpx.Timeout(10.0, read=120.0)
+HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class ChatResult:
     status: int
     events: list[Event] = field(default_factory=list)
     error_body: dict[str, Any] | None = None
-    """The JSON body of a non-200 answer."""
+    """The JSON body (code, message) of an HTTP error answer."""
 
     def named(self, name: str) -> list[Event]:
         return [event for event in self.events if event.name == name]
@@ -40,15 +39,12 @@ class ChatResult:
 
 def chat(agent_url: str, **body: Any) -> ChatResult:
     """POST ``body`` to ``/chat`` and read the whole answer."""
+    call = ChatCall(url=chat_url(agent_url), body=body, headers=HEADERS, timeout_seconds=120)
     started = time.monotonic()
-    with (
-        httpx.Client(timeout=TIMEOUT) as client,
-        connect_sse(client, "POST", f"{agent_url}/chat", json=body) as source,
-    ):
-        response = source.response
-        if response.status_code != 200:
-            return ChatResult(response.status_code, error_body=json.loads(response.read()))
-        result = ChatResult(response.status_code)
-        for sse in source.iter_sse():
-            result.events.append(Event(sse.event, json.loads(sse.data), time.monotonic() - started))
-        return result
+    result = ChatResult(200)
+    try:
+        for event in call.events():
+            result.events.append(Event(event.name, json.loads(event.data), time.monotonic() - started))
+    except ApiError as error:
+        return ChatResult(error.status, error_body={"code": error.code, "message": error.message})
+    return result

@@ -1,4 +1,4 @@
-"""Client → agent API (uvicorn) → Strands → provider → boto3 → emulator → vLLM CPU, for real."""
+"""Client (agent_client) → agent API (uvicorn) → Strands → provider → boto3 → emulator → vLLM CPU."""
 
 import uuid
 
@@ -51,6 +51,7 @@ def test_tool_call_is_run_and_its_result_answered(tools_api: LocalStack) -> None
     [tool_result] = result.named("tool_result")
     assert (tool_use.data["name"], tool_use.data["input"]) == ("get_weather", {"city": "Paris"})
     assert tool_result.data["id"] == tool_use.data["id"]
+    assert tool_result.data["status"] == "success"
     assert result.names.index("tool_result") < result.names.index("text")
     assert result.text == AFTER_TOOL_REPLY
     assert result.names[-1] == "done"

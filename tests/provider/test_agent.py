@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 from strands import Agent, tool
 
@@ -27,10 +28,19 @@ def get_weather(city: str) -> str:
     return "Sunny, 21 degrees"
 
 
-def test_agent_calls_tool_then_answers_from_its_result() -> None:
+TOOL_CALL_STREAMS = [
+    "vllm/tools_auto_stream.txt",
+    "sglang/b_tool_call_stream.body",
+    "tgi/chat_stream_tool_call.body",
+    "brconnector_sagemaker_openai/stream_tool_call.body",
+]
+
+
+@pytest.mark.parametrize("tool_call_stream", TOOL_CALL_STREAMS)
+def test_agent_calls_tool_then_answers_from_its_result(tool_call_stream: str) -> None:
     calls.clear()
     with FakeEndpoint() as endpoint:
-        endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "tools_auto_stream.txt").read_bytes()]))
+        endpoint.replies.append(Reply(parts=[(FIXTURES / tool_call_stream).read_bytes()]))
         endpoint.replies.append(
             Reply(parts=[(FIXTURES / "vllm" / "tools_result_followup_stream.txt").read_bytes()])
         )

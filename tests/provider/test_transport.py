@@ -84,7 +84,7 @@ async def test_model_stream_error_event_raises_with_server_message(endpoint: Fak
     endpoint.replies.append(Reply(parts=[body[:400]], frames=[stream_error("Model took too long")]))
     events = await _events(_model(endpoint))
     assert isinstance(events[-1], ModelStreamError)
-    assert events[-1].message == "Model took too long"
+    assert (events[-1].message, events[-1].error_code) == ("Model took too long", "ModelStreamError")
 
 
 async def test_stream_cut_short_raises_truncated(endpoint: FakeEndpoint) -> None:
@@ -252,3 +252,23 @@ async def test_midstream_error_raises_as_soon_as_it_arrives(endpoint: FakeEndpoi
         " is",
         " the",
     ]
+
+
+async def test_model_stream_error_sent_as_plain_event_raises(endpoint: FakeEndpoint) -> None:
+    error_event = encode_frame(
+        {":event-type": "ModelStreamError", ":message-type": "event", ":content-type": "application/json"},
+        json.dumps({"Message": "connection reset", "ErrorCode": "StreamBroken"}).encode(),
+    )
+    endpoint.replies.append(Reply(parts=[b'data: {"choices":[]}\n\n'], frames=[error_event]))
+    events = await _events(_model(endpoint))
+    assert isinstance(events[-1], ModelStreamError)
+    assert events[-1].error_code == "ModelStreamError"
+    assert events[-1].message == "SageMaker reported ModelStreamError in the response stream"
+
+
+async def test_system_prompt_content_blocks_become_one_system_message(endpoint: FakeEndpoint) -> None:
+    endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
+    blocks: Any = [{"text": "Be brief."}, {"cachePoint": {"type": "default"}}, {"text": "Answer in French."}]
+    await _events(_model(endpoint), USER, system_prompt="ignored", system_prompt_content=blocks)
+    messages = json.loads(endpoint.requests[0]["body"])["messages"]
+    assert messages[0] == {"role": "system", "content": "Be brief.\nAnswer in French."}
