@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm lint test test-unit test-e2e synth demo local bench clean
+.PHONY: help setup setup-vllm lint test test-unit test-e2e synth demo local ask bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,8 +63,14 @@ test-e2e: setup setup-vllm ## Only the end-to-end tests (real vLLM CPU behind th
 demo: setup setup-vllm ## Try it without AWS: tiny model on vLLM CPU, emulator, agent API; one tool-calling prompt
 	$(VENV)/bin/python -m local.demo
 
-local: setup setup-vllm ## Like demo, but leave the local stack running (Ctrl-C stops it)
-	$(VENV)/bin/python -m local.stack $(LOCAL_ARGS)
+local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL uses your own OpenAI-compatible server
+	$(if $(BACKEND),,$(MAKE) setup-vllm)
+	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND))
+
+ask: setup ## Ask the agent: make ask PROMPT="..." [ENV=dev] [SESSION=id] [URL=http://127.0.0.1:8080 for the local stack]
+	@test -n "$(PROMPT)" || { echo 'usage: make ask PROMPT="..." [ENV=dev] [SESSION=id] [URL=...]' >&2; exit 2; }
+	PYTHONPATH=client $(VENV)/bin/python -m agent_client "$(PROMPT)" --env $(or $(ENV),dev) \
+		$(if $(SESSION),--session $(SESSION)) $(if $(URL),--url $(URL) $(if $(findstring 127.0.0.1,$(URL)),--no-sign))
 
 synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) into cdk.out
 	rm -rf cdk.out

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent_api.tools import TOOL_NAMES
+from agent_api.tools import DEFAULT_TOOL_NAMES, TOOL_NAMES
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer concisely. Use the available tools when they help, "
@@ -171,7 +171,7 @@ class _Reader:
     def tools(self, name: str) -> tuple[str, ...]:
         raw = self.env.get(name)
         if raw is None:
-            return TOOL_NAMES
+            return DEFAULT_TOOL_NAMES
         names = [part.strip() for part in raw.split(",") if part.strip()]
         unknown = [tool for tool in names if tool not in TOOL_NAMES]
         if unknown:

@@ -138,3 +138,5 @@ TOOLS: dict[str, DecoratedFunctionTool[..., str]] = {
     "get_weather": get_weather,
 }
 TOOL_NAMES: tuple[str, ...] = tuple(TOOLS)
+# What an agent gets when AGENT_TOOLS is unset: the real tools, not the opt-in demo one.
+DEFAULT_TOOL_NAMES: tuple[str, ...] = ("current_time", "calculator")

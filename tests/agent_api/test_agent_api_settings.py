@@ -66,6 +66,11 @@ def test_empty_tools_means_no_tools() -> None:
     assert load(AGENT_TOOLS="").tools == ()
 
 
+def test_demo_weather_tool_is_opt_in() -> None:
+    assert "get_weather" not in load().tools
+    assert load(AGENT_TOOLS="current_time,get_weather").tools == ("current_time", "get_weather")
+
+
 def test_empty_sessions_bucket_disables_sessions() -> None:
     assert not load(AGENT_SESSIONS_BUCKET="").sessions_enabled
 
