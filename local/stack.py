@@ -18,14 +18,12 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -36,6 +34,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local.emulator import Emulator, Endpoint, Faults
 from local.emulator.options import add_fault_arguments, faults_from_arguments
+from local.server_process import ServerProcess
 from local.tiny_model import build
 from local.vllm_server import VllmServer, VllmServerError, free_port
 
@@ -233,90 +232,26 @@ def _credential_arguments() -> dict[str, str]:
     }
 
 
-class AgentApiProcess:
+class AgentApiProcess(ServerProcess):
     """The agent API started by ``lambda/run.sh`` (as the Lambda Web Adapter runs it) on 127.0.0.1."""
 
     def __init__(self, *, port: int, environment: dict[str, str], log_file: Path) -> None:
         self.port = port
-        self.log_file = log_file
-        self._environment = {**environment, "AWS_LWA_PORT": str(port)}
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            name="the agent API",
+            argv=["/bin/sh", str(RUN_SCRIPT)],
+            env={**environment, "AWS_LWA_PORT": str(port)},
+            log_file=log_file,
+            ready_url=f"{self.base_url}/health",
+            startup_timeout=AGENT_STARTUP_TIMEOUT,
+            stop_grace=AGENT_STOP_GRACE,
+            error=StackError,
+        )
 
     @property
     def base_url(self) -> str:
         """Base URL of the API."""
         return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Self:
-        with self.log_file.open("wb") as log:
-            # Its own process group: stopping it reaches anything uvicorn started.
-            process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                ["/bin/sh", str(RUN_SCRIPT)],
-                env=self._environment,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._process = process
-        try:
-            self._wait_until_healthy(process)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it after a grace period."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        _signal_group(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=AGENT_STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        """Return the last lines of the API's output."""
-        if not self.log_file.exists():
-            return ""
-        with self.log_file.open(encoding="utf-8", errors="replace") as log:
-            return "".join(deque(log, maxlen=lines))
-
-    def _wait_until_healthy(self, process: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + AGENT_STARTUP_TIMEOUT
-        while True:
-            code = process.poll()
-            if code is not None:
-                raise StackError(f"the agent API exited with code {code} while starting:\n{self.log_tail()}")
-            if _healthy(f"{self.base_url}/health"):
-                return
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"the agent API did not answer /health within {AGENT_STARTUP_TIMEOUT:.0f} s:\n"
-                    f"{self.log_tail()}"
-                )
-            time.sleep(0.2)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a local http URL we built
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
 
 
 def usage_text(stack: LocalStack) -> str:

@@ -12,20 +12,17 @@ CLI: `python -m local.vllm_server --model-dir DIR [--port N]` runs until Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections import deque
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Final, Self
+
+from local.server_process import ServerProcess
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SERVE_SCRIPT: Final = REPO_ROOT / "container" / "serve"
@@ -63,8 +60,7 @@ class VllmServer:
         self.port = free_port() if port is None else port
         self.venv = Path(venv)
         self.startup_timeout = startup_timeout
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: Path | None = None
+        self._server: ServerProcess | None = None
 
     @property
     def base_url(self) -> str:
@@ -74,7 +70,7 @@ class VllmServer:
     @property
     def log_file(self) -> Path | None:
         """The file the server's output goes to while it runs."""
-        return self._log_file
+        return None if self._server is None else self._server.log_file
 
     def __enter__(self) -> Self:
         self.start()
@@ -87,7 +83,7 @@ class VllmServer:
 
     def start(self) -> None:
         """Start the server and return once `/ping` answers 200; `VllmServerError` otherwise."""
-        if self._process is not None:
+        if self._server is not None:
             raise VllmServerError("this VllmServer is already started")
         if not any(self.venv.glob("lib/python3*/site-packages/vllm/entrypoints/openai/api_server.py")):
             raise VllmServerError(
@@ -99,52 +95,42 @@ class VllmServer:
                 f"{self.model_dir} has no config.json (build one with: python -m local.tiny_model DIR)"
             )
         handle, name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log")
-        self._log_file = Path(name)
-        with os.fdopen(handle, "wb") as log:
-            # A new session gives the server its own process group, so stop() reaches vLLM's workers too.
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                [str(SERVE_SCRIPT)],
-                env=self._environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        os.close(handle)
+        self._server = ServerProcess(
+            name="vLLM",
+            argv=[str(SERVE_SCRIPT)],
+            env=self._environment(),
+            log_file=Path(name),
+            ready_url=f"{self.base_url}/ping",
+            startup_timeout=self.startup_timeout,
+            stop_grace=STOP_GRACE_SECONDS,
+            error=VllmServerError,
+            log_tail_lines=_LOG_TAIL_LINES,
+        )
         try:
-            self._wait_until_ready()
+            self._server.start()
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
         """Stop the server and every process it started: SIGTERM the group, SIGKILL after a grace period."""
-        process, self._process = self._process, None
-        if process is None:
+        server, self._server = self._server, None
+        if server is None:
             return
         try:
-            _signal_group(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                process.wait()
-            _wait_for_group_exit(process.pid, timeout=STOP_GRACE_SECONDS)
+            server.stop()
         finally:
-            if self._log_file is not None:
-                self._log_file.unlink(missing_ok=True)
-                self._log_file = None
+            server.log_file.unlink(missing_ok=True)
 
     @property
     def running(self) -> bool:
         """Whether the server process is started and has not exited."""
-        return self._process is not None and self._process.poll() is None
+        return self._server is not None and self._server.running
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """Return the last `lines` lines of the server's output."""
-        if self._log_file is None or not self._log_file.exists():
-            return ""
-        with self._log_file.open(encoding="utf-8", errors="replace") as log:
-            return "".join(deque(log, maxlen=lines))
+        return "" if self._server is None else self._server.log_tail(lines)
 
     def _environment(self) -> dict[str, str]:
         # The user's own SERVE_* variables and Python paths must not leak into a reproducible local server.
@@ -170,46 +156,6 @@ class VllmServer:
             }
         )
         return env
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            assert self._process is not None
-            code = self._process.poll()
-            if code is not None:
-                raise VllmServerError(f"vLLM exited with code {code} while starting:\n{self.log_tail()}")
-            if _ping(f"{self.base_url}/ping"):
-                return
-            if time.monotonic() > deadline:
-                raise VllmServerError(
-                    f"vLLM did not answer /ping within {self.startup_timeout:.0f} s:\n{self.log_tail()}"
-                )
-            time.sleep(0.5)
-
-
-def _ping(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a local http URL we built
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
-
-
-def _wait_for_group_exit(pgid: int, timeout: float) -> None:
-    """Wait until no process of the group is left (workers may outlive the entrypoint briefly)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    _signal_group(pgid, signal.SIGKILL)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
