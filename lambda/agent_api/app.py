@@ -102,13 +102,13 @@ class ChatService:
                 await asyncio.to_thread(self.sessions.release, lease)
 
         try:
-            session_manager = (
-                self.sessions.session_manager(chat_request.session_id)
-                if self.sessions is not None and chat_request.session_id is not None
-                else None
-            )
-            # Loading a session reads S3 synchronously: keep it off the event loop.
-            agent = await asyncio.to_thread(self.factory.agent, chat_request, session_manager)
+            if self.sessions is not None and chat_request.session_id is not None:
+                session_manager = self.sessions.session_manager(chat_request.session_id)
+                # Loading a session reads S3 synchronously: keep it off the event loop.
+                agent = await asyncio.to_thread(self.factory.agent, chat_request, session_manager)
+            else:
+                # Without a session nothing blocks, and a thread hop would only delay the first token.
+                agent = self.factory.agent(chat_request, None)
         except Exception as exc:
             await release()
             metrics.error()

@@ -143,6 +143,9 @@ class _ClientGoneError(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and each event-stream frame are separate small writes: with Nagle's algorithm on, a frame can
+    # wait ~40 ms for the client's delayed ACK, which would show up as latency that SageMaker does not add.
+    disable_nagle_algorithm = True
     server: _EmulatorHTTPServer
     _head_sent = False
     """Whether the current request's status line went out (after that, errors can only cut the stream)."""

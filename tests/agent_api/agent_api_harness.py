@@ -24,7 +24,9 @@ FAST_RETRIES = RetryPolicy(max_attempts=2, initial_delay_seconds=0, max_delay_se
 @contextmanager
 def serve(app: Starlette) -> Iterator[str]:
     """Run `app` under a real uvicorn server on 127.0.0.1; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # With the protocol given, asyncio sets TCP_NODELAY on accepted connections (as under `uvicorn --port`);
+    # without it, Nagle's algorithm holds each stream's first event for a delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -3,6 +3,9 @@ real uvicorn server and read with an SSE client library."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 from agent_api_fake_runtime import (
     ModelError,
     Stream,
@@ -12,7 +15,7 @@ from agent_api_fake_runtime import (
     sse_parts,
 )
 from agent_api_harness import FAST_RETRIES, HarnessFactory
-from httpx_sse import ServerSentEvent, connect_sse
+from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
 
 HELLO = "Hello! I am a tiny test model."
 
@@ -197,3 +200,20 @@ def test_running_out_of_tokens_ends_with_done_max_tokens(harness: HarnessFactory
     assert text_of(events) == "Hello! I"
     assert events[-1].event == "done"
     assert events[-1].json()["stop_reason"] == "max_tokens"
+
+
+def test_concurrent_streams_each_get_the_whole_answer(harness: HarnessFactory) -> None:
+    # More streams than the provider keeps idle reader threads, so readers are both reused and started.
+    app = harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))])
+    base_url = str(app.client.base_url)
+
+    async def one(client: httpx.AsyncClient) -> str:
+        async with aconnect_sse(client, "POST", "/chat", json={"prompt": "Hi"}) as source:
+            return text_of([event async for event in source.aiter_sse()])
+
+    async def all_streams(count: int) -> list[str]:
+        limits = httpx.Limits(max_connections=count)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+            return await asyncio.gather(*(one(client) for _ in range(count)))
+
+    assert asyncio.run(all_streams(40)) == [HELLO] * 40

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from strands.types.exceptions import ContextWindowOverflowException, ModelThrott
 
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.errors import EndpointInvocationError, ModelStreamError, StreamTruncatedError
+from sagemaker_provider.transport import IDLE_READER_THREAD_NAME, READER_THREAD_NAME, ReaderThreads
 
 from .fake_endpoint import FakeEndpoint, Reply, encode_frame, stream_error
 from .helpers import FIXTURES, body_files, fixture_id, parse_parts
@@ -230,10 +233,46 @@ async def test_consumer_closing_early_stops_the_reader_thread(endpoint: FakeEndp
         break
     await stream.aclose()
     reply.gate.set()
-    readers = [t for t in threading.enumerate() if t.name == "sagemaker-stream"]
-    for thread in readers:
-        await asyncio.to_thread(thread.join, 5)
-    assert not any(t.is_alive() for t in readers)
+    deadline = time.monotonic() + 5
+    while _busy_readers() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert _busy_readers() == []
+
+
+def _busy_readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == READER_THREAD_NAME]
+
+
+async def test_reader_threads_are_reused_between_streams(endpoint: FakeEndpoint) -> None:
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    endpoint.replies.extend([Reply(parts=[body]), Reply(parts=[body])])
+    model = _model(endpoint)
+    await _events(model)
+    before = {t.ident for t in threading.enumerate() if t.name.startswith(READER_THREAD_NAME)}
+    await _events(model)
+    after = {t.ident for t in threading.enumerate() if t.name.startswith(READER_THREAD_NAME)}
+    assert after == before
+
+
+def test_reader_threads_beyond_the_idle_limit_exit() -> None:
+    readers = ReaderThreads(max_idle=1)
+    existing = set(threading.enumerate())
+    gate = threading.Event()
+    finished = [threading.Event() for _ in range(3)]
+
+    def job(done: threading.Event) -> None:
+        gate.wait(5)
+        done.set()
+
+    for done in finished:
+        readers.run(lambda done=done: job(done))
+    started = [t for t in threading.enumerate() if t not in existing and t.name == READER_THREAD_NAME]
+    gate.set()
+    for thread in started:
+        thread.join(0.5)
+    assert len(started) == 3
+    assert all(done.is_set() for done in finished)
+    assert [t.name for t in started if t.is_alive()] == [IDLE_READER_THREAD_NAME]
 
 
 async def test_midstream_error_raises_as_soon_as_it_arrives(endpoint: FakeEndpoint) -> None:
@@ -272,3 +311,20 @@ async def test_system_prompt_content_blocks_become_one_system_message(endpoint: 
     await _events(_model(endpoint), USER, system_prompt="ignored", system_prompt_content=blocks)
     messages = json.loads(endpoint.requests[0]["body"])["messages"]
     assert messages[0] == {"role": "system", "content": "Be brief.\nAnswer in French."}
+
+
+def test_reader_threads_run_each_job_in_the_callers_context() -> None:
+    readers = ReaderThreads()
+    request: contextvars.ContextVar[str] = contextvars.ContextVar("request")
+    seen: list[tuple[str, threading.Thread]] = []
+    for name in ("first", "second"):
+        done = threading.Event()
+        request.set(name)
+        readers.run(lambda done=done: (seen.append((request.get(), threading.current_thread())), done.set()))
+        assert done.wait(5)
+        deadline = time.monotonic() + 5
+        while seen[-1][1].name != IDLE_READER_THREAD_NAME and time.monotonic() < deadline:
+            time.sleep(0.01)
+    # The same parked thread ran both jobs, each with its caller's value.
+    assert [value for value, _ in seen] == ["first", "second"]
+    assert seen[0][1] is seen[1][1]
