@@ -6,40 +6,16 @@ Each call consumes the next scripted `Reply` (the last one repeats). Bodies come
 
 from __future__ import annotations
 
-import binascii
 import json
-import struct
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from local.emulator.eventstream import payload_part
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def _header(name: str, value: str) -> bytes:
-    name_bytes, value_bytes = name.encode(), value.encode()
-    # Header value type 7 = string, with a 2-byte length.
-    return bytes([len(name_bytes)]) + name_bytes + b"\x07" + struct.pack(">H", len(value_bytes)) + value_bytes
-
-
-def event_frame(payload: bytes, headers: dict[str, str]) -> bytes:
-    """One event-stream message: prelude (total length, headers length, CRC32), headers, payload, CRC32."""
-    header_bytes = b"".join(_header(k, v) for k, v in headers.items())
-    total = 12 + len(header_bytes) + len(payload) + 4
-    prelude = struct.pack(">II", total, len(header_bytes))
-    prelude += struct.pack(">I", binascii.crc32(prelude))
-    message = prelude + header_bytes + payload
-    return message + struct.pack(">I", binascii.crc32(message))
-
-
-def payload_part(payload: bytes) -> bytes:
-    """A `PayloadPart` event carrying `payload`."""
-    return event_frame(
-        payload,
-        {":event-type": "PayloadPart", ":message-type": "event", ":content-type": "application/octet-stream"},
-    )
 
 
 def sse_parts(body: bytes) -> list[bytes]:

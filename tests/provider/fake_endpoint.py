@@ -6,9 +6,7 @@ the sagemaker-runtime response parser decode them, exactly as they decode AWS's.
 
 from __future__ import annotations
 
-import binascii
 import json
-import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,41 +16,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-
-def _header(name: str, value: str) -> bytes:
-    raw_name, raw_value = name.encode(), value.encode()
-    return (
-        struct.pack("!B", len(raw_name)) + raw_name + b"\x07" + struct.pack("!H", len(raw_value)) + raw_value
-    )
-
-
-def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
-    """Encode one AWS event-stream message."""
-    raw_headers = b"".join(_header(k, v) for k, v in headers.items())
-    total = 12 + len(raw_headers) + len(payload) + 4
-    prelude = struct.pack("!II", total, len(raw_headers))
-    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
-    message = prelude + raw_headers + payload
-    return message + struct.pack("!I", binascii.crc32(message) & 0xFFFFFFFF)
-
-
-def payload_part(data: bytes) -> bytes:
-    return encode_frame(
-        {":event-type": "PayloadPart", ":message-type": "event", ":content-type": "application/octet-stream"},
-        data,
-    )
+from local.emulator.eventstream import exception_event, payload_part
 
 
 def stream_error(message: str, error_code: str = "ModelInvocationTimeExceeded") -> bytes:
-    body = json.dumps({"Message": message, "ErrorCode": error_code}).encode()
-    return encode_frame(
-        {
-            ":exception-type": "ModelStreamError",
-            ":message-type": "exception",
-            ":content-type": "application/json",
-        },
-        body,
-    )
+    """A ``ModelStreamError`` exception message, as SageMaker ends a failed stream."""
+    return exception_event("ModelStreamError", message, error_code)
 
 
 @dataclass

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 
+from local.emulator.eventstream import encode_message as encode_frame
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.errors import EndpointInvocationError, ModelStreamError, StreamTruncatedError
 from sagemaker_provider.transport import IDLE_READER_THREAD_NAME, READER_THREAD_NAME, ReaderThreads
 
-from .fake_endpoint import FakeEndpoint, Reply, encode_frame, stream_error
+from .fake_endpoint import FakeEndpoint, Reply, stream_error
 from .helpers import FIXTURES, body_files, fixture_id, parse_parts
 
 USER = [{"role": "user", "content": [{"text": "What is the capital of France?"}]}]
