@@ -4,7 +4,7 @@
                                                                  moto S3   ◄─ boto3 ─┘    ▲
                                                                                            └─ POST /chat
 
-The agent API runs as in Lambda (`lambda/run.sh`, uvicorn on `agent_api.app:app`) with the contract-C2
+The agent API runs as in Lambda (`lambda/run.sh`, uvicorn on `agent_api.app:app`) with its
 `AGENT_*` variables; botocore's standard `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` / `AWS_ENDPOINT_URL_S3`
 variables point it at the emulator and at moto's S3 server, with dummy credentials.
 
@@ -177,7 +177,7 @@ def _check_reachable(url: str) -> None:
 
 
 def agent_environment(emulator_url: str, s3_url: str, tools: str | None) -> dict[str, str]:
-    """Return the agent API's environment: contract C2 plus the local endpoints and dummy credentials.
+    """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
     AWS profile nor a stray setting can leak into the local stack.

@@ -77,7 +77,7 @@ def _rule(default: Any, allowed: str, check: Callable[[Any], bool] = lambda _: T
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """What the serving container runs (contract C3): engine, weights source and engine flags."""
+    """What the serving container runs (its SERVE_* settings, docs/container.md): engine, weights, flags."""
 
     engine: str = _rule("sglang", "'sglang' or 'vllm'", lambda v: v in ("sglang", "vllm"))
     hf_model_id: str | None = _rule(None, "a Hugging Face model id like 'org/name'", lambda v: "/" in v)
@@ -122,7 +122,7 @@ class EndpointSettings:
 
 @dataclass(frozen=True)
 class AgentSettings:
-    """The Strands agent's settings, passed to the Lambda as the AGENT_* variables of contract C2."""
+    """The Strands agent's settings, passed to the Lambda as its AGENT_* variables (docs/agent-api.md)."""
 
     response_format: str = _rule(
         "auto", "a provider format name like 'auto' or 'openai-chat'", lambda v: bool(_NAME.match(v))

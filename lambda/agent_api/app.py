@@ -195,7 +195,7 @@ def create_app(
     boto_session: boto3.Session | None = None,
     retry_policy: RetryPolicy | None = None,
 ) -> Starlette:
-    """Build the app; settings default to the process environment (contract C2), retries to `RetryPolicy()`.
+    """Build the app; settings default to the `AGENT_*` environment, retries to `RetryPolicy()`.
 
     Raises:
         SettingsError: if the configuration is invalid, naming each bad variable.

@@ -1,4 +1,4 @@
-"""Agent API configuration: the `AGENT_*` environment variables (contract C2), read once at cold start.
+"""Agent API configuration: the `AGENT_*` environment variables (docs/agent-api.md), read at cold start.
 
 Every problem is reported at once, each naming its variable, so a misconfigured deployment fails at start
 with one readable message instead of on the first request.

@@ -34,7 +34,7 @@ def web_adapter_layer_arn(architecture: str, version: int) -> str:
 
 
 def agent_environment(config: EnvironmentConfig, endpoint_name: str, sessions_bucket: str) -> dict[str, str]:
-    """Return the function's environment: contract C2's AGENT_* settings, Powertools and the Web Adapter."""
+    """Return the function's environment: AGENT_* settings (docs/agent-api.md), Powertools, Web Adapter."""
     agent = config.agent
     env = {
         "AGENT_ENDPOINT_NAME": endpoint_name,

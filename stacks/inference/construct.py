@@ -27,7 +27,7 @@ _NVME_KMS_REASON = (
 
 
 def serving_environment(config: EnvironmentConfig) -> dict[str, str]:
-    """Return the serving container's environment (contract C3) for the model settings."""
+    """Return the serving container's SERVE_* environment (docs/container.md) for the model settings."""
     model = config.model
     env = {
         "SERVE_ENGINE": model.engine,

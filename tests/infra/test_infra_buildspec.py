@@ -1,4 +1,4 @@
-"""container/buildspec.yml follows the image-build contract (C4)."""
+"""container/buildspec.yml builds and pushes the image from the CodeBuild variables the stack sets."""
 
 from __future__ import annotations
 
