@@ -138,11 +138,15 @@ def test_first_byte_delay_holds_the_answer_back(emulator: Emulator, client) -> N
 def test_part_delay_spaces_the_parts_out(container: FakeContainer, emulator: Emulator, client) -> None:
     container.reply = Reply([b"a", b"b", b"c"])
     emulator.set_faults(Faults(part_delay=0.2))
+    started = time.monotonic()
     response = client.invoke_endpoint_with_response_stream(EndpointName=ENDPOINT, Body=b"{}")
 
     arrivals = [time.monotonic() for _ in response["Body"]]
 
-    assert arrivals[2] - arrivals[0] >= 0.4
+    # Two pauses of 0.2 s between three parts: a lower bound that a loaded machine can only exceed (the gap
+    # between two arrivals could shrink when the first one is read late, so it is not compared directly).
+    assert len(arrivals) == 3
+    assert arrivals[-1] - started >= 0.4
 
 
 def test_faults_can_be_cleared(emulator: Emulator, client) -> None:
