@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         # Events before an error are printed before it is reported, as the provider yields them.
         _print(reader.feed(body))
         _print(reader.finish())
+    except BrokenPipeError:
+        # The reader stopped early (`replay FILE | head`): nothing is wrong with the stream. Point stdout at
+        # /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -81,3 +81,23 @@ def test_capture_writes_raw_body_from_endpoint(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == body
     assert request["messages"] == [{"role": "user", "content": "Hi"}]
+
+
+def test_replay_into_a_reader_that_stops_early_exits_quietly(tmp_path: Path) -> None:
+    # Far more output than a pipe buffers, so the reader closing early breaks the pipe mid-replay.
+    chunk = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes().split(b"\n\n")[1] + b"\n\n"
+    body = tmp_path / "long.bin"
+    body.write_bytes(chunk * 5000 + b"data: [DONE]\n\n")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "lambda")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sagemaker_provider", "replay", str(body)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline()) == {"messageStart": {"role": "assistant"}}
+    process.stdout.close()
+
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""
