@@ -24,7 +24,7 @@ from httpx_sse import aconnect_sse, connect_sse
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "lambda")]
 
-from agent_api.settings import DEFAULT_SYSTEM_PROMPT  # noqa: E402
+from agent_api.contract import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from local.stack import ENDPOINT_NAME, REGION, LocalStack  # noqa: E402
 
 PROMPT = "Hello"

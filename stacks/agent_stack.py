@@ -60,26 +60,34 @@ class SageMakerAgentStack(Stack):
         inference = InferenceEndpoint(
             self,
             "Inference",
-            config=config,
+            endpoint_name=f"{config.stack_name}-llm",
+            model=config.model,
+            tp_degree=config.tp_degree,
+            endpoint=config.endpoint,
             image_uri=image.image_uri,
             repository=image.repository,
             key=key,
             log_retention=retention,
+            retain=config.retain_data,
         )
         agent = AgentApi(
             self,
             "AgentApi",
-            config=config,
+            agent=config.agent,
+            function_settings=config.lambda_,
+            throttling=config.api,
             lambda_dir=PROJECT_ROOT / "lambda",
             endpoint_name=inference.endpoint.attr_endpoint_name,
             key=key,
             log_retention=retention,
+            retain=config.retain_data,
         )
         inference.grant_invoke(agent.function)
         EndpointMonitoring(
             self,
             "Monitoring",
-            config=config,
+            settings=config.monitoring,
+            gpu_count=config.gpu_count,
             endpoint_name=inference.endpoint.attr_endpoint_name,
             agent_function=agent.function,
             key=key,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from stacks.agent_api.lambda_contract import contract
 from stacks.instance_types import GPU_COUNT
 
 DEFAULT_ENVIRONMENT = "dev"
@@ -53,9 +54,11 @@ INFERENCE_AMI_VERSIONS = (
     "al2-ami-sagemaker-inference-gpu-2-1",  # NVIDIA driver 535, CUDA 12.2
     "al2-ami-sagemaker-inference-gpu-2",  # NVIDIA driver 535, CUDA 12.2
 )
+# Lambda's limit on a function's timeout (botocore's CreateFunction Timeout: "the maximum allowed value is 900
+# seconds"; the 5,400-second model limit is for Lambda Managed Instances' asynchronous invocations only).
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
@@ -73,6 +76,11 @@ class ConfigError(ValueError):
 def _rule(default: Any, allowed: str, check: Callable[[Any], bool] = lambda _: True) -> Any:
     """Declare a setting with its default, a description of allowed values and a value check."""
     return field(default=default, metadata={"allowed": allowed, "check": check})
+
+
+def _bounded(bounds: contract.Bounded[Any]) -> Any:
+    """Declare a numeric setting of the agent API with the contract's default and bounds."""
+    return _rule(bounds.default, bounds.range, bounds.allows)
 
 
 @dataclass(frozen=True)
@@ -122,25 +130,38 @@ class EndpointSettings:
 
 @dataclass(frozen=True)
 class AgentSettings:
-    """The Strands agent's settings, passed to the Lambda as its AGENT_* variables (docs/agent-api.md)."""
+    """The Strands agent's settings, passed to the function as its environment (docs/agent-api.md).
+
+    Defaults and rules are the agent API's own (lambda/agent_api/contract.py), so whatever synth accepts,
+    the function accepts too.
+    """
 
     response_format: str = _rule(
-        "auto", "a provider format name like 'auto' or 'openai-chat'", lambda v: bool(_NAME.match(v))
+        contract.RESPONSE_FORMAT_DEFAULT,
+        "a provider format name like 'auto' or 'openai-chat' (a-z 0-9 _ -, at most 64)",
+        lambda v: bool(contract.RESPONSE_FORMAT_PATTERN.fullmatch(v)),
     )
-    system_prompt: str | None = _rule(None, "a non-empty string", lambda v: bool(v.strip()))
-    max_tokens: int = _rule(1024, "an integer >= 1", lambda v: v >= 1)
-    temperature: float = _rule(0.2, "a number 0..2", lambda v: 0 <= v <= 2)
+    system_prompt: str = _rule(
+        contract.DEFAULT_SYSTEM_PROMPT, "a non-blank string", lambda v: bool(v.strip())
+    )
+    max_tokens: int = _bounded(contract.MAX_TOKENS)
+    temperature: float = _bounded(contract.TEMPERATURE)
     tools: str = _rule(
-        "current_time,calculator",
-        "comma-separated tool names, or '' for none",
-        lambda v: v == "" or all(_NAME.match(t.strip()) for t in v.split(",")),
+        ",".join(contract.DEFAULT_TOOLS),
+        f"comma-separated names of {', '.join(contract.TOOL_NAMES)}, or '' for none",
+        lambda v: not contract.unknown_tools(v),
     )
-    max_prompt_chars: int = _rule(16000, "an integer >= 1", lambda v: v >= 1)
+    max_prompt_chars: int = _bounded(contract.MAX_PROMPT_CHARS)
     session_ttl_days: int = _rule(
         30, "an integer >= 1 (days before a stored session expires)", lambda v: v >= 1
     )
     log_level: str = _rule(
-        "INFO", "DEBUG, INFO, WARNING or ERROR", lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR")
+        contract.LOG_LEVEL_DEFAULT, ", ".join(contract.LOG_LEVELS), lambda v: v in contract.LOG_LEVELS
+    )
+    metrics_namespace: str = _rule(
+        contract.METRICS_NAMESPACE,
+        contract.METRICS_NAMESPACE_RULE,
+        lambda v: bool(contract.METRICS_NAMESPACE_PATTERN.fullmatch(v)),
     )
 
 
@@ -149,9 +170,11 @@ class LambdaSettings:
     """The agent Lambda function's size, architecture and Lambda Web Adapter layer version."""
 
     memory_mb: int = _rule(1024, "128..10240", lambda v: 128 <= v <= 10240)
-    # The agent retries a throttled model for up to ~7 s and reads each model response for up to 60 s,
-    # so a shorter function timeout would cut off answers the agent is still allowed to wait for.
-    timeout_seconds: int = _rule(900, "60..900", lambda v: 60 <= v <= 900)
+    timeout_seconds: int = _rule(
+        LAMBDA_MAX_TIMEOUT_SECONDS,
+        f"{contract.MIN_LAMBDA_TIMEOUT_SECONDS}..{LAMBDA_MAX_TIMEOUT_SECONDS} (at least one full model read)",
+        lambda v: contract.MIN_LAMBDA_TIMEOUT_SECONDS <= v <= LAMBDA_MAX_TIMEOUT_SECONDS,
+    )
     architecture: str = _rule("arm64", "'arm64' or 'x86_64'", lambda v: v in ("arm64", "x86_64"))
     web_adapter_layer_version: int = _rule(
         30, "a published LambdaAdapterLayer version >= 1", lambda v: v >= 1
@@ -186,7 +209,9 @@ class EnvironmentConfig:
 
     name: str
     account: str | None = _rule(None, "a 12-digit AWS account id", lambda v: bool(_ACCOUNT.match(v)))
-    region: str | None = _rule(None, "an AWS region like 'us-east-1'", lambda v: bool(_REGION.match(v)))
+    region: str | None = _rule(
+        None, "an AWS region like 'us-east-1'", lambda v: bool(contract.REGION_PATTERN.fullmatch(v))
+    )
     retain_data: bool = _rule(False, "true or false (keep the ECR repository, sessions and logs on delete)")
     model: ModelSettings = field(default_factory=ModelSettings)
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)

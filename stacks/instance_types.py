@@ -20,8 +20,3 @@ GPU_COUNT: dict[str, int] = {
     "ml.p5e.48xlarge": 8,
     "ml.p5en.48xlarge": 8,
 }
-
-
-def gpu_count(instance_type: str) -> int:
-    """Return the number of GPUs of a supported SageMaker GPU instance type (KeyError if unknown)."""
-    return GPU_COUNT[instance_type]

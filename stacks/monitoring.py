@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.config import EnvironmentConfig
+from stacks.config import MonitoringSettings
 from stacks.inference.construct import VARIANT_NAME
 
 _PERIOD = Duration.minutes(5)
@@ -28,13 +28,13 @@ class EndpointMonitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: EnvironmentConfig,
+        settings: MonitoringSettings,
+        gpu_count: int,
         endpoint_name: str,
         agent_function: lambda_.IFunction,
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = config.monitoring
         dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT_NAME}
 
         def endpoint_metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
@@ -80,7 +80,7 @@ class EndpointMonitoring(Construct):
                 self,
                 "GpuMemory",
                 alarm_description=f"GPU memory above {settings.gpu_memory_percent}% per GPU",
-                threshold=settings.gpu_memory_percent * config.gpu_count,
+                threshold=settings.gpu_memory_percent * gpu_count,
                 evaluation_periods=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -112,7 +112,7 @@ class EndpointMonitoring(Construct):
                 ],
                 [
                     cloudwatch.GraphWidget(
-                        title=f"GPU memory and utilization (% x {config.gpu_count} GPUs)",
+                        title=f"GPU memory and utilization (% x {gpu_count} GPUs)",
                         left=[gpu_memory, gpu_utilization],
                     ),
                     cloudwatch.GraphWidget(

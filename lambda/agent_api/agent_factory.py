@@ -16,17 +16,12 @@ from botocore.config import Config
 from strands import Agent, ModelRetryStrategy
 from strands.session.session_manager import SessionManager
 
+from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
 from agent_api.settings import Settings
 from agent_api.tools import TOOLS
 from agent_api.validation import ChatRequest
 from sagemaker_provider import SageMakerModel
 
-RETRY_BACKOFF_BUDGET_SECONDS = 10
-MIN_LAMBDA_TIMEOUT_SECONDS = 60
-
-# A stalled endpoint fails the request instead of holding the Lambda until its timeout.
-MODEL_CONNECT_TIMEOUT_SECONDS = 5
-MODEL_READ_TIMEOUT_SECONDS = 60
 MODEL_CLIENT_CONFIG = Config(
     connect_timeout=MODEL_CONNECT_TIMEOUT_SECONDS,
     read_timeout=MODEL_READ_TIMEOUT_SECONDS,

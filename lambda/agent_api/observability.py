@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from agent_api.settings import DEFAULT_SERVICE_NAME
+from agent_api.contract import ENV_SERVICE_NAME, SERVICE_NAME
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME)
+logger = Logger(service=os.environ.get(ENV_SERVICE_NAME) or SERVICE_NAME)
 
 
 def request_id_from_headers(headers: Mapping[str, str]) -> str:

@@ -1,51 +1,20 @@
-"""Agent API configuration: the `AGENT_*` environment variables (docs/agent-api.md), read at cold start.
+"""Agent API configuration: the `AGENT_*` and Powertools environment variables, read at cold start.
 
-Every problem is reported at once, each naming its variable, so a misconfigured deployment fails at start
-with one readable message instead of on the first request.
+The names, defaults and rules are the deployment contract's (`agent_api.contract`, docs/agent-api.md). Every
+problem is reported at once, each naming its variable, so a misconfigured deployment fails at start with one
+readable message instead of on the first request.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent_api.tools import DEFAULT_TOOL_NAMES, TOOL_NAMES
+from agent_api import contract
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful assistant. Answer concisely. Use the available tools when they help, "
-    "and say so when you do not know something."
-)
-DEFAULT_SERVICE_NAME = "agent-api"
-DEFAULT_METRICS_NAMESPACE = "SageMakerStrandsAgent"
-
-# Generation parameter bounds accepted from configuration and from requests.
-MAX_TOKENS_LIMIT = 1_000_000
-TEMPERATURE_MIN = 0.0
-TEMPERATURE_MAX = 2.0
-
-KNOWN_VARIABLES = frozenset(
-    {
-        "AGENT_ENDPOINT_NAME",
-        "AGENT_REGION",
-        "AGENT_RESPONSE_FORMAT",
-        "AGENT_SYSTEM_PROMPT",
-        "AGENT_MAX_TOKENS",
-        "AGENT_TEMPERATURE",
-        "AGENT_TOOLS",
-        "AGENT_SESSIONS_BUCKET",
-        "AGENT_MAX_PROMPT_CHARS",
-    }
-)
-
-# SageMaker's own naming rule for endpoints.
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_FORMAT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-# S3's general-purpose bucket naming rule (no dots: they break virtual-hosted TLS).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_NOT_BLANK = re.compile(r"\s*\S.*", re.DOTALL)
 
 
 class SettingsError(ValueError):
@@ -67,6 +36,8 @@ class Settings:
     max_prompt_chars: int
     service_name: str
     metrics_namespace: str
+    # Applied by Powertools' Logger, which reads the same variable; checked here so a typo fails at start.
+    log_level: str
 
     @property
     def sessions_enabled(self) -> bool:
@@ -83,43 +54,55 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         reader = _Reader(env)
-        for name in sorted(n for n in env if n.startswith("AGENT_") and n not in KNOWN_VARIABLES):
-            reader.errors.append(f"{name}: unknown variable (known: {', '.join(sorted(KNOWN_VARIABLES))})")
+        known = sorted(contract.AGENT_VARIABLES)
+        for name in sorted(n for n in env if n.startswith("AGENT_") and n not in contract.AGENT_VARIABLES):
+            reader.errors.append(f"{name}: unknown variable (known: {', '.join(known)})")
 
-        endpoint_name = reader.matching("AGENT_ENDPOINT_NAME", _ENDPOINT_NAME, "a SageMaker endpoint name")
-        region = reader.optional("AGENT_REGION") or env.get("AWS_REGION") or None
-        if region is not None and not _REGION.match(region):
-            name = "AGENT_REGION" if env.get("AGENT_REGION") else "AWS_REGION"
+        endpoint_name = reader.matching(
+            contract.ENV_ENDPOINT_NAME, contract.ENDPOINT_NAME_PATTERN, "a SageMaker endpoint name"
+        )
+        region = env.get(contract.ENV_REGION) or env.get("AWS_REGION") or None
+        if region is not None and not contract.REGION_PATTERN.fullmatch(region):
+            name = contract.ENV_REGION if env.get(contract.ENV_REGION) else "AWS_REGION"
             reader.errors.append(f"{name}: {region!r} is not an AWS region name (e.g. us-east-1)")
         response_format = reader.matching(
-            "AGENT_RESPONSE_FORMAT", _FORMAT_NAME, "a response format name", default="auto"
+            contract.ENV_RESPONSE_FORMAT,
+            contract.RESPONSE_FORMAT_PATTERN,
+            "a response format name",
+            default=contract.RESPONSE_FORMAT_DEFAULT,
         )
-        system_prompt = reader.optional("AGENT_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT)
-        if system_prompt is not None and not system_prompt.strip():
-            reader.errors.append("AGENT_SYSTEM_PROMPT: must not be blank (unset it for the built-in prompt)")
-        max_tokens = reader.integer("AGENT_MAX_TOKENS", 1024, 1, MAX_TOKENS_LIMIT)
-        temperature = reader.number("AGENT_TEMPERATURE", 0.2, TEMPERATURE_MIN, TEMPERATURE_MAX)
-        tools = reader.tools("AGENT_TOOLS")
-        bucket = reader.optional("AGENT_SESSIONS_BUCKET") or None
-        if bucket is not None and not _BUCKET.match(bucket):
-            reader.errors.append(f"AGENT_SESSIONS_BUCKET: {bucket!r} is not a valid S3 bucket name")
-        max_prompt_chars = reader.integer("AGENT_MAX_PROMPT_CHARS", 16000, 1, 10_000_000)
-
+        system_prompt = env.get(contract.ENV_SYSTEM_PROMPT, contract.DEFAULT_SYSTEM_PROMPT)
+        if not system_prompt.strip():
+            reader.errors.append(
+                f"{contract.ENV_SYSTEM_PROMPT}: must not be blank (unset it for the built-in prompt)"
+            )
+        bucket = env.get(contract.ENV_SESSIONS_BUCKET) or None
+        if bucket is not None and not contract.BUCKET_PATTERN.fullmatch(bucket):
+            reader.errors.append(f"{contract.ENV_SESSIONS_BUCKET}: {bucket!r} is not a valid S3 bucket name")
+        settings = cls(
+            endpoint_name=endpoint_name,
+            region=region,
+            response_format=response_format,
+            system_prompt=system_prompt,
+            max_tokens=reader.integer(contract.ENV_MAX_TOKENS, contract.MAX_TOKENS),
+            temperature=reader.number(contract.ENV_TEMPERATURE, contract.TEMPERATURE),
+            tools=reader.tools(contract.ENV_TOOLS),
+            sessions_bucket=bucket,
+            max_prompt_chars=reader.integer(contract.ENV_MAX_PROMPT_CHARS, contract.MAX_PROMPT_CHARS),
+            service_name=reader.matching(
+                contract.ENV_SERVICE_NAME, _NOT_BLANK, "a service name", contract.SERVICE_NAME
+            ),
+            metrics_namespace=reader.matching(
+                contract.ENV_METRICS_NAMESPACE,
+                contract.METRICS_NAMESPACE_PATTERN,
+                contract.METRICS_NAMESPACE_RULE,
+                contract.METRICS_NAMESPACE,
+            ),
+            log_level=reader.one_of(contract.ENV_LOG_LEVEL, contract.LOG_LEVELS, contract.LOG_LEVEL_DEFAULT),
+        )
         if reader.errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(reader.errors))
-        return cls(
-            endpoint_name=endpoint_name or "",
-            region=region,
-            response_format=response_format or "auto",
-            system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            tools=tools,
-            sessions_bucket=bucket,
-            max_prompt_chars=max_prompt_chars,
-            service_name=env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME,
-            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
-        )
+        return settings
 
 
 class _Reader:
@@ -129,52 +112,55 @@ class _Reader:
         self.env = env
         self.errors: list[str] = []
 
-    def optional(self, name: str, default: str | None = None) -> str | None:
-        return self.env.get(name, default)
-
-    def matching(
-        self, name: str, pattern: re.Pattern[str], what: str, default: str | None = None
-    ) -> str | None:
+    def matching(self, name: str, pattern: re.Pattern[str], what: str, default: str | None = None) -> str:
         value = self.env.get(name, default)
         if value is None:
             self.errors.append(f"{name}: required ({what})")
-        elif not pattern.match(value):
+            return ""
+        if not pattern.fullmatch(value):
             self.errors.append(f"{name}: {value!r} is not {what}")
         return value
 
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
+    def one_of(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.env.get(name, default)
+        if value not in choices:
+            self.errors.append(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def integer(self, name: str, bounds: contract.Bounded[int]) -> int:
         raw = self.env.get(name)
         if raw is None:
-            return default
+            return bounds.default
         try:
             value = int(raw.strip())
         except ValueError:
             self.errors.append(f"{name}: {raw!r} is not an integer")
-            return default
-        if not low <= value <= high:
-            self.errors.append(f"{name}: {value} is outside {low}..{high}")
+            return bounds.default
+        if not bounds.allows(value):
+            self.errors.append(f"{name}: {value} is outside {bounds.range}")
         return value
 
-    def number(self, name: str, default: float, low: float, high: float) -> float:
+    def number(self, name: str, bounds: contract.Bounded[float]) -> float:
         raw = self.env.get(name)
         if raw is None:
-            return default
+            return bounds.default
         try:
             value = float(raw.strip())
         except ValueError:
             self.errors.append(f"{name}: {raw!r} is not a number")
-            return default
-        if not math.isfinite(value) or not low <= value <= high:
-            self.errors.append(f"{name}: {raw.strip()} is outside {low:g}..{high:g}")
+            return bounds.default
+        if not bounds.allows(value):
+            self.errors.append(f"{name}: {raw.strip()} is outside {bounds.range}")
         return value
 
     def tools(self, name: str) -> tuple[str, ...]:
         raw = self.env.get(name)
         if raw is None:
-            return DEFAULT_TOOL_NAMES
-        names = [part.strip() for part in raw.split(",") if part.strip()]
-        unknown = [tool for tool in names if tool not in TOOL_NAMES]
+            return contract.DEFAULT_TOOLS
+        unknown = contract.unknown_tools(raw)
         if unknown:
             listed = ", ".join(map(repr, unknown))
-            self.errors.append(f"{name}: unknown tool(s) {listed} (available: {', '.join(TOOL_NAMES)})")
-        return tuple(dict.fromkeys(tool for tool in names if tool in TOOL_NAMES))
+            self.errors.append(
+                f"{name}: unknown tool(s) {listed} (available: {', '.join(contract.TOOL_NAMES)})"
+            )
+        return tuple(tool for tool in contract.split_tools(raw) if tool in contract.TOOL_NAMES)

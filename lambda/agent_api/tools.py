@@ -132,11 +132,9 @@ def get_weather(city: str) -> str:
     return f"{name}: sunny, 21 °C (demo data)"
 
 
+# By the names of agent_api.contract.TOOL_NAMES, which the deployment validates AGENT_TOOLS against.
 TOOLS: dict[str, DecoratedFunctionTool[..., str]] = {
     "current_time": current_time,
     "calculator": calculator,
     "get_weather": get_weather,
 }
-TOOL_NAMES: tuple[str, ...] = tuple(TOOLS)
-# What an agent gets when AGENT_TOOLS is unset: the real tools, not the opt-in demo one.
-DEFAULT_TOOL_NAMES: tuple[str, ...] = ("current_time", "calculator")

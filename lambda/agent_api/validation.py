@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from agent_api.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, Settings
+from agent_api import contract
+from agent_api.settings import Settings
 
-# The session id becomes part of S3 keys, so only a strict alphabet is accepted.
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-FIELDS = frozenset({"prompt", "session_id", "max_tokens", "temperature"})
-# JSON escapes can take several bytes per prompt character; anything larger than this is not a valid request.
-_BYTES_PER_CHAR_BOUND = 6
+# A prompt character takes at most 12 bytes in JSON (a character outside the BMP escaped as a surrogate pair,
+# "\ud83d\ude00"); a body larger than this bound is not a valid request.
+_BYTES_PER_CHAR_BOUND = 12
 _BODY_OVERHEAD_BYTES = 4096
 
 
@@ -71,12 +68,11 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise RequestError(400, "invalid_body", "request body must be a JSON object")
-    unknown = sorted(set(data) - FIELDS)
+    accepted = sorted(contract.REQUEST_FIELDS)
+    unknown = sorted(set(data) - set(accepted))
     if unknown:
         raise RequestError(
-            400,
-            "unknown_field",
-            f"unknown field(s): {', '.join(unknown)} (accepted: {', '.join(sorted(FIELDS))})",
+            400, "unknown_field", f"unknown field(s): {', '.join(unknown)} (accepted: {', '.join(accepted)})"
         )
     return ChatRequest(
         prompt=_prompt(data, settings),
@@ -107,11 +103,12 @@ def _session_id(data: dict[str, Any], settings: Settings) -> str | None:
     session_id = data.get("session_id")
     if session_id is None:
         return None
-    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.match(session_id):
+    if not isinstance(session_id, str) or not contract.SESSION_ID_PATTERN.fullmatch(session_id):
         raise RequestError(
             400,
             "invalid_field",
-            "field 'session_id' must be 1-128 characters of A-Z a-z 0-9 _ - starting with a letter or digit",
+            f"field 'session_id' must be 1-{contract.SESSION_ID_MAX_CHARS} characters of A-Z a-z 0-9 _ - "
+            "starting with a letter or digit",
         )
     if not settings.sessions_enabled:
         raise RequestError(400, "sessions_disabled", "sessions are not enabled on this deployment")
@@ -122,9 +119,10 @@ def _max_tokens(data: dict[str, Any], settings: Settings) -> int:
     value = data.get("max_tokens")
     if value is None:
         return settings.max_tokens
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= settings.max_tokens:
+    low = contract.MAX_TOKENS.low
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= settings.max_tokens:
         raise RequestError(
-            400, "invalid_field", f"field 'max_tokens' must be an integer from 1 to {settings.max_tokens}"
+            400, "invalid_field", f"field 'max_tokens' must be an integer from {low} to {settings.max_tokens}"
         )
     return value
 
@@ -133,15 +131,11 @@ def _temperature(data: dict[str, Any], settings: Settings) -> float:
     value = data.get("temperature")
     if value is None:
         return settings.temperature
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not TEMPERATURE_MIN <= value <= TEMPERATURE_MAX
-    ):
+    bounds = contract.TEMPERATURE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not bounds.allows(value):
         raise RequestError(
             400,
             "invalid_field",
-            f"field 'temperature' must be a number from {TEMPERATURE_MIN:g} to {TEMPERATURE_MAX:g}",
+            f"field 'temperature' must be a number from {bounds.low:g} to {bounds.high:g}",
         )
     return float(value)

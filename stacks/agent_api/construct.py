@@ -12,13 +12,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks import nag
 from stacks.agent_api.bundling import SOURCE_EXCLUDES, UNUSED_DOCKER_IMAGE, PipLocalBundling
-from stacks.config import EnvironmentConfig
-from stacks.nag import acknowledge, compliance_rule, logical_id
+from stacks.agent_api.lambda_contract import contract
+from stacks.config import AgentSettings, ApiSettings, LambdaSettings
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 WEB_ADAPTER_ACCOUNT = "753240598075"
-SESSION_ID_PATTERN = "^[A-Za-z0-9_-]{1,128}$"
+WEB_ADAPTER_PORT = "8080"
 _NO_WAF_REASON = (
     "IAM (SigV4) authorization and stage throttling guard the API; attach a WAF web ACL if it must face "
     "anonymous internet traffic."
@@ -33,29 +34,64 @@ def web_adapter_layer_arn(architecture: str, version: int) -> str:
     return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{WEB_ADAPTER_ACCOUNT}:layer:{layer}:{version}"
 
 
-def agent_environment(config: EnvironmentConfig, endpoint_name: str, sessions_bucket: str) -> dict[str, str]:
-    """Return the function's environment: AGENT_* settings (docs/agent-api.md), Powertools, Web Adapter."""
-    agent = config.agent
-    env = {
-        "AGENT_ENDPOINT_NAME": endpoint_name,
-        "AGENT_REGION": Aws.REGION,
-        "AGENT_RESPONSE_FORMAT": agent.response_format,
-        "AGENT_MAX_TOKENS": str(agent.max_tokens),
-        "AGENT_TEMPERATURE": str(agent.temperature),
-        "AGENT_TOOLS": agent.tools,
-        "AGENT_SESSIONS_BUCKET": sessions_bucket,
-        "AGENT_MAX_PROMPT_CHARS": str(agent.max_prompt_chars),
-        "POWERTOOLS_SERVICE_NAME": "agent-api",
-        "POWERTOOLS_METRICS_NAMESPACE": "SageMakerAgent",
-        "POWERTOOLS_LOG_LEVEL": agent.log_level,
+def agent_environment(agent: AgentSettings, endpoint_name: str, sessions_bucket: str) -> dict[str, str]:
+    """Return the function's environment: every agent API setting explicitly, then the Web Adapter's."""
+    return {
+        contract.ENV_ENDPOINT_NAME: endpoint_name,
+        contract.ENV_REGION: Aws.REGION,
+        contract.ENV_RESPONSE_FORMAT: agent.response_format,
+        contract.ENV_SYSTEM_PROMPT: agent.system_prompt,
+        contract.ENV_MAX_TOKENS: str(agent.max_tokens),
+        contract.ENV_TEMPERATURE: str(agent.temperature),
+        contract.ENV_TOOLS: ",".join(contract.split_tools(agent.tools)),
+        contract.ENV_SESSIONS_BUCKET: sessions_bucket,
+        contract.ENV_MAX_PROMPT_CHARS: str(agent.max_prompt_chars),
+        contract.ENV_SERVICE_NAME: contract.SERVICE_NAME,
+        contract.ENV_METRICS_NAMESPACE: agent.metrics_namespace,
+        contract.ENV_LOG_LEVEL: agent.log_level,
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
-        "AWS_LWA_PORT": "8080",
-        "AWS_LWA_READINESS_CHECK_PATH": "/health",
+        "AWS_LWA_PORT": WEB_ADAPTER_PORT,
+        "AWS_LWA_READINESS_CHECK_PATH": contract.HEALTH_PATH,
     }
-    if agent.system_prompt is not None:
-        env["AGENT_SYSTEM_PROMPT"] = agent.system_prompt
-    return env
+
+
+def chat_request_schema(max_prompt_chars: int, max_tokens: int) -> apigateway.JsonSchema:
+    """Return the request model API Gateway checks bodies against, from the agent API's own request rules.
+
+    The function checks again (and alone rejects a blank prompt, which JSON Schema cannot state the way
+    Python's ``str.strip`` does). JSON ``null`` means "not given", as in the function.
+    """
+    string, null = apigateway.JsonSchemaType.STRING, apigateway.JsonSchemaType.NULL
+    return apigateway.JsonSchema(
+        schema=apigateway.JsonSchemaVersion.DRAFT4,
+        title="ChatRequest",
+        type=apigateway.JsonSchemaType.OBJECT,
+        required=["prompt"],
+        additional_properties=False,
+        properties={
+            "prompt": apigateway.JsonSchema(type=string, min_length=1, max_length=max_prompt_chars),
+            # No end-of-string anchor: '$' also matches before a final newline in some regex engines
+            # (Python's, Java's), so the first character and the alphabet are two anchor-free checks.
+            "session_id": apigateway.JsonSchema(
+                type=[string, null],
+                min_length=1,
+                max_length=contract.SESSION_ID_MAX_CHARS,
+                pattern=f"^[{contract.SESSION_ID_FIRST_CHARS}]",
+                not_=apigateway.JsonSchema(type=string, pattern=f"[^{contract.SESSION_ID_CHARS}]"),
+            ),
+            "max_tokens": apigateway.JsonSchema(
+                type=[apigateway.JsonSchemaType.INTEGER, null],
+                minimum=contract.MAX_TOKENS.low,
+                maximum=max_tokens,
+            ),
+            "temperature": apigateway.JsonSchema(
+                type=[apigateway.JsonSchemaType.NUMBER, null],
+                minimum=contract.TEMPERATURE.low,
+                maximum=contract.TEMPERATURE.high,
+            ),
+        },
+    )
 
 
 class AgentApi(Construct):
@@ -66,14 +102,17 @@ class AgentApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: EnvironmentConfig,
+        agent: AgentSettings,
+        function_settings: LambdaSettings,
+        throttling: ApiSettings,
         lambda_dir: Path,
         endpoint_name: str,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
+        retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         self.sessions = s3.Bucket(
             self,
             "Sessions",
@@ -86,121 +125,91 @@ class AgentApi(Construct):
             versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    expiration=Duration.days(config.agent.session_ttl_days),
+                    expiration=Duration.days(agent.session_ttl_days),
                     noncurrent_version_expiration=Duration.days(1),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
             removal_policy=removal,
-            auto_delete_objects=not config.retain_data,
+            auto_delete_objects=not retain,
         )
-        acknowledge(
+        nag.acknowledge(
             self.sessions,
             {
                 "AwsSolutions-S1": "Only the agent function touches this bucket; its logs and CloudTrail "
-                "record access, and sessions expire after session_ttl_days.",
-                **compliance_rule(
-                    "S3BucketLoggingEnabled", "Only the agent function reads and writes sessions."
-                ),
-                **compliance_rule(
-                    "S3BucketReplicationEnabled",
-                    "Conversation sessions are short-lived and "
-                    "expendable; a replica would only widen where they are kept.",
-                ),
+                "record access, and sessions expire after session_ttl_days."
             },
+            nag.compliance_rule(
+                "S3BucketLoggingEnabled", "Only the agent function reads and writes sessions."
+            ),
+            nag.compliance_rule(
+                "S3BucketReplicationEnabled",
+                "Conversation sessions are short-lived and expendable; a replica would only widen where they "
+                "are kept.",
+            ),
         )
-        self.function = self._function(config, lambda_dir, endpoint_name, key, log_retention, removal)
-        self.sessions.grant_read_write(self.function)
-        self.sessions.grant_delete(self.function)
-        acknowledge(
-            self.function,
-            {
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AWSLambdaBasicExecutionRole]": "Only writes its own logs.",
-                "AwsSolutions-L1": "Pinned to Python 3.13: the bundled wheels are built for that runtime.",
-                **{
-                    f"AwsSolutions-IAM5[Action::{action}]": "S3SessionManager reads, writes and deletes "
-                    "session objects of the sessions bucket only."
-                    for action in (
-                        "s3:GetObject*",
-                        "s3:GetBucket*",
-                        "s3:List*",
-                        "s3:DeleteObject*",
-                        "s3:Abort*",
-                    )
-                },
-                f"AwsSolutions-IAM5[Resource::<{logical_id(self.sessions)}.Arn>/*]": "Sessions are objects "
-                "with ids chosen per conversation, all in this bucket.",
-                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Session objects use the stack's own key.",
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "Session objects use the stack's own key.",
-                "AwsSolutions-IAM5[Resource::*]": "X-Ray PutTraceSegments/PutTelemetryRecords have no "
-                "resource-level permissions.",
-                **compliance_rule("LambdaInsideVPC", "Calls only the SageMaker runtime and S3 public APIs."),
-                **compliance_rule(
-                    "LambdaConcurrency", "Concurrency is bounded by the API stage's throttling."
-                ),
-                **compliance_rule(
-                    "LambdaDLQ",
-                    "Invoked synchronously by API Gateway, which returns errors to "
-                    "the caller; a DLQ applies only to asynchronous invocations.",
-                ),
-                **compliance_rule(
-                    "IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."
-                ),
-            },
-        )
-        self.api = self._rest_api(config, key, log_retention, removal)
 
-    def _function(
-        self,
-        config: EnvironmentConfig,
-        lambda_dir: Path,
-        endpoint_name: str,
-        key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        removal: RemovalPolicy,
-    ) -> lambda_.Function:
-        settings = config.lambda_
-        bundler = PipLocalBundling(
-            lambda_dir,
-            architecture=settings.architecture,
-            python_version=LAMBDA_RUNTIME.name.removeprefix("python"),
-        )
-        code = lambda_.Code.from_asset(
-            str(lambda_dir),
-            exclude=[f"**/{pattern}" for pattern in SOURCE_EXCLUDES],
-            bundling=BundlingOptions(image=UNUSED_DOCKER_IMAGE, local=bundler),  # type: ignore[arg-type]
-        )
         function_logs = logs.LogGroup(
             self, "FunctionLogs", retention=log_retention, encryption_key=key, removal_policy=removal
         )
-        return lambda_.Function(
+        self.function = lambda_.Function(
             self,
             "Function",
             description="Strands agent over the SageMaker endpoint, streamed through the Lambda Web Adapter",
             runtime=LAMBDA_RUNTIME,
-            architecture=_ARCHITECTURES[settings.architecture],
+            architecture=_ARCHITECTURES[function_settings.architecture],
             # The Web Adapter execs run.sh, which starts uvicorn; the adapter proxies each invocation to it.
             handler="run.sh",
-            code=code,
-            memory_size=settings.memory_mb,
-            timeout=Duration.seconds(settings.timeout_seconds),
+            code=_bundled_code(lambda_dir, function_settings.architecture),
+            memory_size=function_settings.memory_mb,
+            timeout=Duration.seconds(function_settings.timeout_seconds),
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(
                     self,
                     "WebAdapter",
-                    web_adapter_layer_arn(settings.architecture, settings.web_adapter_layer_version),
+                    web_adapter_layer_arn(
+                        function_settings.architecture, function_settings.web_adapter_layer_version
+                    ),
                 )
             ],
-            environment=agent_environment(config, endpoint_name, self.sessions.bucket_name),
+            environment=agent_environment(agent, endpoint_name, self.sessions.bucket_name),
             environment_encryption=key,
             log_group=function_logs,
             tracing=lambda_.Tracing.ACTIVE,
         )
+        self.sessions.grant_read_write(self.function)
+        self.sessions.grant_delete(self.function)
+        nag.acknowledge(
+            self.function,
+            nag.lambda_function(
+                logs="Only writes its own logs.",
+                runtime="Pinned to Python 3.13: the bundled wheels are built for that runtime.",
+                vpc="Calls only the SageMaker runtime and S3 public APIs.",
+                concurrency="Concurrency is bounded by the API stage's throttling.",
+                dead_letter_queue="Invoked synchronously by API Gateway, which returns errors to the "
+                "caller; a DLQ applies only to asynchronous invocations.",
+                inline_policy="CDK grants write this role's least-privilege policy.",
+            ),
+            nag.wildcard_actions(
+                [*nag.BUCKET_READ_ACTIONS, *nag.BUCKET_WRITE_ACTIONS],
+                "S3SessionManager reads, writes and deletes session objects of the sessions bucket only.",
+            ),
+            nag.wildcard_actions(nag.KEY_GRANT_ACTIONS, "Session objects use the stack's own key."),
+            nag.wildcard_resources(
+                [f"<{nag.logical_id(self.sessions)}.Arn>/*"],
+                "Sessions are objects with ids chosen per conversation, all in this bucket.",
+            ),
+            nag.wildcard_resources(
+                ["*"], "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions."
+            ),
+        )
+
+        self.api = self._rest_api(throttling, key, log_retention, removal)
+        self.chat_url = self._chat_route(agent)
 
     def _rest_api(
         self,
-        config: EnvironmentConfig,
+        throttling: ApiSettings,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         removal: RemovalPolicy,
@@ -218,8 +227,8 @@ class AgentApi(Construct):
             cloud_watch_role_removal_policy=removal,
             deploy_options=apigateway.StageOptions(
                 stage_name="v1",
-                throttling_rate_limit=config.api.rate_limit,
-                throttling_burst_limit=config.api.burst_limit,
+                throttling_rate_limit=throttling.rate_limit,
+                throttling_burst_limit=throttling.burst_limit,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
                     caller=True,
@@ -237,33 +246,34 @@ class AgentApi(Construct):
                 tracing_enabled=True,
             ),
         )
-        request_model = api.add_model(
+        nag.acknowledge(
+            api,
+            {"AwsSolutions-APIG3": _NO_WAF_REASON, "NIST.800.53.R5-APIGWAssociatedWithWAF": _NO_WAF_REASON},
+            {"AwsSolutions-COG4": "Callers authenticate with IAM (SigV4), not Cognito user pools."},
+            nag.compliance_rule(
+                "APIGWCacheEnabledAndEncrypted", "Streamed, per-conversation answers must never be cached."
+            ),
+            nag.compliance_rule(
+                "APIGWSSLEnabled",
+                "Client certificates authenticate API Gateway to HTTP backends; this backend is a Lambda "
+                "function invoked through IAM.",
+            ),
+            nag.managed_policy(
+                "service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+                "The AWS-managed role API Gateway needs to write execution logs.",
+            ),
+        )
+        return api
+
+    def _chat_route(self, agent: AgentSettings) -> str:
+        """Add ``POST /chat``: body checked against the request model, answer streamed from the function."""
+        request_model = self.api.add_model(
             "ChatRequest",
             content_type="application/json",
             model_name="ChatRequest",
-            schema=apigateway.JsonSchema(
-                schema=apigateway.JsonSchemaVersion.DRAFT4,
-                title="ChatRequest",
-                type=apigateway.JsonSchemaType.OBJECT,
-                required=["prompt"],
-                additional_properties=False,
-                properties={
-                    "prompt": apigateway.JsonSchema(
-                        type=apigateway.JsonSchemaType.STRING,
-                        min_length=1,
-                        max_length=config.agent.max_prompt_chars,
-                    ),
-                    "session_id": apigateway.JsonSchema(
-                        type=apigateway.JsonSchemaType.STRING, pattern=SESSION_ID_PATTERN
-                    ),
-                    "max_tokens": apigateway.JsonSchema(type=apigateway.JsonSchemaType.INTEGER, minimum=1),
-                    "temperature": apigateway.JsonSchema(
-                        type=apigateway.JsonSchemaType.NUMBER, minimum=0, maximum=2
-                    ),
-                },
-            ),
+            schema=chat_request_schema(agent.max_prompt_chars, agent.max_tokens),
         )
-        validator = api.add_request_validator(
+        validator = self.api.add_request_validator(
             "ChatValidator", validate_request_body=True, validate_request_parameters=True
         )
         integration = apigateway.LambdaIntegration(
@@ -273,33 +283,23 @@ class AgentApi(Construct):
             # Streaming integrations may run up to 15 minutes (buffered ones stop at 29 seconds).
             timeout=Duration.minutes(15),
         )
-        chat = api.root.add_resource("chat")
-        chat.add_method(
+        self.api.root.add_resource(contract.CHAT_PATH.removeprefix("/")).add_method(
             "POST",
             integration,
             authorization_type=apigateway.AuthorizationType.IAM,
             request_validator=validator,
             request_models={"application/json": request_model},
         )
-        self.chat_url = api.url_for_path("/chat")
-        acknowledge(
-            api,
-            {
-                "AwsSolutions-APIG3": _NO_WAF_REASON,
-                "NIST.800.53.R5-APIGWAssociatedWithWAF": _NO_WAF_REASON,
-                "AwsSolutions-COG4": "Callers authenticate with IAM (SigV4), not Cognito user pools.",
-                **compliance_rule(
-                    "APIGWCacheEnabledAndEncrypted",
-                    "Streamed, per-conversation answers must never be cached.",
-                ),
-                **compliance_rule(
-                    "APIGWSSLEnabled",
-                    "Client certificates authenticate API Gateway to HTTP "
-                    "backends; this backend is a Lambda function invoked through IAM.",
-                ),
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]": "The AWS-managed role API Gateway needs to write "
-                "execution logs.",
-            },
-        )
-        return api
+        return self.api.url_for_path(contract.CHAT_PATH)
+
+
+def _bundled_code(lambda_dir: Path, architecture: str) -> lambda_.Code:
+    """``lambda/`` with its pip dependencies for the function's platform, bundled locally (no Docker)."""
+    bundler = PipLocalBundling(
+        lambda_dir, architecture=architecture, python_version=LAMBDA_RUNTIME.name.removeprefix("python")
+    )
+    return lambda_.Code.from_asset(
+        str(lambda_dir),
+        exclude=[f"**/{pattern}" for pattern in SOURCE_EXCLUDES],
+        bundling=BundlingOptions(image=UNUSED_DOCKER_IMAGE, local=bundler),  # type: ignore[arg-type]
+    )

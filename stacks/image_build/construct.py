@@ -15,16 +15,10 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from stacks import nag
 from stacks.image_build.image_tag import ASSET_EXCLUDES, image_tag
-from stacks.nag import acknowledge, compliance_rule, logical_id
 
 _HANDLER_DIR = Path(__file__).parent / "handler"
-
-
-def region_account(service: str) -> str:
-    """ARN prefix of ``service`` in the stack's region and account, as nag findings spell it."""
-    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
-
 
 # CloudFormation waits at most one hour for a custom resource, so the build must end (and fail with its own
 # TIMED_OUT status and log link) a little before the provider gives up.
@@ -94,31 +88,29 @@ class ServingImage(Construct):
             timeout=_BUILD_TIMEOUT,
         )
         self.repository.grant_pull_push(self.project)
-        project_id = logical_id(self.project)
-        acknowledge(
+        project_id = nag.logical_id(self.project)
+        nag.acknowledge(
             self.project,
+            nag.wildcard_actions(nag.BUCKET_READ_ACTIONS, "CDK's read grant on the container/ source asset."),
+            nag.wildcard_actions(nag.KEY_GRANT_ACTIONS, "Artifacts and logs use the stack's own key."),
+            nag.wildcard_resources(
+                ["*"],
+                "ecr:GetAuthorizationToken has no resource-level permissions; pushes are scoped to the "
+                "serving repository.",
+            ),
+            nag.wildcard_resources(
+                [f"{nag.region_account_arn('logs')}:log-group:/aws/codebuild/<{project_id}>:*"],
+                "CodeBuild's default log streams of this project only.",
+            ),
+            nag.wildcard_resources(
+                [f"{nag.region_account_arn('codebuild')}:report-group/<{project_id}>-*"],
+                "Test report groups of this project only (none are used).",
+            ),
             {
-                **{
-                    f"AwsSolutions-IAM5[Action::{action}]": "CDK's read grant on the container/ source asset."
-                    for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
-                },
-                **{
-                    f"AwsSolutions-IAM5[Action::{action}]": "Artifacts and logs use the stack's own key."
-                    for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
-                },
-                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level "
-                "permissions; pushes are scoped to the serving repository.",
-                f"AwsSolutions-IAM5[Resource::{region_account('logs')}:log-group:/aws/codebuild/"
-                f"<{project_id}>:*]": ("CodeBuild's default log streams of this project only."),
-                f"AwsSolutions-IAM5[Resource::{region_account('codebuild')}:report-group/<{project_id}>-*]": (
-                    "Test report groups of this project only (none are used)."
-                ),
                 "HIPAA.Security-CodeBuildProjectSourceRepoUrl": "The source is an S3 asset: there is no "
-                "repository URL that could carry credentials.",
-                **compliance_rule(
-                    "IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."
-                ),
+                "repository URL that could carry credentials."
             },
+            nag.compliance_rule("IAMNoInlinePolicy", "CDK grants write this role's least-privilege policy."),
         )
 
         self.image_uri = self._wait_for_image(key, log_retention, removal)
@@ -152,23 +144,17 @@ class ServingImage(Construct):
                 log_group=handler_logs,
                 initial_policy=handler_policy,
             )
-            acknowledge(
+            nag.acknowledge(
                 function,
-                {
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaBasicExecutionRole]": "Only writes its own logs.",
-                    "AwsSolutions-L1": "Same Python runtime as the agent function.",
-                    **compliance_rule("LambdaInsideVPC", "Calls only the CodeBuild and ECR public APIs."),
-                    **compliance_rule("LambdaConcurrency", "Invoked once per deployment by CloudFormation."),
-                    **compliance_rule(
-                        "LambdaDLQ",
-                        "Invoked synchronously by the Provider framework, which "
-                        "reports failures to CloudFormation.",
-                    ),
-                    **compliance_rule(
-                        "IAMNoInlinePolicy", "Its policy names exactly one project and repository."
-                    ),
-                },
+                nag.lambda_function(
+                    logs="Only writes its own logs.",
+                    runtime="Same Python runtime as the agent function.",
+                    vpc="Calls only the CodeBuild and ECR public APIs.",
+                    concurrency="Invoked once per deployment by CloudFormation.",
+                    dead_letter_queue="Invoked synchronously by the Provider framework, which reports "
+                    "failures to CloudFormation.",
+                    inline_policy="Its policy names exactly one project and repository.",
+                ),
             )
             return function
 
@@ -183,29 +169,23 @@ class ServingImage(Construct):
             total_timeout=_WAIT_TIMEOUT,
             log_group=handler_logs,
         )
-        handler_ids = [logical_id(on_event), logical_id(is_complete)]
-        acknowledge(
+        handler_ids = [nag.logical_id(on_event), nag.logical_id(is_complete)]
+        nag.acknowledge(
             provider,
+            nag.lambda_function(
+                logs="Framework functions only write their own logs.",
+                vpc="Framework functions call only Lambda and CloudFormation.",
+                concurrency="Invoked once per deployment by CloudFormation.",
+                dead_letter_queue="Failures are reported to CloudFormation, which fails the deploy.",
+                inline_policy="Framework policies name only this provider's functions.",
+            ),
+            nag.wildcard_resources(
+                [f"<{function_id}.Arn>:*" for function_id in [*handler_ids, *self._framework_ids(provider)]],
+                "Invokes any version of this provider's own handler function.",
+            ),
             {
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AWSLambdaBasicExecutionRole]": "Framework functions only write their own logs.",
-                **{
-                    f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]": "Invokes any version of this "
-                    "provider's own handler function."
-                    for function_id in [*handler_ids, *self._framework_ids(provider)]
-                },
                 "AwsSolutions-SF1": "The waiter state machine only polls the build; handlers log each step.",
                 "AwsSolutions-SF2": "The waiter state machine only polls the build; X-Ray adds nothing.",
-                **compliance_rule(
-                    "LambdaInsideVPC", "Framework functions call only Lambda and CloudFormation."
-                ),
-                **compliance_rule("LambdaConcurrency", "Invoked once per deployment by CloudFormation."),
-                **compliance_rule(
-                    "LambdaDLQ", "Failures are reported to CloudFormation, which fails the deploy."
-                ),
-                **compliance_rule(
-                    "IAMNoInlinePolicy", "Framework policies name only this provider's functions."
-                ),
             },
         )
         resource = CustomResource(
@@ -226,7 +206,7 @@ class ServingImage(Construct):
     def _framework_ids(provider: cr.Provider) -> list[str]:
         """Logical ids of the framework's own functions that its state machine invokes."""
         return [
-            logical_id(child)
+            nag.logical_id(child)
             for child in provider.node.find_all()
             if isinstance(child, lambda_.Function)
             and child.node.id in ("framework-isComplete", "framework-onTimeout")

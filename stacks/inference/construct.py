@@ -12,8 +12,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.config import EnvironmentConfig
-from stacks.nag import acknowledge, compliance_rule
+from stacks import nag
+from stacks.config import EndpointSettings, ModelSettings
 
 VARIANT_NAME = "AllTraffic"
 _CONCURRENCY_METRIC = (
@@ -26,12 +26,11 @@ _NVME_KMS_REASON = (
 )
 
 
-def serving_environment(config: EnvironmentConfig) -> dict[str, str]:
+def serving_environment(model: ModelSettings, tp_degree: int) -> dict[str, str]:
     """Return the serving container's SERVE_* environment (docs/container.md) for the model settings."""
-    model = config.model
     env = {
         "SERVE_ENGINE": model.engine,
-        "SERVE_TP_DEGREE": str(config.tp_degree),
+        "SERVE_TP_DEGREE": str(tp_degree),
         "SERVE_SERVED_MODEL_NAME": "model",
         "AWS_DEFAULT_REGION": Aws.REGION,
     }
@@ -50,24 +49,30 @@ def serving_environment(config: EnvironmentConfig) -> dict[str, str]:
 
 
 class InferenceEndpoint(Construct):
-    """A GPU SageMaker endpoint running ``image_uri`` with the environment's model, scaled on concurrency."""
+    """A GPU SageMaker endpoint running ``image_uri`` with the given model, scaled on concurrency.
+
+    ``endpoint_name`` is fixed so that the execution role can be scoped to the endpoint's own log group (a
+    generated name would make the role depend on the endpoint it serves); updates replace only the
+    endpoint config.
+    """
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        config: EnvironmentConfig,
+        endpoint_name: str,
+        model: ModelSettings,
+        tp_degree: int,
+        endpoint: EndpointSettings,
         image_uri: str,
         repository: ecr.IRepository,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
+        retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = config.endpoint
-        # A fixed name lets the execution role be scoped to the endpoint's own log group (a generated name
-        # would make the role depend on the endpoint it serves); updates replace only the endpoint config.
-        self.endpoint_name = f"{config.stack_name}-llm"
+        self.endpoint_name = endpoint_name
 
         log_group = logs.LogGroup(
             self,
@@ -75,7 +80,7 @@ class InferenceEndpoint(Construct):
             log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
             retention=log_retention,
             encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(
             self,
@@ -92,53 +97,54 @@ class InferenceEndpoint(Construct):
                 resources=[log_group.log_group_arn],
             )
         )
-        acknowledge(
+        nag.acknowledge(
             self.role,
-            {
-                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level "
-                "permissions; image pulls are scoped to the serving repository.",
-                **compliance_rule(
-                    "IAMNoInlinePolicy",
-                    "The policy is specific to this endpoint's image, logs, "
-                    "secret and weights; no managed policy is that narrow.",
-                ),
-            },
+            nag.wildcard_resources(
+                ["*"],
+                "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped to the "
+                "serving repository.",
+            ),
+            nag.compliance_rule(
+                "IAMNoInlinePolicy",
+                "The policy is specific to this endpoint's image, logs, secret and weights; no managed "
+                "policy is that narrow.",
+            ),
         )
-        if config.model.hf_token_secret_name is not None:
-            secretsmanager.Secret.from_secret_name_v2(
-                self, "HfToken", config.model.hf_token_secret_name
-            ).grant_read(self.role)
+        if model.hf_token_secret_name is not None:
+            secretsmanager.Secret.from_secret_name_v2(self, "HfToken", model.hf_token_secret_name).grant_read(
+                self.role
+            )
         model_data_source = None
-        if config.model.s3_uri is not None:
-            model_data_source = self._grant_weights_prefix(config.model.s3_uri)
+        if model.s3_uri is not None:
+            model_data_source = self._grant_weights_prefix(model.s3_uri)
 
-        model = sagemaker.CfnModel(
+        sagemaker_model = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=self.role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=image_uri,
-                environment=serving_environment(config),
+                environment=serving_environment(model, tp_degree),
                 model_data_source=model_data_source,
             ),
         )
         # The role's policy must exist before SageMaker validates the image pull.
-        model.node.add_dependency(self.role)
+        sagemaker_model.node.add_dependency(self.role)
         endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=VARIANT_NAME,
-                    model_name=model.attr_model_name,
-                    instance_type=settings.instance_type,
-                    initial_instance_count=settings.min_instances,
+                    model_name=sagemaker_model.attr_model_name,
+                    instance_type=endpoint.instance_type,
+                    initial_instance_count=endpoint.min_instances,
                     initial_variant_weight=1,
                     container_startup_health_check_timeout_in_seconds=(
-                        settings.startup_health_check_timeout_seconds
+                        endpoint.startup_health_check_timeout_seconds
                     ),
-                    model_data_download_timeout_in_seconds=settings.model_download_timeout_seconds,
-                    inference_ami_version=settings.inference_ami_version,
+                    model_data_download_timeout_in_seconds=endpoint.model_download_timeout_seconds,
+                    inference_ami_version=endpoint.inference_ami_version,
                     # Generation times vary by orders of magnitude; route to the least busy instance.
                     routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
                         routing_strategy="LEAST_OUTSTANDING_REQUESTS"
@@ -146,9 +152,9 @@ class InferenceEndpoint(Construct):
                 )
             ],
         )
-        acknowledge(
+        nag.acknowledge(
             endpoint_config,
-            compliance_rule("SageMakerEndpointConfigurationKMSKeyConfigured", _NVME_KMS_REASON),
+            nag.compliance_rule("SageMakerEndpointConfigurationKMSKeyConfigured", _NVME_KMS_REASON),
         )
         self.endpoint = sagemaker.CfnEndpoint(
             self,
@@ -157,7 +163,7 @@ class InferenceEndpoint(Construct):
             endpoint_config_name=endpoint_config.attr_endpoint_config_name,
         )
         self.endpoint.node.add_dependency(log_group)
-        self._autoscale(config)
+        self._autoscale(endpoint)
 
     def _grant_weights_prefix(self, s3_uri: str) -> sagemaker.CfnModel.ModelDataSourceProperty:
         """Read access to exactly the weights prefix, and the data source placing it under /opt/ml/model."""
@@ -174,12 +180,12 @@ class InferenceEndpoint(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
         )
-        acknowledge(
+        nag.acknowledge(
             self.role,
-            {
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket}/{prefix}*]": "The model "
-                "weights are every object under the configured S3 prefix, and only those.",
-            },
+            nag.wildcard_resources(
+                [f"arn:<AWS::Partition>:s3:::{bucket}/{prefix}*"],
+                "The model weights are every object under the configured S3 prefix, and only those.",
+            ),
         )
         return sagemaker.CfnModel.ModelDataSourceProperty(
             s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
@@ -187,7 +193,7 @@ class InferenceEndpoint(Construct):
             )
         )
 
-    def _autoscale(self, config: EnvironmentConfig) -> None:
+    def _autoscale(self, endpoint: EndpointSettings) -> None:
         """Target-track in-flight requests per instance (see docs/deploy.md for why not invocations)."""
         target = autoscaling.ScalableTarget(
             self,
@@ -195,13 +201,13 @@ class InferenceEndpoint(Construct):
             service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=config.endpoint.min_instances,
-            max_capacity=config.endpoint.max_instances,
+            min_capacity=endpoint.min_instances,
+            max_capacity=endpoint.max_instances,
         )
         target.scale_to_track_metric(
             "ConcurrentRequests",
             predefined_metric=_CONCURRENCY_METRIC,
-            target_value=config.endpoint.target_concurrent_requests,
+            target_value=endpoint.target_concurrent_requests,
             # A new GPU instance needs many minutes to load an 8B model: scale out early, scale in slowly.
             scale_out_cooldown=Duration.minutes(5),
             scale_in_cooldown=Duration.minutes(15),

@@ -37,6 +37,9 @@ def post_raw(app: Harness, content: bytes, content_type: str | None = "applicati
         ({"prompt": "Hi", "session_id": "a/b"}, 400, "invalid_field", "'session_id'"),
         ({"prompt": "Hi", "session_id": "x" * 129}, 400, "invalid_field", "'session_id'"),
         ({"prompt": "Hi", "session_id": ""}, 400, "invalid_field", "'session_id'"),
+        ({"prompt": "Hi", "session_id": "_abc"}, 400, "invalid_field", "'session_id'"),
+        ({"prompt": "Hi", "session_id": "-abc"}, 400, "invalid_field", "'session_id'"),
+        ({"prompt": "Hi", "session_id": "abc\n"}, 400, "invalid_field", "'session_id'"),
         ({"prompt": "Hi", "session_id": 7}, 400, "invalid_field", "'session_id'"),
         (
             {"prompt": "Hi", "max_tokens": 0},

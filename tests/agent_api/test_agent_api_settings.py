@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_api.settings import DEFAULT_SYSTEM_PROMPT, Settings, SettingsError
+from agent_api import contract
+from agent_api.settings import Settings, SettingsError
 
 BASE = {"AGENT_ENDPOINT_NAME": "my-endpoint"}
 
@@ -17,20 +18,21 @@ def error_for(**env: str) -> str:
     return str(info.value)
 
 
-def test_defaults_follow_the_contract() -> None:
+def test_unset_variables_take_the_contract_defaults() -> None:
     settings = Settings.from_env({**BASE, "AWS_REGION": "eu-west-1"})
     assert settings == Settings(
         endpoint_name="my-endpoint",
         region="eu-west-1",
-        response_format="auto",
-        system_prompt=DEFAULT_SYSTEM_PROMPT,
-        max_tokens=1024,
-        temperature=0.2,
-        tools=("current_time", "calculator"),
+        response_format=contract.RESPONSE_FORMAT_DEFAULT,
+        system_prompt=contract.DEFAULT_SYSTEM_PROMPT,
+        max_tokens=contract.MAX_TOKENS.default,
+        temperature=contract.TEMPERATURE.default,
+        tools=contract.DEFAULT_TOOLS,
         sessions_bucket=None,
-        max_prompt_chars=16000,
-        service_name="agent-api",
-        metrics_namespace="SageMakerStrandsAgent",
+        max_prompt_chars=contract.MAX_PROMPT_CHARS.default,
+        service_name=contract.SERVICE_NAME,
+        metrics_namespace=contract.METRICS_NAMESPACE,
+        log_level=contract.LOG_LEVEL_DEFAULT,
     )
 
 
@@ -45,7 +47,8 @@ def test_every_variable_is_read() -> None:
         AGENT_SESSIONS_BUCKET="my-sessions",
         AGENT_MAX_PROMPT_CHARS="500",
         POWERTOOLS_SERVICE_NAME="svc",
-        POWERTOOLS_METRICS_NAMESPACE="Ns",
+        POWERTOOLS_METRICS_NAMESPACE="Team/Agent",
+        POWERTOOLS_LOG_LEVEL="DEBUG",
     )
     assert (settings.region, settings.response_format, settings.system_prompt) == (
         "us-west-2",
@@ -54,7 +57,11 @@ def test_every_variable_is_read() -> None:
     )
     assert (settings.max_tokens, settings.temperature, settings.tools) == (256, 0.7, ("calculator",))
     assert (settings.sessions_bucket, settings.max_prompt_chars) == ("my-sessions", 500)
-    assert (settings.service_name, settings.metrics_namespace) == ("svc", "Ns")
+    assert (settings.service_name, settings.metrics_namespace, settings.log_level) == (
+        "svc",
+        "Team/Agent",
+        "DEBUG",
+    )
     assert settings.sessions_enabled
 
 
@@ -99,6 +106,10 @@ def test_unknown_agent_variable_is_named() -> None:
         ("AGENT_TOOLS", "calculator,shell", "unknown tool(s) 'shell'"),
         ("AGENT_SESSIONS_BUCKET", "Not_A_Bucket", "is not a valid S3 bucket name"),
         ("AGENT_MAX_PROMPT_CHARS", "-5", "is outside 1..10000000"),
+        ("POWERTOOLS_SERVICE_NAME", " ", "is not a service name"),
+        ("POWERTOOLS_METRICS_NAMESPACE", "AWS/Agent", "is not a CloudWatch namespace"),
+        ("POWERTOOLS_METRICS_NAMESPACE", "Agent\n", "is not a CloudWatch namespace"),
+        ("POWERTOOLS_LOG_LEVEL", "VERBOSE", "is not one of DEBUG, INFO, WARNING, ERROR"),
     ],
 )
 def test_invalid_value_is_named(name: str, value: str, expected: str) -> None:
@@ -108,7 +119,10 @@ def test_invalid_value_is_named(name: str, value: str, expected: str) -> None:
 
 
 def test_all_problems_are_reported_together() -> None:
-    message = error_for(AGENT_MAX_TOKENS="x", AGENT_TEMPERATURE="y", AGENT_OOPS="1")
+    message = error_for(
+        AGENT_MAX_TOKENS="x", AGENT_TEMPERATURE="y", AGENT_OOPS="1", POWERTOOLS_METRICS_NAMESPACE=":"
+    )
     assert "AGENT_MAX_TOKENS" in message
     assert "AGENT_TEMPERATURE" in message
     assert "AGENT_OOPS" in message
+    assert "POWERTOOLS_METRICS_NAMESPACE" in message

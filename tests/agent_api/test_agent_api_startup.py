@@ -14,13 +14,9 @@ import httpx
 import pytest
 from strands import ModelRetryStrategy
 
-from agent_api.agent_factory import (
-    MIN_LAMBDA_TIMEOUT_SECONDS,
-    MODEL_CLIENT_CONFIG,
-    RETRY_BACKOFF_BUDGET_SECONDS,
-    RetryPolicy,
-)
+from agent_api.agent_factory import MODEL_CLIENT_CONFIG, RetryPolicy
 from agent_api.app import create_app
+from agent_api.contract import MIN_LAMBDA_TIMEOUT_SECONDS, RETRY_BACKOFF_BUDGET_SECONDS
 from agent_api.settings import Settings, SettingsError
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"

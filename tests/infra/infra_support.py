@@ -68,3 +68,60 @@ def only(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
     found = resources(template, resource_type)
     assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
     return dict(next(iter(found.values())).get("Properties", {}))
+
+
+def agent_function(template: dict[str, Any]) -> dict[str, Any]:
+    """The properties of the agent function (the one whose handler is the Web Adapter's ``run.sh``)."""
+    functions = resources(template, "AWS::Lambda::Function")
+    (properties,) = [
+        f["Properties"] for f in functions.values() if f["Properties"].get("Handler") == "run.sh"
+    ]
+    return dict(properties)
+
+
+# What the pseudo parameters resolve to at deploy time, for a stack without a configured account and region.
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId": "123456789012",
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+def deployed_values(value: Any, template: dict[str, Any], stack_name: str) -> Any:
+    """``value`` with its CloudFormation intrinsics replaced by what a deployment would plausibly give them.
+
+    ``Ref`` to a resource gives its name property when the template sets one, else the physical name
+    CloudFormation generates (``<stack>-<logical id>-<random>``, lower-cased for buckets); ``Fn::GetAtt`` of
+    a name attribute gives the property of the same name. Anything else fails, so a new intrinsic in the
+    function's environment is noticed rather than passed through unresolved.
+    """
+
+    def resolve(item: Any) -> Any:
+        if isinstance(item, list):
+            return [resolve(element) for element in item]
+        if not isinstance(item, dict):
+            return item
+        if len(item) != 1 or not next(iter(item)).startswith(("Ref", "Fn::")):
+            return {key: resolve(element) for key, element in item.items()}
+        ((function, argument),) = item.items()
+        if function == "Ref":
+            return _ref(argument)
+        if function == "Fn::GetAtt":
+            logical_id, attribute = argument
+            return template["Resources"][logical_id]["Properties"][attribute]
+        if function == "Fn::Join":
+            separator, parts = argument
+            return separator.join(resolve(parts))
+        raise AssertionError(f"no deploy-time value for {item!r}")
+
+    def _ref(name: str) -> str:
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
+        resource = template["Resources"][name]
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::S3::Bucket":
+            return str(properties.get("BucketName") or f"{stack_name}-{name}"[:50].lower() + "-1a2b3c4d5e6f")
+        raise AssertionError(f"no deploy-time value for Ref {name} ({resource['Type']})")
+
+    return resolve(value)

@@ -106,7 +106,11 @@ def test_non_gpu_or_non_sagemaker_instance_type_is_rejected(instance_type: str) 
         ("lambda", "timeout_seconds", 901),
         ("lambda", "timeout_seconds", 59),
         ("agent", "temperature", 2.5),
+        ("agent", "max_tokens", 1_000_001),
+        ("agent", "max_prompt_chars", 0),
         ("agent", "tools", "calculator,rm -rf"),
+        ("agent", "metrics_namespace", "AWS/Agent"),
+        ("agent", "log_level", "TRACE"),
         ("api", "rate_limit", 0),
         ("monitoring", "log_retention_days", 10),
         ("monitoring", "alarm_email", "ops-at-example.com"),
@@ -120,6 +124,14 @@ def test_out_of_range_value_names_what_is_allowed(section: str, key: str, value:
     error = error_for(raw)
     assert error.key == f"{section}.{key}"
     assert f"got {value!r}; allowed: " in str(error)
+
+
+def test_unknown_tool_fails_naming_the_available_tools() -> None:
+    error = error_for(merged(agent={"tools": "calculator,shell"}))
+    assert str(error) == (
+        "cdk.json environment 'staging': agent.tools: got 'calculator,shell'; allowed: comma-separated names "
+        "of current_time, calculator, get_weather, or '' for none"
+    )
 
 
 def test_both_model_sources_are_rejected() -> None:
@@ -152,9 +164,22 @@ def test_invalid_environment_name_is_rejected() -> None:
         parse_environment("prod_eu!", HF)
 
 
-def test_app_prints_one_line_error_instead_of_a_traceback() -> None:
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        (
+            "model",
+            {"tp_degree": 3},
+            "model.tp_degree: got 3; allowed: a divisor of 4, the GPU count of ml.g6.12xlarge",
+        ),
+        ("agent", {"max_tokens": 0}, "agent.max_tokens: got 0; allowed: 1..1000000"),
+    ],
+)
+def test_app_prints_one_line_error_instead_of_a_traceback(
+    section: str, values: dict[str, Any], message: str
+) -> None:
     context = {**cdk_context(), "env": "dev"}
-    context["environments"] = {"dev": merged(model={"tp_degree": 3})}
+    context["environments"] = {"dev": merged(**{section: values})}
     result = subprocess.run(
         [sys.executable, str(ROOT / "app.py")],
         env={**os.environ, "CDK_CONTEXT_JSON": json.dumps(context)},
@@ -165,7 +190,4 @@ def test_app_prints_one_line_error_instead_of_a_traceback() -> None:
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().endswith(
-        "error: cdk.json environment 'dev': model.tp_degree: got 3; allowed: "
-        "a divisor of 4, the GPU count of ml.g6.12xlarge"
-    )
+    assert result.stderr.strip().endswith(f"error: cdk.json environment 'dev': {message}")

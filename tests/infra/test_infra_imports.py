@@ -1,21 +1,57 @@
-"""The CDK app imports no runtime dependency of the Lambda code."""
+"""The CDK app imports no runtime dependency of the Lambda code; it reads the agent API contract as a file."""
 
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
 import sys
 
 import pytest
 from infra_support import ROOT
 
+from stacks.agent_api.lambda_contract import CONTRACT_FILE
+
 pytestmark = pytest.mark.infra
 
-RUNTIME_PACKAGES = ("strands", "starlette", "uvicorn", "boto3", "botocore", "aws_lambda_powertools")
+RUNTIME_PACKAGES = (
+    "strands",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "boto3",
+    "botocore",
+    "aws_lambda_powertools",
+    "agent_api",
+    "sagemaker_provider",
+)
+# Imports app.py and every module of the CDK app under stacks/ (not the image-build handler, which is Lambda
+# code), then reports what got loaded and where Python looked for it.
+PROBE = """
+import json, pkgutil, importlib, sys
+import app, stacks
+for module in pkgutil.walk_packages(stacks.__path__, "stacks."):
+    if not module.name.startswith("stacks.image_build.handler"):
+        importlib.import_module(module.name)
+print(json.dumps({"modules": sorted({name.split(".")[0] for name in sys.modules}), "path": sys.path}))
+"""
 
 
-def test_app_loads_without_runtime_dependencies() -> None:
-    probe = f"import sys, app; print(','.join(sorted(m for m in {RUNTIME_PACKAGES!r} if m in sys.modules)))"
+def test_app_and_stacks_load_without_runtime_dependencies() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == ""
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert sorted(set(RUNTIME_PACKAGES) & set(loaded["modules"])) == []
+    assert str(ROOT / "lambda") not in loaded["path"]
+
+
+def test_contract_imports_only_the_standard_library() -> None:
+    tree = ast.parse(CONTRACT_FILE.read_text())
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert {name.split(".")[0] for name in imported} <= sys.stdlib_module_names | {"__future__"}

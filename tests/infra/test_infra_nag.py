@@ -80,3 +80,14 @@ def test_synth_fails_when_a_new_finding_appears(tmp_path: Path) -> None:
 def test_s3_weights_variant_has_no_unacknowledged_findings(tmp_path: Path) -> None:
     synthesized = synthesize(tmp_path, env="weights", environments={"weights": WEIGHTS_ENV})
     assert findings(synthesized.app) == []
+
+
+def test_one_finding_acknowledged_for_two_different_reasons_is_refused() -> None:
+    from aws_cdk import App
+
+    with pytest.raises(ValueError, match="AwsSolutions-IAM5\\[Resource::\\*\\] is acknowledged twice"):
+        nag.acknowledge(
+            App(),
+            nag.wildcard_resources(["*"], "X-Ray has no resource-level permissions."),
+            nag.wildcard_resources(["*"], "ECR authorization tokens have no resource-level permissions."),
+        )

@@ -1,0 +1,132 @@
+"""What the agent API and its deployment agree on: variables, defaults, bounds, patterns, tools, timeouts.
+
+One place for each fact. The Lambda imports this module: `Settings.from_env` and the request validation apply
+its rules. The CDK app loads this one file (`stacks/agent_api/lambda_contract.py`) to validate `cdk.json`
+with the same rules, to set every variable of the function explicitly and to derive the API's request model.
+So it imports nothing but the standard library. Patterns are matched whole (`fullmatch`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+# --- The function's environment variables (docs/agent-api.md, "Configuration") ---------------------------
+ENV_ENDPOINT_NAME: Final = "AGENT_ENDPOINT_NAME"
+ENV_REGION: Final = "AGENT_REGION"
+ENV_RESPONSE_FORMAT: Final = "AGENT_RESPONSE_FORMAT"
+ENV_SYSTEM_PROMPT: Final = "AGENT_SYSTEM_PROMPT"
+ENV_MAX_TOKENS: Final = "AGENT_MAX_TOKENS"
+ENV_TEMPERATURE: Final = "AGENT_TEMPERATURE"
+ENV_TOOLS: Final = "AGENT_TOOLS"
+ENV_SESSIONS_BUCKET: Final = "AGENT_SESSIONS_BUCKET"
+ENV_MAX_PROMPT_CHARS: Final = "AGENT_MAX_PROMPT_CHARS"
+# Powertools reads these itself (service, namespace, log level); the settings check them too.
+ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+
+AGENT_VARIABLES: Final = frozenset(
+    {
+        ENV_ENDPOINT_NAME,
+        ENV_REGION,
+        ENV_RESPONSE_FORMAT,
+        ENV_SYSTEM_PROMPT,
+        ENV_MAX_TOKENS,
+        ENV_TEMPERATURE,
+        ENV_TOOLS,
+        ENV_SESSIONS_BUCKET,
+        ENV_MAX_PROMPT_CHARS,
+    }
+)
+POWERTOOLS_VARIABLES: Final = frozenset({ENV_SERVICE_NAME, ENV_METRICS_NAMESPACE, ENV_LOG_LEVEL})
+
+_N = TypeVar("_N", int, float)
+
+
+def _plain(number: float) -> str:
+    return str(number) if isinstance(number, int) else f"{number:g}"
+
+
+@dataclass(frozen=True)
+class Bounded(Generic[_N]):
+    """A numeric setting: its default and its inclusive bounds."""
+
+    default: _N
+    low: _N
+    high: _N
+
+    def allows(self, value: float) -> bool:
+        """Whether ``value`` lies within the bounds (never NaN or infinite: the bounds are finite)."""
+        # Comparing, not math.isfinite: an integer too large for a float must be rejected, not raise.
+        return self.low <= value <= self.high
+
+    @property
+    def range(self) -> str:
+        """The bounds as people write them, e.g. ``1..1000000`` or ``0..2``."""
+        return f"{_plain(self.low)}..{_plain(self.high)}"
+
+
+# --- Settings: defaults and rules -------------------------------------------------------------------------
+# SageMaker's naming rule for endpoints.
+ENDPOINT_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+REGION_PATTERN: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+RESPONSE_FORMAT_DEFAULT: Final = "auto"
+RESPONSE_FORMAT_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+DEFAULT_SYSTEM_PROMPT: Final = (
+    "You are a helpful assistant. Answer concisely. Use the available tools when they help, "
+    "and say so when you do not know something."
+)
+# `max_tokens` is both the default and the cap of a request's `max_tokens`.
+MAX_TOKENS: Final = Bounded(default=1024, low=1, high=1_000_000)
+TEMPERATURE: Final = Bounded(default=0.2, low=0.0, high=2.0)
+MAX_PROMPT_CHARS: Final = Bounded(default=16_000, low=1, high=10_000_000)
+# The tools lambda/agent_api/tools.py implements; `get_weather` is an opt-in demo tool for the local stack.
+TOOL_NAMES: Final = ("current_time", "calculator", "get_weather")
+DEFAULT_TOOLS: Final = ("current_time", "calculator")
+# S3's general-purpose bucket naming rule, without dots (they break virtual-hosted TLS).
+BUCKET_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+SERVICE_NAME: Final = "agent-api"
+METRICS_NAMESPACE: Final = "SageMakerStrandsAgent"
+# CloudWatch namespaces: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' (botocore's
+# PutMetricData model) nor with 'AWS/', which is reserved for AWS services (CloudWatch concepts page).
+METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0-9._/#: -]{0,254}")
+METRICS_NAMESPACE_RULE: Final = (
+    "a CloudWatch namespace: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' or 'AWS/'"
+)
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVEL_DEFAULT: Final = "INFO"
+
+
+def split_tools(value: str) -> tuple[str, ...]:
+    """Return the tool names of a comma-separated list, trimmed, without empty entries or repeats."""
+    return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+def unknown_tools(value: str) -> list[str]:
+    """Return the names in a comma-separated tool list that are not tools of the agent."""
+    return [name for name in split_tools(value) if name not in TOOL_NAMES]
+
+
+# --- The HTTP API -----------------------------------------------------------------------------------------
+CHAT_PATH: Final = "/chat"
+HEALTH_PATH: Final = "/health"
+REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature")
+# A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
+# kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).
+SESSION_ID_MAX_CHARS: Final = 128
+SESSION_ID_FIRST_CHARS: Final = "A-Za-z0-9"
+SESSION_ID_CHARS: Final = "A-Za-z0-9_-"
+SESSION_ID_PATTERN: Final = re.compile(
+    f"[{SESSION_ID_FIRST_CHARS}][{SESSION_ID_CHARS}]{{0,{SESSION_ID_MAX_CHARS - 1}}}"
+)
+
+# --- Timeouts ---------------------------------------------------------------------------------------------
+# A stalled endpoint fails the request instead of holding the function until its timeout.
+MODEL_CONNECT_TIMEOUT_SECONDS: Final = 5
+MODEL_READ_TIMEOUT_SECONDS: Final = 60
+# The longest total backoff of a throttled request (agent_api.agent_factory.RetryPolicy stays within it).
+RETRY_BACKOFF_BUDGET_SECONDS: Final = 10
+# A shorter function timeout would cut off a model response the agent is still allowed to wait for.
+MIN_LAMBDA_TIMEOUT_SECONDS: Final = MODEL_READ_TIMEOUT_SECONDS

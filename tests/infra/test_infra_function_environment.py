@@ -1,0 +1,97 @@
+"""The function environment synthesized for every cdk.json environment is what the app's settings accept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from infra_support import PSEUDO_PARAMETERS, Synthesized, agent_function, cdk_context, deployed_values
+
+from agent_api import contract
+from agent_api.settings import Settings, SettingsError
+from stacks.config import ConfigError, EnvironmentConfig, parse_environment
+
+pytestmark = pytest.mark.infra
+
+ENVIRONMENTS = sorted(cdk_context()["environments"])
+WEB_ADAPTER_VARIABLES = {
+    "AWS_LAMBDA_EXEC_WRAPPER",
+    "AWS_LWA_INVOKE_MODE",
+    "AWS_LWA_PORT",
+    "AWS_LWA_READINESS_CHECK_PATH",
+}
+
+
+def configured(environment: str) -> EnvironmentConfig:
+    return parse_environment(environment, cdk_context()["environments"][environment])
+
+
+def function_variables(synthesized: Synthesized, config: EnvironmentConfig) -> dict[str, Any]:
+    """The agent function's environment as a deployment would set it, intrinsics resolved."""
+    template = synthesized.templates[config.stack_name]
+    variables = agent_function(template)["Environment"]["Variables"]
+    return dict(deployed_values(variables, template, config.stack_name))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_setting_of_the_app_is_set_explicitly(synthesized: Synthesized, environment: str) -> None:
+    variables = function_variables(synthesized, configured(environment))
+    assert set(variables) == contract.AGENT_VARIABLES | contract.POWERTOOLS_VARIABLES | WEB_ADAPTER_VARIABLES
+    assert variables["AWS_LWA_READINESS_CHECK_PATH"] == contract.HEALTH_PATH
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_app_settings_carry_the_configured_values(synthesized: Synthesized, environment: str) -> None:
+    config = configured(environment)
+    variables = function_variables(synthesized, config)
+    agent = config.agent
+    assert Settings.from_env(variables) == Settings(
+        endpoint_name=f"{config.stack_name}-llm",
+        region=PSEUDO_PARAMETERS["AWS::Region"],
+        response_format=agent.response_format,
+        system_prompt=agent.system_prompt,
+        max_tokens=agent.max_tokens,
+        temperature=agent.temperature,
+        tools=contract.split_tools(agent.tools),
+        sessions_bucket=variables[contract.ENV_SESSIONS_BUCKET],
+        max_prompt_chars=agent.max_prompt_chars,
+        service_name=contract.SERVICE_NAME,
+        metrics_namespace=agent.metrics_namespace,
+        log_level=agent.log_level,
+    )
+
+
+# Values at and around each rule's edges; synth and the function must draw the line at the same place.
+EDGES = {
+    "response_format": (contract.ENV_RESPONSE_FORMAT, ["auto", "openai-chat", "Open AI", "x" * 64, "x" * 65]),
+    "system_prompt": (contract.ENV_SYSTEM_PROMPT, ["Be brief.", " \n"]),
+    "max_tokens": (contract.ENV_MAX_TOKENS, [0, 1, 1024, 1_000_000, 1_000_001]),
+    "temperature": (contract.ENV_TEMPERATURE, [-0.1, 0, 0.2, 2, 2.01]),
+    "tools": (contract.ENV_TOOLS, ["", "calculator", "get_weather, current_time", "shell", "calculator,sh"]),
+    "max_prompt_chars": (contract.ENV_MAX_PROMPT_CHARS, [0, 1, 10_000_000, 10_000_001]),
+    "log_level": (contract.ENV_LOG_LEVEL, ["DEBUG", "ERROR", "TRACE", "info"]),
+    "metrics_namespace": (
+        contract.ENV_METRICS_NAMESPACE,
+        ["SageMakerStrandsAgent", "Team/Agent #1", "a" * 255, "a" * 256, "AWS/Agent", ":Agent", " Agent", ""],
+    ),
+}
+
+
+@pytest.mark.parametrize("key", sorted(EDGES))
+def test_synth_accepts_exactly_what_the_function_accepts(key: str) -> None:
+    variable, values = EDGES[key]
+    verdicts = []
+    for value in values:
+        try:
+            parse_environment("dev", {"model": {"hf_model_id": "org/model"}, "agent": {key: value}})
+            synth = True
+        except ConfigError:
+            synth = False
+        try:
+            Settings.from_env({contract.ENV_ENDPOINT_NAME: "endpoint", variable: str(value)})
+            function = True
+        except SettingsError:
+            function = False
+        verdicts.append((value, synth, function))
+    assert [verdict for verdict in verdicts if verdict[1] != verdict[2]] == []
+    assert {synth for _, synth, _ in verdicts} == {True, False}
