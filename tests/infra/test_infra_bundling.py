@@ -1,18 +1,51 @@
-"""Docker-free Lambda bundling: the exact pip command, the copied sources, and clear failures."""
+"""Docker-free Lambda bundling: the pip command, pruning and the size limit, then the real bundles.
+
+The first tests replace pip with a miniature install (they stay offline); the rest build the function's
+real bundle once per architecture (`lambda_bundle`, tests/conftest.py) and check what Lambda would get.
+"""
 
 from __future__ import annotations
 
+import ast
+import json
+import platform
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lock_support import LAMBDA_LOCK, lock_dependents, lock_pins
+from packaging.utils import canonicalize_name as canonical
 
 from stacks.agent_api import bundling
-from stacks.agent_api.bundling import LocalBundlingError, PipLocalBundling
+from stacks.agent_api.bundling import (
+    AWS_SERVICES,
+    MAX_BUNDLE_BYTES,
+    MIB,
+    PRUNED_DISTRIBUTIONS,
+    LocalBundlingError,
+    PipLocalBundling,
+    bundle_size,
+)
 
 pytestmark = pytest.mark.infra
+
+ARCHITECTURES = ("arm64", "x86_64")
+# Modules left in the bundle that import a pruned distribution without an ImportError guard, each with the
+# reason no code path of the function reaches it (nor the modules importing them in turn, such as Strands'
+# vended tools). Any other module importing one fails the test.
+UNREACHABLE_IMPORTERS = {
+    "strands/tools/mcp/": "Strands' MCP client: the function's tools are its own functions",
+    "aws_lambda_powertools/utilities/auth_alpha/": "Powertools' JWT verifier, not used by the function",
+    "urllib3/contrib/pyopenssl.py": "needs pyOpenSSL, which the lock never had; urllib3 uses it only if told",
+}
+
+
+# --- bundling with pip replaced by a miniature install ---------------------------------------------
 
 
 @pytest.fixture
@@ -26,35 +59,78 @@ def source(tmp_path: Path) -> Path:
     (root / "tests" / "test_app.py").write_text("")
     (root / "run.sh").write_text("#!/bin/sh\n")
     (root / "run.sh").chmod(0o755)
-    (root / "requirements.txt").write_text("tiny-package==1.0\n")
+    (root / "requirements.in").write_text("tiny-package\n")
+    (root / "requirements.txt").write_text("tiny-package==1.0 --hash=sha256:00\n")
     return root
 
 
+def _install_distribution(target: Path, name: str, *, script: bool = False) -> None:
+    """Install a one-module distribution the way pip --target does, RECORD (and a script) included."""
+    module = canonical(name).replace("-", "_")
+    dist_info = target / f"{module}-1.0.dist-info"
+    (target / module).mkdir(parents=True)
+    dist_info.mkdir()
+    (target / module / "__init__.py").write_text("")
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    record = [f"{module}/__init__.py,,", f"{dist_info.name}/METADATA,,", f"{dist_info.name}/RECORD,,"]
+    if script:
+        (target / "bin").mkdir(exist_ok=True)
+        (target / "bin" / f"{module}-tool").write_text("#!/bin/sh\n")
+        record.append(f"../../bin/{module}-tool,,")
+    (dist_info / "RECORD").write_text("\n".join(record) + "\n")
+
+
+def miniature_install(target: Path, *, services: tuple[str, ...] = (*AWS_SERVICES, "ec2", "iam")) -> None:
+    """What pip leaves in --target, in miniature: botocore's models, kept and pruned distributions."""
+    data = target / "botocore" / "data"
+    for service in services:
+        (data / service / "2020-01-01").mkdir(parents=True)
+        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(b"\0" * 100)
+    (data / "endpoints.json").write_text("{}")
+    (target / "botocore" / "__init__.py").write_text("")
+    _install_distribution(target, "kept-package", script=True)
+    for name in PRUNED_DISTRIBUTIONS:
+        _install_distribution(target, name, script=True)
+
+
+PipRun = Callable[[Path], None]
+
+
 @pytest.fixture
-def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Record pip invocations instead of downloading wheels (tests stay offline)."""
-    calls: list[list[str]] = []
+def pip_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[[PipRun], list[list[str]]]:
+    """``pip_calls(install)``: pip is replaced by ``install(target)``; returns the recorded commands."""
 
-    def fake_run(command: list[str], **_kwargs: Any) -> subprocess.CompletedProcess[str]:
-        calls.append(command)
-        return subprocess.CompletedProcess(command, 0, "", "")
+    def replace(install: PipRun) -> list[list[str]]:
+        calls: list[list[str]] = []
 
-    monkeypatch.setattr(bundling.subprocess, "run", fake_run)
-    return calls
+        def fake_run(command: list[str], **_kwargs: Any) -> subprocess.CompletedProcess[str]:
+            calls.append(command)
+            install(Path(command[command.index("--target") + 1]))
+            return subprocess.CompletedProcess(command, 0, "", "")
+
+        monkeypatch.setattr(bundling.subprocess, "run", fake_run)
+        return calls
+
+    return replace
+
+
+def _files(root: Path) -> set[str]:
+    return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
 
 
 @pytest.mark.parametrize(
-    ("architecture", "platform"), [("arm64", "manylinux2014_aarch64"), ("x86_64", "manylinux2014_x86_64")]
+    ("architecture", "platform_tag"), [("arm64", "manylinux2014_aarch64"), ("x86_64", "manylinux2014_x86_64")]
 )
-def test_pip_installs_binary_wheels_for_the_function_platform(
-    source: Path, architecture: str, platform: str
+def test_pip_installs_the_locked_binary_wheels_for_the_function_platform(
+    source: Path, architecture: str, platform_tag: str
 ) -> None:
     bundler = PipLocalBundling(source, architecture=architecture, python_version="3.13")
     assert bundler.pip_command("/out") == [
         sys.executable, "-m", "pip", "install",
         "--requirement", str(source / "requirements.txt"),
+        "--require-hashes",
         "--target", "/out",
-        "--platform", platform,
+        "--platform", platform_tag,
         "--implementation", "cp",
         "--python-version", "3.13",
         "--only-binary=:all:",
@@ -68,14 +144,85 @@ def test_unknown_architecture_is_rejected(source: Path) -> None:
 
 
 def test_bundle_copies_sources_without_tests_caches_or_requirements(
-    source: Path, tmp_path: Path, pip_calls: list[list[str]]
+    source: Path, tmp_path: Path, pip_calls: Callable[[PipRun], list[list[str]]]
 ) -> None:
+    calls = pip_calls(miniature_install)
     out = tmp_path / "out"
     assert PipLocalBundling(source, architecture="arm64", python_version="3.13").try_bundle(str(out)) is True
-    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["agent_api/app.py", "run.sh"]
+    files = _files(out)
+    assert {"agent_api/app.py", "run.sh"} <= files
+    assert not {
+        name for name in files if name.startswith(("tests/", "requirements")) or "__pycache__" in name
+    }
     assert (out / "run.sh").stat().st_mode & 0o111
-    assert len(pip_calls) == 1
+    assert len(calls) == 1
+
+
+@pytest.fixture
+def bundle(
+    source: Path, tmp_path: Path, pip_calls: Callable[[PipRun], list[list[str]]]
+) -> Callable[..., Path]:
+    """``bundle(install, architecture, **options)``: bundle ``source`` with pip replaced by ``install``."""
+
+    def run(install: PipRun = miniature_install, architecture: str = "arm64", **options: Any) -> Path:
+        pip_calls(install)
+        out = tmp_path / "out"
+        bundler = PipLocalBundling(source, architecture=architecture, python_version="3.13", **options)
+        bundler.try_bundle(str(out))
+        return out
+
+    return run
+
+
+def test_bundle_keeps_the_botocore_models_of_the_called_services_and_the_shared_files(
+    bundle: Callable[..., Path],
+) -> None:
+    data = bundle() / "botocore" / "data"
+    assert sorted(path.name for path in data.iterdir()) == sorted([*AWS_SERVICES, "endpoints.json"])
+
+
+def test_bundle_uninstalls_the_pruned_distributions_with_their_scripts_and_keeps_the_rest(
+    bundle: Callable[..., Path],
+) -> None:
+    out = bundle()
+    installed = {canonical(dist.metadata["Name"]) for dist in metadata.distributions(path=[str(out)])}
+    assert installed == {"kept-package"}
+    assert {path.name for path in out.iterdir()} >= {"kept_package", "kept_package-1.0.dist-info"}
+    assert [path.name for path in (out / "bin").iterdir()] == ["kept_package-tool"]
+
+
+def test_bundle_fails_when_botocore_lacks_a_model_the_function_needs(bundle: Callable[..., Path]) -> None:
+    with pytest.raises(LocalBundlingError, match=r"has no model for sagemaker, sagemaker-runtime"):
+        bundle(lambda target: miniature_install(target, services=("s3", "ec2")))
+
+
+def test_bundle_fails_when_a_distribution_to_prune_is_not_installed(bundle: Callable[..., Path]) -> None:
+    def without_mcp(target: Path) -> None:
+        miniature_install(target)
+        shutil.rmtree(target / "mcp")
+        shutil.rmtree(target / "mcp-1.0.dist-info")
+
+    with pytest.raises(
+        LocalBundlingError, match=r"cannot prune 'mcp': 0 installed copies .*PRUNED_DISTRIBUTIONS"
+    ):
+        bundle(without_mcp)
+
+
+def test_bundle_above_the_size_limit_fails_naming_its_largest_parts(bundle: Callable[..., Path]) -> None:
+    with pytest.raises(
+        LocalBundlingError,
+        match=r"Lambda bundle \(arm64\): 0\.0 MiB unzipped \(limit 0\.0 MiB\): too large; "
+        r"largest parts: botocore 0\.0 MiB, ",
+    ):
+        bundle(max_bytes=100)
+
+
+def test_bundle_size_is_printed(bundle: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    bundle(architecture="x86_64")
+    assert (
+        capsys.readouterr().err
+        == f"Lambda bundle (x86_64): 0.0 MiB unzipped (limit {MAX_BUNDLE_BYTES / MIB:.1f} MiB)\n"
+    )
 
 
 def test_pip_failure_raises_with_pip_stderr(
@@ -102,11 +249,12 @@ def test_missing_requirements_file_is_reported(source: Path, tmp_path: Path) -> 
 
 
 def test_cdk_asset_is_bundled_locally_never_with_docker(
-    source: Path, tmp_path: Path, pip_calls: list[list[str]]
+    source: Path, tmp_path: Path, pip_calls: Callable[[PipRun], list[list[str]]]
 ) -> None:
     from aws_cdk import App, BundlingOptions, Stack
     from aws_cdk import aws_lambda as lambda_
 
+    calls = pip_calls(miniature_install)
     app = App(outdir=str(tmp_path / "cdk.out"))
     stack = Stack(app, "Bundled")
     lambda_.Function(
@@ -125,9 +273,7 @@ def test_cdk_asset_is_bundled_locally_never_with_docker(
     app.synth()
     (asset_dir,) = (tmp_path / "cdk.out").glob("asset.*")
     assert (asset_dir / "agent_api" / "app.py").is_file()
-    assert pip_calls[0][pip_calls[0].index("--target") + 1] != str(
-        asset_dir
-    )  # CDK bundles into a staging dir
+    assert calls[0][calls[0].index("--target") + 1] != str(asset_dir)  # CDK bundles into a staging dir
 
 
 def test_cdk_fails_with_the_pip_error_instead_of_trying_docker(
@@ -156,3 +302,181 @@ def test_cdk_fails_with_the_pip_error_instead_of_trying_docker(
                 ),
             ),
         )
+
+
+# --- the function's real bundles -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_bundle_fits_the_size_limit(lambda_bundle: Callable[[str], Path], architecture: str) -> None:
+    size = bundle_size(lambda_bundle(architecture))
+    assert size <= MAX_BUNDLE_BYTES, f"{size / MIB:.1f} MiB > {MAX_BUNDLE_BYTES / MIB:.1f} MiB"
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_bundle_holds_the_lock_minus_the_pruned_distributions(
+    lambda_bundle: Callable[[str], Path], architecture: str
+) -> None:
+    bundle = lambda_bundle(architecture)
+    installed = {
+        canonical(dist.metadata["Name"]): dist.version for dist in metadata.distributions(path=[str(bundle)])
+    }
+    locked = {name: versions[0] for name, versions in lock_pins(LAMBDA_LOCK).items()}
+    assert installed == {
+        name: version for name, version in locked.items() if name not in PRUNED_DISTRIBUTIONS
+    }
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_bundle_holds_botocore_models_of_the_called_services_only(
+    lambda_bundle: Callable[[str], Path], architecture: str
+) -> None:
+    data = lambda_bundle(architecture) / "botocore" / "data"
+    assert sorted(path.name for path in data.iterdir() if path.is_dir()) == sorted(AWS_SERVICES)
+    # botocore's shared files: endpoints and partitions, retry rules, default configuration.
+    assert {"endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json"} <= {
+        path.name for path in data.iterdir()
+    }
+
+
+def test_both_architectures_bundle_the_same_modules(lambda_bundle: Callable[[str], Path]) -> None:
+    def modules(architecture: str, machine: str) -> set[str]:
+        root = lambda_bundle(architecture)
+        return {name.replace(machine, "<machine>") for name in _files(root) if ".dist-info/" not in name}
+
+    assert modules("arm64", "aarch64") == modules("x86_64", "x86_64")
+
+
+def _pruned_modules() -> set[str]:
+    """Top-level module names of the pruned distributions (read from this environment's same versions)."""
+    return {
+        module
+        for module, distributions in metadata.packages_distributions().items()
+        if any(canonical(name) in PRUNED_DISTRIBUTIONS for name in distributions)
+    }
+
+
+def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Whether an import sits in a ``try`` that catches ImportError (or is only for type checkers)."""
+    caught = {"ImportError", "ModuleNotFoundError", "Exception"}
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return True
+        if isinstance(node, ast.Try):
+            for handler in node.handlers:
+                types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+                if handler.type is None or any(ast.unparse(kind) in caught for kind in types if kind):
+                    return True
+    return False
+
+
+def _unguarded_importers(bundle: Path, modules: set[str]) -> dict[str, set[str]]:
+    """Files of ``bundle`` importing one of ``modules`` outside an ImportError guard, with those modules."""
+    found: dict[str, set[str]] = {}
+    for path in bundle.rglob("*.py"):
+        tree = ast.parse(path.read_bytes())
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            hits = {name.split(".")[0] for name in names} & modules
+            if hits and not _guarded(node, parents):
+                found.setdefault(path.relative_to(bundle).as_posix(), set()).update(hits)
+    return found
+
+
+def test_only_unreachable_modules_import_a_pruned_distribution(lambda_bundle: Callable[[str], Path]) -> None:
+    importers = _unguarded_importers(lambda_bundle("arm64"), _pruned_modules())
+    unexplained = {
+        path: sorted(modules)
+        for path, modules in importers.items()
+        if not path.startswith(tuple(UNREACHABLE_IMPORTERS))
+    }
+    assert unexplained == {}
+    # Each reason still explains something: a stale entry would hide nothing but mislead.
+    assert {
+        prefix for prefix in UNREACHABLE_IMPORTERS if any(p.startswith(prefix) for p in importers)
+    } == set(UNREACHABLE_IMPORTERS)
+
+
+def test_pruned_distributions_are_required_only_by_each_other_or_by_strands_for_mcp() -> None:
+    required_by = lock_dependents(LAMBDA_LOCK)
+    outside = {name: sorted(required_by[name] - set(PRUNED_DISTRIBUTIONS)) for name in PRUNED_DISTRIBUTIONS}
+    assert outside == {name: (["strands-agents"] if name == "mcp" else []) for name in PRUNED_DISTRIBUTIONS}
+
+
+# --- the x86_64 bundle on the function's Python, with nothing but the standard library beside it -----
+
+PROBE = """
+import importlib, json, sys
+report = {"path": sys.path, "failed": {}}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as error:
+        report["failed"][name] = repr(error)
+import boto3
+session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+report["services"] = session.get_available_services()
+report["clients"] = [type(session.client(name)).__name__ for name in report["services"]]
+print(json.dumps(report))
+"""
+
+
+def _top_level_modules(bundle: Path) -> list[str]:
+    names = set()
+    for path in bundle.iterdir():
+        name = path.name.split(".")[0]
+        if path.suffix in (".py", ".so") or (path.is_dir() and path.name.isidentifier()):
+            names.add(name)
+    return sorted(names - {"bin"})
+
+
+@pytest.fixture(scope="module")
+def probe(lambda_bundle: Callable[[str], Path], lambda_python: str) -> dict[str, Any]:
+    """Import every top-level module of the x86_64 bundle, and the app's module, on the Lambda's Python."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the x86_64 bundle's compiled modules load only on x86_64")
+    bundle = lambda_bundle("x86_64")
+    # -S: no site-packages; -E: no PYTHON* variables; -B: leave no bytecode in the bundle.
+    result = subprocess.run(
+        [lambda_python, "-S", "-E", "-B", "-c", PROBE, *_top_level_modules(bundle), "agent_api.app"],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_bundle_is_run_with_only_the_standard_library_beside_it(
+    probe: dict[str, Any], lambda_python: str
+) -> None:
+    stdlib = subprocess.run(
+        [lambda_python, "-S", "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    prefix = str(Path(stdlib).parent)
+    assert probe["path"][0] == ""  # the bundle, the working directory
+    assert all(entry.startswith(prefix) for entry in probe["path"][1:]), probe["path"]
+
+
+def test_every_top_level_module_of_the_bundle_imports(probe: dict[str, Any]) -> None:
+    assert probe["failed"] == {}
+
+
+def test_bundled_botocore_creates_a_client_for_each_called_service_and_knows_no_other(
+    probe: dict[str, Any],
+) -> None:
+    assert probe["services"] == sorted(AWS_SERVICES)
+    assert probe["clients"] == ["S3", "SageMaker", "SageMakerRuntime"]

@@ -1,0 +1,119 @@
+"""The Lambda bundle itself serves a turn: its run.sh on the Lambda's Python, only the stdlib beside it.
+
+The bundle is the x86_64 one `cdk synth` would upload (pruned botocore models and distributions included);
+the agent API it starts reaches real vLLM CPU through the SageMaker-runtime emulator and keeps its session
+in moto's S3, so a pruned file that any step needs fails here.
+"""
+
+import os
+import platform
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+from sse_chat import chat
+
+from local.emulator import Emulator, Endpoint
+from local.server_process import ServerProcess
+from local.stack import (
+    AGENT_STARTUP_TIMEOUT,
+    AGENT_STOP_GRACE,
+    DUMMY_CREDENTIALS,
+    ENDPOINT_NAME,
+    LOCAL_TOOLS,
+    REGION,
+    SESSIONS_BUCKET,
+    agent_environment,
+)
+from local.tiny_model.script import TOOL_RESULT_REPLY
+from local.vllm_server import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+class BundledAgentError(RuntimeError):
+    """The agent API did not start from the bundle."""
+
+
+def _s3(url: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture(scope="module")
+def bundled_agent(
+    lambda_bundle: Callable[[str], Path],
+    lambda_python: str,
+    vllm_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str]]:
+    """Start the bundle's run.sh with the emulator and moto's S3; yield the agent API's and S3's URLs."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the x86_64 bundle's compiled modules load only on x86_64")
+    bundle = lambda_bundle("x86_64")
+    workdir = tmp_path_factory.mktemp("bundled-agent")
+    # run.sh execs `python3`: here the Lambda's Python without site-packages (-S) or PYTHON* variables (-E),
+    # so only the bundle (run.sh's working directory) and the standard library can be imported; -B leaves
+    # no bytecode in the bundle.
+    (workdir / "python3").write_text(f'#!/bin/sh\nexec "{lambda_python}" -S -E -B "$@"\n')
+    (workdir / "python3").chmod(0o755)
+    with ExitStack() as stack:
+        emulator = stack.enter_context(Emulator({ENDPOINT_NAME: Endpoint(vllm_url)}))
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto.start()
+        stack.callback(moto.stop)
+        host, port = moto.get_host_and_port()
+        s3_url = f"http://{host}:{port}"
+        _s3(s3_url).create_bucket(Bucket=SESSIONS_BUCKET)
+        agent_port = free_port()
+        environment = agent_environment(emulator.url, s3_url, LOCAL_TOOLS)
+        environment["PATH"] = f"{workdir}{os.pathsep}{environment['PATH']}"
+        environment["AWS_LWA_PORT"] = str(agent_port)
+        agent_url = f"http://127.0.0.1:{agent_port}"
+        process = ServerProcess(
+            name="the agent API from the Lambda bundle",
+            argv=["/bin/sh", str(bundle / "run.sh")],
+            env=environment,
+            log_file=workdir / "agent-api.log",
+            ready_url=f"{agent_url}/health",
+            startup_timeout=AGENT_STARTUP_TIMEOUT,
+            stop_grace=AGENT_STOP_GRACE,
+            error=BundledAgentError,
+        )
+        stack.enter_context(process)
+        yield agent_url, s3_url
+
+
+def test_bundled_agent_answers_its_health_check(bundled_agent: tuple[str, str]) -> None:
+    agent_url, _ = bundled_agent
+    response = httpx.get(f"{agent_url}/health", timeout=10)
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_bundled_agent_runs_a_tool_call_turn_and_keeps_the_session_in_s3(
+    bundled_agent: tuple[str, str],
+) -> None:
+    agent_url, s3_url = bundled_agent
+    session_id = f"bundle-{uuid.uuid4().hex}"
+
+    result = chat(agent_url, prompt="What is the weather in Paris?", session_id=session_id)
+
+    [tool_use] = result.named("tool_use")
+    [tool_result] = result.named("tool_result")
+    assert (tool_use.data["name"], tool_result.data["status"]) == ("get_weather", "success")
+    assert result.text == "".join(TOOL_RESULT_REPLY)
+    assert result.events[-1].name == "done"
+    listing = _s3(s3_url).list_objects_v2(Bucket=SESSIONS_BUCKET)
+    assert any(session_id in item["Key"] for item in listing.get("Contents", []))
