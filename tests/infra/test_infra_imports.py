@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from infra_support import ROOT
+
+from tests.infra.infra_support import ROOT
 
 pytestmark = pytest.mark.infra
 
