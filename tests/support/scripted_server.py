@@ -1,21 +1,22 @@
 """The one HTTP server behind every test fake: a real server on 127.0.0.1 that answers a script of replies.
 
-It stands in for a model container (it speaks the container contract: ``GET /ping`` answers 200, every other
-request takes the next scripted reply, ``POST /invocations`` included) and for the agent API in the client's
-tests. It writes each reply's chunks as they are scripted (chunked transfer encoding, one write per chunk,
-optionally holding after some of them until released, or breaking the connection off) and records every
-request it answers.
+It stands in for a model container (it speaks the container contract: ``GET /ping`` answers 200, any other
+GET or POST takes the next scripted reply, ``POST /invocations`` included) and for the agent API in the
+client's tests. It writes each reply's chunks as they are scripted (chunked transfer encoding, one write per
+chunk, optionally holding after some of them until released, or breaking the connection off) and records
+every request it answers.
 
 A test can also run it in a subprocess, with ``serve_forever``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from local.emulator.background import BackgroundServer
 
@@ -101,6 +102,12 @@ class _Server(ThreadingHTTPServer):
         self.scripted = scripted
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        # A client that hangs up or stops reading ends its reply (some tests do it on purpose); anything
+        # else is a bug worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -123,8 +130,6 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._answer()
 
-    do_PUT = do_PATCH = do_DELETE = do_POST
-
     def _answer(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         reply = self.server.scripted._take(Request(self.command, self.path, dict(self.headers.items()), body))
@@ -140,9 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         try:
-            # A client that stops reading (on purpose, in some tests) ends the reply.
-            with contextlib.suppress(ConnectionError):
-                self._write_body(reply)
+            self._write_body(reply)
         finally:
             reply.finished.set()
 
