@@ -62,8 +62,8 @@ class Emulator(BackgroundServer):
     Use it as a context manager (or ``start``/``stop``) to serve from a background thread, or call
     ``serve_forever``; ``url`` is the base URL to give boto3 as ``endpoint_url``. ``faults`` can be
     replaced at any time with ``set_faults``. ``on_invocation`` is called (from the serving thread) with
-    every request an invocation route receives, throttled and refused ones included: what a client really
-    sent, for tests and debugging.
+    every request an invocation route reads a body for, throttled and invalid ones included: what a client
+    really sent, for tests and debugging.
     """
 
     def __init__(

@@ -11,18 +11,13 @@ import httpx
 import pytest
 
 from local.stack import LocalStack, StackError, agent_environment
-from tests.support.recordings import FIXTURES
-from tests.support.scripted_server import Reply, ScriptedServer
+from tests.support.recordings import fixture_reply
+from tests.support.scripted_server import ScriptedServer
 
 
 @pytest.fixture
 def recorded_container() -> Iterator[str]:
-    recorded = Reply(
-        [(FIXTURES / "vllm" / "invocations_stream.txt").read_bytes()],
-        content_type="text/event-stream; charset=utf-8",
-        chunked=False,
-    )
-    with ScriptedServer(recorded) as server:
+    with ScriptedServer(fixture_reply("vllm", "invocations_stream")) as server:
         yield server.url
 
 
