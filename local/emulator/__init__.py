@@ -5,6 +5,6 @@
 
 from local.emulator.backend import Endpoint
 from local.emulator.faults import Faults
-from local.emulator.server import Emulator
+from local.emulator.server import Emulator, Invocation
 
-__all__ = ["Emulator", "Endpoint", "Faults"]
+__all__ = ["Emulator", "Endpoint", "Faults", "Invocation"]

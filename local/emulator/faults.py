@@ -13,12 +13,16 @@ class Faults:
     """What the emulator does wrong on purpose; the default does nothing wrong.
 
     ``throttle_requests`` counts down: each request it applies to answers ``ThrottlingException``
-    (botocore retries those, so a client sees the error only when it outlasts its retries). The other
-    faults apply to every request until the faults are replaced.
+    (botocore retries those, so a client sees the error only when it outlasts its retries), once
+    ``throttle_after_requests`` (also counting down) has let its requests through. The other faults apply
+    to every request until the faults are replaced.
     """
 
     throttle_requests: int = 0
     """Answer the next N requests (either route) with ``ThrottlingException``."""
+    throttle_after_requests: int = 0
+    """Let this many requests through before ``throttle_requests`` starts counting (counts down too): for
+    example, throttle an agent's second model call, the one after its tool call."""
     stream_error_after_bytes: int | None = None
     """On the stream route, send this many payload bytes, then a stream error event, then end the stream."""
     stream_error_type: StreamErrorType = "ModelStreamError"
@@ -33,6 +37,8 @@ class Faults:
     def __post_init__(self) -> None:
         if self.throttle_requests < 0:
             raise ValueError(f"throttle_requests must be >= 0, got {self.throttle_requests}")
+        if self.throttle_after_requests < 0:
+            raise ValueError(f"throttle_after_requests must be >= 0, got {self.throttle_after_requests}")
         if self.stream_error_after_bytes is not None and self.stream_error_after_bytes < 0:
             raise ValueError(f"stream_error_after_bytes must be >= 0, got {self.stream_error_after_bytes}")
         if self.stream_error_type not in STREAM_ERROR_TYPES:
@@ -71,6 +77,9 @@ class FaultState:
         with self._lock:
             faults = self._faults
             if faults.throttle_requests == 0:
+                return faults, False
+            if faults.throttle_after_requests:
+                self._faults = replace(faults, throttle_after_requests=faults.throttle_after_requests - 1)
                 return faults, False
             self._faults = replace(faults, throttle_requests=faults.throttle_requests - 1)
             return faults, True

@@ -10,6 +10,13 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("fault injection (SageMaker-runtime emulator)")
     faults.add_argument("--throttle", type=int, default=0, metavar="N", help="throttle the next N requests")
     faults.add_argument(
+        "--throttle-after",
+        type=int,
+        default=0,
+        metavar="N",
+        help="let N requests through before --throttle starts (default: %(default)s)",
+    )
+    faults.add_argument(
         "--stream-error-after-bytes",
         type=int,
         metavar="K",
@@ -36,6 +43,7 @@ def faults_from_arguments(args: argparse.Namespace) -> Faults:
     """Return the ``Faults`` the parsed flags ask for (``ValueError`` naming a bad value)."""
     return Faults(
         throttle_requests=args.throttle,
+        throttle_after_requests=args.throttle_after,
         stream_error_after_bytes=args.stream_error_after_bytes,
         stream_error_type=args.stream_error_type,
         first_byte_delay=args.first_byte_delay,

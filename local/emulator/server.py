@@ -10,17 +10,16 @@ import http.client
 import logging
 import re
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Self
 
 from local.emulator import errors, eventstream
 from local.emulator.backend import BackendUnreachableError, Endpoint, open_invocation
+from local.emulator.background import BackgroundServer
 from local.emulator.faults import Faults, FaultState
 
 logger = logging.getLogger(__name__)
@@ -28,12 +27,13 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """SageMaker real-time endpoints accept request payloads up to 6 MB."""
 MAX_CUSTOM_ATTRIBUTES_CHARS = 1024
+MAX_DISCARDED_BYTES = 64 * 1024 * 1024
+"""A request body the emulator refuses is still read (and dropped) up to this size before the answer."""
 
 _ROUTE = re.compile(r"^/endpoints/(?P<name>[^/]+)/(?P<operation>invocations|invocations-response-stream)$")
 _STREAM_OPERATION = "invocations-response-stream"
 _READ_SIZE = 64 * 1024
-# How often serve_forever checks for shutdown: short, so that stopping is quick.
-_POLL_INTERVAL = 0.05
+_MAX_CHUNK_LINE = 1024
 _VISIBLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
 
 # Request headers SageMaker passes on to the container, under the name the container sees.
@@ -44,11 +44,26 @@ _FORWARDED_HEADERS = (
 )
 
 
-class Emulator:
+@dataclass(frozen=True)
+class Invocation:
+    """One request to an invocation route, as the emulator read it (before any check or fault)."""
+
+    endpoint_name: str
+    stream: bool
+    """Whether it was ``InvokeEndpointWithResponseStream`` (else ``InvokeEndpoint``)."""
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Emulator(BackgroundServer):
     """A SageMaker-runtime emulator serving ``endpoints`` on ``host:port`` (port 0 picks a free one).
 
     Use it as a context manager (or ``start``/``stop``) to serve from a background thread, or call
-    ``serve_forever``. ``faults`` can be replaced at any time with ``set_faults``.
+    ``serve_forever``; ``url`` is the base URL to give boto3 as ``endpoint_url``. ``faults`` can be
+    replaced at any time with ``set_faults``. ``on_invocation`` is called (from the serving thread) with
+    every request an invocation route reads a body for, throttled and invalid ones included: what a client
+    really sent, for tests and debugging.
     """
 
     def __init__(
@@ -60,6 +75,7 @@ class Emulator:
         region: str = "us-east-1",
         faults: Faults | None = None,
         backend_timeout: float = 60.0,
+        on_invocation: Callable[[Invocation], None] | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("the emulator needs at least one endpoint")
@@ -69,14 +85,8 @@ class Emulator:
         self.region = region
         self.backend_timeout = backend_timeout
         self.fault_state = FaultState(faults)
-        self._server = _EmulatorHTTPServer((host, port), self)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL to give boto3 as ``endpoint_url``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self.on_invocation = on_invocation
+        super().__init__(_EmulatorHTTPServer((host, port), self), "sagemaker-emulator")
 
     @property
     def faults(self) -> Faults:
@@ -86,39 +96,6 @@ class Emulator:
     def set_faults(self, faults: Faults) -> None:
         """Replace the faults for every request that arrives from now on."""
         self.fault_state.set(faults)
-
-    def start(self) -> None:
-        """Serve from a daemon thread until ``stop``."""
-        if self._thread is not None:
-            raise RuntimeError("the emulator is already running")
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(_POLL_INTERVAL,), name="sagemaker-emulator", daemon=True
-        )
-        self._thread.start()
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until ``KeyboardInterrupt``, then close the socket."""
-        try:
-            self._server.serve_forever(_POLL_INTERVAL)
-        finally:
-            self._server.server_close()
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):
@@ -175,6 +152,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        endpoint_name = urllib.parse.unquote(match["name"])
+        stream = match["operation"] == _STREAM_OPERATION
+        if emulator.on_invocation is not None:
+            emulator.on_invocation(
+                Invocation(endpoint_name, stream, self.path, dict(self.headers.items()), body)
+            )
         if "Authorization" not in self.headers:
             self._send_error(errors.missing_authentication())
             return
@@ -182,7 +165,6 @@ class _Handler(BaseHTTPRequestHandler):
         if throttled:
             self._send_error(errors.throttling())
             return
-        endpoint_name = urllib.parse.unquote(match["name"])
         endpoint = emulator.endpoints.get(endpoint_name)
         if endpoint is None:
             self._send_error(errors.unknown_endpoint(endpoint_name))
@@ -193,28 +175,24 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if faults.first_byte_delay:
             time.sleep(faults.first_byte_delay)
-        stream = match["operation"] == _STREAM_OPERATION
         self._invoke(emulator, endpoint_name, endpoint, body, faults, stream=stream)
 
     def _unknown_operation(self) -> None:
         self._head_sent = False
-        self._discard_body()
-        self._send_error(errors.ErrorResponse(404, "UnknownOperationException", {"message": "Not Found"}))
+        self._refuse(errors.ErrorResponse(404, "UnknownOperationException", {"message": "Not Found"}))
 
     # The runtime API has POST operations only.
     do_GET = do_PUT = do_DELETE = do_PATCH = _unknown_operation
 
     def _read_body(self) -> bytes | None:
+        """Return the request body, or answer a ``ValidationError`` and return None."""
         length_header = self.headers.get("Content-Length")
         if length_header is None or not length_header.isdigit():
-            self.close_connection = True
-            self._send_error(errors.validation_error("The request must carry a Content-Length header."))
+            self._refuse(errors.validation_error("The request must carry a Content-Length header."))
             return None
         length = int(length_header)
         if length > MAX_REQUEST_BYTES:
-            # Not reading the body: the connection is closed after the answer instead.
-            self.close_connection = True
-            self._send_error(
+            self._refuse(
                 errors.validation_error(
                     f"Request payload of {length} bytes exceeds the maximum of {MAX_REQUEST_BYTES} bytes."
                 )
@@ -222,12 +200,47 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
+    def _refuse(self, error: errors.ErrorResponse) -> None:
+        """Answer ``error`` once the client has sent its whole body, then close the connection.
+
+        Closing a socket with request bytes still unread makes the kernel reset the connection: the client
+        could then fail while still sending, or lose the answer. So the body is read first (up to
+        ``MAX_DISCARDED_BYTES``), as HTTP servers do before an early error answer.
+        """
+        self._discard_body()
+        self.close_connection = True
+        self._send_error(error)
+
     def _discard_body(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._discard_chunked_body()
+            return
         length_header = self.headers.get("Content-Length", "0")
-        if length_header.isdigit() and int(length_header) <= MAX_REQUEST_BYTES:
-            self.rfile.read(int(length_header))
-        else:
-            self.close_connection = True
+        if length_header.isdigit():
+            self._discard(min(int(length_header), MAX_DISCARDED_BYTES))
+
+    def _discard_chunked_body(self) -> None:
+        discarded = 0
+        while discarded <= MAX_DISCARDED_BYTES:
+            size_field = self.rfile.readline(_MAX_CHUNK_LINE).split(b";", 1)[0].strip()
+            try:
+                size = int(size_field, 16)
+            except ValueError:
+                return  # not chunked after all: the connection is closed anyway
+            if size == 0:
+                # The trailer section ends with an empty line.
+                while self.rfile.readline(_MAX_CHUNK_LINE).strip():
+                    pass
+                return
+            self._discard(size + 2)  # the chunk and its CRLF
+            discarded += size
+
+    def _discard(self, length: int) -> None:
+        while length > 0:
+            data = self.rfile.read(min(length, _READ_SIZE))
+            if not data:
+                return
+            length -= len(data)
 
     def _validate_headers(self, endpoint_name: str, endpoint: Endpoint) -> str | None:
         custom_attributes = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")

@@ -1,4 +1,5 @@
-"""Agent API fixtures: dummy AWS credentials, a fake SageMaker runtime, moto S3, a real uvicorn server."""
+"""Agent API fixtures: dummy AWS credentials, a SageMaker runtime (the emulator in front of a scripted
+container), moto S3, a real uvicorn server."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from agent_api_fake_runtime import FakeSageMakerRuntime, Reply
-from agent_api_harness import FAST_RETRIES, Harness, HarnessFactory, serve
 from moto.server import ThreadedMotoServer
 
 from agent_api.app import create_app
 from agent_api.settings import Settings
+from tests.agent_api.harness import FAST_RETRIES, Harness, HarnessFactory, serve
+from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Step
 
 
 @pytest.fixture(autouse=True)
@@ -55,16 +56,17 @@ def sessions_bucket(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings.from_env({"AGENT_ENDPOINT_NAME": "test-endpoint", "AWS_REGION": "us-east-1"})
+    return Settings.from_env({"AGENT_ENDPOINT_NAME": ENDPOINT, "AWS_REGION": "us-east-1"})
 
 
 @pytest.fixture
 def harness(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[HarnessFactory]:
-    """`harness(replies, **settings_overrides)` starts the fake runtime and the app under uvicorn."""
+    """`harness(steps, **settings_overrides)` starts a SageMaker runtime scripted with `steps` and the app
+    under uvicorn."""
     with ExitStack() as stack:
 
-        def start(replies: list[Reply], **overrides: Any) -> Harness:
-            runtime = stack.enter_context(FakeSageMakerRuntime(replies))
+        def start(steps: list[Step], **overrides: Any) -> Harness:
+            runtime = stack.enter_context(SageMakerRuntime(*steps))
             monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
             app = create_app(replace(settings, **overrides), retry_policy=FAST_RETRIES)
             base_url = stack.enter_context(serve(app))

@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from agent_api_fake_runtime import Stream, fixture_parts
-from agent_api_harness import Harness, HarnessFactory
+
+from tests.agent_api.harness import Harness, HarnessFactory
+from tests.support.recordings import fixture_parts
+from tests.support.sagemaker_runtime import Stream
 
 
 @pytest.fixture

@@ -6,16 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from agent_api_fake_runtime import (
-    ModelError,
-    Stream,
-    Throttle,
-    calculator_call_parts,
-    fixture_parts,
-    sse_parts,
-)
-from agent_api_harness import FAST_RETRIES, HarnessFactory
 from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
+
+from tests.agent_api.harness import FAST_RETRIES, HarnessFactory
+from tests.support.recordings import calculator_call_parts, fixture_parts, sse_parts
+from tests.support.sagemaker_runtime import ModelError, Stream, Throttle
 
 HELLO = "Hello! I am a tiny test model."
 
@@ -89,7 +84,7 @@ def test_the_tool_result_is_sent_back_to_the_model(harness: HarnessFactory) -> N
     )
     app.chat({"prompt": "What is 6 times 7?"})
     assert len(app.runtime.requests) == 2
-    assert "42" in str(app.runtime.requests[1])
+    assert "42" in str(app.runtime.bodies[1])
 
 
 def test_a_failing_tool_reports_an_error_result(harness: HarnessFactory) -> None:
@@ -104,21 +99,21 @@ def test_a_failing_tool_reports_an_error_result(harness: HarnessFactory) -> None
 def test_request_limits_reach_the_model(harness: HarnessFactory) -> None:
     app = harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))])
     app.chat({"prompt": "Hi", "max_tokens": 64, "temperature": 0.5})
-    sent = app.runtime.requests[0]
+    sent = app.runtime.bodies[0]
     assert (sent["max_tokens"], sent["temperature"]) == (64, 0.5)
 
 
 def test_server_defaults_apply_when_the_request_sets_no_limits(harness: HarnessFactory) -> None:
     app = harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))], max_tokens=300, temperature=0.9)
     app.chat({"prompt": "Hi"})
-    sent = app.runtime.requests[0]
+    sent = app.runtime.bodies[0]
     assert (sent["max_tokens"], sent["temperature"]) == (300, 0.9)
 
 
 def test_disabled_tools_are_not_offered_to_the_model(harness: HarnessFactory) -> None:
     app = harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))], tools=())
     app.chat({"prompt": "Hi"})
-    assert not app.runtime.requests[0].get("tools")
+    assert not app.runtime.bodies[0].get("tools")
 
 
 def test_error_mid_stream_becomes_an_error_event_after_the_text(harness: HarnessFactory) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
-from agent_api_fake_runtime import Stream, calculator_call_parts, fixture_parts
-from agent_api_harness import HarnessFactory
-
 from agent_client.cli import EXIT_API_ERROR, EXIT_OK, main
+from tests.agent_api.harness import HarnessFactory
+from tests.support.recordings import calculator_call_parts, fixture_parts
+from tests.support.sagemaker_runtime import Stream
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from agent_api_fake_runtime import Stream, calculator_call_parts, fixture_parts
-from agent_api_harness import HarnessFactory
 
 from agent_api.observability import logger
+from tests.agent_api.harness import HarnessFactory
+from tests.support.recordings import calculator_call_parts, fixture_parts
+from tests.support.sagemaker_runtime import Stream
 
 LAMBDA_CONTEXT = json.dumps({"request_id": "req-0123", "invoked_function_arn": "arn:aws:lambda:x"})
 

@@ -6,9 +6,11 @@ import time
 
 import boto3
 import httpx
-from agent_api_fake_runtime import Stream, fixture_parts
-from agent_api_harness import HarnessFactory
 from httpx_sse import connect_sse
+
+from tests.agent_api.harness import HarnessFactory
+from tests.support.recordings import fixture_parts
+from tests.support.sagemaker_runtime import Stream
 
 HELLO = "Hello! I am a tiny test model."
 
@@ -27,7 +29,7 @@ def test_a_second_call_continues_the_conversation(harness: HarnessFactory, sessi
     app = harness([hello(), hello()], sessions_bucket=sessions_bucket)
     app.chat({"prompt": "My name is Ada.", "session_id": "conv-1"})
     app.chat({"prompt": "What is my name?", "session_id": "conv-1"})
-    history = str(app.runtime.requests[1]["messages"])
+    history = str(app.runtime.bodies[1]["messages"])
     assert "My name is Ada." in history
     assert HELLO in history
     assert "What is my name?" in history
@@ -37,21 +39,21 @@ def test_the_conversation_survives_a_new_app_instance(harness: HarnessFactory, s
     harness([hello()], sessions_bucket=sessions_bucket).chat({"prompt": "My name is Ada.", "session_id": "c"})
     second = harness([hello()], sessions_bucket=sessions_bucket)
     second.chat({"prompt": "What is my name?", "session_id": "c"})
-    assert "My name is Ada." in str(second.runtime.requests[0]["messages"])
+    assert "My name is Ada." in str(second.runtime.bodies[0]["messages"])
 
 
 def test_different_sessions_do_not_share_history(harness: HarnessFactory, sessions_bucket: str) -> None:
     app = harness([hello(), hello()], sessions_bucket=sessions_bucket)
     app.chat({"prompt": "My name is Ada.", "session_id": "conv-1"})
     app.chat({"prompt": "What is my name?", "session_id": "conv-2"})
-    assert "My name is Ada." not in str(app.runtime.requests[1]["messages"])
+    assert "My name is Ada." not in str(app.runtime.bodies[1]["messages"])
 
 
 def test_calls_without_a_session_keep_no_history(harness: HarnessFactory, sessions_bucket: str) -> None:
     app = harness([hello(), hello()], sessions_bucket=sessions_bucket)
     app.chat({"prompt": "My name is Ada."})
     app.chat({"prompt": "What is my name?"})
-    assert "My name is Ada." not in str(app.runtime.requests[1]["messages"])
+    assert "My name is Ada." not in str(app.runtime.bodies[1]["messages"])
     assert boto3.client("s3").list_objects_v2(Bucket=sessions_bucket).get("KeyCount") == 0
 
 
@@ -78,7 +80,7 @@ def test_the_rejected_turn_is_not_recorded(harness: HarnessFactory, sessions_buc
         held.resume.set()
         list(events)
     app.chat({"prompt": "Third", "session_id": "s"})
-    history = str(app.runtime.requests[-1]["messages"])
+    history = str(app.runtime.bodies[-1]["messages"])
     assert "First" in history
     assert "Rejected" not in history
 

@@ -1,4 +1,4 @@
-"""Client fixtures: a stand-in agent API and dummy AWS credentials."""
+"""Client fixtures: a stand-in agent API (a scripted server) and dummy AWS credentials."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from client_fake_api import FakeApi
+
+from tests.support.scripted_server import ScriptedServer
 
 
 @pytest.fixture
-def api() -> Iterator[FakeApi]:
-    server = FakeApi()
-    server.start()
-    yield server
-    server.stop()
+def api() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -9,8 +10,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.stub import Stubber
-from client_fake_api import Answer, FakeApi, events
 
+from agent_api.sse import encode_event
 from agent_client.api import (
     ApiError,
     ChatCall,
@@ -21,11 +22,18 @@ from agent_client.api import (
     region_from_url,
 )
 from agent_client.cli import EXIT_API_ERROR, EXIT_CLIENT_ERROR, EXIT_OK, main
+from tests.support.scripted_server import Reply, ScriptedServer
 
 DONE = (
     "done",
     {"stop_reason": "end_turn", "usage": {"input_tokens": 5, "output_tokens": 3}, "session_id": None},
 )
+
+
+def answer(*events: tuple[str, dict[str, Any]], pause_after: int | None = None) -> Reply:
+    """The agent API's streamed answer: these events, encoded by its own SSE encoder, one chunk each."""
+    chunks = [encode_event(name, data) for name, data in events]
+    return Reply(chunks, content_type="text/event-stream", pause_after=pause_after)
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -34,22 +42,20 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_answer_text_is_printed_and_the_summary_goes_to_stderr(api: FakeApi) -> None:
-    api.answer = Answer(pieces=events(("text", {"delta": "Hello"}), ("text", {"delta": " there"}), DONE))
+def test_answer_text_is_printed_and_the_summary_goes_to_stderr(api: ScriptedServer) -> None:
+    api.reply = answer(("text", {"delta": "Hello"}), ("text", {"delta": " there"}), DONE)
     code, out, err = run("Hi", "--url", api.url, "--no-sign")
     assert (code, out) == (EXIT_OK, "Hello there\n")
     assert "end_turn: 5 tokens in, 3 out" in err
 
 
-def test_tool_calls_are_shown_inline(api: FakeApi) -> None:
-    api.answer = Answer(
-        pieces=events(
-            ("text", {"delta": "Let me compute."}),
-            ("tool_use", {"id": "t1", "name": "calculator", "input": {"expression": "6*7"}}),
-            ("tool_result", {"id": "t1", "name": "calculator", "status": "success", "content": "42"}),
-            ("text", {"delta": "It is 42."}),
-            DONE,
-        )
+def test_tool_calls_are_shown_inline(api: ScriptedServer) -> None:
+    api.reply = answer(
+        ("text", {"delta": "Let me compute."}),
+        ("tool_use", {"id": "t1", "name": "calculator", "input": {"expression": "6*7"}}),
+        ("tool_result", {"id": "t1", "name": "calculator", "status": "success", "content": "42"}),
+        ("text", {"delta": "It is 42."}),
+        DONE,
     )
     _, out, _ = run("6*7?", "--url", api.url, "--no-sign")
     assert out == (
@@ -57,40 +63,38 @@ def test_tool_calls_are_shown_inline(api: FakeApi) -> None:
     )
 
 
-def test_an_error_event_is_reported_with_its_code(api: FakeApi) -> None:
-    api.answer = Answer(
-        pieces=events(("text", {"delta": "Par"}), ("error", {"code": "model_error", "message": "OOM"}))
-    )
+def test_an_error_event_is_reported_with_its_code(api: ScriptedServer) -> None:
+    api.reply = answer(("text", {"delta": "Par"}), ("error", {"code": "model_error", "message": "OOM"}))
     code, out, err = run("Hi", "--url", api.url, "--no-sign")
     assert (code, out) == (EXIT_API_ERROR, "Par\n")
     assert "error (model_error): OOM" in err
 
 
-def test_a_stream_cut_before_done_is_an_error(api: FakeApi) -> None:
-    api.answer = Answer(pieces=events(("text", {"delta": "Par"})))
+def test_a_stream_cut_before_done_is_an_error(api: ScriptedServer) -> None:
+    api.reply = answer(("text", {"delta": "Par"}))
     code, _, err = run("Hi", "--url", api.url, "--no-sign")
     assert code == EXIT_API_ERROR
     assert "ended without a final event" in err
 
 
-def test_an_http_error_shows_the_api_code(api: FakeApi) -> None:
+def test_an_http_error_shows_the_api_code(api: ScriptedServer) -> None:
     body = json.dumps({"code": "model_throttled", "message": "retry later"}).encode()
-    api.answer = Answer(status=429, content_type="application/json", pieces=[body])
+    api.reply = Reply([body], status=429)
     code, _, err = run("Hi", "--url", api.url, "--no-sign")
     assert code == EXIT_API_ERROR
     assert "HTTP 429 model_throttled: retry later" in err
 
 
-def test_an_api_gateway_error_shows_its_message(api: FakeApi) -> None:
+def test_an_api_gateway_error_shows_its_message(api: ScriptedServer) -> None:
     body = json.dumps({"message": "The security token included in the request is invalid."}).encode()
-    api.answer = Answer(status=403, content_type="application/json", pieces=[body])
+    api.reply = Reply([body], status=403)
     code, _, err = run("Hi", "--url", api.url, "--no-sign")
     assert code == EXIT_API_ERROR
     assert "HTTP 403 http_error: The security token included in the request is invalid." in err
 
 
-def test_a_non_stream_success_is_a_clear_error(api: FakeApi) -> None:
-    api.answer = Answer(content_type="text/html", pieces=[b"<html></html>"])
+def test_a_non_stream_success_is_a_clear_error(api: ScriptedServer) -> None:
+    api.reply = Reply([b"<html></html>"], content_type="text/html")
     code, _, err = run("Hi", "--url", api.url, "--no-sign")
     assert code == EXIT_CLIENT_ERROR
     assert "expected an event stream" in err
@@ -102,8 +106,8 @@ def test_an_unreachable_api_is_a_clear_error() -> None:
     assert "cannot reach http://127.0.0.1:9/chat" in err
 
 
-def test_request_fields_come_from_the_flags(api: FakeApi) -> None:
-    api.answer = Answer(pieces=events(DONE))
+def test_request_fields_come_from_the_flags(api: ScriptedServer) -> None:
+    api.reply = answer(DONE)
     run("Hi", "--url", api.url, "--no-sign", "--session", "s1", "--max-tokens", "50", "--temperature", "0.3")
     assert api.received[0].path == "/chat"
     assert json.loads(api.received[0].body) == {
@@ -114,14 +118,14 @@ def test_request_fields_come_from_the_flags(api: FakeApi) -> None:
     }
 
 
-def test_unsigned_requests_carry_no_authorization(api: FakeApi) -> None:
-    api.answer = Answer(pieces=events(DONE))
+def test_unsigned_requests_carry_no_authorization(api: ScriptedServer) -> None:
+    api.reply = answer(DONE)
     run("Hi", "--url", api.url, "--no-sign")
     assert "Authorization" not in api.received[0].headers
 
 
-def test_requests_are_signed_with_sigv4_for_execute_api(api: FakeApi) -> None:
-    api.answer = Answer(pieces=events(DONE))
+def test_requests_are_signed_with_sigv4_for_execute_api(api: ScriptedServer) -> None:
+    api.reply = answer(DONE)
     run("Hi", "--url", api.url, "--region", "eu-west-1")
     received = api.received[0]
     authorization = received.headers["Authorization"]
@@ -147,7 +151,9 @@ def test_requests_are_signed_with_sigv4_for_execute_api(api: FakeApi) -> None:
     assert authorization.endswith(f"Signature={signature}")
 
 
-def test_signing_without_credentials_is_a_clear_error(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signing_without_credentials_is_a_clear_error(
+    api: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
     code, _, err = run("Hi", "--url", api.url)
@@ -156,17 +162,17 @@ def test_signing_without_credentials_is_a_clear_error(api: FakeApi, monkeypatch:
     assert api.received == []
 
 
-def test_events_arrive_while_the_answer_is_still_streaming(api: FakeApi) -> None:
-    api.answer = Answer(pieces=events(("text", {"delta": "first"}), DONE), pause_after=1)
+def test_events_arrive_while_the_answer_is_still_streaming(api: ScriptedServer) -> None:
+    api.reply = answer(("text", {"delta": "first"}), DONE, pause_after=1)
     stream = ChatCall(url=f"{api.url}/chat", body={"prompt": "Hi"}, headers={}).events()
     first = next(stream)
-    api.answer.resume.set()
+    api.reply.resume.set()
     assert (first.name, json.loads(first.data)) == ("text", {"delta": "first"})
     assert [event.name for event in stream] == ["done"]
 
 
-def test_http_errors_raise_api_error(api: FakeApi) -> None:
-    api.answer = Answer(status=400, content_type="application/json", pieces=[b'{"code":"x","message":"y"}'])
+def test_http_errors_raise_api_error(api: ScriptedServer) -> None:
+    api.reply = Reply([b'{"code":"x","message":"y"}'], status=400)
     with pytest.raises(ApiError) as info:
         list(ChatCall(url=f"{api.url}/chat", body={"prompt": "Hi"}, headers={}).events())
     assert (info.value.status, info.value.code, info.value.message) == (400, "x", "y")

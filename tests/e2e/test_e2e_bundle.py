@@ -17,7 +17,6 @@ import boto3
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
-from sse_chat import chat
 
 from local.emulator import Emulator, Endpoint
 from local.server_process import ServerProcess
@@ -33,6 +32,7 @@ from local.stack import (
 )
 from local.tiny_model.script import TOOL_RESULT_REPLY
 from local.vllm_server import free_port
+from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
 

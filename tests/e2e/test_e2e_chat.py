@@ -3,10 +3,10 @@
 import uuid
 
 import pytest
-from sse_chat import chat
 
 from local.emulator import Faults
 from local.stack import LocalStack
+from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sse_chat import chat
 
 from local.stack import LocalStack
+from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
 

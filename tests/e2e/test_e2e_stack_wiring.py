@@ -5,42 +5,20 @@ Not marked e2e: these start only the emulator, moto and the agent API, in a few 
 
 import re
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 
 from local.stack import LocalStack, StackError, agent_environment
-
-RECORDED_STREAM = (
-    Path(__file__).resolve().parents[1] / "fixtures" / "vllm" / "invocations_stream.txt"
-).read_bytes()
-
-
-class _Replay(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Content-Length", str(len(RECORDED_STREAM)))
-        self.end_headers()
-        self.wfile.write(RECORDED_STREAM)
+from tests.support.recordings import fixture_reply
+from tests.support.scripted_server import ScriptedServer
 
 
 @pytest.fixture
 def recorded_container() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Replay)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with ScriptedServer(fixture_reply("vllm", "invocations_stream")) as server:
+        yield server.url
 
 
 def test_agent_environment_drops_the_callers_aws_and_agent_settings(monkeypatch: pytest.MonkeyPatch) -> None:

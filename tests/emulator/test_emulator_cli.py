@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from fake_container import FakeContainer, make_client
+
+from tests.support.sagemaker_runtime import sagemaker_client
+from tests.support.scripted_server import ScriptedServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +27,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def emulator_process(container: FakeContainer) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def emulator_process(container: ScriptedServer) -> Iterator[tuple[subprocess.Popen[str], str]]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -54,7 +56,7 @@ def emulator_process(container: FakeContainer) -> Iterator[tuple[subprocess.Pope
 
 def test_cli_serves_the_named_endpoint_with_the_faults_given_as_flags(emulator_process) -> None:
     _, url = emulator_process
-    client = make_client(url, retries={"total_max_attempts": 1})
+    client = sagemaker_client(url, retries={"total_max_attempts": 1})
 
     with pytest.raises(ClientError) as caught:
         client.invoke_endpoint(EndpointName="local-endpoint", Body=b"{}")
@@ -77,6 +79,10 @@ def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
     [
         (["--backend", "localhost:8080"], "backend_url must be an http(s) URL"),
         (["--backend", "http://127.0.0.1:1", "--throttle", "-1"], "throttle_requests must be >= 0"),
+        (
+            ["--backend", "http://127.0.0.1:1", "--throttle-after", "-1"],
+            "throttle_after_requests must be >= 0",
+        ),
         (["--backend", "http://127.0.0.1:1", "--split-every", "0"], "split_every must be >= 1"),
     ],
 )

@@ -1,15 +1,18 @@
 """Error answers and stream exception events, as botocore raises them."""
 
 import http.client
+import socket
 import urllib.parse
 
 import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError, EventStreamError
-from fake_container import ENDPOINT, FakeContainer, Reply, collect_stream, fixture_reply, make_client
 
 from local.emulator import Emulator, Endpoint
 from local.emulator.server import MAX_REQUEST_BYTES
+from tests.support.recordings import fixture_reply
+from tests.support.sagemaker_runtime import ENDPOINT, collect_stream, sagemaker_client
+from tests.support.scripted_server import Reply, ScriptedServer
 
 
 @pytest.mark.parametrize("operation", ["invoke_endpoint", "invoke_endpoint_with_response_stream"])
@@ -26,7 +29,7 @@ def test_unknown_endpoint_is_a_validation_error(client, operation: str) -> None:
 
 @pytest.mark.parametrize("operation", ["invoke_endpoint", "invoke_endpoint_with_response_stream"])
 def test_container_client_error_is_a_model_error_with_the_original_status_and_body(
-    container: FakeContainer, client, operation: str
+    container: ScriptedServer, client, operation: str
 ) -> None:
     container.reply = fixture_reply("vllm", "error_bad_request")
 
@@ -42,7 +45,7 @@ def test_container_client_error_is_a_model_error_with_the_original_status_and_bo
 
 
 def test_container_error_with_status_424_keeps_it_as_original_status(
-    container: FakeContainer, client
+    container: ScriptedServer, client
 ) -> None:
     container.reply = fixture_reply("djl_lmi", "error_input_parsing_424")
 
@@ -53,7 +56,7 @@ def test_container_error_with_status_424_keeps_it_as_original_status(
 
 
 def test_container_server_error_is_a_model_error_naming_a_server_error(
-    container: FakeContainer, client
+    container: ScriptedServer, client
 ) -> None:
     container.reply = Reply([b"boom"], status=500, content_type="text/plain", chunked=False)
 
@@ -91,7 +94,7 @@ def test_emulator_bug_is_an_internal_failure_not_a_dropped_connection(
 
 
 def test_container_breaking_off_mid_stream_is_a_model_stream_error_after_the_parts_sent(
-    container: FakeContainer, client
+    container: ScriptedServer, client
 ) -> None:
     container.reply = Reply([b"one", b"two", b"three"], break_after=2)
     response = client.invoke_endpoint_with_response_stream(EndpointName=ENDPOINT, Body=b"{}")
@@ -106,10 +109,10 @@ def test_container_breaking_off_mid_stream_is_a_model_stream_error_after_the_par
     assert "closed before the response was complete" in caught.value.response["Error"]["Message"]
 
 
-def test_container_stalling_mid_stream_is_a_model_stream_error_about_time(container: FakeContainer) -> None:
-    container.reply = Reply([b"one", b"two"], stall_after=1, stall_seconds=1.0)
+def test_container_stalling_mid_stream_is_a_model_stream_error_about_time(container: ScriptedServer) -> None:
+    container.reply = Reply([b"one", b"two"], pause_after=1, pause_timeout=1.0, break_after=1)
     with Emulator({ENDPOINT: Endpoint(container.url)}, backend_timeout=0.2) as emulator:
-        response = make_client(emulator.url).invoke_endpoint_with_response_stream(
+        response = sagemaker_client(emulator.url).invoke_endpoint_with_response_stream(
             EndpointName=ENDPOINT, Body=b"{}"
         )
 
@@ -121,7 +124,7 @@ def test_container_stalling_mid_stream_is_a_model_stream_error_about_time(contai
 
 
 def test_unsigned_request_is_rejected_like_aws_does(emulator: Emulator) -> None:
-    client = make_client(emulator.url, signature_version=UNSIGNED)
+    client = sagemaker_client(emulator.url, signature_version=UNSIGNED)
 
     with pytest.raises(ClientError) as caught:
         client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")
@@ -130,7 +133,7 @@ def test_unsigned_request_is_rejected_like_aws_does(emulator: Emulator) -> None:
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-def test_request_over_six_megabytes_is_a_validation_error(container: FakeContainer, client) -> None:
+def test_request_over_six_megabytes_is_a_validation_error(container: ScriptedServer, client) -> None:
     with pytest.raises(ClientError) as caught:
         client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"x" * (MAX_REQUEST_BYTES + 1))
 
@@ -166,19 +169,19 @@ def test_inference_component_on_an_endpoint_without_components_is_a_validation_e
 
 
 def test_missing_inference_component_on_an_endpoint_with_components_is_a_validation_error(
-    container: FakeContainer,
+    container: ScriptedServer,
 ) -> None:
     with Emulator({ENDPOINT: Endpoint(container.url, inference_components=("llama",))}) as emulator:
-        client = make_client(emulator.url)
+        client = sagemaker_client(emulator.url)
         with pytest.raises(ClientError) as caught:
             client.invoke_endpoint_with_response_stream(EndpointName=ENDPOINT, Body=b"{}")
 
     assert "an InferenceComponentName is required" in caught.value.response["Error"]["Message"]
 
 
-def test_unknown_inference_component_is_a_validation_error(container: FakeContainer) -> None:
+def test_unknown_inference_component_is_a_validation_error(container: ScriptedServer) -> None:
     with Emulator({ENDPOINT: Endpoint(container.url, inference_components=("llama",))}) as emulator:
-        client = make_client(emulator.url)
+        client = sagemaker_client(emulator.url)
         with pytest.raises(ClientError) as caught:
             client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}", InferenceComponentName="qwen")
 
@@ -214,6 +217,23 @@ def test_request_without_content_length_is_a_validation_error(emulator: Emulator
     assert response.status == 400
     assert b"Content-Length" in response.read()
     connection.close()
+
+
+def test_a_refused_request_is_answered_only_once_its_whole_body_is_in(emulator: Emulator) -> None:
+    # Answering and closing while the client still sends would reset the connection under the client.
+    address = urllib.parse.urlsplit(emulator.url)
+    head = f"POST /endpoints/{ENDPOINT}/invocations HTTP/1.1\r\nHost: x\r\nAuthorization: x\r\n"
+    with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
+        connection.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n2\r\n{{}}\r\n".encode())
+        connection.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            connection.recv(1)
+        connection.settimeout(5)
+        connection.sendall(b"3\r\nabc\r\n0\r\n\r\n")
+        answer = connection.makefile("rb").read()
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert answer.endswith(b'{"Message": "The request must carry a Content-Length header."}')
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,11 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
-from fake_container import ENDPOINT, FakeContainer, Reply, collect_stream, fixture_reply, make_client
 
 from local.emulator import Emulator, Faults
+from tests.support.recordings import fixture_reply
+from tests.support.sagemaker_runtime import ENDPOINT, collect_stream, sagemaker_client
+from tests.support.scripted_server import Reply, ScriptedServer
 
 UTF8_REPLY = Reply([b'data: {"text": "h\xc3\xa9llo \xf0\x9f\x8c\x8d \xe6\x97\xa5\xe6\x9c\xac"}\n\n'] * 3)
 
@@ -21,27 +23,38 @@ def test_throttled_request_is_a_throttling_exception(emulator: Emulator, client,
     assert caught.value.response["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
 
 
-def test_throttling_stops_after_the_given_number_of_requests(
-    container: FakeContainer, emulator: Emulator, client
-) -> None:
-    emulator.set_faults(Faults(throttle_requests=2))
+def _outcomes(client, count: int) -> list[str]:
     outcomes = []
-    for _ in range(3):
+    for _ in range(count):
         try:
             client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")
             outcomes.append("ok")
         except ClientError as error:
             outcomes.append(error.response["Error"]["Code"])
+    return outcomes
 
-    assert outcomes == ["ThrottlingException", "ThrottlingException", "ok"]
+
+def test_throttling_stops_after_the_given_number_of_requests(
+    container: ScriptedServer, emulator: Emulator, client
+) -> None:
+    emulator.set_faults(Faults(throttle_requests=2))
+
+    assert _outcomes(client, 3) == ["ThrottlingException", "ThrottlingException", "ok"]
     assert emulator.faults.throttle_requests == 0
 
 
+def test_throttling_can_start_after_some_requests_went_through(emulator: Emulator, client) -> None:
+    emulator.set_faults(Faults(throttle_requests=1, throttle_after_requests=2))
+
+    assert _outcomes(client, 4) == ["ok", "ok", "ThrottlingException", "ok"]
+    assert (emulator.faults.throttle_after_requests, emulator.faults.throttle_requests) == (0, 0)
+
+
 def test_botocore_retries_a_throttled_request_until_it_passes(
-    container: FakeContainer, emulator: Emulator
+    container: ScriptedServer, emulator: Emulator
 ) -> None:
     emulator.set_faults(Faults(throttle_requests=2))
-    client = make_client(emulator.url, retries={"mode": "standard", "total_max_attempts": 3})
+    client = sagemaker_client(emulator.url, retries={"mode": "standard", "total_max_attempts": 3})
 
     response = client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")
 
@@ -50,7 +63,7 @@ def test_botocore_retries_a_throttled_request_until_it_passes(
 
 
 def test_stream_error_after_k_bytes_sends_exactly_k_bytes_then_a_model_stream_error(
-    container: FakeContainer, emulator: Emulator, client
+    container: ScriptedServer, emulator: Emulator, client
 ) -> None:
     container.reply = fixture_reply("vllm", "invocations_stream")
     emulator.set_faults(Faults(stream_error_after_bytes=500))
@@ -67,7 +80,7 @@ def test_stream_error_after_k_bytes_sends_exactly_k_bytes_then_a_model_stream_er
 
 
 def test_stream_error_can_be_an_internal_stream_failure(
-    container: FakeContainer, emulator: Emulator, client
+    container: ScriptedServer, emulator: Emulator, client
 ) -> None:
     container.reply = fixture_reply("vllm", "invocations_stream")
     emulator.set_faults(Faults(stream_error_after_bytes=0, stream_error_type="InternalStreamFailure"))
@@ -80,7 +93,7 @@ def test_stream_error_can_be_an_internal_stream_failure(
 
 
 def test_stream_error_beyond_the_body_length_ends_the_complete_body(
-    container: FakeContainer, emulator: Emulator, client
+    container: ScriptedServer, emulator: Emulator, client
 ) -> None:
     container.reply = Reply([b"ab", b"cd"])
     emulator.set_faults(Faults(stream_error_after_bytes=10))
@@ -104,7 +117,7 @@ def test_stream_error_fault_does_not_touch_invoke_endpoint(emulator: Emulator, c
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7])
 def test_split_parts_are_at_most_n_bytes_and_rejoin_to_the_body(
-    container: FakeContainer, emulator: Emulator, client, size: int
+    container: ScriptedServer, emulator: Emulator, client, size: int
 ) -> None:
     container.reply = UTF8_REPLY
     emulator.set_faults(Faults(split_every=size))
@@ -115,7 +128,7 @@ def test_split_parts_are_at_most_n_bytes_and_rejoin_to_the_body(
     assert b"".join(parts) == UTF8_REPLY.body
 
 
-def test_split_parts_cut_utf8_sequences(container: FakeContainer, emulator: Emulator, client) -> None:
+def test_split_parts_cut_utf8_sequences(container: ScriptedServer, emulator: Emulator, client) -> None:
     container.reply = UTF8_REPLY
     emulator.set_faults(Faults(split_every=3))
 
@@ -135,7 +148,7 @@ def test_first_byte_delay_holds_the_answer_back(emulator: Emulator, client) -> N
     assert time.monotonic() - started >= 0.3
 
 
-def test_part_delay_spaces_the_parts_out(container: FakeContainer, emulator: Emulator, client) -> None:
+def test_part_delay_spaces_the_parts_out(container: ScriptedServer, emulator: Emulator, client) -> None:
     container.reply = Reply([b"a", b"b", b"c"])
     emulator.set_faults(Faults(part_delay=0.2))
     started = time.monotonic()
@@ -162,6 +175,7 @@ def test_faults_can_be_cleared(emulator: Emulator, client) -> None:
     ("settings", "name"),
     [
         ({"throttle_requests": -1}, "throttle_requests"),
+        ({"throttle_after_requests": -1}, "throttle_after_requests"),
         ({"stream_error_after_bytes": -1}, "stream_error_after_bytes"),
         ({"stream_error_type": "Boom"}, "stream_error_type"),
         ({"first_byte_delay": -0.1}, "first_byte_delay"),

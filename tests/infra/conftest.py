@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from infra_support import Synthesized, put_supported_node_first_on_path, synthesize
+
+from tests.infra.infra_support import Synthesized, put_supported_node_first_on_path, synthesize
 
 # Before anything imports aws_cdk (which starts the jsii Node process).
 put_supported_node_first_on_path()

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 import yaml
-from infra_support import ROOT
+
+from tests.infra.infra_support import ROOT
 
 pytestmark = pytest.mark.infra
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lock_support import LAMBDA_LOCK, lock_dependents, lock_pins
 from packaging.utils import canonicalize_name as canonical
 
 from stacks.agent_api import bundling
@@ -31,6 +30,7 @@ from stacks.agent_api.bundling import (
     PipLocalBundling,
     bundle_size,
 )
+from tests.infra.lock_support import LAMBDA_LOCK, lock_dependents, lock_pins
 
 pytestmark = pytest.mark.infra
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from cfnlint.api import lint_file
-from infra_support import Synthesized
+
+from tests.infra.infra_support import Synthesized
 
 pytestmark = pytest.mark.infra
 

@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 import pytest
-from infra_support import ROOT, cdk_context
 
 from stacks.config import ConfigError, parse_environment, select_environments
+from tests.infra.infra_support import ROOT, cdk_context
 
 pytestmark = pytest.mark.infra
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_support import PSEUDO_PARAMETERS, Synthesized, agent_function, cdk_context, deployed_values
 
 from agent_api import contract
 from agent_api.settings import Settings, SettingsError
 from stacks.config import ConfigError, EnvironmentConfig, parse_environment
+from tests.infra.infra_support import (
+    PSEUDO_PARAMETERS,
+    Synthesized,
+    agent_function,
+    cdk_context,
+    deployed_values,
+)
 
 pytestmark = pytest.mark.infra
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from infra_support import ROOT
 
 from stacks.agent_api.lambda_contract import CONTRACT_FILE
+from tests.infra.infra_support import ROOT
 
 pytestmark = pytest.mark.infra
 

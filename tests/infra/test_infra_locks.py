@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lock_support import (
+from packaging.utils import canonicalize_name
+
+from tests.infra.lock_support import (
     CDK_LOCK,
     DEV_LOCK,
     LAMBDA_LOCK,
@@ -16,7 +18,6 @@ from lock_support import (
     lock_entries,
     lock_pins,
 )
-from packaging.utils import canonicalize_name
 
 INPUTS = {
     LAMBDA_LOCK: ROOT / "lambda" / "requirements.in",

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_support import WEIGHTS_ENV, Synthesized, synthesize
 
 from stacks import nag
 from stacks.nag import nag_packs
+from tests.infra.infra_support import WEIGHTS_ENV, Synthesized, synthesize
 
 pytestmark = pytest.mark.infra
 
@@ -66,9 +66,9 @@ def test_every_acknowledgment_silences_a_real_finding(
 def test_synth_fails_when_a_new_finding_appears(tmp_path: Path) -> None:
     from aws_cdk import App
     from aws_cdk import aws_sqs as sqs
-    from infra_support import cdk_context
 
     from app import build_app
+    from tests.infra.infra_support import cdk_context
 
     app = App(context={**cdk_context(), "env": "dev", "aws:cdk:bundling-stacks": []}, outdir=str(tmp_path))
     (stack,) = build_app(app)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from infra_support import Synthesized, agent_function, cdk_context, deployed_values, only
 from jsonschema import Draft4Validator
 
 from agent_api.settings import Settings
 from agent_api.validation import RequestError, parse_chat_request
+from tests.infra.infra_support import Synthesized, agent_function, cdk_context, deployed_values, only
 
 pytestmark = pytest.mark.infra
 

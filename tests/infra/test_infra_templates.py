@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from infra_support import WEIGHTS_ENV, Synthesized, agent_function, only, resources, synthesize
+
+from tests.infra.infra_support import WEIGHTS_ENV, Synthesized, agent_function, only, resources, synthesize
 
 pytestmark = pytest.mark.infra
 

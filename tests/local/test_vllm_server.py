@@ -17,10 +17,14 @@ if [ "$1" = "-m" ]; then shift 2; exec {sys.executable} "$FAKE_ENGINE" "$@"; fi
 exec {sys.executable} "$@"
 """
 
-# Serves /ping like vLLM after FAKE_DELAY seconds, records what it was given, and starts a worker child
-# in its process group (as vLLM does) that only a group-wide stop ends.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Serves /ping like vLLM (the tests' scripted server) after FAKE_DELAY seconds, records what it was given,
+# and starts a worker child in its process group (as vLLM does) that only a group-wide stop ends.
 FAKE_ENGINE = """
-import http.server, json, os, subprocess, sys, time
+import json, os, subprocess, sys, time
+sys.path.insert(0, os.environ["FAKE_REPO_ROOT"])
+from tests.support.scripted_server import ScriptedServer
 args = sys.argv[1:]
 record = {"args": args, "kv": os.environ.get("VLLM_CPU_KVCACHE_SPACE")}
 record["device"] = os.environ.get("SERVE_DEVICE")
@@ -32,15 +36,7 @@ if os.environ.get("FAKE_FAIL"):
     print("engine boom: out of memory", flush=True)
     sys.exit(3)
 time.sleep(float(os.environ.get("FAKE_DELAY", "0")))
-
-class Ping(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200 if self.path == "/ping" else 404)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-
-http.server.HTTPServer(("127.0.0.1", int(args[args.index("--port") + 1])), Ping).serve_forever()
+ScriptedServer(port=int(args[args.index("--port") + 1])).serve_forever()
 """
 
 
@@ -57,6 +53,7 @@ def fake_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     engine = tmp_path / "fake_engine.py"
     engine.write_text(FAKE_ENGINE)
     monkeypatch.setenv("FAKE_ENGINE", str(engine))
+    monkeypatch.setenv("FAKE_REPO_ROOT", str(REPO_ROOT))
     monkeypatch.setenv("FAKE_RECORD", str(tmp_path / "record.json"))
     return venv
 

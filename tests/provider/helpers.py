@@ -11,8 +11,7 @@ from typing import Any
 from strands.event_loop.streaming import process_stream
 
 from sagemaker_provider.formats import ResponseParser, get_format
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from tests.support.recordings import FIXTURES
 
 # Bodies that are not model responses at all (health checks, model lists).
 NOT_RESPONSES = {"vllm/ping.txt", "vllm/health.txt", "vllm/models.txt"}

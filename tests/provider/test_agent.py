@@ -10,9 +10,8 @@ from pydantic import BaseModel
 from strands import Agent, tool
 
 from sagemaker_provider import SageMakerModel
-
-from .fake_endpoint import FakeEndpoint, Reply
-from .helpers import FIXTURES
+from tests.provider.helpers import FIXTURES
+from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Stream
 
 calls: list[str] = []
 
@@ -39,15 +38,14 @@ TOOL_CALL_STREAMS = [
 @pytest.mark.parametrize("tool_call_stream", TOOL_CALL_STREAMS)
 def test_agent_calls_tool_then_answers_from_its_result(tool_call_stream: str) -> None:
     calls.clear()
-    with FakeEndpoint() as endpoint:
-        endpoint.replies.append(Reply(parts=[(FIXTURES / tool_call_stream).read_bytes()]))
-        endpoint.replies.append(
-            Reply(parts=[(FIXTURES / "vllm" / "tools_result_followup_stream.txt").read_bytes()])
-        )
-        model = SageMakerModel(endpoint_name="e", client=endpoint.client())
+    with SageMakerRuntime(
+        Stream([(FIXTURES / tool_call_stream).read_bytes()]),
+        Stream([(FIXTURES / "vllm" / "tools_result_followup_stream.txt").read_bytes()]),
+    ) as endpoint:
+        model = SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client())
         agent = Agent(model=model, tools=[get_weather], callback_handler=None)
         result = agent("What is the weather in Paris?")
-        second = json.loads(endpoint.requests[1]["body"])
+        second = json.loads(endpoint.requests[1].body)
     assert calls == ["Paris"]
     assert str(result).strip() == "Sunny in Paris, 21 degrees"
     assert [m["role"] for m in second["messages"]] == ["user", "assistant", "tool"]
@@ -61,9 +59,8 @@ class Weather(BaseModel):
 
 def test_structured_output_forces_the_tool_and_builds_the_model() -> None:
     body = (FIXTURES / "vllm" / "tools_named_stream.txt").read_bytes().replace(b"get_weather", b"Weather")
-    with FakeEndpoint() as endpoint:
-        endpoint.replies.append(Reply(parts=[body]))
-        model = SageMakerModel(endpoint_name="e", client=endpoint.client())
+    with SageMakerRuntime(Stream([body])) as endpoint:
+        model = SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client())
 
         async def run() -> Any:
             out = None
@@ -76,6 +73,6 @@ def test_structured_output_forces_the_tool_and_builds_the_model() -> None:
         import asyncio
 
         result = asyncio.run(run())
-        request = json.loads(endpoint.requests[0]["body"])
+        request = json.loads(endpoint.requests[0].body)
     assert result == Weather(city="Paris")
     assert request["tool_choice"] == {"type": "function", "function": {"name": "Weather"}}

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from sagemaker_provider.cli import main
-
-from .fake_endpoint import FakeEndpoint, Reply
-from .helpers import FIXTURES, body_files, fixture_id
+from tests.provider.helpers import FIXTURES, body_files, fixture_id
+from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Stream
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,12 +62,11 @@ def test_replay_of_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_capture_writes_raw_body_from_endpoint(tmp_path: Path) -> None:
     body = (FIXTURES / "vllm" / "chat_stream_usage.txt").read_bytes()
-    with FakeEndpoint() as endpoint:
-        endpoint.replies.append(Reply(parts=[body[:100], body[100:]]))
+    with SageMakerRuntime(Stream([body[:100], body[100:]])) as endpoint:
         result = _run(
             "capture",
             "--endpoint",
-            "e",
+            ENDPOINT,
             "--region",
             "us-east-1",
             "--endpoint-url",
@@ -77,7 +75,7 @@ def test_capture_writes_raw_body_from_endpoint(tmp_path: Path) -> None:
             "Hi",
             env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"},
         )
-        request = json.loads(endpoint.requests[0]["body"])
+        request = json.loads(endpoint.requests[0].body)
     assert result.returncode == 0, result.stderr
     assert result.stdout == body
     assert request["messages"] == [{"role": "user", "content": "Hi"}]

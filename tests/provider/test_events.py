@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import parse_parts, summarize
+from tests.provider.helpers import parse_parts, summarize
 
 
 def sse(*chunks: dict[str, Any], done: bool = True) -> bytes:

@@ -8,8 +8,7 @@ import pytest
 from strands.types.exceptions import ContextWindowOverflowException
 
 from sagemaker_provider.errors import ModelStreamError, SageMakerProviderError
-
-from .helpers import (
+from tests.provider.helpers import (
     FIXTURES,
     NOT_RESPONSES,
     VLLM_FOLLOWUP,

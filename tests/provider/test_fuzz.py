@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from strands.types.exceptions import ContextWindowOverflowException
 
 from sagemaker_provider.errors import SageMakerProviderError
-
-from .helpers import parse_parts
+from tests.provider.helpers import parse_parts
 
 KEYS = [
     "choices",

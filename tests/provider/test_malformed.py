@@ -6,8 +6,7 @@ import pytest
 from strands.types.exceptions import ContextWindowOverflowException
 
 from sagemaker_provider.errors import MalformedChunkError, ModelStreamError, StreamTruncatedError
-
-from .helpers import FIXTURES, parse_parts
+from tests.provider.helpers import FIXTURES, parse_parts
 
 CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n'
 DONE = b"data: [DONE]\n\n"

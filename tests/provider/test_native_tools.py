@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from sagemaker_provider.formats import ChatRequest, ResponseParser, get_format
-
-from .helpers import fixed_id, summarize
+from tests.provider.helpers import fixed_id, summarize
 
 TOOL_SPEC: Any = {
     "name": "get_weather",

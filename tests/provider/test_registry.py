@@ -18,8 +18,7 @@ from sagemaker_provider.formats import (
     register_format,
     unregister_format,
 )
-
-from .helpers import parse_parts
+from tests.provider.helpers import parse_parts
 
 
 class EchoInterpreter(ChunkInterpreter):

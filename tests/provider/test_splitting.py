@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .helpers import body_files, fixture_id, outcome, parse_parts
+from tests.provider.helpers import body_files, fixture_id, outcome, parse_parts
 
 BODIES = body_files()
 

@@ -12,25 +12,35 @@ from typing import Any
 import pytest
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 
+from local.emulator import Faults
+from local.emulator.eventstream import CONTENT_TYPE as EVENT_STREAM
 from local.emulator.eventstream import encode_message as encode_frame
+from local.emulator.eventstream import payload_part
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.errors import EndpointInvocationError, ModelStreamError, StreamTruncatedError
 from sagemaker_provider.transport import IDLE_READER_THREAD_NAME, READER_THREAD_NAME, ReaderThreads
-
-from .fake_endpoint import FakeEndpoint, Reply, stream_error
-from .helpers import FIXTURES, body_files, fixture_id, parse_parts
+from tests.provider.helpers import FIXTURES, body_files, fixture_id, parse_parts
+from tests.support.sagemaker_runtime import (
+    ENDPOINT,
+    ModelError,
+    SageMakerRuntime,
+    Stream,
+    Throttle,
+    sagemaker_client,
+)
+from tests.support.scripted_server import Reply, ScriptedServer
 
 USER = [{"role": "user", "content": [{"text": "What is the capital of France?"}]}]
 
 
 @pytest.fixture
 def endpoint() -> Any:
-    with FakeEndpoint() as server:
-        yield server
+    with SageMakerRuntime() as runtime:
+        yield runtime
 
 
-def _model(endpoint: FakeEndpoint, **config: Any) -> SageMakerModel:
-    return SageMakerModel(endpoint_name="test-endpoint", client=endpoint.client(), **config)
+def _model(endpoint: SageMakerRuntime, **config: Any) -> SageMakerModel:
+    return SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client(), **config)
 
 
 async def _events(model: SageMakerModel, messages: Any = USER, **kwargs: Any) -> list[Any]:
@@ -50,19 +60,17 @@ def _without_latency(events: list[Any]) -> list[Any]:
     return events
 
 
-def _chunks(data: bytes, size: int) -> list[bytes]:
-    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
-
-
 @pytest.mark.parametrize("path", body_files(), ids=fixture_id)
 async def test_stream_through_botocore_event_stream_matches_direct_parse(
-    endpoint: FakeEndpoint, path: Any
+    endpoint: SageMakerRuntime, path: Any
 ) -> None:
     body = path.read_bytes()
     # 7-byte parts split events, lines and multi-byte characters at arbitrary points.
-    endpoint.replies.append(Reply(parts=_chunks(body, 7)))
+    endpoint.emulator.set_faults(Faults(split_every=7))
+    endpoint.script(Stream([body]))
     got = _without_latency(await _events(_model(endpoint)))
-    want = parse_parts([body])
+    # An empty body reaches the client as no PayloadPart at all, as on SageMaker.
+    want = parse_parts([body] if body else [])
     if isinstance(want[-1], Exception):
         assert type(got[-1]) is type(want[-1])
         assert str(got[-1]) == str(want[-1])
@@ -70,12 +78,12 @@ async def test_stream_through_botocore_event_stream_matches_direct_parse(
     assert got == want
 
 
-async def test_multibyte_character_split_across_payload_parts_is_intact(endpoint: FakeEndpoint) -> None:
+async def test_multibyte_character_split_across_payload_parts_is_intact(endpoint: SageMakerRuntime) -> None:
     text = "Grüße, 東京 🌍"
     chunk = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": "stop"}]}
     line = f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
     cut = line.index("🌍".encode()) + 2
-    endpoint.replies.append(Reply(parts=[line[:cut], line[cut:], b"data: [DONE]\n\n"]))
+    endpoint.script(Stream([line[:cut], line[cut:], b"data: [DONE]\n\n"]))
     events = await _events(_model(endpoint))
     assert (
         "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
@@ -83,34 +91,35 @@ async def test_multibyte_character_split_across_payload_parts_is_intact(endpoint
     )
 
 
-async def test_model_stream_error_event_raises_with_server_message(endpoint: FakeEndpoint) -> None:
+async def test_model_stream_error_event_raises_with_server_message(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "sglang" / "a_text_stream_v1.body").read_bytes()
-    endpoint.replies.append(Reply(parts=[body[:400]], frames=[stream_error("Model took too long")]))
+    endpoint.emulator.set_faults(Faults(stream_error_after_bytes=400))
+    endpoint.script(Stream([body]))
     events = await _events(_model(endpoint))
     assert isinstance(events[-1], ModelStreamError)
-    assert (events[-1].message, events[-1].error_code) == ("Model took too long", "ModelStreamError")
+    assert (events[-1].message, events[-1].error_code) == (
+        "Emulated fault: the response stream failed after 400 bytes.",
+        "ModelStreamError",
+    )
 
 
-async def test_stream_cut_short_raises_truncated(endpoint: FakeEndpoint) -> None:
+async def test_stream_cut_short_raises_truncated(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "sglang" / "a_text_stream_v1.body").read_bytes()
-    endpoint.replies.append(Reply(parts=[body[: body.index(b'"content":" capital"')]]))
+    endpoint.script(Stream([body[: body.index(b'"content":" capital"')]]))
     events = await _events(_model(endpoint))
     assert isinstance(events[-1], StreamTruncatedError)
 
 
-async def test_throttling_raises_strands_throttled_exception(endpoint: FakeEndpoint) -> None:
-    endpoint.replies.append(
-        Reply(status=400, error_type="ThrottlingException", error={"message": "Rate exceeded"})
-    )
+async def test_throttling_raises_strands_throttled_exception(endpoint: SageMakerRuntime) -> None:
+    endpoint.script(Throttle())
     events = await _events(_model(endpoint))
     assert isinstance(events[-1], ModelThrottledException)
     assert "Rate exceeded" in str(events[-1])
 
 
-async def test_model_error_keeps_container_status_and_message(endpoint: FakeEndpoint) -> None:
+async def test_model_error_keeps_container_status_and_message(endpoint: SageMakerRuntime) -> None:
     original = (FIXTURES / "djl_lmi" / "error_input_parsing_424.body").read_text()
-    error = {"Message": "Received client error (424)", "OriginalStatusCode": 424, "OriginalMessage": original}
-    endpoint.replies.append(Reply(status=424, error_type="ModelError", error=error))
+    endpoint.script(ModelError(424, original))
     events = await _events(_model(endpoint))
     assert isinstance(events[-1], EndpointInvocationError)
     assert (events[-1].status_code, events[-1].error_code, events[-1].message) == (
@@ -121,48 +130,44 @@ async def test_model_error_keeps_container_status_and_message(endpoint: FakeEndp
 
 
 async def test_model_error_with_context_length_message_raises_context_overflow(
-    endpoint: FakeEndpoint,
+    endpoint: SageMakerRuntime,
 ) -> None:
     original = (FIXTURES / "sglang" / "e_error_context_length.body").read_text()
-    error = {"Message": "Received client error (400)", "OriginalStatusCode": 400, "OriginalMessage": original}
-    endpoint.replies.append(Reply(status=424, error_type="ModelError", error=error))
+    endpoint.script(ModelError(400, original))
     events = await _events(_model(endpoint))
     assert isinstance(events[-1], ContextWindowOverflowException)
 
 
-async def test_validation_error_raises_endpoint_invocation_error(endpoint: FakeEndpoint) -> None:
-    endpoint.replies.append(
-        Reply(
-            status=400, error_type="ValidationError", error={"message": "Endpoint x of account y not found."}
-        )
-    )
-    events = await _events(_model(endpoint))
+async def test_validation_error_raises_endpoint_invocation_error(endpoint: SageMakerRuntime) -> None:
+    model = SageMakerModel(endpoint_name="no-such-endpoint", client=endpoint.client())
+    events = await _events(model)
     assert isinstance(events[-1], EndpointInvocationError)
     assert (events[-1].status_code, events[-1].error_code) == (400, "ValidationError")
 
 
-async def test_non_streaming_invoke_reads_whole_body(endpoint: FakeEndpoint) -> None:
-    endpoint.replies.append(Reply(body=(FIXTURES / "vllm" / "chat_nonstream.txt").read_bytes()))
+async def test_non_streaming_invoke_reads_whole_body(endpoint: SageMakerRuntime) -> None:
+    endpoint.script(Reply([(FIXTURES / "vllm" / "chat_nonstream.txt").read_bytes()], chunked=False))
     events = await _events(_model(endpoint, stream=False))
     assert "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e) == (
         "Hello! I am a tiny test model."
     )
-    assert endpoint.requests[0]["path"] == "/endpoints/test-endpoint/invocations"
-    assert json.loads(endpoint.requests[0]["body"])["stream"] is False
+    assert endpoint.requests[0].path == "/endpoints/test-endpoint/invocations"
+    assert json.loads(endpoint.requests[0].body)["stream"] is False
 
 
-async def test_request_goes_to_the_streaming_route_with_sagemaker_headers(endpoint: FakeEndpoint) -> None:
-    endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
-    model = _model(endpoint, inference_component_name="ic-1", custom_attributes="trace=1")
-    await _events(model)
+async def test_request_goes_to_the_streaming_route_with_sagemaker_headers() -> None:
+    with SageMakerRuntime(inference_components=("ic-1",)) as endpoint:
+        endpoint.script(Stream([(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
+        model = _model(endpoint, inference_component_name="ic-1", custom_attributes="trace=1")
+        await _events(model)
     request = endpoint.requests[0]
-    assert request["path"] == "/endpoints/test-endpoint/invocations-response-stream"
-    assert request["headers"]["X-Amzn-SageMaker-Inference-Component"] == "ic-1"
-    assert request["headers"]["X-Amzn-SageMaker-Custom-Attributes"] == "trace=1"
+    assert request.path == "/endpoints/test-endpoint/invocations-response-stream"
+    assert request.headers["X-Amzn-SageMaker-Inference-Component"] == "ic-1"
+    assert request.headers["X-Amzn-SageMaker-Custom-Attributes"] == "trace=1"
 
 
-async def test_latency_is_reported_in_metadata(endpoint: FakeEndpoint) -> None:
-    endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "chat_stream_usage.txt").read_bytes()]))
+async def test_latency_is_reported_in_metadata(endpoint: SageMakerRuntime) -> None:
+    endpoint.script(Stream([(FIXTURES / "vllm" / "chat_stream_usage.txt").read_bytes()]))
     events = await _events(_model(endpoint))
     metadata = next(e["metadata"] for e in events if "metadata" in e)
     assert isinstance(metadata["metrics"]["latencyMs"], int)
@@ -170,7 +175,7 @@ async def test_latency_is_reported_in_metadata(endpoint: FakeEndpoint) -> None:
 
 
 def test_endpoint_url_environment_variable_redirects_the_client(
-    monkeypatch: Any, endpoint: FakeEndpoint
+    monkeypatch: Any, endpoint: SageMakerRuntime
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", endpoint.url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
@@ -179,61 +184,57 @@ def test_endpoint_url_environment_variable_redirects_the_client(
     assert model.client.meta.endpoint_url == endpoint.url
 
 
-async def test_stream_does_not_block_the_event_loop_while_waiting(endpoint: FakeEndpoint) -> None:
+async def test_stream_does_not_block_the_event_loop_while_waiting(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
-    reply = Reply(parts=[body[:300]], gated_parts=[body[300:]])
-    endpoint.replies.append(reply)
+    reply = Stream([body[:300], body[300:]], pause_after=1)
+    endpoint.script(reply)
 
     async def release_when_the_loop_is_free() -> None:
         await asyncio.sleep(0.05)
-        reply.gate.set()
+        reply.resume.set()
 
     releaser = asyncio.create_task(release_when_the_loop_is_free())
     events = await _events(_model(endpoint))
     await releaser
     # The other coroutine ran while the stream waited for the server: the gate was opened, not timed out.
-    assert reply.released is True
+    assert reply.resumed is True
     assert "messageStop" in events[-2]
 
 
-async def test_cancel_signal_ends_stream_without_message_stop(endpoint: FakeEndpoint) -> None:
+async def test_cancel_signal_ends_stream_without_message_stop(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
-    reply = Reply(parts=[body[:300]], gated_parts=[body[300:]])
-    endpoint.replies.append(reply)
+    reply = Stream([body[:300], body[300:]], pause_after=1)
+    endpoint.script(reply)
     cancel = threading.Event()
     events = []
     async for event in _model(endpoint).stream(USER, cancel_signal=cancel):
         events.append(event)
         if "messageStart" in event:
             cancel.set()
-            reply.gate.set()
+            reply.resume.set()
     assert not any("messageStop" in e for e in events)
 
 
-async def test_internal_stream_failure_event_raises_model_stream_error(endpoint: FakeEndpoint) -> None:
-    failure = encode_frame(
-        {
-            ":exception-type": "InternalStreamFailure",
-            ":message-type": "exception",
-            ":content-type": "application/json",
-        },
-        json.dumps({"Message": "stream processing failed"}).encode(),
+async def test_internal_stream_failure_event_raises_model_stream_error(endpoint: SageMakerRuntime) -> None:
+    part = b'data: {"choices":[]}\n\n'
+    endpoint.emulator.set_faults(
+        Faults(stream_error_after_bytes=len(part), stream_error_type="InternalStreamFailure")
     )
-    endpoint.replies.append(Reply(parts=[b'data: {"choices":[]}\n\n'], frames=[failure]))
+    endpoint.script(Stream([part]))
     events = await _events(_model(endpoint))
     assert isinstance(events[-1], ModelStreamError)
-    assert events[-1].message == "stream processing failed"
+    assert events[-1].message == f"Emulated fault: the response stream failed after {len(part)} bytes."
 
 
-async def test_consumer_closing_early_stops_the_reader_thread(endpoint: FakeEndpoint) -> None:
+async def test_consumer_closing_early_stops_the_reader_thread(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
-    reply = Reply(parts=[body[:300]], gated_parts=[body[300:]])
-    endpoint.replies.append(reply)
+    reply = Stream([body[:300], body[300:]], pause_after=1)
+    endpoint.script(reply)
     stream = _model(endpoint).stream(USER)
     async for _ in stream:
         break
     await stream.aclose()
-    reply.gate.set()
+    reply.resume.set()
     deadline = time.monotonic() + 5
     while _busy_readers() and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
@@ -244,9 +245,9 @@ def _busy_readers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == READER_THREAD_NAME]
 
 
-async def test_reader_threads_are_reused_between_streams(endpoint: FakeEndpoint) -> None:
+async def test_reader_threads_are_reused_between_streams(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
-    endpoint.replies.extend([Reply(parts=[body]), Reply(parts=[body])])
+    endpoint.script(Stream([body]), Stream([body]))
     model = _model(endpoint)
     await _events(model)
     before = {t.ident for t in threading.enumerate() if t.name.startswith(READER_THREAD_NAME)}
@@ -276,16 +277,16 @@ def test_reader_threads_beyond_the_idle_limit_exit() -> None:
     assert [t.name for t in started if t.is_alive()] == [IDLE_READER_THREAD_NAME]
 
 
-async def test_midstream_error_raises_as_soon_as_it_arrives(endpoint: FakeEndpoint) -> None:
+async def test_midstream_error_raises_as_soon_as_it_arrives(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "sglang" / "e_error_midstream.body").read_bytes()
     cut = body.index(b'data: {"error"')
     cut = body.index(b"\n\n", cut) + 2
-    reply = Reply(parts=[body[:cut]], gated_parts=[body[cut:]])
-    endpoint.replies.append(reply)
+    reply = Stream([body[:cut], body[cut:]], pause_after=1)
+    endpoint.script(reply)
     events = await _events(_model(endpoint))
     # Raised while the server still holds the rest of the stream.
-    assert reply.released is None
-    reply.gate.set()
+    assert reply.resumed is None
+    reply.resume.set()
     assert isinstance(events[-1], ModelStreamError)
     assert [e["contentBlockDelta"]["delta"]["text"] for e in events[:-1] if "contentBlockDelta" in e] == [
         "Paris",
@@ -294,23 +295,26 @@ async def test_midstream_error_raises_as_soon_as_it_arrives(endpoint: FakeEndpoi
     ]
 
 
-async def test_model_stream_error_sent_as_plain_event_raises(endpoint: FakeEndpoint) -> None:
+async def test_model_stream_error_sent_as_plain_event_raises() -> None:
+    # A wire shape SageMaker (and so the emulator) never sends: raw frames from the scripted server itself.
     error_event = encode_frame(
         {":event-type": "ModelStreamError", ":message-type": "event", ":content-type": "application/json"},
         json.dumps({"Message": "connection reset", "ErrorCode": "StreamBroken"}).encode(),
     )
-    endpoint.replies.append(Reply(parts=[b'data: {"choices":[]}\n\n'], frames=[error_event]))
-    events = await _events(_model(endpoint))
+    frames = [payload_part(b'data: {"choices":[]}\n\n'), error_event]
+    with ScriptedServer(Reply(frames, content_type=EVENT_STREAM)) as server:
+        model = SageMakerModel(endpoint_name=ENDPOINT, client=sagemaker_client(server.url))
+        events = await _events(model)
     assert isinstance(events[-1], ModelStreamError)
     assert events[-1].error_code == "ModelStreamError"
     assert events[-1].message == "SageMaker reported ModelStreamError in the response stream"
 
 
-async def test_system_prompt_content_blocks_become_one_system_message(endpoint: FakeEndpoint) -> None:
-    endpoint.replies.append(Reply(parts=[(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
+async def test_system_prompt_content_blocks_become_one_system_message(endpoint: SageMakerRuntime) -> None:
+    endpoint.script(Stream([(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
     blocks: Any = [{"text": "Be brief."}, {"cachePoint": {"type": "default"}}, {"text": "Answer in French."}]
     await _events(_model(endpoint), USER, system_prompt="ignored", system_prompt_content=blocks)
-    messages = json.loads(endpoint.requests[0]["body"])["messages"]
+    messages = json.loads(endpoint.requests[0].body)["messages"]
     assert messages[0] == {"role": "system", "content": "Be brief.\nAnswer in French."}
 
 

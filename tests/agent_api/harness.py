@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import uvicorn
-from agent_api_fake_runtime import FakeSageMakerRuntime
 from httpx_sse import ServerSentEvent, connect_sse
 from starlette.applications import Starlette
 
 from agent_api.agent_factory import RetryPolicy
+from tests.support.sagemaker_runtime import SageMakerRuntime
 
 # Retries without sleeping, so throttling tests stay fast; the production policy is tested on its own.
 FAST_RETRIES = RetryPolicy(max_attempts=2, initial_delay_seconds=0, max_delay_seconds=0)
@@ -47,9 +47,10 @@ def serve(app: Starlette) -> Iterator[str]:
 
 
 class Harness:
-    """A running app wired to a fake SageMaker runtime, plus helpers to call it."""
+    """A running app wired to a SageMaker runtime (the emulator and a scripted container), plus helpers to
+    call it."""
 
-    def __init__(self, client: httpx.Client, runtime: FakeSageMakerRuntime) -> None:
+    def __init__(self, client: httpx.Client, runtime: SageMakerRuntime) -> None:
         self.client = client
         self.runtime = runtime
 
