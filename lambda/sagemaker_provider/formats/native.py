@@ -18,9 +18,7 @@ from ..chat_templates import ChatTemplate, Llama31ChatTemplate, ToolCallingChatT
 from ..errors import MalformedChunkError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
-from .base import ChatRequest, ChunkInterpreter, ResponseFormat, raise_error_event, raise_error_object
-
-_NATIVE_STOP = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"}
+from .base import ChunkInterpreter, ModelRequest, ResponseFormat, raise_error_event, raise_error_object
 
 
 class NativeInterpreter(ChunkInterpreter):
@@ -94,7 +92,7 @@ class NativeInterpreter(ChunkInterpreter):
         if type(details) is dict:
             reason = details.get("finish_reason")
             if isinstance(reason, str):
-                events.finish(_NATIVE_STOP.get(reason, reason))
+                events.finish(reason)
             events.usage(details.get("input_length"), details.get("generated_tokens"))
 
     def _text(self, text: str, events: EventBuilder) -> None:
@@ -139,7 +137,7 @@ class NativeFormat(ResponseFormat):
     def __init__(self, chat_template: ChatTemplate | None = None) -> None:
         self.chat_template: ChatTemplate = chat_template or Llama31ChatTemplate()
 
-    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+    def build_request(self, request: ModelRequest) -> dict[str, Any]:
         """Build ``{"inputs": prompt, "parameters": {...}, "stream": ...}``.
 
         Raises:
@@ -164,7 +162,7 @@ class NativeFormat(ResponseFormat):
         body.update(request.additional_request_fields)
         return body
 
-    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+    def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         """Return a token-stream interpreter (reading tool calls when the request offered tools)."""
         template = self._template(request) if request is not None and request.tool_specs else None
         tool_calls = template if isinstance(template, ToolCallingChatTemplate) else None
@@ -176,7 +174,7 @@ class NativeFormat(ResponseFormat):
             payload = payload[0]
         return isinstance(payload, dict) and ("token" in payload or "generated_text" in payload)
 
-    def _template(self, request: ChatRequest) -> ChatTemplate:
+    def _template(self, request: ModelRequest) -> ChatTemplate:
         return request.chat_template or self.chat_template
 
 

@@ -16,7 +16,7 @@ from ..errors import MalformedChunkError, ModelStreamError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
 from ..messages import to_openai_messages, to_openai_tool_choice, to_openai_tools
-from .base import ChatRequest, ChunkInterpreter, ResponseFormat, raise_error_event, raise_error_object
+from .base import ChunkInterpreter, ModelRequest, ResponseFormat, raise_error_event, raise_error_object
 
 NAME = "openai-chat"
 # Finish reasons of a generation that did not complete (vLLM/SGLang abort a request on engine errors).
@@ -158,7 +158,7 @@ class OpenAIChatFormat(ResponseFormat):
 
     name = NAME
 
-    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+    def build_request(self, request: ModelRequest) -> dict[str, Any]:
         """Build a chat completions body: messages, tools, tool choice, parameters, usage in the stream."""
         body: dict[str, Any] = {}
         if request.model:
@@ -179,7 +179,7 @@ class OpenAIChatFormat(ResponseFormat):
         body.update(request.additional_request_fields)
         return body
 
-    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+    def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         """Return a chat completions interpreter."""
         return OpenAIChatInterpreter()
 
