@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from agent_api_fake_runtime import Stream, calculator_call_parts, fixture_parts
+from agent_api_fake_runtime import Stream, Throttle, calculator_call_parts, fixture_parts
 from agent_api_harness import HarnessFactory
 
 from agent_api.observability import logger
@@ -84,4 +84,16 @@ def test_errors_are_counted(
     app = harness([Stream(fixture_parts("sglang/e_error_midstream.body"))])
     app.chat({"prompt": "Hi"})
     documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert len(documents) == 1
+    assert total(documents[0], "Errors") == 1
+
+
+def test_a_request_failing_before_it_streams_writes_its_metrics_once(
+    harness: HarnessFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    app = harness([Throttle()])
+    assert app.post({"prompt": "Hi"}).status_code == 429
+    documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert len(documents) == 1
     assert total(documents[0], "Errors") == 1

@@ -14,7 +14,8 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from agent_api_fake_runtime import FakeSageMakerRuntime, Throttle
+from agent_api_fake_runtime import FakeSageMakerRuntime, Stream, Throttle, fixture_parts
+from agent_api_harness import serve
 from strands.types.exceptions import ModelThrottledException
 
 from agent_api.agent_factory import (
@@ -26,6 +27,7 @@ from agent_api.agent_factory import (
 from agent_api.app import create_app
 from agent_api.settings import Settings, SettingsError
 from agent_api.validation import ChatRequest
+from sagemaker_provider.transport import create_client
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 
@@ -124,3 +126,14 @@ async def test_a_request_throttled_throughout_sleeps_within_the_retry_budget(
     assert len(runtime.requests) == policy.max_attempts
     assert slept == [1, 2, 4]
     assert sum(slept) <= RETRY_BACKOFF_BUDGET_SECONDS
+
+
+def test_every_request_is_sent_with_the_runtime_client_given_to_the_app() -> None:
+    # The environment points sagemaker-runtime at a closed port (conftest): only the given client can answer.
+    settings = Settings.from_env({"AGENT_ENDPOINT_NAME": "e", "AWS_REGION": "us-east-1"})
+    with FakeSageMakerRuntime([Stream(fixture_parts("vllm/chat_stream_usage.txt"))]) as runtime:
+        client = create_client("us-east-1", runtime.url)
+        with serve(create_app(settings, runtime_client=client)) as url:
+            statuses = [httpx.post(f"{url}/chat", json={"prompt": "Hi"}).status_code for _ in range(2)]
+    assert statuses == [200, 200]
+    assert runtime.paths == ["/endpoints/e/invocations-response-stream"] * 2
