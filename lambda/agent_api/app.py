@@ -39,10 +39,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 
-def error_response(status: int, code: str, message: str, request_id: str | None = None) -> JSONResponse:
-    """Build a JSON error body `{"code", "message"}`; the request id rides in a header for support."""
+def error_response(error: ErrorReply, request_id: str | None = None) -> JSONResponse:
+    """Answer with the error's JSON body and status; the request id rides in a header for support."""
     headers = {"x-request-id": request_id} if request_id else None
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
 class ChatService:
@@ -71,7 +71,7 @@ class ChatService:
             chat_request = parse_chat_request(body, self.settings)
         except RequestError as exc:
             logger.info("chat request rejected", extra={"code": exc.code, "status": exc.status})
-            return error_response(exc.status, exc.code, exc.message, request_id)
+            return error_response(ErrorReply(exc.code, exc.message, exc.status), request_id)
         logger.info(
             "chat request accepted",
             extra={
@@ -88,12 +88,8 @@ class ChatService:
                 lease = await asyncio.to_thread(self.sessions.acquire, chat_request.session_id)
             except SessionBusyError:
                 logger.info("chat request rejected", extra={"code": "session_busy", "status": 409})
-                return error_response(
-                    409,
-                    "session_busy",
-                    "another request is being answered on this session; retry when it has finished",
-                    request_id,
-                )
+                busy = "another request is being answered on this session; retry when it has finished"
+                return error_response(ErrorReply("session_busy", busy, 409), request_id)
             except Exception as exc:
                 error = classify(exc, request_id)
                 logger.warning(
@@ -101,7 +97,7 @@ class ChatService:
                     extra={"code": error.code, "exception": type(exc).__name__},
                     exc_info=exc if error.code == "internal_error" else None,
                 )
-                return error_response(error.status, error.code, error.message, request_id)
+                return error_response(error, request_id)
         return await self._start_turn(chat_request, lease, request_id)
 
     async def _start_turn(
@@ -119,7 +115,7 @@ class ChatService:
         first = await turn.next()
         if isinstance(first, ErrorReply):
             await turn.close()
-            return error_response(first.status, first.code, first.message, request_id)
+            return error_response(first, request_id)
         return StreamingResponse(
             _stream(turn, first),
             media_type=sse.MEDIA_TYPE,
@@ -129,23 +125,21 @@ class ChatService:
     def _agent_builder(
         self, chat_request: ChatRequest, lease: SessionLease | None
     ) -> Callable[[], Awaitable[Agent]]:
-        factory = self.factory
         if lease is None:
 
             async def build() -> Agent:
                 # Without a session nothing blocks, and a thread hop would only delay the first token.
-                return factory.agent(chat_request, None)
+                return self.factory.agent(chat_request, None)
 
-            return build
+        else:
 
-        def build_with_session() -> Agent:
-            return factory.agent(chat_request, lease.session_manager())
+            async def build() -> Agent:
+                # Loading a session reads (a new one: writes) S3 synchronously: keep it off the event loop.
+                return await asyncio.to_thread(
+                    lambda: self.factory.agent(chat_request, lease.session_manager())
+                )
 
-        async def build_in_thread() -> Agent:
-            # Loading a session reads (and for a new one writes) S3 synchronously: keep it off the event loop.
-            return await asyncio.to_thread(build_with_session)
-
-        return build_in_thread
+        return build
 
 
 async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[bytes]:
@@ -180,12 +174,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
-    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+    return error_response(
+        ErrorReply(codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code)
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error")
-    return error_response(500, "internal_error", "internal error")
+    return error_response(ErrorReply("internal_error", "internal error", 500))
 
 
 def create_app(
