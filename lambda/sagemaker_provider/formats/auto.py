@@ -30,8 +30,6 @@ class SniffingInterpreter(ChunkInterpreter):
 
     """
 
-    __slots__ = ("_candidates", "_chosen", "_request")
-
     def __init__(self, candidates: Callable[[], list[ResponseFormat]], request: ModelRequest | None) -> None:
         self._candidates = candidates
         self._request = request

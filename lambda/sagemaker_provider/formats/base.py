@@ -116,8 +116,6 @@ class ResponseParser:
 
     """
 
-    __slots__ = ("_error", "_events", "_interpreter", "_reader")
-
     def __init__(
         self,
         response_format: ResponseFormat,
@@ -133,14 +131,12 @@ class ResponseParser:
         """Consume one part of the body; return the events it completes (``messageStart`` comes first)."""
         if self._error is not None:
             raise self._error
-        handle = self._interpreter.handle
-        events = self._events
         try:
             for payload in self._reader.feed(data):
-                handle(payload, events)
+                self._interpreter.handle(payload, self._events)
         except Exception as error:
             self._error = error
-        return events.take()
+        return self._events.take()
 
     def raise_if_failed(self) -> None:
         """Raise the error met by the last :meth:`feed`, if any."""

@@ -32,8 +32,6 @@ class NativeInterpreter(ChunkInterpreter):
 
     """
 
-    __slots__ = ("_ended", "_held", "_holding", "_name", "_tokens", "_tool_calls")
-
     def __init__(self, format_name: str, tool_calls: ToolCallingChatTemplate | None = None) -> None:
         self._name = format_name
         self._ended = False
@@ -44,11 +42,11 @@ class NativeInterpreter(ChunkInterpreter):
 
     def handle(self, payload: Any, events: EventBuilder) -> None:
         """Interpret one token event, final event or body."""
-        if type(payload) is dict:
+        if isinstance(payload, dict):
             self._object(payload, events)
-        elif type(payload) is list:
+        elif isinstance(payload, list):
             for item in payload:
-                if type(item) is not dict:
+                if not isinstance(item, dict):
                     raise MalformedChunkError(
                         self._name, json.dumps(payload).encode(), "list item is not an object"
                     )
@@ -66,7 +64,7 @@ class NativeInterpreter(ChunkInterpreter):
     def _object(self, payload: dict[str, Any], events: EventBuilder) -> None:
         token = payload.get("token")
         if token is not None:
-            if type(token) is not dict or not isinstance(token.get("text", ""), str):
+            if not isinstance(token, dict) or not isinstance(token.get("text", ""), str):
                 raise MalformedChunkError(self._name, json.dumps(payload).encode(), "'token' has no text")
             self._tokens = True
             text = token.get("text")
@@ -74,7 +72,7 @@ class NativeInterpreter(ChunkInterpreter):
                 self._text(text, events)
         generated = payload.get("generated_text")
         if generated is not None:
-            if type(generated) is not str:
+            if not isinstance(generated, str):
                 raise MalformedChunkError(
                     self._name, json.dumps(payload).encode(), "'generated_text' is not text"
                 )
@@ -89,7 +87,7 @@ class NativeInterpreter(ChunkInterpreter):
                 self._name, json.dumps(payload).encode(), "neither 'token' nor 'generated_text'"
             )
         details = payload.get("details")
-        if type(details) is dict:
+        if isinstance(details, dict):
             reason = details.get("finish_reason")
             if isinstance(reason, str):
                 events.finish(reason)
@@ -170,7 +168,7 @@ class NativeFormat(ResponseFormat):
 
     def accepts(self, payload: Any) -> bool:
         """Recognise a token event or a ``generated_text`` body (TGI: a list of them)."""
-        if type(payload) is list and payload:
+        if isinstance(payload, list) and payload:
             payload = payload[0]
         return isinstance(payload, dict) and ("token" in payload or "generated_text" in payload)
 
