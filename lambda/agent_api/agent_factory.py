@@ -5,7 +5,7 @@ Every agent's model shares one `sagemaker-runtime` client, created once per proc
 
 Retries: throttling is retried by Strands' `ModelRetryStrategy` only (botocore's own retries are off, so
 the two do not multiply). The default policy's total backoff is bounded by `RETRY_BACKOFF_BUDGET_SECONDS`,
-a small fraction of the shortest Lambda timeout this API supports (`MIN_LAMBDA_TIMEOUT_SECONDS`), leaving
+a small fraction of the shortest function timeout the stack accepts (60 s, `stacks/config.py`), leaving
 the rest of the time for the answer itself.
 """
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 RETRY_BACKOFF_BUDGET_SECONDS = 10
-MIN_LAMBDA_TIMEOUT_SECONDS = 60
 
 # A stalled endpoint fails the request instead of holding the Lambda until its timeout.
 MODEL_CONNECT_TIMEOUT_SECONDS = 5
