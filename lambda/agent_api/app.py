@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -104,7 +104,7 @@ class ChatService:
         self, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
     ) -> Response:
         turn = AgentTurn(
-            self._agent_builder(chat_request, lease),
+            functools.partial(self._build_agent, chat_request, lease),
             chat_request.prompt,
             session_id=chat_request.session_id,
             request_id=request_id,
@@ -122,24 +122,9 @@ class ChatService:
             headers={**sse.HEADERS, "x-request-id": request_id},
         )
 
-    def _agent_builder(
-        self, chat_request: ChatRequest, lease: SessionLease | None
-    ) -> Callable[[], Awaitable[Agent]]:
-        if lease is None:
-
-            async def build() -> Agent:
-                # Without a session nothing blocks, and a thread hop would only delay the first token.
-                return self.factory.agent(chat_request, None)
-
-        else:
-
-            async def build() -> Agent:
-                # Loading a session reads (a new one: writes) S3 synchronously: keep it off the event loop.
-                return await asyncio.to_thread(
-                    lambda: self.factory.agent(chat_request, lease.session_manager())
-                )
-
-        return build
+    def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
+        """Build the request's agent; with a session it starts from the saved conversation (read from S3)."""
+        return self.factory.agent(chat_request, lease.session_manager() if lease is not None else None)
 
 
 async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[bytes]:
