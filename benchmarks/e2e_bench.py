@@ -10,6 +10,8 @@ concurrent /chat streams and reports errors (goal: none) and latencies.
     .venv/bin/python benchmarks/e2e_bench.py [--runs 30] [--concurrency 32] [--backend URL]
 """
 
+from __future__ import annotations
+
 import argparse
 import asyncio
 import json
@@ -17,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import httpx
@@ -26,6 +29,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 from agent_api.contract import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from local.stack import ENDPOINT_NAME, REGION, LocalStack  # noqa: E402
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 PROMPT = "Hello"
 EXPECTED = "Hello! I am a tiny test model."
@@ -70,7 +76,7 @@ def ttft_direct(client: httpx.Client, backend_url: str) -> float:
         return first
 
 
-def ttft_emulator(runtime, body: bytes) -> float:
+def ttft_emulator(runtime: SageMakerRuntimeClient, body: bytes) -> float:
     started = time.perf_counter()
     response = runtime.invoke_endpoint_with_response_stream(
         EndpointName=ENDPOINT_NAME, Body=body, ContentType="application/json"
@@ -143,7 +149,7 @@ def main() -> int:
     with LocalStack(
         backend_url=args.backend, tools="", progress=lambda message: print(f"· {message}")
     ) as stack:
-        runtime = boto3.client(
+        runtime: SageMakerRuntimeClient = boto3.client(
             "sagemaker-runtime",
             endpoint_url=stack.emulator.url,
             region_name=REGION,

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -16,6 +16,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent_client.sse import Event, iter_events
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 API_URL_OUTPUT_KEY = "ApiUrl"
 SIGNING_SERVICE = "execute-api"
@@ -27,8 +30,8 @@ class ClientFailure(Exception):
     """A problem the user can act on (no URL, no credentials, unreachable API...), with a readable message."""
 
 
-class ApiError(Exception):
-    """The API refused the request with an HTTP error and a JSON `{"code", "message"}` body."""
+class ApiHttpError(Exception):
+    """The API answered with an HTTP error status (its JSON `{"code", "message"}` body, when it has one)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"HTTP {status} {code}: {message}")
@@ -42,7 +45,23 @@ def default_stack_name(env: str) -> str:
     return f"SageMakerAgent-{env}"
 
 
-def api_url_from_stack(session: boto3.Session, stack_name: str) -> str:
+def cloudformation_client(session: boto3.Session) -> CloudFormationClient:
+    """Create the CloudFormation client that finds the stack's outputs.
+
+    Raises:
+        ClientFailure: botocore cannot make one (no region configured, ...).
+
+    """
+    try:
+        client: CloudFormationClient = session.client("cloudformation")
+    except (BotoCoreError, ValueError) as exc:  # botocore raises ValueError for an empty region
+        raise ClientFailure(
+            f"cannot ask CloudFormation for the API URL: {exc} (pass --region or --url)"
+        ) from exc
+    return client
+
+
+def api_url_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> str:
     """Read the API URL from the stack's `ApiUrl` output.
 
     Raises:
@@ -50,7 +69,7 @@ def api_url_from_stack(session: boto3.Session, stack_name: str) -> str:
 
     """
     try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
         raise ClientFailure(
             f"cannot read stack {stack_name!r}: {exc.response['Error'].get('Message', exc)} "
@@ -108,7 +127,7 @@ class ChatCall:
         """Send the request and yield the response's events as they arrive.
 
         Raises:
-            ApiError: the API answered with an HTTP error.
+            ApiHttpError: the API answered with an HTTP error status.
             ClientFailure: the API could not be reached or did not answer with an event stream.
 
         """
@@ -149,13 +168,13 @@ def _chunks(response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
         yield chunk
 
 
-def _http_error(status: int, raw: bytes) -> ApiError:
+def _http_error(status: int, raw: bytes) -> ApiHttpError:
     try:
         body = json.loads(raw)
     except ValueError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         # API Gateway's own errors (bad signature, missing route) have a message but no code.
-        return ApiError(status, str(body.get("code", "http_error")), body["message"])
+        return ApiHttpError(status, str(body.get("code", "http_error")), body["message"])
     text = raw.decode("utf-8", "replace").strip()
-    return ApiError(status, "http_error", text[:500] or "(empty body)")
+    return ApiHttpError(status, "http_error", text[:500] or "(empty body)")

@@ -12,11 +12,12 @@ import boto3
 from botocore.exceptions import BotoCoreError
 
 from agent_client.api import (
-    ApiError,
+    ApiHttpError,
     ChatCall,
     ClientFailure,
     api_url_from_stack,
     chat_url,
+    cloudformation_client,
     default_stack_name,
     encode_body,
     region_from_url,
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         call = prepare_call(args)
         return Renderer(out, err).render(call.events())
-    except ApiError as exc:
+    except ApiHttpError as exc:
         err.write(f"error: {exc}\n")
         return EXIT_API_ERROR
     except ClientFailure as exc:
@@ -83,7 +84,9 @@ def prepare_call(args: argparse.Namespace) -> ChatCall:
         api_url = args.url
     else:
         session = _session(args)
-        api_url = api_url_from_stack(session, args.stack_name or default_stack_name(args.env))
+        api_url = api_url_from_stack(
+            cloudformation_client(session), args.stack_name or default_stack_name(args.env)
+        )
     url = chat_url(api_url)
     if not args.no_sign:
         session = session or _session(args)

@@ -1,15 +1,18 @@
 """Builds a Strands `Agent` per request from the cold-start settings and the request's generation limits.
 
+Every agent's model shares one `sagemaker-runtime` client, created once per process by `create_runtime_client`
+(building a client costs tens of milliseconds; clients are thread-safe).
+
 Retries: throttling is retried by Strands' `ModelRetryStrategy` only (botocore's own retries are off, so
 the two do not multiply). The default policy's total backoff is bounded by `RETRY_BACKOFF_BUDGET_SECONDS`,
 a small fraction of the shortest Lambda timeout this API supports (`MIN_LAMBDA_TIMEOUT_SECONDS`), leaving
-the rest of the time for the answer itself.
+the rest of the time for the answer itself. Both, and the model timeouts, live in `agent_api.contract`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -21,6 +24,11 @@ from agent_api.settings import Settings
 from agent_api.tools import TOOLS
 from agent_api.validation import ChatRequest
 from sagemaker_provider import SageMakerModel
+from sagemaker_provider.config import SageMakerConfig, validate_config
+from sagemaker_provider.transport import create_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 MODEL_CLIENT_CONFIG = Config(
     connect_timeout=MODEL_CONNECT_TIMEOUT_SECONDS,
@@ -45,40 +53,46 @@ class RetryPolicy:
             max_delay=self.max_delay_seconds,
         )
 
-    def backoff_seconds(self) -> int:
-        """Total sleep of one request throttled on every attempt."""
-        return sum(
-            min(self.initial_delay_seconds * 2**attempt, self.max_delay_seconds)
-            for attempt in range(self.max_attempts - 1)
-        )
+
+def model_config(settings: Settings, max_tokens: int, temperature: float) -> SageMakerConfig:
+    """Return the provider configuration of one request's model (no region: the client is shared)."""
+    return {
+        "endpoint_name": settings.endpoint_name,
+        "response_format": settings.response_format,
+        "params": {"max_tokens": max_tokens, "temperature": temperature},
+    }
+
+
+def validate_model_config(settings: Settings) -> None:
+    """Have the provider check the configuration the settings give it, without building anything.
+
+    Raises:
+        ValueError: the provider rejects it (e.g. a response format that is not registered).
+
+    """
+    validate_config(model_config(settings, settings.max_tokens, settings.temperature))
+
+
+def create_runtime_client(boto_session: boto3.Session, region: str | None) -> SageMakerRuntimeClient:
+    """Create the process's `sagemaker-runtime` client: the model timeouts, no botocore retries.
+
+    Without a region it takes the boto3 session's (AWS_REGION in Lambda).
+    """
+    return create_client(region, None, boto_session, MODEL_CLIENT_CONFIG)
 
 
 class AgentFactory:
-    """Makes one agent per request; holds what is shared between requests (boto3 session, settings)."""
+    """Makes one agent per request; holds what is shared between requests (the model client, settings)."""
 
-    def __init__(self, settings: Settings, boto_session: boto3.Session, retry_policy: RetryPolicy) -> None:
+    def __init__(self, settings: Settings, client: SageMakerRuntimeClient, retry_policy: RetryPolicy) -> None:
         self.settings = settings
-        self._boto_session = boto_session
+        self._client = client
         self._retry_policy = retry_policy
         self._tools = [TOOLS[name] for name in settings.tools]
-        # One boto3 client for every request: building one costs tens of ms, and clients are thread-safe.
-        self._client: Any = None
 
     def model(self, max_tokens: int, temperature: float) -> SageMakerModel:
         """Build the provider for one request, with the request's generation limits."""
-        # Without a region, the provider takes the boto3 session's (AWS_REGION in Lambda).
-        region = {"region_name": self.settings.region} if self.settings.region else {}
-        model = SageMakerModel(
-            endpoint_name=self.settings.endpoint_name,
-            response_format=self.settings.response_format,
-            params={"max_tokens": max_tokens, "temperature": temperature},
-            boto_session=self._boto_session,
-            client_config=MODEL_CLIENT_CONFIG,
-            client=self._client,
-            **region,
-        )
-        self._client = model.client
-        return model
+        return SageMakerModel(client=self._client, **model_config(self.settings, max_tokens, temperature))
 
     def agent(self, request: ChatRequest, session_manager: SessionManager | None) -> Agent:
         """Build a fresh agent; with a session manager it starts from the session's saved conversation."""

@@ -7,8 +7,9 @@ for `create_app`, needs no configuration); `create_app(settings)` builds one fro
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError
@@ -17,14 +18,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from strands import Agent
 
 from agent_api import sse
-from agent_api.agent_factory import AgentFactory, RetryPolicy
-from agent_api.errors import ApiError, classify
+from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
+from agent_api.errors import ErrorReply, classify
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
 from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
 from agent_api.settings import Settings, SettingsError
-from agent_api.turn import AgentTurn, StreamEvent
+from agent_api.turn import AgentTurn, SseEvent
 from agent_api.validation import (
     ChatRequest,
     RequestError,
@@ -33,24 +35,27 @@ from agent_api.validation import (
     parse_chat_request,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
-def error_response(status: int, code: str, message: str, request_id: str | None = None) -> JSONResponse:
-    """Build a JSON error body `{"code", "message"}`; the request id rides in a header for support."""
+
+def error_response(error: ErrorReply, request_id: str | None = None) -> JSONResponse:
+    """Answer with the error's JSON body and status; the request id rides in a header for support."""
     headers = {"x-request-id": request_id} if request_id else None
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
 class ChatService:
-    """The `/chat` and `/health` handlers, holding what lives for the whole process."""
+    """The `/chat` and `/health` handlers, holding what lives for the whole process.
 
-    def __init__(self, settings: Settings, boto_session: boto3.Session, retry_policy: RetryPolicy) -> None:
+    `sessions` is the session store when the settings enable sessions; validation accepts a request's
+    `session_id` only then.
+    """
+
+    def __init__(self, settings: Settings, factory: AgentFactory, sessions: SessionStore | None) -> None:
         self.settings = settings
-        self.factory = AgentFactory(settings, boto_session, retry_policy)
-        self.sessions = (
-            SessionStore(settings.sessions_bucket, boto_session)
-            if settings.sessions_bucket is not None
-            else None
-        )
+        self.factory = factory
+        self.sessions = sessions
 
     async def health(self, request: Request) -> Response:
         """Readiness check for the Lambda Web Adapter."""
@@ -66,7 +71,7 @@ class ChatService:
             chat_request = parse_chat_request(body, self.settings)
         except RequestError as exc:
             logger.info("chat request rejected", extra={"code": exc.code, "status": exc.status})
-            return error_response(exc.status, exc.code, exc.message, request_id)
+            return error_response(ErrorReply(exc.code, exc.message, exc.status), request_id)
         logger.info(
             "chat request accepted",
             extra={
@@ -77,90 +82,63 @@ class ChatService:
         )
 
         lease: SessionLease | None = None
-        if chat_request.session_id is not None and self.sessions is not None:
+        if chat_request.session_id is not None:
+            assert self.sessions is not None, "parse_chat_request accepts a session_id only with sessions on"
             try:
                 lease = await asyncio.to_thread(self.sessions.acquire, chat_request.session_id)
             except SessionBusyError:
                 logger.info("chat request rejected", extra={"code": "session_busy", "status": 409})
-                return error_response(
-                    409,
-                    "session_busy",
-                    "another request is being answered on this session; retry when it has finished",
-                    request_id,
-                )
+                busy = "another request is being answered on this session; retry when it has finished"
+                return error_response(ErrorReply("session_busy", busy, 409), request_id)
             except Exception as exc:
-                return self._failed_before_stream(classify(exc, request_id), exc, request_id)
+                error = classify(exc, request_id)
+                logger.warning(
+                    "chat request failed before streaming",
+                    extra={"code": error.code, "exception": type(exc).__name__},
+                    exc_info=exc if error.code == "internal_error" else None,
+                )
+                return error_response(error, request_id)
         return await self._start_turn(chat_request, lease, request_id)
 
     async def _start_turn(
         self, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
     ) -> Response:
-        metrics = RequestMetrics(self.settings.metrics_namespace, self.settings.service_name)
-
-        async def release() -> None:
-            if lease is not None and self.sessions is not None:
-                await asyncio.to_thread(self.sessions.release, lease)
-
-        try:
-            if self.sessions is not None and chat_request.session_id is not None:
-                session_manager = self.sessions.session_manager(chat_request.session_id)
-                # Loading a session reads S3 synchronously: keep it off the event loop.
-                agent = await asyncio.to_thread(self.factory.agent, chat_request, session_manager)
-            else:
-                # Without a session nothing blocks, and a thread hop would only delay the first token.
-                agent = self.factory.agent(chat_request, None)
-        except Exception as exc:
-            await release()
-            metrics.error()
-            metrics.flush()
-            return self._failed_before_stream(classify(exc, request_id), exc, request_id)
-
         turn = AgentTurn(
-            agent,
+            functools.partial(self._build_agent, chat_request, lease),
             chat_request.prompt,
             session_id=chat_request.session_id,
             request_id=request_id,
-            metrics=metrics,
-            on_end=release,
+            metrics=RequestMetrics(self.settings.metrics_namespace, self.settings.service_name),
+            on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
         )
         turn.start()
         first = await turn.next()
-        if isinstance(first, ApiError):
+        if isinstance(first, ErrorReply):
             await turn.close()
-            metrics.flush()
-            return error_response(first.status, first.code, first.message, request_id)
+            return error_response(first, request_id)
         return StreamingResponse(
-            _stream(turn, first, metrics),
+            _stream(turn, first),
             media_type=sse.MEDIA_TYPE,
             headers={**sse.HEADERS, "x-request-id": request_id},
         )
 
-    def _failed_before_stream(self, error: ApiError, exc: Exception, request_id: str) -> JSONResponse:
-        logger.warning(
-            "chat request failed before streaming",
-            extra={"code": error.code, "exception": type(exc).__name__},
-            exc_info=exc if error.code == "internal_error" else None,
-        )
-        return error_response(error.status, error.code, error.message, request_id)
+    def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
+        """Build the request's agent; with a session it starts from the saved conversation (read from S3)."""
+        return self.factory.agent(chat_request, lease.session_manager() if lease is not None else None)
 
 
-async def _stream(
-    turn: AgentTurn, first: StreamEvent | None, metrics: RequestMetrics
-) -> AsyncIterator[bytes]:
+async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[bytes]:
     """Yield the response body: every event as soon as the agent produces it, until the end marker."""
-    item: StreamEvent | ApiError | None = first
+    item: SseEvent | ErrorReply | None = first
     try:
         while item is not None:
-            if isinstance(item, ApiError):
-                yield sse.encode_event("error", {"code": item.code, "message": item.message})
+            if isinstance(item, ErrorReply):
+                yield sse.encode_event("error", item.body())
             else:
                 yield sse.encode_event(item.name, item.data)
             item = await turn.next()
     finally:
-        try:
-            await turn.close()
-        finally:
-            metrics.flush()
+        await turn.close()
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -181,21 +159,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
-    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+    return error_response(
+        ErrorReply(codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code)
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error")
-    return error_response(500, "internal_error", "internal error")
+    return error_response(ErrorReply("internal_error", "internal error", 500))
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     boto_session: boto3.Session | None = None,
+    runtime_client: SageMakerRuntimeClient | None = None,
     retry_policy: RetryPolicy | None = None,
 ) -> Starlette:
     """Build the app; settings default to the `AGENT_*` environment, retries to `RetryPolicy()`.
+
+    The one `sagemaker-runtime` client every request's model uses is created here (from `boto_session`,
+    with the model timeouts) unless `runtime_client` is given.
 
     Raises:
         SettingsError: if the configuration is invalid, naming each bad variable.
@@ -203,8 +187,20 @@ def create_app(
     """
     settings = settings if settings is not None else Settings.from_env()
     session = boto_session if boto_session is not None else boto3.Session(region_name=settings.region)
-    service = ChatService(settings, session, retry_policy or RetryPolicy())
-    _check_provider_config(service.factory)
+    try:
+        # A bad endpoint/format setting fails now, not on the first request.
+        validate_model_config(settings)
+        client = (
+            runtime_client if runtime_client is not None else create_runtime_client(session, settings.region)
+        )
+    except (ValueError, BotoCoreError) as exc:
+        raise SettingsError(
+            f"AGENT_ENDPOINT_NAME / AGENT_REGION / AGENT_RESPONSE_FORMAT rejected by the provider: {exc}"
+        ) from exc
+    sessions = (
+        SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
+    )
+    service = ChatService(settings, AgentFactory(settings, client, retry_policy or RetryPolicy()), sessions)
     return Starlette(
         routes=[
             Route("/chat", service.chat, methods=["POST"]),
@@ -212,16 +208,6 @@ def create_app(
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )
-
-
-def _check_provider_config(factory: AgentFactory) -> None:
-    """Build one provider at start so a bad endpoint/format setting fails now, not on the first request."""
-    try:
-        factory.model(factory.settings.max_tokens, factory.settings.temperature)
-    except (ValueError, BotoCoreError) as exc:
-        raise SettingsError(
-            f"AGENT_ENDPOINT_NAME / AGENT_REGION / AGENT_RESPONSE_FORMAT rejected by the provider: {exc}"
-        ) from exc
 
 
 def __getattr__(name: str) -> Any:

@@ -22,8 +22,8 @@ _MAX_MESSAGE_CHARS = 500
 
 
 @dataclass(frozen=True)
-class ApiError:
-    """A failure as the client sees it.
+class ErrorReply:
+    """What the client is told about a failure: a JSON error answer, or the `error` event once streaming.
 
     `code` is stable, `message` readable, and `status` is the HTTP status used when nothing was streamed yet.
     """
@@ -31,6 +31,10 @@ class ApiError:
     code: str
     message: str
     status: int
+
+    def body(self) -> dict[str, str]:
+        """Return `{"code", "message"}`: the same in a JSON error answer and in an `error` event."""
+        return {"code": self.code, "message": self.message}
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -40,27 +44,34 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def classify(exc: BaseException, request_id: str) -> ApiError:
-    """Map an exception raised while answering to an `ApiError`; unknown failures hide their details."""
+def classify(exc: BaseException, request_id: str) -> ErrorReply:
+    """Map an exception raised while answering to an `ErrorReply`; unknown failures hide their details."""
     exc = root_cause(exc)
     if isinstance(exc, ModelThrottledException):
-        return ApiError("model_throttled", "the model endpoint is throttling requests; retry later", 429)
+        return ErrorReply("model_throttled", "the model endpoint is throttling requests; retry later", 429)
     if isinstance(exc, ContextWindowOverflowException):
-        return ApiError("context_overflow", "the conversation no longer fits the model's context window", 400)
+        return ErrorReply(
+            "context_overflow", "the conversation no longer fits the model's context window", 400
+        )
     if isinstance(exc, StreamTruncatedError):
-        return ApiError("stream_truncated", "the model's response stream ended before it was complete", 502)
+        return ErrorReply("stream_truncated", "the model's response stream ended before it was complete", 502)
     if isinstance(exc, MalformedChunkError):
-        return ApiError(
+        return ErrorReply(
             "malformed_response", "the model endpoint sent a response that could not be read", 502
         )
     if isinstance(exc, ModelStreamError | EndpointInvocationError):
-        return ApiError("model_error", f"the model endpoint reported an error: {_short(exc.message)}", 502)
+        return ErrorReply(
+            "model_error",
+            f"the model endpoint reported an error: {shorten(exc.message, _MAX_MESSAGE_CHARS)}",
+            502,
+        )
     if isinstance(exc, SessionException):
-        return ApiError(
+        return ErrorReply(
             "session_error", f"the session could not be loaded or saved (request {request_id})", 500
         )
-    return ApiError("internal_error", f"internal error (request {request_id})", 500)
+    return ErrorReply("internal_error", f"internal error (request {request_id})", 500)
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _MAX_MESSAGE_CHARS else text[: _MAX_MESSAGE_CHARS - 1] + "…"
+def shorten(text: str, max_chars: int) -> str:
+    """Return `text`, cut to `max_chars` characters with an ellipsis if it is longer."""
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"

@@ -17,12 +17,16 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError
 from strands.session.s3_session_manager import S3SessionManager
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
 
 # Lambda's maximum timeout (15 minutes) plus margin: no live request can still hold an older lock.
 LOCK_TTL_SECONDS = 960
@@ -39,11 +43,23 @@ class SessionBusyError(Exception):
 
 @dataclass(frozen=True)
 class SessionLease:
-    """Proof of holding a session's lock: the lock object's key and the ETag of our version of it."""
+    """A held session: the lock object's key and the ETag of our version of it, and the store to use it with.
+
+    Holding one is what lets a request load and save its session's conversation, until it is released.
+    """
 
     session_id: str
     key: str
     etag: str
+    store: SessionStore = field(repr=False, compare=False)
+
+    def session_manager(self) -> S3SessionManager:
+        """Build the Strands session manager of this session (it reads S3: call it off the event loop)."""
+        return self.store.session_manager(self.session_id)
+
+    def release(self) -> None:
+        """Let the session go (see :meth:`SessionStore.release`)."""
+        self.store.release(self)
 
 
 class SessionStore:
@@ -59,7 +75,7 @@ class SessionStore:
     ) -> None:
         self.bucket = bucket
         self._boto_session = boto_session
-        self._s3: Any = boto_session.client("s3")
+        self._s3: S3Client = boto_session.client("s3")
         self._lock_ttl_seconds = lock_ttl_seconds
         self._clock = clock
 
@@ -75,19 +91,19 @@ class SessionStore:
 
         """
         key = f"{LOCK_PREFIX}{session_id}.lock"
-        etag = self._put_lock(key, IfNoneMatch="*")
+        etag = self._put_lock(key)
         if etag is not None:
-            return SessionLease(session_id, key, etag)
+            return SessionLease(session_id, key, etag, self)
         held = self._read_lock(key)
         if held is None:
             # Released between our put and our read: one more try decides.
-            etag = self._put_lock(key, IfNoneMatch="*")
+            etag = self._put_lock(key)
         elif held[1] <= self._clock():
             logger.warning("taking over an expired session lock", extra={"session_lock": key})
-            etag = self._put_lock(key, IfMatch=held[0])
+            etag = self._put_lock(key, replacing=held[0])
         if etag is None:
             raise SessionBusyError(session_id)
-        return SessionLease(session_id, key, etag)
+        return SessionLease(session_id, key, etag, self)
 
     def release(self, lease: SessionLease) -> None:
         """Delete the lock if it is still ours (after an expiry takeover it belongs to someone else)."""
@@ -98,13 +114,24 @@ class SessionStore:
                 raise
             logger.warning("session lock was taken over before release", extra={"session_lock": lease.key})
 
-    def _put_lock(self, key: str, **condition: str) -> str | None:
-        """Write a fresh lock under `condition`; its ETag, or None when the condition failed."""
+    def _put_lock(self, key: str, replacing: str | None = None) -> str | None:
+        """Write a fresh lock where there is none, or over the version with ETag `replacing`.
+
+        Returns its ETag, or None when the condition failed.
+        """
         body = json.dumps({"owner": uuid.uuid4().hex, "expires_at": self._clock() + self._lock_ttl_seconds})
+        request: PutObjectRequestTypeDef = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": body.encode(),
+            "ContentType": "application/json",
+        }
+        if replacing is None:
+            request["IfNoneMatch"] = "*"
+        else:
+            request["IfMatch"] = replacing
         try:
-            response = self._s3.put_object(
-                Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json", **condition
-            )
+            response = self._s3.put_object(**request)
         except ClientError as exc:
             if _error_code(exc) in _CONDITION_FAILED | {"NoSuchKey"}:
                 return None

@@ -1,31 +1,36 @@
 """One agent turn, run in its own task and turned into the `/chat` stream's events.
 
-The agent runs in a dedicated task that feeds a queue, so the HTTP layer can wait for the first event before
-choosing a status (a failure before anything was produced becomes a plain JSON error with its own status),
-and so a client disconnect cancels the whole turn in one place.
+The turn (building the agent included) runs in a dedicated task that feeds a queue, so the HTTP layer can wait
+for the first event before choosing a status (a failure before anything was produced becomes a plain JSON
+error with its own status), and so a client disconnect cancels the whole turn in one place. However the turn
+ends (answered, failed, cancelled), its task releases the session and flushes the request's metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strands import Agent
 from strands.types.exceptions import MaxTokensReachedException
 
-from agent_api.errors import ApiError, classify, root_cause
+from agent_api.errors import ErrorReply, classify, root_cause, shorten
 from agent_api.observability import RequestMetrics, logger
+from sagemaker_provider.messages import tool_result_text
+
+if TYPE_CHECKING:
+    from strands.types.tools import ToolResult
 
 TOOL_RESULT_SUMMARY_CHARS = 500
+_LOGGED_DETAIL_CHARS = 500
 
 
 @dataclass(frozen=True)
-class StreamEvent:
-    """One server-sent event: its name and JSON payload."""
+class SseEvent:
+    """One event of the `/chat` stream as the client receives it: its name and JSON payload."""
 
     name: str
     data: dict[str, Any]
@@ -38,11 +43,11 @@ class _TurnStats:
 
 
 class AgentTurn:
-    """Runs `agent` on `prompt` and yields `StreamEvent`s, ending with `done` or with an `ApiError`."""
+    """Builds the agent, runs it on `prompt` and yields `SseEvent`s, ending with `done` or an `ErrorReply`."""
 
     def __init__(
         self,
-        agent: Agent,
+        build_agent: Callable[[], Agent],
         prompt: str,
         *,
         session_id: str | None,
@@ -50,27 +55,27 @@ class AgentTurn:
         metrics: RequestMetrics,
         on_end: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self._agent = agent
+        self._build_agent = build_agent
         self._prompt = prompt
         self._session_id = session_id
         self._request_id = request_id
         self._metrics = metrics
         self._on_end = on_end
-        self._queue: asyncio.Queue[StreamEvent | ApiError | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[SseEvent | ErrorReply | None] = asyncio.Queue()
         self._stats = _TurnStats()
         self._started = time.monotonic()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the agent in its own task."""
+        """Start the turn in its own task."""
         self._task = asyncio.create_task(self._run())
 
-    async def next(self) -> StreamEvent | ApiError | None:
-        """Wait for the next event; an `ApiError` is the last item before None, which marks the end."""
+    async def next(self) -> SseEvent | ErrorReply | None:
+        """Wait for the next event; an `ErrorReply` is the last item before None, which marks the end."""
         return await self._queue.get()
 
     async def close(self) -> None:
-        """Stop the agent if it is still running (client gone) and wait until it has let go of everything."""
+        """Stop the turn if it is still running (client gone) and wait until it has let go of everything."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
             # asyncio.wait, unlike awaiting the task, does not pass a cancellation of the caller (the client
@@ -78,25 +83,37 @@ class AgentTurn:
             await asyncio.wait({self._task})
 
     async def _run(self) -> None:
-        terminal: StreamEvent | ApiError | None = None
+        terminal: SseEvent | ErrorReply | None = None
         try:
-            async for event in self._agent.stream_async(self._prompt):
-                if "result" in event:
-                    terminal = self._done(str(event["result"].stop_reason))
-                else:
-                    self._handle(event)
-        except MaxTokensReachedException:
-            # The partial answer was streamed and saved; running out of tokens is a normal end.
-            terminal = self._done("max_tokens")
+            # Building an agent with a session reads (a new one: writes) S3, so it runs in a worker thread.
+            # Without a session that hop costs nothing measurable (benchmarks/e2e_bench.py: building on the
+            # loop instead changed the agent API's time-to-first-token overhead by -0.1 and +0.5 ms median
+            # in two runs, within noise), so every agent is built the same way.
+            agent = await asyncio.to_thread(self._build_agent)
+            terminal = await self._answer(agent)
         except Exception as exc:
             terminal = self._fail(exc)
         finally:
             # Cleanup (the session lock) happens before the last event, so a client that sends its next
             # turn as soon as it reads `done` finds the session free.
             await self._end()
+            self._flush_metrics()
             if terminal is not None:
                 self._queue.put_nowait(terminal)
             self._queue.put_nowait(None)
+
+    async def _answer(self, agent: Agent) -> SseEvent | None:
+        stop_reason: str | None = None
+        try:
+            async for event in agent.stream_async(self._prompt):
+                if "result" in event:
+                    stop_reason = str(event["result"].stop_reason)
+                else:
+                    self._handle(event)
+        except MaxTokensReachedException:
+            # The partial answer was streamed and saved; running out of tokens is a normal end.
+            stop_reason = "max_tokens"
+        return None if stop_reason is None else self._done(agent, stop_reason)
 
     async def _end(self) -> None:
         if self._on_end is None:
@@ -105,6 +122,13 @@ class AgentTurn:
             await self._on_end()
         except Exception:
             logger.exception("cleanup after the chat turn failed")
+
+    def _flush_metrics(self) -> None:
+        try:
+            self._metrics.flush()
+        except Exception:
+            # Losing a request's metrics must not lose its answer's last event.
+            logger.exception("flushing the chat turn's metrics failed")
 
     def _handle(self, event: dict[str, Any]) -> None:
         if "data" in event and "delta" in event:
@@ -134,12 +158,12 @@ class AgentTurn:
                         "id": result["toolUseId"],
                         "name": self._stats.tool_names.get(result["toolUseId"], ""),
                         "status": result["status"],
-                        "content": summarize_tool_result(result.get("content", [])),
+                        "content": summarize_tool_result(result),
                     },
                 )
 
-    def _done(self, stop_reason: str) -> StreamEvent:
-        usage = self._agent.event_loop_metrics.accumulated_usage
+    def _done(self, agent: Agent, stop_reason: str) -> SseEvent:
+        usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
         self._metrics.usage(input_tokens, output_tokens)
         logger.info(
@@ -152,7 +176,7 @@ class AgentTurn:
                 "duration_ms": round((time.monotonic() - self._started) * 1000),
             },
         )
-        return StreamEvent(
+        return SseEvent(
             "done",
             {
                 "stop_reason": stop_reason,
@@ -161,7 +185,7 @@ class AgentTurn:
             },
         )
 
-    def _fail(self, exc: Exception) -> ApiError:
+    def _fail(self, exc: Exception) -> ErrorReply:
         error = classify(exc, self._request_id)
         self._metrics.error()
         cause = root_cause(exc)
@@ -169,24 +193,15 @@ class AgentTurn:
         if error.code in {"internal_error", "session_error"}:
             logger.exception("chat turn failed", extra=extra)
         else:
-            logger.warning("chat turn failed", extra={**extra, "detail": str(cause)[:500]})
+            logger.warning(
+                "chat turn failed", extra={**extra, "detail": shorten(str(cause), _LOGGED_DETAIL_CHARS)}
+            )
         return error
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
-        self._queue.put_nowait(StreamEvent(name, data))
+        self._queue.put_nowait(SseEvent(name, data))
 
 
-def summarize_tool_result(content: list[dict[str, Any]]) -> str:
-    """Summarize a tool result's content blocks as short text (non-text blocks are named, not dumped)."""
-    parts: list[str] = []
-    for block in content:
-        if "text" in block:
-            parts.append(str(block["text"]))
-        elif "json" in block:
-            parts.append(json.dumps(block["json"], ensure_ascii=False))
-        else:
-            parts.append(f"[{next(iter(block), 'content')}]")
-    summary = "\n".join(parts)
-    if len(summary) > TOOL_RESULT_SUMMARY_CHARS:
-        return summary[: TOOL_RESULT_SUMMARY_CHARS - 1] + "…"
-    return summary
+def summarize_tool_result(result: ToolResult) -> str:
+    """Summarize a tool result as short text (non-text items are named, not dumped)."""
+    return shorten(tool_result_text(result, name_other_items=True), TOOL_RESULT_SUMMARY_CHARS)

@@ -62,13 +62,18 @@ _OPTIONAL_STRINGS = (
 _KNOWN_KEYS = frozenset(SageMakerConfig.__annotations__)
 
 
-def validate_config(config: Mapping[str, Any]) -> None:
-    """Check every key and value of a (possibly partial, for updates) configuration.
+def validate_config(config: Mapping[str, Any], *, partial: bool = False) -> None:
+    """Check every key and value of a configuration, without creating a client or calling AWS.
+
+    :class:`~sagemaker_provider.SageMakerModel` calls it on construction, so calling it first tells whether a
+    configuration is valid before anything is built. ``partial`` checks only the keys given (an update).
 
     Raises:
-        ValueError: Unknown key or invalid value; the message names the key.
+        ValueError: Missing ``endpoint_name``, unknown key or invalid value; the message names the key.
 
     """
+    if not partial and "endpoint_name" not in config:
+        raise ValueError("missing config 'endpoint_name': the SageMaker endpoint to invoke")
     unknown = sorted(set(config) - _KNOWN_KEYS)
     if unknown:
         raise ValueError(

@@ -53,8 +53,6 @@ def stop_reason_for(finish_reason: str | None, has_tool_calls: bool) -> str:
 
 
 class _ToolCall:
-    __slots__ = ("arguments", "id", "name")
-
     def __init__(self) -> None:
         self.id = ""
         self.name = ""
@@ -72,8 +70,6 @@ class EventBuilder:
         new_tool_id: Makes the id of a tool call the server sent without one.
 
     """
-
-    __slots__ = ("_block", "_events", "_finish_reason", "_format_name", "_new_tool_id", "_tools", "_usage")
 
     def __init__(self, format_name: str, new_tool_id: Callable[[], str] = new_tool_use_id) -> None:
         self._format_name = format_name
@@ -180,4 +176,5 @@ class EventBuilder:
 
 
 def _is_count(value: Any) -> bool:
+    # `type() is`, not isinstance: JSON true/false are bools, an int subclass, and not counts.
     return type(value) is int and value >= 0

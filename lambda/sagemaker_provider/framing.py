@@ -21,13 +21,9 @@ from typing import Any, Final
 
 from .errors import MalformedChunkError, StreamTruncatedError
 
-_loads = json.loads
-
 
 class _Done:
     """Type of the :data:`DONE` sentinel."""
-
-    __slots__ = ()
 
     def __repr__(self) -> str:
         return "DONE"
@@ -45,8 +41,6 @@ class ErrorEvent:
 
     """
 
-    __slots__ = ("data",)
-
     def __init__(self, data: str) -> None:
         self.data = data
 
@@ -62,8 +56,6 @@ class PayloadReader:
     completes, or raises :class:`StreamTruncatedError` when the stream stopped inside a payload.
     """
 
-    __slots__ = ("_data", "_document", "_event", "_format_name", "_rest", "_seen_payload")
-
     def __init__(self, format_name: str) -> None:
         self._format_name = format_name
         self._rest = b""
@@ -77,9 +69,6 @@ class PayloadReader:
         """Consume one part of the body and return the payloads it completes."""
         if self._document is not None:
             self._document += data
-            return []
-        if b"\n" not in data:
-            self._rest += data
             return []
         lines = (self._rest + data).split(b"\n")
         self._rest = lines.pop()
@@ -104,31 +93,28 @@ class PayloadReader:
 
     def _read_lines(self, lines: list[bytes]) -> list[Any]:
         out: list[Any] = []
-        append = out.append
         for position, line in enumerate(lines):
             if line.endswith(b"\r"):
                 line = line[:-1]
             if not line:
                 if self._data:
-                    append(self._dispatch())
+                    out.append(self._dispatch())
                 self._event = None
                 continue
-            first = line[0]
-            if first == 32 or first == 9:  # leading blanks before a bare JSON line
+            if line[:1] in (b" ", b"\t"):  # leading blanks before a bare JSON line
                 line = line.strip()
                 if not line:
                     continue
-                first = line[0]
-            if first == 100 and line.startswith(b"data:"):  # "d"
+            if line.startswith(b"data:"):
                 value = line[5:]
                 if value[:1] == b" ":
                     value = value[1:]
                 self._data.append(value)
-            elif first == 58:  # ":" starts an SSE comment, used as keep-alive
+            elif line.startswith(b":"):  # an SSE comment, used as keep-alive
                 continue
-            elif first == 123 or first == 91:  # "{" or "[": a bare JSON line
+            elif line.startswith((b"{", b"[")):  # a bare JSON line
                 try:
-                    append(_loads(line))
+                    out.append(json.loads(line))
                 except ValueError as error:
                     if self._seen_payload:
                         raise MalformedChunkError(self._format_name, line, "invalid JSON line") from error
@@ -153,7 +139,7 @@ class PayloadReader:
         return [self._decode_document(bytes(self._document))]
 
     def _dispatch(self) -> Any:
-        data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+        data = b"\n".join(self._data)
         self._data = []
         self._seen_payload = True
         if self._event == b"error":
@@ -161,13 +147,13 @@ class PayloadReader:
         if data == b"[DONE]":
             return DONE
         try:
-            return _loads(data)
+            return json.loads(data)
         except ValueError as error:
             raise MalformedChunkError(self._format_name, data, "invalid JSON in an SSE data field") from error
 
     def _decode_document(self, document: bytes) -> Any:
         try:
-            return _loads(document)
+            return json.loads(document)
         except json.JSONDecodeError as error:
             if error.pos >= len(document.rstrip()):
                 raise StreamTruncatedError(

@@ -80,14 +80,20 @@ def to_openai_tool_choice(tool_choice: ToolChoice) -> str | dict[str, Any]:
     raise ValueError(f"unsupported tool_choice {tool_choice!r}: expected 'auto', 'any' or 'tool'")
 
 
-def tool_result_text(result: ToolResult) -> str:
-    """Return a tool result's text and JSON items as one string (other items are not text)."""
+def tool_result_text(result: ToolResult, *, name_other_items: bool = False) -> str:
+    """Return a tool result's text and JSON items as one string, one item per line.
+
+    Other items (images, documents) are not text: they are left out, or with ``name_other_items`` shown by
+    their kind (``[image]``), for a reader who should know they were there.
+    """
     parts: list[str] = []
     for item in result["content"]:
         if "text" in item:
             parts.append(item["text"])
         elif "json" in item:
             parts.append(json.dumps(item["json"], ensure_ascii=False))
+        elif name_other_items:
+            parts.append(f"[{next(iter(item), 'content')}]")
     return "\n".join(parts)
 
 

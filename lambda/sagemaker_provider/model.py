@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 from pydantic import BaseModel
 from strands.models.model import Model
@@ -18,7 +18,12 @@ from strands.types.tools import ToolChoice, ToolSpec
 
 from . import transport
 from .config import SageMakerConfig, validate_config
-from .formats import ChatRequest, ResponseParser, get_format
+from .formats import ModelRequest, ResponseParser, get_format
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +36,9 @@ class SageMakerModel(Model):
     Args:
         boto_session: boto3 session to create the client from (default: a new one).
         client_config: botocore ``Config`` for the client (timeouts, retries...).
-        client: A ready ``sagemaker-runtime`` client to use instead of creating one.
+        client: A ready ``sagemaker-runtime`` client to use instead of creating one, e.g. one shared by
+            every model of a process (``region_name``, ``endpoint_url``, ``boto_session`` and
+            ``client_config`` then do not apply).
         **config: :class:`~sagemaker_provider.config.SageMakerConfig` keys; ``endpoint_name`` is required.
 
     Raises:
@@ -42,40 +49,38 @@ class SageMakerModel(Model):
     def __init__(
         self,
         *,
-        boto_session: Any = None,
-        client_config: Any = None,
-        client: Any = None,
-        **config: Any,
+        boto_session: boto3.Session | None = None,
+        client_config: Config | None = None,
+        client: SageMakerRuntimeClient | None = None,
+        **config: Unpack[SageMakerConfig],
     ) -> None:
         config.setdefault("response_format", "auto")
         config.setdefault("stream", True)
-        if "endpoint_name" not in config:
-            raise ValueError("missing config 'endpoint_name': the SageMaker endpoint to invoke")
         validate_config(config)
-        self.config = cast(SageMakerConfig, config)
+        self.config = config
         self._boto_session = boto_session
         self._client_config = client_config
         self._own_client = client is None
-        self._client = client or self._create_client()
+        self._client = client if client is not None else self._create_client()
 
     @property
-    def client(self) -> Any:
+    def client(self) -> SageMakerRuntimeClient:
         """The boto3 ``sagemaker-runtime`` client."""
         return self._client
 
-    def update_config(self, **model_config: Any) -> None:
+    def update_config(self, **model_config: Unpack[SageMakerConfig]) -> None:  # type: ignore[override]
         """Update configuration keys; a new ``region_name`` or ``endpoint_url`` makes a new client.
 
         Raises:
             ValueError: Invalid key or value; the message names the key.
 
         """
-        validate_config(model_config)
-        self.config.update(cast(SageMakerConfig, model_config))
+        validate_config(model_config, partial=True)
+        self.config.update(model_config)
         if self._own_client and {"region_name", "endpoint_url"} & model_config.keys():
             self._client = self._create_client()
 
-    def _create_client(self) -> Any:
+    def _create_client(self) -> SageMakerRuntimeClient:
         return transport.create_client(
             self.config.get("region_name"),
             self.config.get("endpoint_url"),
@@ -95,17 +100,17 @@ class SageMakerModel(Model):
         tool_choice: ToolChoice | None = None,
     ) -> dict[str, Any]:
         """Return the ``invoke_endpoint*`` keyword arguments for a conversation (body built by the format)."""
-        return self._invocation(self._chat_request(messages, tool_specs, system_prompt, tool_choice))
+        return self._invocation(self._model_request(messages, tool_specs, system_prompt, tool_choice))
 
-    def _chat_request(
+    def _model_request(
         self,
         messages: Messages,
         tool_specs: list[ToolSpec] | None,
         system_prompt: str | None,
         tool_choice: ToolChoice | None,
-    ) -> ChatRequest:
+    ) -> ModelRequest:
         config = self.config
-        return ChatRequest(
+        return ModelRequest(
             messages=messages,
             tool_specs=tool_specs,
             system_prompt=system_prompt,
@@ -118,10 +123,10 @@ class SageMakerModel(Model):
             additional_request_fields=dict(config.get("additional_request_fields") or {}),
         )
 
-    def _invocation(self, chat_request: ChatRequest) -> dict[str, Any]:
+    def _invocation(self, model_request: ModelRequest) -> dict[str, Any]:
         config = self.config
         response_format = get_format(config["response_format"])
-        body = response_format.build_request(chat_request)
+        body = response_format.build_request(model_request)
         request: dict[str, Any] = {
             "EndpointName": config["endpoint_name"],
             "Body": json.dumps(body, ensure_ascii=False).encode(),
@@ -168,9 +173,9 @@ class SageMakerModel(Model):
         if system_prompt_content:
             texts = [block["text"] for block in system_prompt_content if "text" in block]
             system_prompt = "\n".join(texts) if texts else system_prompt
-        chat_request = self._chat_request(messages, tool_specs, system_prompt, tool_choice)
-        request = self._invocation(chat_request)
-        parser = ResponseParser(get_format(self.config["response_format"]), request=chat_request)
+        model_request = self._model_request(messages, tool_specs, system_prompt, tool_choice)
+        request = self._invocation(model_request)
+        parser = ResponseParser(get_format(self.config["response_format"]), request=model_request)
         logger.debug(
             "endpoint=<%s>, response_format=<%s>, stream=<%s> | invoking endpoint",
             request["EndpointName"],

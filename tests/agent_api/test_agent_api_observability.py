@@ -11,7 +11,7 @@ import pytest
 from agent_api.observability import logger
 from tests.agent_api.harness import HarnessFactory
 from tests.support.recordings import calculator_call_parts, fixture_parts
-from tests.support.sagemaker_runtime import Stream
+from tests.support.sagemaker_runtime import Stream, Throttle
 
 LAMBDA_CONTEXT = json.dumps({"request_id": "req-0123", "invoked_function_arn": "arn:aws:lambda:x"})
 
@@ -85,4 +85,16 @@ def test_errors_are_counted(
     app = harness([Stream(fixture_parts("sglang/e_error_midstream.body"))])
     app.chat({"prompt": "Hi"})
     documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert len(documents) == 1
+    assert total(documents[0], "Errors") == 1
+
+
+def test_a_request_failing_before_it_streams_writes_its_metrics_once(
+    harness: HarnessFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    app = harness([Throttle()])
+    assert app.post({"prompt": "Hi"}).status_code == 429
+    documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert len(documents) == 1
     assert total(documents[0], "Errors") == 1

@@ -38,20 +38,43 @@ def test_a_held_session_is_busy(store: SessionStore) -> None:
         store.acquire("s1")
 
 
-def test_sessions_are_locked_independently(store: SessionStore) -> None:
-    store.acquire("s1")
-    store.acquire("s2")
+def lock_body(bucket: str, session_id: str) -> dict[str, object]:
+    """The lock object as stored in the bucket."""
+    key = f"{LOCK_PREFIX}{session_id}.lock"
+    return dict(json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
-def test_a_released_session_can_be_acquired_again(store: SessionStore) -> None:
-    store.release(store.acquire("s1"))
-    store.acquire("s1")
+def lock_exists(bucket: str, session_id: str) -> bool:
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{LOCK_PREFIX}{session_id}.lock")
+    return bool(listed.get("KeyCount"))
 
 
-def test_an_expired_lock_is_taken_over(store: SessionStore, clock: Clock) -> None:
-    store.acquire("s1")
+def test_sessions_are_locked_independently(store: SessionStore, sessions_bucket: str) -> None:
+    first, second = store.acquire("s1"), store.acquire("s2")
+    assert (first.session_id, second.session_id) == ("s1", "s2")
+    assert lock_exists(sessions_bucket, "s1")
+    assert lock_exists(sessions_bucket, "s2")
+
+
+def test_release_deletes_the_lock(store: SessionStore, sessions_bucket: str) -> None:
+    store.acquire("s1").release()
+    assert not lock_exists(sessions_bucket, "s1")
+
+
+def test_a_released_session_can_be_acquired_again(store: SessionStore, sessions_bucket: str) -> None:
+    first = store.acquire("s1")
+    first.release()
+    again = store.acquire("s1")
+    assert again.etag != first.etag
+    assert lock_exists(sessions_bucket, "s1")
+
+
+def test_an_expired_lock_is_taken_over(store: SessionStore, clock: Clock, sessions_bucket: str) -> None:
+    stale = store.acquire("s1")
     clock.now += 101
-    store.acquire("s1")
+    taken = store.acquire("s1")
+    assert taken.etag != stale.etag
+    assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
 def test_an_unexpired_lock_is_not_taken_over(store: SessionStore, clock: Clock) -> None:
@@ -70,15 +93,18 @@ def test_release_after_takeover_leaves_the_new_holders_lock(store: SessionStore,
         store.acquire("s1")
 
 
-def test_an_unreadable_lock_counts_as_expired(store: SessionStore, sessions_bucket: str) -> None:
+def test_an_unreadable_lock_counts_as_expired(
+    store: SessionStore, sessions_bucket: str, clock: Clock
+) -> None:
     boto3.client("s3").put_object(Bucket=sessions_bucket, Key=f"{LOCK_PREFIX}s1.lock", Body=b"not json")
-    store.acquire("s1")
+    lease = store.acquire("s1")
+    assert lease.session_id == "s1"
+    assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
 def test_lock_records_its_expiry(store: SessionStore, sessions_bucket: str, clock: Clock) -> None:
     store.acquire("s1")
-    body = boto3.client("s3").get_object(Bucket=sessions_bucket, Key=f"{LOCK_PREFIX}s1.lock")["Body"].read()
-    assert json.loads(body)["expires_at"] == clock.now + 100
+    assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
 def test_exactly_one_of_many_concurrent_acquirers_wins(sessions_bucket: str) -> None:

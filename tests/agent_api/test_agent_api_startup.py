@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import socket
@@ -10,14 +11,20 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
-from strands import ModelRetryStrategy
+from strands.types.exceptions import ModelThrottledException
 
-from agent_api.agent_factory import MODEL_CLIENT_CONFIG, RetryPolicy
+from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client
 from agent_api.app import create_app
-from agent_api.contract import MIN_LAMBDA_TIMEOUT_SECONDS, RETRY_BACKOFF_BUDGET_SECONDS
+from agent_api.contract import RETRY_BACKOFF_BUDGET_SECONDS
 from agent_api.settings import Settings, SettingsError
+from agent_api.validation import ChatRequest
+from sagemaker_provider.transport import create_client
+from tests.agent_api.harness import serve
+from tests.support.recordings import fixture_parts
+from tests.support.sagemaker_runtime import SageMakerRuntime, Stream, Throttle
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 
@@ -90,18 +97,42 @@ def test_run_sh_serves_health_on_the_adapter_port() -> None:
         process.wait(timeout=10)
 
 
-def test_default_retry_backoff_fits_the_budget() -> None:
-    assert RetryPolicy().backoff_seconds() <= RETRY_BACKOFF_BUDGET_SECONDS
-    assert RETRY_BACKOFF_BUDGET_SECONDS * 4 <= MIN_LAMBDA_TIMEOUT_SECONDS
+async def test_a_request_throttled_throughout_sleeps_within_the_retry_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What Strands sleeps between attempts is recorded instead of slept.
+    slept: list[float] = []
+    sleep = asyncio.sleep
+
+    async def record(delay: float, *args: object) -> None:
+        if delay > 0:
+            slept.append(delay)
+        await sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", record)
+    settings = Settings.from_env({"AGENT_ENDPOINT_NAME": "test-endpoint", "AWS_REGION": "us-east-1"})
+    with SageMakerRuntime(Throttle()) as runtime:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
+        policy = RetryPolicy()
+        factory = AgentFactory(settings, create_runtime_client(boto3.Session(), "us-east-1"), policy)
+        agent = factory.agent(ChatRequest(prompt="Hi", session_id=None, max_tokens=16, temperature=0.2), None)
+        with pytest.raises(ModelThrottledException):
+            async for _ in agent.stream_async("Hi"):
+                pass
+    # Strands retries (1 s, 2 s, 4 s apart); botocore does not retry on top of it.
+    assert len(runtime.requests) == policy.max_attempts
+    assert slept == [1, 2, 4]
+    assert sum(slept) <= RETRY_BACKOFF_BUDGET_SECONDS
 
 
-def test_backoff_matches_what_strands_sleeps() -> None:
-    policy = RetryPolicy()
-    strategy = policy.strategy()
-    assert isinstance(strategy, ModelRetryStrategy)
-    strands_delays = [strategy._calculate_delay(attempt) for attempt in range(policy.max_attempts - 1)]
-    assert sum(strands_delays) == policy.backoff_seconds()
-
-
-def test_botocore_does_not_retry_on_top_of_strands() -> None:
-    assert MODEL_CLIENT_CONFIG.retries == {"total_max_attempts": 1, "mode": "standard"}
+def test_every_request_is_sent_with_the_runtime_client_given_to_the_app() -> None:
+    # The environment points sagemaker-runtime at a closed port (conftest): only the given client can answer.
+    settings = Settings.from_env({"AGENT_ENDPOINT_NAME": "test-endpoint", "AWS_REGION": "us-east-1"})
+    with SageMakerRuntime(Stream(fixture_parts("vllm/chat_stream_usage.txt"))) as runtime:
+        client = create_client("us-east-1", runtime.url)
+        with serve(create_app(settings, runtime_client=client)) as url:
+            statuses = [httpx.post(f"{url}/chat", json={"prompt": "Hi"}).status_code for _ in range(2)]
+    assert statuses == [200, 200]
+    assert [request.path for request in runtime.requests] == [
+        "/endpoints/test-endpoint/invocations-response-stream"
+    ] * 2

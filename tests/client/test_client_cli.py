@@ -13,11 +13,12 @@ from botocore.stub import Stubber
 
 from agent_api.sse import encode_event
 from agent_client.api import (
-    ApiError,
+    ApiHttpError,
     ChatCall,
     ClientFailure,
     api_url_from_stack,
     chat_url,
+    cloudformation_client,
     default_stack_name,
     region_from_url,
 )
@@ -171,9 +172,9 @@ def test_events_arrive_while_the_answer_is_still_streaming(api: ScriptedServer) 
     assert [event.name for event in stream] == ["done"]
 
 
-def test_http_errors_raise_api_error(api: ScriptedServer) -> None:
+def test_http_errors_raise_api_http_error(api: ScriptedServer) -> None:
     api.reply = Reply([b'{"code":"x","message":"y"}'], status=400)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(ApiHttpError) as info:
         list(ChatCall(url=f"{api.url}/chat", body={"prompt": "Hi"}, headers={}).events())
     assert (info.value.status, info.value.code, info.value.message) == (400, "x", "y")
 
@@ -201,17 +202,16 @@ def test_region_is_read_from_execute_api_urls() -> None:
     assert region_from_url("http://127.0.0.1:8080/chat") is None
 
 
-def stubbed_session(response: dict[str, object] | None = None, error: str | None = None) -> boto3.Session:
-    session = boto3.Session(region_name="us-east-1")
-    client = session.client("cloudformation")
+def stubbed_cloudformation(response: dict[str, object] | None = None, error: str | None = None) -> Any:
+    """A real CloudFormation client answering one `DescribeStacks` from botocore's Stubber."""
+    client = cloudformation_client(boto3.Session(region_name="us-east-1"))
     stubber = Stubber(client)
     if error:
         stubber.add_client_error("describe_stacks", error, "Stack with id X does not exist", 400)
     else:
         stubber.add_response("describe_stacks", response, {"StackName": "SageMakerAgent-dev"})
     stubber.activate()
-    session.client = lambda *args, **kwargs: client  # type: ignore[method-assign]
-    return session
+    return client
 
 
 def stack(outputs: list[dict[str, str]]) -> dict[str, object]:
@@ -228,17 +228,35 @@ def stack(outputs: list[dict[str, str]]) -> dict[str, object]:
 
 
 def test_api_url_is_read_from_the_stack_output() -> None:
-    session = stubbed_session(stack([{"OutputKey": "ApiUrl", "OutputValue": "https://x.example/prod/"}]))
-    assert api_url_from_stack(session, "SageMakerAgent-dev") == "https://x.example/prod/"
+    cloudformation = stubbed_cloudformation(
+        stack([{"OutputKey": "ApiUrl", "OutputValue": "https://x.example/prod/"}])
+    )
+    assert api_url_from_stack(cloudformation, "SageMakerAgent-dev") == "https://x.example/prod/"
 
 
 def test_a_stack_without_the_output_is_a_clear_error() -> None:
-    session = stubbed_session(stack([{"OutputKey": "Other", "OutputValue": "v"}]))
+    cloudformation = stubbed_cloudformation(stack([{"OutputKey": "Other", "OutputValue": "v"}]))
     with pytest.raises(ClientFailure, match="has no 'ApiUrl' output"):
-        api_url_from_stack(session, "SageMakerAgent-dev")
+        api_url_from_stack(cloudformation, "SageMakerAgent-dev")
 
 
 def test_a_missing_stack_is_a_clear_error() -> None:
-    session = stubbed_session(error="ValidationError")
+    cloudformation = stubbed_cloudformation(error="ValidationError")
     with pytest.raises(ClientFailure, match="cannot read stack 'SageMakerAgent-dev': Stack with id X"):
-        api_url_from_stack(session, "SageMakerAgent-dev")
+        api_url_from_stack(cloudformation, "SageMakerAgent-dev")
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [(None, "You must specify a region"), ("", "Invalid endpoint")],
+)
+def test_finding_the_stack_without_a_region_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, region: str | None, message: str
+) -> None:
+    if region is None:
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+    else:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    code, _, err = run("Hi", "--env", "dev")
+    assert code == EXIT_CLIENT_ERROR
+    assert f"error: cannot ask CloudFormation for the API URL: {message}" in err

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_client.api import ApiError, ChatCall, chat_url
+from agent_client.api import ApiHttpError, ChatCall, chat_url
 
 HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
@@ -45,6 +45,6 @@ def chat(agent_url: str, **body: Any) -> ChatResult:
     try:
         for event in call.events():
             result.events.append(Event(event.name, json.loads(event.data), time.monotonic() - started))
-    except ApiError as error:
+    except ApiHttpError as error:
         return ChatResult(error.status, error_body={"code": error.code, "message": error.message})
     return result

@@ -52,6 +52,18 @@ values = st.recursive(
 framings = st.sampled_from([b"data: %s\n\n", b"data:%s\r\n\r\n", b"%s\n"])
 
 
+def assert_events_or_typed_error(events: list[Any]) -> None:
+    """A parse ends in one typed error, or in a whole message Strands can read: start, stop, metadata."""
+    if isinstance(events[-1], Exception):
+        assert isinstance(events[-1], SageMakerProviderError | ContextWindowOverflowException), repr(
+            events[-1]
+        )
+        return
+    assert events[0] == {"messageStart": {"role": "assistant"}}
+    assert [next(iter(event)) for event in events[-2:]] == ["messageStop", "metadata"]
+    assert not any(isinstance(event, Exception) for event in events)
+
+
 @settings(max_examples=400, deadline=None)
 @given(
     payloads=st.lists(values, min_size=1, max_size=4),
@@ -62,18 +74,10 @@ def test_arbitrary_json_payloads_give_events_or_typed_errors(
     payloads: list[Any], framing: bytes, format_name: str
 ) -> None:
     body = b"".join(framing % json.dumps(p).encode() for p in payloads)
-    events = parse_parts([body], format_name)
-    if events and isinstance(events[-1], Exception):
-        assert isinstance(events[-1], SageMakerProviderError | ContextWindowOverflowException), repr(
-            events[-1]
-        )
+    assert_events_or_typed_error(parse_parts([body], format_name))
 
 
 @settings(max_examples=300, deadline=None)
 @given(body=st.binary(max_size=200), format_name=st.sampled_from(["auto", "openai-chat", "tgi", "lmi"]))
 def test_arbitrary_bytes_give_events_or_typed_errors(body: bytes, format_name: str) -> None:
-    events = parse_parts([body], format_name)
-    if events and isinstance(events[-1], Exception):
-        assert isinstance(events[-1], SageMakerProviderError | ContextWindowOverflowException), repr(
-            events[-1]
-        )
+    assert_events_or_typed_error(parse_parts([body], format_name))

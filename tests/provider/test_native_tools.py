@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sagemaker_provider.formats import ChatRequest, ResponseParser, get_format
+from sagemaker_provider.formats import ModelRequest, ResponseParser, get_format
 from tests.provider.helpers import fixed_id, summarize
 
 TOOL_SPEC: Any = {
@@ -13,7 +13,7 @@ TOOL_SPEC: Any = {
     "description": "Weather in a city.",
     "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}}},
 }
-REQUEST = ChatRequest(
+REQUEST = ModelRequest(
     messages=[{"role": "user", "content": [{"text": "Weather in Paris?"}]}], tool_specs=[TOOL_SPEC]
 )
 
@@ -45,9 +45,9 @@ def tgi_stream(tokens: list[str]) -> bytes:
     return b"".join(b"data: " + json.dumps(e, separators=(",", ":")).encode() + b"\n\n" for e in events)
 
 
-def _parse(body: bytes, request: ChatRequest | None = REQUEST) -> dict[str, Any]:
-    parser = ResponseParser(get_format("tgi"), fixed_id, request)
-    return summarize(parser.parse(body))
+def _parse(body: bytes, request: ModelRequest | None = REQUEST, format_name: str = "tgi") -> dict[str, Any]:
+    parser = ResponseParser(get_format(format_name), fixed_id, request)
+    return summarize([*parser.feed(body), *parser.finish()])
 
 
 def test_json_tool_call_in_text_becomes_a_tool_use() -> None:
@@ -83,5 +83,5 @@ def test_nonstreamed_generated_text_tool_call_is_read() -> None:
 
 def test_auto_passes_the_request_to_the_native_reader() -> None:
     body = tgi_stream(['{"name": "get_weather", "parameters": {"city": "Paris"}}'])
-    got = summarize(ResponseParser(get_format("auto"), fixed_id, REQUEST).parse(body))
+    got = _parse(body, format_name="auto")
     assert got["stop_reason"] == "tool_use"

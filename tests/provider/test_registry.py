@@ -10,8 +10,8 @@ import pytest
 from sagemaker_provider.errors import StreamTruncatedError
 from sagemaker_provider.events import EventBuilder
 from sagemaker_provider.formats import (
-    ChatRequest,
     ChunkInterpreter,
+    ModelRequest,
     ResponseFormat,
     format_names,
     get_format,
@@ -37,10 +37,10 @@ class EchoInterpreter(ChunkInterpreter):
 class EchoFormat(ResponseFormat):
     name = "echo"
 
-    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+    def build_request(self, request: ModelRequest) -> dict[str, Any]:
         return {"prompt": request.messages[-1]["content"][0]["text"]}
 
-    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+    def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         return EchoInterpreter()
 
     def accepts(self, payload: Any) -> bool:

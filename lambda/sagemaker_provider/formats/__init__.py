@@ -10,13 +10,13 @@ payload of the response). Add one by registering an instance of a :class:`Respon
 from __future__ import annotations
 
 from .auto import AutoFormat
-from .base import ChatRequest, ChunkInterpreter, ResponseFormat, ResponseParser
+from .base import ChunkInterpreter, ModelRequest, ResponseFormat, ResponseParser
 from .native import LmiFormat, TgiFormat
 from .openai_chat import OpenAIChatFormat
 
 __all__ = [
-    "ChatRequest",
     "ChunkInterpreter",
+    "ModelRequest",
     "ResponseFormat",
     "ResponseParser",
     "format_names",

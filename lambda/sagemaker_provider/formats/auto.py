@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import MalformedChunkError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
-from .base import ChatRequest, ChunkInterpreter, ResponseFormat, raise_error_event, raise_error_object
+from .base import ChunkInterpreter, ModelRequest, ResponseFormat, raise_error_event, raise_error_object
 from .openai_chat import OpenAIChatFormat
 
 NAME = "auto"
@@ -30,9 +30,7 @@ class SniffingInterpreter(ChunkInterpreter):
 
     """
 
-    __slots__ = ("_candidates", "_chosen", "_request")
-
-    def __init__(self, candidates: Callable[[], list[ResponseFormat]], request: ChatRequest | None) -> None:
+    def __init__(self, candidates: Callable[[], list[ResponseFormat]], request: ModelRequest | None) -> None:
         self._candidates = candidates
         self._request = request
         self._chosen: ChunkInterpreter | None = None
@@ -78,10 +76,10 @@ class AutoFormat(ResponseFormat):
         self._candidates = candidates
         self._request_format = OpenAIChatFormat()
 
-    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+    def build_request(self, request: ModelRequest) -> dict[str, Any]:
         """Build the ``openai-chat`` request."""
         return self._request_format.build_request(request)
 
-    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+    def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         """Return an interpreter that sniffs the response."""
         return SniffingInterpreter(self._candidates, request)

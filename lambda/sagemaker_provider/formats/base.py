@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ChatRequest:
-    """Everything a format needs to build a request body.
+class ModelRequest:
+    """One call to the model, as the provider hands it to a format: everything needed to build the body.
+
+    A custom format's ``build_request`` and ``new_interpreter`` receive it. It is the provider's view of a
+    model call (conversation, tools, generation settings), not the agent API's ``/chat`` request.
 
     Attributes:
         messages: The Strands conversation.
@@ -86,11 +89,11 @@ class ResponseFormat(abc.ABC):
     accept: str = "application/json"
 
     @abc.abstractmethod
-    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+    def build_request(self, request: ModelRequest) -> dict[str, Any]:
         """Return the JSON request body for ``request``."""
 
     @abc.abstractmethod
-    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+    def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         """Return a fresh interpreter for the response to ``request`` (``None`` when replaying a body)."""
 
     def accepts(self, payload: Any) -> bool:
@@ -113,13 +116,11 @@ class ResponseParser:
 
     """
 
-    __slots__ = ("_error", "_events", "_interpreter", "_reader")
-
     def __init__(
         self,
         response_format: ResponseFormat,
         new_tool_id: Callable[[], str] = new_tool_use_id,
-        request: ChatRequest | None = None,
+        request: ModelRequest | None = None,
     ) -> None:
         self._reader = PayloadReader(response_format.name)
         self._events = EventBuilder(response_format.name, new_tool_id)
@@ -130,14 +131,12 @@ class ResponseParser:
         """Consume one part of the body; return the events it completes (``messageStart`` comes first)."""
         if self._error is not None:
             raise self._error
-        handle = self._interpreter.handle
-        events = self._events
         try:
             for payload in self._reader.feed(data):
-                handle(payload, events)
+                self._interpreter.handle(payload, self._events)
         except Exception as error:
             self._error = error
-        return events.take()
+        return self._events.take()
 
     def raise_if_failed(self) -> None:
         """Raise the error met by the last :meth:`feed`, if any."""
@@ -157,12 +156,6 @@ class ResponseParser:
             self._interpreter.handle(payload, self._events)
         self._interpreter.end(self._events)
         return self._events.close()
-
-    def parse(self, body: bytes) -> list[StreamEvent]:
-        """Parse a whole body at once and return all of its events (errors raise)."""
-        events = self.feed(body)
-        events.extend(self.finish())
-        return events
 
 
 def error_in(payload: Any) -> tuple[str, str | None] | None:

@@ -18,9 +18,7 @@ from ..chat_templates import ChatTemplate, Llama31ChatTemplate, ToolCallingChatT
 from ..errors import MalformedChunkError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
-from .base import ChatRequest, ChunkInterpreter, ResponseFormat, raise_error_event, raise_error_object
-
-_NATIVE_STOP = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"}
+from .base import ChunkInterpreter, ModelRequest, ResponseFormat, raise_error_event, raise_error_object
 
 
 class NativeInterpreter(ChunkInterpreter):
@@ -34,8 +32,6 @@ class NativeInterpreter(ChunkInterpreter):
 
     """
 
-    __slots__ = ("_ended", "_held", "_holding", "_name", "_tokens", "_tool_calls")
-
     def __init__(self, format_name: str, tool_calls: ToolCallingChatTemplate | None = None) -> None:
         self._name = format_name
         self._ended = False
@@ -46,11 +42,11 @@ class NativeInterpreter(ChunkInterpreter):
 
     def handle(self, payload: Any, events: EventBuilder) -> None:
         """Interpret one token event, final event or body."""
-        if type(payload) is dict:
+        if isinstance(payload, dict):
             self._object(payload, events)
-        elif type(payload) is list:
+        elif isinstance(payload, list):
             for item in payload:
-                if type(item) is not dict:
+                if not isinstance(item, dict):
                     raise MalformedChunkError(
                         self._name, json.dumps(payload).encode(), "list item is not an object"
                     )
@@ -68,7 +64,7 @@ class NativeInterpreter(ChunkInterpreter):
     def _object(self, payload: dict[str, Any], events: EventBuilder) -> None:
         token = payload.get("token")
         if token is not None:
-            if type(token) is not dict or not isinstance(token.get("text", ""), str):
+            if not isinstance(token, dict) or not isinstance(token.get("text", ""), str):
                 raise MalformedChunkError(self._name, json.dumps(payload).encode(), "'token' has no text")
             self._tokens = True
             text = token.get("text")
@@ -76,7 +72,7 @@ class NativeInterpreter(ChunkInterpreter):
                 self._text(text, events)
         generated = payload.get("generated_text")
         if generated is not None:
-            if type(generated) is not str:
+            if not isinstance(generated, str):
                 raise MalformedChunkError(
                     self._name, json.dumps(payload).encode(), "'generated_text' is not text"
                 )
@@ -91,10 +87,10 @@ class NativeInterpreter(ChunkInterpreter):
                 self._name, json.dumps(payload).encode(), "neither 'token' nor 'generated_text'"
             )
         details = payload.get("details")
-        if type(details) is dict:
+        if isinstance(details, dict):
             reason = details.get("finish_reason")
             if isinstance(reason, str):
-                events.finish(_NATIVE_STOP.get(reason, reason))
+                events.finish(reason)
             events.usage(details.get("input_length"), details.get("generated_tokens"))
 
     def _text(self, text: str, events: EventBuilder) -> None:
@@ -139,7 +135,7 @@ class NativeFormat(ResponseFormat):
     def __init__(self, chat_template: ChatTemplate | None = None) -> None:
         self.chat_template: ChatTemplate = chat_template or Llama31ChatTemplate()
 
-    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+    def build_request(self, request: ModelRequest) -> dict[str, Any]:
         """Build ``{"inputs": prompt, "parameters": {...}, "stream": ...}``.
 
         Raises:
@@ -164,7 +160,7 @@ class NativeFormat(ResponseFormat):
         body.update(request.additional_request_fields)
         return body
 
-    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+    def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         """Return a token-stream interpreter (reading tool calls when the request offered tools)."""
         template = self._template(request) if request is not None and request.tool_specs else None
         tool_calls = template if isinstance(template, ToolCallingChatTemplate) else None
@@ -172,11 +168,11 @@ class NativeFormat(ResponseFormat):
 
     def accepts(self, payload: Any) -> bool:
         """Recognise a token event or a ``generated_text`` body (TGI: a list of them)."""
-        if type(payload) is list and payload:
+        if isinstance(payload, list) and payload:
             payload = payload[0]
         return isinstance(payload, dict) and ("token" in payload or "generated_text" in payload)
 
-    def _template(self, request: ChatRequest) -> ChatTemplate:
+    def _template(self, request: ModelRequest) -> ChatTemplate:
         return request.chat_template or self.chat_template
 
 

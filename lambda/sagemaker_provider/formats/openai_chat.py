@@ -16,7 +16,7 @@ from ..errors import MalformedChunkError, ModelStreamError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
 from ..messages import to_openai_messages, to_openai_tool_choice, to_openai_tools
-from .base import ChatRequest, ChunkInterpreter, ResponseFormat, raise_error_event, raise_error_object
+from .base import ChunkInterpreter, ModelRequest, ResponseFormat, raise_error_event, raise_error_object
 
 NAME = "openai-chat"
 # Finish reasons of a generation that did not complete (vLLM/SGLang abort a request on engine errors).
@@ -26,15 +26,13 @@ _FAILED = frozenset({"abort", "error"})
 class OpenAIChatInterpreter(ChunkInterpreter):
     """Interprets chat completion chunks and bodies."""
 
-    __slots__ = ("_ended", "_seen")
-
     def __init__(self) -> None:
         self._ended = False
         self._seen = False
 
     def handle(self, payload: Any, events: EventBuilder) -> None:
         """Interpret one chunk, body, ``[DONE]`` or error event."""
-        if type(payload) is not dict:
+        if not isinstance(payload, dict):
             if payload is DONE:
                 self._ended = True
                 return
@@ -44,10 +42,10 @@ class OpenAIChatInterpreter(ChunkInterpreter):
         self._seen = True
         choices = payload.get("choices")
         if choices:
-            if type(choices) is not list:
+            if not isinstance(choices, list):
                 raise MalformedChunkError(NAME, json.dumps(payload).encode(), "'choices' is not a list")
             for choice in choices:
-                if type(choice) is not dict:
+                if not isinstance(choice, dict):
                     raise MalformedChunkError(NAME, json.dumps(payload).encode(), "a choice is not an object")
                 # Only the first choice (n=1) is the answer.
                 if choice.get("index", 0) == 0:
@@ -58,14 +56,14 @@ class OpenAIChatInterpreter(ChunkInterpreter):
                 raise MalformedChunkError(NAME, json.dumps(payload).encode(), "no 'choices' in the chunk")
         usage = payload.get("usage")
         if usage:
-            if type(usage) is not dict:
+            if not isinstance(usage, dict):
                 raise MalformedChunkError(NAME, json.dumps(payload).encode(), "'usage' is not an object")
             details = usage.get("prompt_tokens_details")
             events.usage(
                 usage.get("prompt_tokens"),
                 usage.get("completion_tokens"),
                 usage.get("total_tokens"),
-                details.get("cached_tokens") if type(details) is dict else None,
+                details.get("cached_tokens") if isinstance(details, dict) else None,
             )
 
     def end(self, events: EventBuilder) -> None:
@@ -87,13 +85,13 @@ class OpenAIChatInterpreter(ChunkInterpreter):
                 # A whole, non-streamed completion is its own end marker.
                 self._ended = True
         if delta:
-            if type(delta) is not dict:
+            if not isinstance(delta, dict):
                 raise MalformedChunkError(
                     NAME, json.dumps(payload).encode(), "'delta'/'message' is not an object"
                 )
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
-                if type(reasoning) is not str:
+                if not isinstance(reasoning, str):
                     raise MalformedChunkError(NAME, json.dumps(payload).encode(), "reasoning is not a string")
                 events.reasoning(reasoning)
             content = delta.get("content")
@@ -104,7 +102,7 @@ class OpenAIChatInterpreter(ChunkInterpreter):
                 _tool_calls(tool_calls, events, payload)
         finish_reason = choice.get("finish_reason")
         if finish_reason:
-            if type(finish_reason) is not str:
+            if not isinstance(finish_reason, str):
                 raise MalformedChunkError(
                     NAME, json.dumps(payload).encode(), "'finish_reason' is not a string"
                 )
@@ -117,12 +115,12 @@ class OpenAIChatInterpreter(ChunkInterpreter):
 
 
 def _text(content: Any, events: EventBuilder, payload: dict[str, Any]) -> None:
-    if type(content) is str:
+    if isinstance(content, str):
         events.text(content)
         return
-    if type(content) is list:  # content parts: [{"type": "text", "text": ...}]
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
         for part in content:
-            if type(part) is dict and type(part.get("text")) is str:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
                 if part["text"]:
                     events.text(part["text"])
                 continue
@@ -132,21 +130,21 @@ def _text(content: Any, events: EventBuilder, payload: dict[str, Any]) -> None:
 
 
 def _tool_calls(tool_calls: Any, events: EventBuilder, payload: dict[str, Any]) -> None:
-    if type(tool_calls) is dict:
+    if isinstance(tool_calls, dict):
         tool_calls = [tool_calls]
-    if type(tool_calls) is not list:
+    if not isinstance(tool_calls, list):
         raise MalformedChunkError(NAME, json.dumps(payload).encode(), "'tool_calls' is not a list")
     for position, call in enumerate(tool_calls):
-        if type(call) is not dict:
+        if not isinstance(call, dict):
             raise MalformedChunkError(NAME, json.dumps(payload).encode(), "tool call is not an object")
         function = call.get("function") or {}
-        if type(function) is not dict:
+        if not isinstance(function, dict):
             raise MalformedChunkError(
                 NAME, json.dumps(payload).encode(), "tool call 'function' is not an object"
             )
         index = call.get("index")
         events.tool_delta(
-            index if type(index) is int else position,
+            index if type(index) is int else position,  # not a bool (an int subclass)
             call.get("id"),
             function.get("name"),
             function.get("arguments"),
@@ -158,7 +156,7 @@ class OpenAIChatFormat(ResponseFormat):
 
     name = NAME
 
-    def build_request(self, request: ChatRequest) -> dict[str, Any]:
+    def build_request(self, request: ModelRequest) -> dict[str, Any]:
         """Build a chat completions body: messages, tools, tool choice, parameters, usage in the stream."""
         body: dict[str, Any] = {}
         if request.model:
@@ -179,7 +177,7 @@ class OpenAIChatFormat(ResponseFormat):
         body.update(request.additional_request_fields)
         return body
 
-    def new_interpreter(self, request: ChatRequest | None = None) -> ChunkInterpreter:
+    def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         """Return a chat completions interpreter."""
         return OpenAIChatInterpreter()
 
