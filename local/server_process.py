@@ -16,11 +16,11 @@ import urllib.parse
 import urllib.request
 from collections import deque
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+
+from local.lifecycle import Service
 
 
-class ServerProcess:
+class ServerProcess(Service):
     """One server process and every process it starts, with its output in `log_file`.
 
     `error` is the exception type raised when the server exits while starting or misses `startup_timeout`;
@@ -50,15 +50,6 @@ class ServerProcess:
         self._error = error
         self._log_tail_lines = log_tail_lines
         self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def running(self) -> bool:

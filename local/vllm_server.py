@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Final, Self
+from types import FrameType
+from typing import Final
 
+from local.lifecycle import Service
 from local.server_process import ServerProcess
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class VllmServer:
+class VllmServer(Service):
     """A vLLM CPU server on 127.0.0.1 serving `model_dir` as model `model`, started by `container/serve`."""
 
     def __init__(
@@ -71,15 +72,6 @@ class VllmServer:
     def log_file(self) -> Path | None:
         """The file the server's output goes to while it runs."""
         return None if self._server is None else self._server.log_file
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start the server and return once `/ping` answers 200; `VllmServerError` otherwise."""

@@ -2,14 +2,14 @@
 
 import threading
 from http.server import HTTPServer
-from types import TracebackType
-from typing import Self
+
+from local.lifecycle import Service
 
 POLL_INTERVAL = 0.05
 """How often ``serve_forever`` checks for shutdown: short, so that stopping is quick."""
 
 
-class BackgroundServer:
+class BackgroundServer(Service):
     """Serve ``server`` from a daemon thread named ``name``, or from the calling thread.
 
     ``start``/``stop`` (or a ``with`` block) run the thread; ``serve_forever`` serves in the caller's.
@@ -49,12 +49,3 @@ class BackgroundServer:
             self._thread.join()
             self._thread = None
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
