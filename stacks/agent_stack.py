@@ -15,6 +15,7 @@ from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.image_build.construct import ServingImage
 from stacks.inference.construct import InferenceEndpoint
 from stacks.monitoring import EndpointMonitoring
+from stacks.removal import removal_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # jsii enums carry member names, not day counts; CDK declares the finite periods in ascending order.
@@ -44,9 +45,32 @@ class SageMakerAgentStack(Stack):
             description=f"Encrypts {config.stack_name}'s images, logs, sessions, alarms and build artifacts",
             enable_key_rotation=True,
             pending_window=Duration.days(7),
+            # Scheduled for deletion with a dev stack; kept with the data it encrypts where data is retained.
+            removal_policy=removal_policy(config.retain_data),
         )
-        # CloudWatch Logs encrypts every log group of this stack with the key.
-        key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        # CloudWatch Logs encrypts every log group of this stack with the key, and only this account's log
+        # groups in this region may use it (the encryption-context condition AWS documents for log groups:
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{self.partition}:logs:{self.region}:{self.account}:*"
+                        )
+                    }
+                },
+            )
+        )
 
         image = ServingImage(
             self,

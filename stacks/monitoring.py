@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -47,8 +47,25 @@ class EndpointMonitoring(Construct):
             )
 
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
-        # CloudWatch must be able to use the topic's key to publish alarm notifications.
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # CloudWatch must be able to use the topic's key to publish alarm notifications, for this account's
+        # alarms only (confused-deputy conditions: https://docs.aws.amazon.com/AmazonCloudWatch/latest/
+        # monitoring/Notify_Users_Alarm_Changes.html#Notify_Users_Alarm_Changes_SNS_Encryption).
+        stack = Stack.of(self)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                        )
+                    },
+                },
+            )
+        )
         if settings.alarm_email is not None:
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
 

@@ -16,6 +16,7 @@ from stacks import nag
 from stacks.agent_api.bundling import SOURCE_EXCLUDES, UNUSED_DOCKER_IMAGE, PipLocalBundling
 from stacks.agent_api.lambda_contract import contract
 from stacks.config import AgentSettings, ApiSettings, LambdaSettings
+from stacks.removal import removal_policy
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 WEB_ADAPTER_ACCOUNT = "753240598075"
@@ -112,7 +113,7 @@ class AgentApi(Construct):
         retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        removal = removal_policy(retain)
         self.sessions = s3.Bucket(
             self,
             "Sessions",

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.image_build.image_tag import ASSET_EXCLUDES, image_tag
+from stacks.removal import removal_policy
 
 _HANDLER_DIR = Path(__file__).parent / "handler"
 
@@ -45,7 +46,7 @@ class ServingImage(Construct):
         retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        removal = removal_policy(retain)
         self.tag = image_tag(container_dir, engine)
 
         self.repository = ecr.Repository(
@@ -200,6 +201,10 @@ class ServingImage(Construct):
                 "ImageTag": self.tag,
             },
         )
+        # The build runs as the project's role: its policy (ECR push, KMS, logs) must exist before the build
+        # starts, and the Project resource itself does not wait for it.
+        assert self.project.role is not None
+        resource.node.add_dependency(self.project.role)
         return resource.get_att_string("ImageUri")
 
     @staticmethod

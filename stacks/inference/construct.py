@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -14,12 +14,14 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.config import EndpointSettings, ModelSettings
+from stacks.removal import removal_policy
 
 VARIANT_NAME = "AllTraffic"
 _CONCURRENCY_METRIC = (
     autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION
 )
 MODEL_DIR = "/opt/ml/model"
+METRICS_NAMESPACE_PATTERN = "/aws/sagemaker/*"
 _NVME_KMS_REASON = (
     "SageMaker rejects KmsKeyId for GPU instances with local NVMe storage (g5, g6, g6e, p4d, p5), whose "
     "instance storage AWS encrypts in hardware."
@@ -80,7 +82,7 @@ class InferenceEndpoint(Construct):
             log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
             retention=log_retention,
             encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            removal_policy=removal_policy(retain),
         )
         self.role = iam.Role(
             self,
@@ -97,12 +99,23 @@ class InferenceEndpoint(Construct):
                 resources=[log_group.log_group_arn],
             )
         )
+        # SageMaker's instance and GPU metrics (namespace /aws/sagemaker/Endpoints) are published with the
+        # execution role, as in AWS's CreateModel role policy
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms);
+        # the namespace condition keeps the role from writing any other metrics.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": METRICS_NAMESPACE_PATTERN}},
+            )
+        )
         nag.acknowledge(
             self.role,
             nag.wildcard_resources(
                 ["*"],
-                "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped to the "
-                "serving repository.",
+                "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
+                "image pulls are scoped to the serving repository, metrics to SageMaker's namespaces.",
             ),
             nag.compliance_rule(
                 "IAMNoInlinePolicy",

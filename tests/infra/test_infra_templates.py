@@ -150,7 +150,8 @@ def test_execution_role_reads_only_its_secret_and_writes_only_its_log_group(temp
     secret = [s for s in statements if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
     assert json.dumps(secret[0]["Resource"]).endswith(':secret:sagemaker-agent/hf-token-??????"]]}')
     wildcard = [s for s in statements if s["Resource"] == "*"]
-    assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]
+    assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"]
+    assert wildcard[1]["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
     logs = [s for s in statements if "logs:PutLogEvents" in as_list(s["Action"])]
     assert "InferenceLogs" in json.dumps(logs[0]["Resource"])
 
@@ -233,14 +234,6 @@ def test_image_tag_changes_with_the_engine(template: Lookup, weights: dict[str, 
 
 def test_stack_outputs_api_url_endpoint_name_and_repository_uri(template: Lookup) -> None:
     assert {"ApiUrl", "ChatUrl", "EndpointName", "RepositoryUri"} <= set(template("prod")["Outputs"])
-
-
-def test_prod_retains_data_and_dev_cleans_up(template: Lookup) -> None:
-    def policy(environment: str) -> str:
-        (bucket,) = resources(template(environment), "AWS::S3::Bucket").values()
-        return str(bucket["DeletionPolicy"])
-
-    assert (policy("dev"), policy("prod")) == ("Delete", "Retain")
 
 
 def test_log_retention_follows_the_environment(template: Lookup) -> None:
