@@ -99,7 +99,7 @@ class SageMakerAgentStack(Stack):
             "AgentApi",
             agent=config.agent,
             function_settings=config.lambda_,
-            throttling=config.api,
+            api_settings=config.api,
             lambda_dir=PROJECT_ROOT / "lambda",
             endpoint_name=inference.endpoint.attr_endpoint_name,
             key=key,

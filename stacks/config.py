@@ -187,6 +187,13 @@ class ApiSettings:
 
     rate_limit: float = _rule(10.0, "a number > 0 (requests per second)", lambda v: v > 0)
     burst_limit: int = _rule(20, "an integer >= 1", lambda v: v >= 1)
+    # API Gateway writes stage logs (execution and access) with one role per account and region, set once
+    # outside every environment (docs/deploy.md); a stage asking for logs before it is set fails to create.
+    stage_logs: bool = _rule(
+        False,
+        "true once the account's API Gateway CloudWatch Logs role is set in the region (docs/deploy.md, "
+        "checked by make preflight)",
+    )
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-# An environment unlike dev/prod: S3 weights, vLLM, a one-GPU instance and an x86_64 function.
+# An environment unlike dev/prod: S3 weights, vLLM, a one-GPU instance, an x86_64 function and stage logs.
 WEIGHTS_ENV = {
+    "api": {"stage_logs": True},
     "model": {"s3_uri": "s3://team-weights/llama-3.1-8b/", "engine": "vllm"},
     "endpoint": {"instance_type": "ml.g5.2xlarge"},
     "lambda": {"architecture": "x86_64", "web_adapter_layer_version": 27},

@@ -64,10 +64,30 @@ def test_stage_is_throttled_per_environment(template: Lookup) -> None:
     assert (settings["prod"]["ThrottlingRateLimit"], settings["prod"]["ThrottlingBurstLimit"]) == (20, 40)
 
 
-def test_stage_writes_json_access_logs(template: Lookup) -> None:
-    access_log = only(template("dev"), "AWS::ApiGateway::Stage")["AccessLogSetting"]
-    fields = json.loads(access_log["Format"])
+def test_stage_with_stage_logs_writes_json_access_logs_and_error_execution_logs(
+    weights: dict[str, Any],
+) -> None:
+    stage = only(weights, "AWS::ApiGateway::Stage")
+    fields = json.loads(stage["AccessLogSetting"]["Format"])
     assert {"requestId", "status", "user", "caller", "httpMethod"} <= set(fields)
+    assert stage["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+
+
+def test_stage_without_stage_logs_needs_no_account_logging_role(template: Lookup) -> None:
+    stage = only(template("dev"), "AWS::ApiGateway::Stage")
+    assert "AccessLogSetting" not in stage
+    assert "LoggingLevel" not in stage["MethodSettings"][0]
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_no_environment_sets_the_account_wide_api_gateway_logging_role(
+    template: Lookup, environment: str
+) -> None:
+    # AWS::ApiGateway::Account is one setting per account and region: "you should only have one
+    # AWS::ApiGateway::Account resource per region per account" (CloudFormation resource reference).
+    assert resources(template(environment), "AWS::ApiGateway::Account") == {}
+    roles = json.dumps(resources(template(environment), "AWS::IAM::Role"))
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" not in roles
 
 
 # --- Lambda ------------------------------------------------------------------------------------------------
