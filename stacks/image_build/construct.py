@@ -21,10 +21,16 @@ from stacks.removal import removal_policy
 
 _HANDLER_DIR = Path(__file__).parent / "handler"
 
-# CloudFormation waits at most one hour for a custom resource, so the build must end (and fail with its own
-# TIMED_OUT status and log link) a little before the provider gives up.
-_BUILD_TIMEOUT = Duration.minutes(55)
-_WAIT_TIMEOUT = Duration.hours(1)
+# CloudFormation waits at most one hour for a custom resource (ServiceTimeout, at most 3600 seconds:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html),
+# and a build's time in CodeBuild's queue does not count towards its own timeout. So the queue and the build
+# each have a bound, the handler stops a build still running at the deadline (from submission) and fails the
+# deploy with the build's log link, and the provider's own waiter ("Operation timed out", no link) comes
+# later, still inside the hour.
+_QUEUE_TIMEOUT = Duration.minutes(5)
+_BUILD_TIMEOUT = Duration.minutes(45)
+_DEADLINE = Duration.minutes(52)
+_WAIT_TIMEOUT = Duration.minutes(56)
 
 
 class ServingImage(Construct):
@@ -87,6 +93,7 @@ class ServingImage(Construct):
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)
             ),
             timeout=_BUILD_TIMEOUT,
+            queued_timeout=_QUEUE_TIMEOUT,
         )
         self.repository.grant_pull_push(self.project)
         project_id = nag.logical_id(self.project)
@@ -125,7 +132,7 @@ class ServingImage(Construct):
         )
         handler_policy = [
             iam.PolicyStatement(
-                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
                 resources=[self.project.project_arn],
             ),
             iam.PolicyStatement(actions=["ecr:DescribeImages"], resources=[self.repository.repository_arn]),
@@ -199,6 +206,7 @@ class ServingImage(Construct):
                 "RepositoryName": self.repository.repository_name,
                 "RepositoryUri": self.repository.repository_uri,
                 "ImageTag": self.tag,
+                "DeadlineSeconds": _DEADLINE.to_seconds(),
             },
         )
         # The build runs as the project's role: its policy (ECR push, KMS, logs) must exist before the build

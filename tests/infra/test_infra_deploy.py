@@ -94,7 +94,7 @@ def test_execution_role_may_put_metrics_in_sagemakers_namespaces_only(template: 
     ]
 
 
-# --- Item 7: the key ------------------------------------------------------------------------------------------
+# --- Item 7: the key ---------------------------------------------------------------------------------------
 
 
 def test_logs_may_use_the_key_only_for_this_accounts_log_groups(template: Lookup) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -263,9 +264,19 @@ def test_log_retention_follows_the_environment(template: Lookup) -> None:
     assert retention == {14}
 
 
-def test_build_times_out_within_cloudformations_custom_resource_hour(template: Lookup) -> None:
-    project = only(template("dev"), "AWS::CodeBuild::Project")
-    assert project["TimeoutInMinutes"] < 60
+def test_build_fails_with_its_log_link_before_cloudformations_custom_resource_hour(template: Lookup) -> None:
+    # CloudFormation waits at most 3600 seconds for a custom resource; queue time is not part of the build's
+    # own timeout, so queue + build must end before the handler's deadline, and that before the waiter's.
+    dev = template("dev")
+    project = only(dev, "AWS::CodeBuild::Project")
+    (image,) = resources(dev, "Custom::ServingImage").values()
+    deadline = image["Properties"]["DeadlineSeconds"]
+    assert (project["QueuedTimeoutInMinutes"] + project["TimeoutInMinutes"]) * 60 <= deadline
+    (waiter,) = resources(dev, "AWS::StepFunctions::StateMachine").values()
+    definition = waiter["Properties"]["DefinitionString"]["Fn::Join"][1][0]
+    retry = dict(re.findall(r'"(IntervalSeconds|MaxAttempts)":(\d+)', definition))
+    interval, attempts = int(retry["IntervalSeconds"]), int(retry["MaxAttempts"])
+    assert deadline < interval * attempts < 3600
 
 
 def test_alarm_email_subscribes_to_the_topic(weights: dict[str, Any], template: Lookup) -> None:
