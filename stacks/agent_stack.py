@@ -14,7 +14,7 @@ from stacks.agent_api.construct import AgentApi
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.image_build.construct import ServingImage
 from stacks.inference.construct import InferenceEndpoint
-from stacks.monitoring import EndpointMonitoring
+from stacks.monitoring import Monitoring
 from stacks.removal import removal_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,10 +81,12 @@ class SageMakerAgentStack(Stack):
             log_retention=retention,
             retain=config.retain_data,
         )
+        monitoring = Monitoring(self, "Monitoring", settings=config.monitoring, key=key)
+        rollback_alarms = monitoring.watch_endpoint(config.endpoint_name, config.gpu_count)
         inference = InferenceEndpoint(
             self,
             "Inference",
-            endpoint_name=f"{config.stack_name}-llm",
+            endpoint_name=config.endpoint_name,
             model=config.model,
             tp_degree=config.tp_degree,
             endpoint=config.endpoint,
@@ -93,6 +95,7 @@ class SageMakerAgentStack(Stack):
             key=key,
             log_retention=retention,
             retain=config.retain_data,
+            rollback_alarms=rollback_alarms,
         )
         agent = AgentApi(
             self,
@@ -107,15 +110,7 @@ class SageMakerAgentStack(Stack):
             retain=config.retain_data,
         )
         inference.grant_invoke(agent.function)
-        EndpointMonitoring(
-            self,
-            "Monitoring",
-            settings=config.monitoring,
-            gpu_count=config.gpu_count,
-            endpoint_name=inference.endpoint.attr_endpoint_name,
-            agent_function=agent.function,
-            key=key,
-        )
+        monitoring.watch_agent(agent.function, agent.api)
 
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description="POST a SigV4-signed JSON body here")
         CfnOutput(self, "ApiUrl", value=agent.api.url, description="Base URL of the agent REST API stage")

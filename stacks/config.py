@@ -207,7 +207,6 @@ class MonitoringSettings:
         None, "an e-mail address", lambda v: bool(re.match(r"^[^@\s]+@[^@\s]+\.\w+$", v))
     )
     model_latency_p90_seconds: int = _rule(120, "an integer >= 1", lambda v: v >= 1)
-    gpu_memory_percent: int = _rule(97, "1..100 (per GPU)", lambda v: 1 <= v <= 100)
 
 
 @dataclass(frozen=True)
@@ -241,6 +240,17 @@ class EnvironmentConfig:
     def stack_name(self) -> str:
         """CloudFormation stack name of this environment."""
         return f"SageMakerAgent-{self.name}"
+
+    @property
+    def endpoint_name(self) -> str:
+        """The SageMaker endpoint's name, which names its instance type (at most 63 characters).
+
+        Application Auto Scaling refuses an endpoint update that changes the instance type of a registered
+        variant (SageMaker guide, "Update endpoints that use auto scaling"). A new name makes CloudFormation
+        create a new endpoint instead (EndpointName: "Update requires: Replacement"), register the scalable
+        target on it, and only then delete the old target and endpoint.
+        """
+        return f"{self.stack_name}-{self.endpoint.instance_type.removeprefix('ml.').replace('.', '-')}"
 
 
 _SECTIONS: dict[str, tuple[str, type[Any]]] = {

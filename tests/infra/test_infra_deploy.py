@@ -7,7 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from infra_support import resources
+from infra_support import cdk_context, resources, synthesize
+
+from stacks.config import EndpointSettings, EnvironmentConfig
+from stacks.rollout import rollout_instances
 
 pytestmark = pytest.mark.infra
 
@@ -32,7 +35,7 @@ def _service_statements(template: dict[str, Any], service: str) -> list[dict[str
     ]
 
 
-# --- Item 4: the image build must not start before its role may push ------------------------------------
+# --- Item 4: the image build must not start before its role may push ----------------------------------------
 
 
 def test_image_build_waits_for_the_codebuild_roles_policy(template: Lookup) -> None:
@@ -48,7 +51,7 @@ def test_image_build_waits_for_the_codebuild_roles_policy(template: Lookup) -> N
     assert {role_id, policy_id} <= set(image["DependsOn"])
 
 
-# --- Item 2: nothing retained can block a retry after a failed first create -------------------------------
+# --- Item 2: nothing retained can block a retry after a failed first create ---------------------------------
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
@@ -94,7 +97,7 @@ def test_execution_role_may_put_metrics_in_sagemakers_namespaces_only(template: 
     ]
 
 
-# --- Item 7: the key ---------------------------------------------------------------------------------------
+# --- Item 7: the key ----------------------------------------------------------------------------------------
 
 
 def test_logs_may_use_the_key_only_for_this_accounts_log_groups(template: Lookup) -> None:
@@ -120,3 +123,120 @@ def test_cloudwatch_may_use_the_key_only_for_this_accounts_alarms(template: Look
     (statement,) = _service_statements(template("dev"), "cloudwatch.amazonaws.com")
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1][-1] == ":alarm:*"
+
+
+# --- Item 3: rollouts ---------------------------------------------------------------------------------------
+
+
+def _endpoint(template: dict[str, Any]) -> dict[str, Any]:
+    (endpoint,) = resources(template, "AWS::SageMaker::Endpoint").values()
+    return dict(endpoint["Properties"])
+
+
+def _alarm_ids(template: dict[str, Any], *prefixes: str) -> list[str]:
+    return [key for key in resources(template, "AWS::CloudWatch::Alarm") if key.startswith(prefixes)]
+
+
+def test_prod_rolls_out_one_instance_at_a_time_and_rolls_back_on_the_endpoint_error_alarms(
+    template: Lookup,
+) -> None:
+    prod = template("prod")
+    config = _endpoint(prod)["DeploymentConfig"]
+    policy = config["RollingUpdatePolicy"]
+    one = {"Type": "INSTANCE_COUNT", "Value": 1}
+    assert (policy["MaximumBatchSize"], policy["RollbackMaximumBatchSize"]) == (one, one)
+    assert 600 <= policy["MaximumExecutionTimeoutInSeconds"] <= 28800
+    alarms = [alarm["AlarmName"] for alarm in config["AutoRollbackConfiguration"]["Alarms"]]
+    expected = _alarm_ids(prod, "MonitoringEndpoint5xx", "MonitoringEndpointModelErrors")
+    assert alarms == [{"Ref": alarm_id} for alarm_id in expected] and len(alarms) == 2
+
+
+def test_a_one_instance_endpoint_rolls_out_blue_green_all_at_once(template: Lookup) -> None:
+    # A rolling batch "must be between 5% to 50% of the variant's total instance count" (RollingUpdatePolicy).
+    config = _endpoint(template("dev"))["DeploymentConfig"]
+    assert "RollingUpdatePolicy" not in config
+    routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "ALL_AT_ONCE"
+    assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 2
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_rollouts_keep_the_instance_count_autoscaling_chose(template: Lookup, environment: str) -> None:
+    assert _endpoint(template(environment))["RetainAllVariantProperties"] is True
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "instances"),
+    [
+        ({"min_instances": 1, "max_instances": 1}, 2),
+        ({"min_instances": 1, "max_instances": 3}, 6),
+        ({"min_instances": 2, "max_instances": 4}, 5),
+    ],
+)
+def test_rollout_quota_covers_the_fleet_autoscaling_may_reach_plus_the_new_instances(
+    endpoint: dict[str, int], instances: int
+) -> None:
+    assert rollout_instances(EndpointSettings(**endpoint)) == instances
+
+
+@pytest.fixture(scope="module")
+def other_instance_type(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """dev, with only its instance type changed (what a user edits in cdk.json)."""
+    dev = cdk_context()["environments"]["dev"]
+    changed = {**dev, "endpoint": {**dev["endpoint"], "instance_type": "ml.g6e.12xlarge"}}
+    synthesized = synthesize(tmp_path_factory.mktemp("g6e.out"), env="dev", environments={"dev": changed})
+    return synthesized.templates["SageMakerAgent-dev"]
+
+
+def test_changing_the_instance_type_replaces_the_endpoint_and_its_scalable_target(
+    template: Lookup, other_instance_type: dict[str, Any]
+) -> None:
+    # Application Auto Scaling fails an UpdateEndpoint that changes a registered variant's instance type
+    # ("Update endpoints that use auto scaling"). EndpointName and ScalableTarget.ResourceId are both
+    # "Update requires: Replacement": CloudFormation creates the new endpoint and target under the same
+    # logical ids, then deletes the old target before the old endpoint (it depends on it).
+    before, after = template("dev"), other_instance_type
+    (endpoint_id,) = resources(before, "AWS::SageMaker::Endpoint")
+    assert set(resources(after, "AWS::SageMaker::Endpoint")) == {endpoint_id}
+    names = (_endpoint(before)["EndpointName"], _endpoint(after)["EndpointName"])
+    assert names == ("SageMakerAgent-dev-g6-12xlarge", "SageMakerAgent-dev-g6e-12xlarge")
+    for version in (before, after):
+        (target_id,) = resources(version, "AWS::ApplicationAutoScaling::ScalableTarget")
+        target = resources(version, "AWS::ApplicationAutoScaling::ScalableTarget")[target_id]["Properties"]
+        assert json.dumps({"Fn::GetAtt": [endpoint_id, "EndpointName"]}) in json.dumps(target["ResourceId"])
+    assert set(resources(before, "AWS::ApplicationAutoScaling::ScalableTarget")) == set(
+        resources(after, "AWS::ApplicationAutoScaling::ScalableTarget")
+    )
+
+
+def test_every_endpoint_name_fits_sagemakers_limit() -> None:
+    longest = EnvironmentConfig(name="e" * 32, endpoint=EndpointSettings(instance_type="ml.p5en.48xlarge"))
+    assert len(longest.endpoint_name) <= 63
+
+
+# --- Item 9: alarms -----------------------------------------------------------------------------------------
+
+
+def test_alarms_cover_endpoint_errors_latency_agent_errors_throttles_and_api_5xx(template: Lookup) -> None:
+    prod = template("prod")
+    alarms = [r["Properties"] for r in resources(prod, "AWS::CloudWatch::Alarm").values()]
+    assert sorted((a["Namespace"], a["MetricName"]) for a in alarms) == [
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SageMaker", "Invocation5XXErrors"),
+        ("AWS/SageMaker", "InvocationModelErrors"),
+        ("AWS/SageMaker", "ModelLatency"),
+    ]
+    (topic,) = resources(prod, "AWS::SNS::Topic")
+    assert all(alarm["AlarmActions"] == [{"Ref": topic}] for alarm in alarms)
+    latency = next(a for a in alarms if a["MetricName"] == "ModelLatency")
+    assert latency["Threshold"] == 120 * 1_000_000
+
+
+def test_endpoint_alarms_watch_the_endpoint_by_its_deployed_name(template: Lookup) -> None:
+    dev = template("dev")
+    name = _endpoint(dev)["EndpointName"]
+    for alarm_id in _alarm_ids(dev, "MonitoringEndpoint", "MonitoringModelLatency"):
+        dimensions = resources(dev, "AWS::CloudWatch::Alarm")[alarm_id]["Properties"]["Dimensions"]
+        assert {"Name": "EndpointName", "Value": name} in dimensions

@@ -209,19 +209,6 @@ def test_prod_scales_on_concurrent_requests_between_min_and_max(template: Lookup
     )
 
 
-def test_alarms_cover_5xx_latency_and_gpu_memory_and_notify_the_topic(template: Lookup) -> None:
-    alarms = {
-        a["MetricName"]: a
-        for a in (r["Properties"] for r in resources(template("prod"), "AWS::CloudWatch::Alarm").values())
-    }
-    assert set(alarms) == {"Invocation5XXErrors", "ModelLatency", "GPUMemoryUtilization"}
-    assert alarms["GPUMemoryUtilization"]["Threshold"] == 97 * 4
-    assert alarms["ModelLatency"]["Threshold"] == 120 * 1_000_000
-    (topic,) = resources(template("prod"), "AWS::SNS::Topic")
-    assert all(alarm["AlarmActions"] == [{"Ref": topic}] for alarm in alarms.values())
-    assert "KmsMasterKeyId" in only(template("prod"), "AWS::SNS::Topic")
-
-
 # --- Image build -------------------------------------------------------------------------------------------
 
 
