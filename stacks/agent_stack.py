@@ -77,6 +77,8 @@ class SageMakerAgentStack(Stack):
             "ServingImage",
             container_dir=PROJECT_ROOT / "container",
             engine=config.model.engine,
+            base_images=config.image,
+            pull_through_prefix=config.pull_through_prefix,
             key=key,
             log_retention=retention,
             retain=config.retain_data,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -12,10 +12,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks import nag
+from stacks.config import ImageSettings
 from stacks.image_build.image_tag import ASSET_EXCLUDES, image_tag
 from stacks.removal import removal_policy
 
@@ -47,6 +49,8 @@ class ServingImage(Construct):
         *,
         container_dir: Path,
         engine: str,
+        base_images: ImageSettings,
+        pull_through_prefix: str,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         retain: bool,
@@ -66,6 +70,8 @@ class ServingImage(Construct):
             removal_policy=removal,
             empty_on_delete=not retain,
         )
+
+        base_registry = self._base_registry(base_images, pull_through_prefix)
 
         source = s3_assets.Asset(self, "Source", path=str(container_dir), exclude=ASSET_EXCLUDES)
         build_logs = logs.LogGroup(
@@ -87,6 +93,7 @@ class ServingImage(Construct):
                 "REPOSITORY_URI": codebuild.BuildEnvironmentVariable(value=self.repository.repository_uri),
                 "IMAGE_TAG": codebuild.BuildEnvironmentVariable(value=self.tag),
                 "SERVE_ENGINE": codebuild.BuildEnvironmentVariable(value=engine),
+                "BASE_REGISTRY": codebuild.BuildEnvironmentVariable(value=base_registry),
             },
             encryption_key=key,
             logging=codebuild.LoggingOptions(
@@ -96,6 +103,8 @@ class ServingImage(Construct):
             queued_timeout=_QUEUE_TIMEOUT,
         )
         self.repository.grant_pull_push(self.project)
+        if self._cache_rule is not None:
+            self._grant_pull_through(pull_through_prefix)
         project_id = nag.logical_id(self.project)
         nag.acknowledge(
             self.project,
@@ -122,6 +131,56 @@ class ServingImage(Construct):
         )
 
         self.image_uri = self._wait_for_image(key, log_retention, removal)
+
+    def _base_registry(self, settings: ImageSettings, prefix: str) -> str:
+        """Create the pull-through cache rule if chosen; return the ``FROM`` prefix (``""``: Docker Hub)."""
+        self._cache_rule: ecr.CfnPullThroughCacheRule | None = None
+        if settings.base_images == "docker-hub":
+            return ""
+        secret = secretsmanager.Secret.from_secret_name_v2(
+            self, "DockerHubSecret", settings.docker_hub_secret_name
+        )
+        # Docker Hub upstreams need credentials in a secret named ecr-pullthroughcache/... (ECR's
+        # CreatePullThroughCacheRule: credentialArn); ECR then pulls with them, not anonymously.
+        self._cache_rule = ecr.CfnPullThroughCacheRule(
+            self,
+            "DockerHubCache",
+            ecr_repository_prefix=prefix,
+            upstream_registry="docker-hub",
+            upstream_registry_url="registry-1.docker.io",
+            credential_arn=secret.secret_arn,
+        )
+        stack = Stack.of(self)
+        return f"{stack.account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{prefix}/"
+
+    def _grant_pull_through(self, prefix: str) -> None:
+        """Let the build pull through the cache (ECR's documented pull-through cache IAM permissions).
+
+        The first pull of an image creates its repository under the prefix and imports it from Docker Hub.
+        """
+        stack = Stack.of(self)
+        assert self.project.role is not None
+        self.project.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchImportUpstreamImage",
+                    "ecr:CreateRepository",
+                ],
+                resources=[
+                    stack.format_arn(service="ecr", resource="repository", resource_name=f"{prefix}/*")
+                ],
+            )
+        )
+        nag.acknowledge(
+            self.project,
+            nag.wildcard_resources(
+                [f"{nag.region_account_arn('ecr')}:repository/{prefix}/*"],
+                "The pull-through cache creates one repository per upstream image under its own prefix.",
+            ),
+        )
 
     def _wait_for_image(
         self, key: kms.IKey, log_retention: logs.RetentionDays, removal: RemovalPolicy

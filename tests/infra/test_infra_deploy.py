@@ -240,3 +240,48 @@ def test_endpoint_alarms_watch_the_endpoint_by_its_deployed_name(template: Looku
     for alarm_id in _alarm_ids(dev, "MonitoringEndpoint", "MonitoringModelLatency"):
         dimensions = resources(dev, "AWS::CloudWatch::Alarm")[alarm_id]["Properties"]["Dimensions"]
         assert {"Name": "EndpointName", "Value": name} in dimensions
+
+
+# --- Item 1: base images ------------------------------------------------------------------------------------
+
+
+def _build_variables(template: dict[str, Any]) -> dict[str, Any]:
+    (project,) = resources(template, "AWS::CodeBuild::Project").values()
+    return {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+
+
+def test_base_images_come_through_the_environments_own_ecr_pull_through_cache_of_docker_hub(
+    template: Lookup,
+) -> None:
+    dev = template("dev")
+    (rule,) = resources(dev, "AWS::ECR::PullThroughCacheRule").values()
+    properties = rule["Properties"]
+    assert (properties["EcrRepositoryPrefix"], properties["UpstreamRegistry"]) == (
+        "dev-docker-hub",
+        "docker-hub",
+    )
+    assert properties["UpstreamRegistryUrl"] == "registry-1.docker.io"
+    assert properties["CredentialArn"]["Fn::Join"][1][-1] == ":secret:ecr-pullthroughcache/docker-hub"
+    registry = _build_variables(dev)["BASE_REGISTRY"]["Fn::Join"][1]
+    assert registry[0] == {"Ref": "AWS::AccountId"} and registry[-1] == "/dev-docker-hub/"
+
+
+def test_the_build_may_import_images_into_the_cache_prefix_only(template: Lookup) -> None:
+    dev = template("dev")
+    (project,) = resources(dev, "AWS::CodeBuild::Project").values()
+    role_id = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in resources(dev, "AWS::IAM::Policy").values()
+        if policy["Properties"]["Roles"] == [{"Ref": role_id}]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "ecr:BatchImportUpstreamImage" in statement["Action"]
+    ]
+    (statement,) = statements
+    assert "ecr:CreateRepository" in statement["Action"]
+    assert statement["Resource"]["Fn::Join"][1][-1] == ":repository/dev-docker-hub/*"
+
+
+def test_docker_hub_is_an_explicit_opt_in_without_a_cache_rule(weights: dict[str, Any]) -> None:
+    assert resources(weights, "AWS::ECR::PullThroughCacheRule") == {}
+    assert _build_variables(weights)["BASE_REGISTRY"] == ""

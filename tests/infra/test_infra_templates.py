@@ -8,20 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from infra_support import WEIGHTS_ENV, Synthesized, agent_function, only, resources, synthesize
+from infra_support import agent_function, only, resources
 
 pytestmark = pytest.mark.infra
 
 Lookup = Callable[[str], dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """An environment with S3 weights, vLLM, a one-GPU instance and an x86_64 function."""
-    synthesized: Synthesized = synthesize(
-        tmp_path_factory.mktemp("weights.out"), env="weights", environments={"weights": WEIGHTS_ENV}
-    )
-    return synthesized.templates["SageMakerAgent-weights"]
 
 
 def policy_statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
@@ -225,7 +216,7 @@ def test_build_is_privileged_with_the_contract_variables(template: Lookup) -> No
     environment = project["Environment"]
     assert environment["PrivilegedMode"] is True
     names = {v["Name"]: v["Value"] for v in environment["EnvironmentVariables"]}
-    assert set(names) == {"REPOSITORY_URI", "IMAGE_TAG", "SERVE_ENGINE"}
+    assert set(names) == {"REPOSITORY_URI", "IMAGE_TAG", "SERVE_ENGINE", "BASE_REGISTRY"}
     assert names["IMAGE_TAG"].startswith("sglang-")
     assert project["Source"]["Type"] == "S3"
     assert "EncryptionKey" in project
