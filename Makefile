@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth demo local ask bench bench-e2e clean
+.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth preflight demo local ask bench bench-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,7 +69,7 @@ lock: $(VENV)/.installed ## Recompile every lock (*.txt, with hashes) from its *
 lint: setup ## ruff and mypy over the CDK app, the Lambda code and the client
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app.py stacks
+	$(VENV)/bin/mypy app.py stacks ops
 	$(VENV)/bin/mypy local
 	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_settings.py serve_runner.py
 	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
@@ -100,6 +100,9 @@ synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) int
 	rm -rf cdk.out
 	$(WITH_NODE) cdk synth -c env=all --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+
+preflight: setup ## Check an account before `cdk deploy`: credentials, bootstrap, GPU quota, secrets [ENV=dev]
+	$(VENV)/bin/python -m ops.preflight --env $(or $(ENV),dev)
 
 bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel
 	$(VENV)/bin/python benchmarks/parser_bench.py
