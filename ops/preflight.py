@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.environment import load_environment
+from ops.results import Result, report
 from stacks.config import PULL_THROUGH_SECRET_PREFIX, ConfigError, EnvironmentConfig
 from stacks.rollout import is_rolling, rollout_instances
 
@@ -50,20 +51,6 @@ class Clients:
     secrets: SecretsManagerClient
     s3: S3Client
     apigateway: ApiGatewayAccount
-
-
-@dataclass(frozen=True)
-class Result:
-    """One check's outcome: what was checked, what is wrong (``None`` if nothing) and the fixing command."""
-
-    name: str
-    problem: str | None = None
-    fix: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the check passed."""
-        return self.problem is None
 
 
 def _error_code(error: ClientError) -> str:
@@ -246,19 +233,6 @@ def run_checks(config: EnvironmentConfig, clients: Clients) -> Iterator[Result]:
         yield result
         if check is check_identity and not result.ok:
             return
-
-
-def report(results: Iterator[Result], out: Callable[[str], object] = print) -> bool:
-    """Print each result (failures with their fix); whether all passed."""
-    passed = True
-    for result in results:
-        if result.ok:
-            out(f"ok    {result.name}")
-        else:
-            passed = False
-            out(f"FAIL  {result.name}: {result.problem}")
-            out(f"      fix: {result.fix}")
-    return passed
 
 
 def make_clients(region: str | None) -> Clients:

@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from ops import preflight
 from ops.environment import CDK_JSON, load_environment
+from ops.results import Result, report
 from stacks.config import EnvironmentConfig, parse_environment
 
 REGION = "us-east-1"
@@ -266,8 +267,8 @@ def test_without_stage_logs_the_logging_role_is_not_needed(stubbed: Stubbed) -> 
 
 def test_report_prints_each_failure_with_its_fix_and_fails() -> None:
     lines: list[str] = []
-    results = iter([preflight.Result("a"), preflight.Result("b", "is wrong", "do this")])
-    assert preflight.report(results, lines.append) is False
+    results = iter([Result("a"), Result("b", "is wrong", "do this")])
+    assert report(results, lines.append) is False
     assert lines == ["ok    a", "FAIL  b: is wrong", "      fix: do this"]
 
 
@@ -281,7 +282,7 @@ def test_every_check_passes_for_cdk_jsons_dev(stubbed: Stubbed) -> None:
     for secret in (config.model.hf_token_secret_name, config.image.docker_hub_secret_name):
         stubbed.stubs["secrets"].add_response("describe_secret", {"Name": secret}, {"SecretId": secret})
     lines: list[str] = []
-    assert preflight.report(preflight.run_checks(config, stubbed.clients), lines.append)
+    assert report(preflight.run_checks(config, stubbed.clients), lines.append)
     assert len(lines) == len(preflight.CHECKS)
 
 
