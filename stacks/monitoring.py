@@ -40,9 +40,10 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self._settings = settings
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
-        # CloudWatch must be able to use the topic's key to publish alarm notifications, for this account's
-        # alarms only (confused-deputy conditions: https://docs.aws.amazon.com/AmazonCloudWatch/latest/
-        # monitoring/Notify_Users_Alarm_Changes.html#Notify_Users_Alarm_Changes_SNS_Encryption).
+        # CloudWatch must be able to use the topic's key to publish alarm notifications ("Enable compatibility
+        # between event sources from AWS services and encrypted topics": https://docs.aws.amazon.com/sns/
+        # latest/dg/sns-key-management.html#compatibility-with-aws-services), for this account's alarms only
+        # (aws:SourceAccount and aws:SourceArn against the confused deputy).
         stack = Stack.of(self)
         key.add_to_resource_policy(
             iam.PolicyStatement(

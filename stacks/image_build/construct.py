@@ -140,8 +140,10 @@ class ServingImage(Construct):
         secret = secretsmanager.Secret.from_secret_name_v2(
             self, "DockerHubSecret", settings.docker_hub_secret_name
         )
-        # Docker Hub upstreams need credentials in a secret named ecr-pullthroughcache/... (ECR's
-        # CreatePullThroughCacheRule: credentialArn); ECR then pulls with them, not anonymously.
+        # Docker Hub upstreams need credentials (keys username and accessToken) in a secret named
+        # ecr-pullthroughcache/... in the rule's account and region (ECR's CreatePullThroughCacheRule
+        # credentialArn; https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-secret.html);
+        # ECR then pulls with them, not anonymously. The ARN is the secret's partial ARN (no random suffix).
         self._cache_rule = ecr.CfnPullThroughCacheRule(
             self,
             "DockerHubCache",
@@ -154,9 +156,10 @@ class ServingImage(Construct):
         return f"{stack.account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{prefix}/"
 
     def _grant_pull_through(self, prefix: str) -> None:
-        """Let the build pull through the cache (ECR's documented pull-through cache IAM permissions).
+        """Let the build pull through the cache, with ECR's documented pull-through permissions.
 
-        The first pull of an image creates its repository under the prefix and imports it from Docker Hub.
+        The first pull of an image creates its repository under the prefix and imports it from Docker Hub
+        (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
         """
         stack = Stack.of(self)
         assert self.project.role is not None
