@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from infra_support import cdk_context, resources, synthesize
 
+from ops.preflight import MIN_BOOTSTRAP_VERSION
 from stacks.config import EndpointSettings, EnvironmentConfig
 from stacks.rollout import rollout_instances
 
@@ -285,3 +286,12 @@ def test_the_build_may_import_images_into_the_cache_prefix_only(template: Lookup
 def test_docker_hub_is_an_explicit_opt_in_without_a_cache_rule(weights: dict[str, Any]) -> None:
     assert resources(weights, "AWS::ECR::PullThroughCacheRule") == {}
     assert _build_variables(weights)["BASE_REGISTRY"] == ""
+
+
+# --- Preflight agrees with the templates --------------------------------------------------------------------
+
+
+def test_preflight_requires_the_bootstrap_version_the_templates_check(template: Lookup) -> None:
+    (assertion,) = template("dev")["Rules"]["CheckBootstrapVersion"]["Assertions"]
+    refused = assertion["Assert"]["Fn::Not"][0]["Fn::Contains"][0]
+    assert max(int(version) for version in refused) + 1 == MIN_BOOTSTRAP_VERSION
