@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import botocore.session
 import pytest
 from infra_support import cdk_context, resources, synthesize
 
@@ -159,6 +160,23 @@ def test_a_one_instance_endpoint_rolls_out_blue_green_all_at_once(template: Look
     routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "ALL_AT_ONCE"
     assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 2
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_rollout_timings_are_within_sagemakers_api_limits(template: Lookup, environment: str) -> None:
+    # Ranges from botocore's SageMaker model (the update policies and TrafficRoutingConfig).
+    shapes = botocore.session.get_session().get_service_model("sagemaker").shape_for
+    config = _endpoint(template(environment))["DeploymentConfig"]
+    (policy_name,) = {"RollingUpdatePolicy", "BlueGreenUpdatePolicy"} & set(config)
+    policy = config[policy_name]
+    checked = [(shapes(policy_name), policy)]
+    if policy_name == "BlueGreenUpdatePolicy":
+        checked.append((shapes("TrafficRoutingConfig"), policy["TrafficRoutingConfiguration"]))
+    for shape, values in checked:
+        for member, value in values.items():
+            limits = shape.members[member].metadata
+            if isinstance(value, int):
+                assert limits.get("min", value) <= value <= limits.get("max", value), (member, value)
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
