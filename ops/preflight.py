@@ -227,9 +227,21 @@ CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
 
 
 def run_checks(config: EnvironmentConfig, clients: Clients) -> Iterator[Result]:
-    """Every check's result; after failed credentials nothing else can be checked."""
+    """Every check's result; after failed credentials nothing else can be checked.
+
+    An AWS error a check does not expect (access denied, throttling...) fails that check with the error,
+    never with a traceback.
+    """
     for check in CHECKS:
-        result = check(config, clients)
+        try:
+            result = check(config, clients)
+        except (ClientError, BotoCoreError) as error:
+            what = (check.__doc__ or check.__name__).splitlines()[0].removeprefix("Check ").rstrip(".")
+            result = Result(
+                what,
+                f"could not be checked: {error}",
+                "allow your credentials the read-only call named in the error, then run preflight again",
+            )
         yield result
         if check is check_identity and not result.ok:
             return

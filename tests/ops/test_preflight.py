@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -125,6 +126,18 @@ def bootstrap_stack(version: str) -> dict[str, Any]:
             }
         ]
     }
+
+
+def test_an_unexpected_aws_error_fails_its_check_with_the_error_not_a_traceback(stubbed: Stubbed) -> None:
+    stubbed.stubs["sts"].add_response("get_caller_identity", {"Account": ACCOUNT}, {})
+    stubbed.stubs["cloudformation"].add_client_error("describe_stacks", "AccessDenied", "not authorized")
+    # Only the first two checks run: the others would call clients with nothing stubbed.
+    results = list(itertools.islice(preflight.run_checks(environment(), stubbed.clients), 2))
+    assert results[1].name == "the CDK bootstrap stack exists, at least the version the templates require"
+    assert results[1].problem == (
+        "could not be checked: An error occurred (AccessDenied) when calling the DescribeStacks operation: "
+        "not authorized"
+    )
 
 
 def test_bootstrap_passes_at_a_recent_version(stubbed: Stubbed) -> None:
