@@ -74,7 +74,7 @@ def check_identity(config: EnvironmentConfig, clients: Clients) -> Result:
         return Result(
             name,
             f"the region is {clients.region}, the environment deploys to {config.region}",
-            f"export AWS_REGION={config.region}",
+            f"export AWS_DEFAULT_REGION={config.region}",
         )
     return Result(f"{name}: {account} in {clients.region}")
 
@@ -254,7 +254,9 @@ def make_clients(region: str | None) -> Clients:
     session = boto3.session.Session(region_name=region)
     name = session.region_name
     if name is None:
-        raise SystemExit("error: no AWS region: set AWS_REGION or the environment's region in cdk.json")
+        raise SystemExit(
+            "error: no AWS region: set AWS_DEFAULT_REGION or the environment's region in cdk.json"
+        )
     return Clients(
         region=name,
         sts=session.client("sts"),

@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         region = session.region_name
         if region is None:
             print(
-                "error: no AWS region: set AWS_REGION or the environment's region in cdk.json",
+                "error: no AWS region: set AWS_DEFAULT_REGION or the environment's region in cdk.json",
                 file=sys.stderr,
             )
             return 2

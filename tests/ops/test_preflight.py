@@ -108,7 +108,7 @@ def test_identity_fails_in_another_region(stubbed: Stubbed) -> None:
     result = preflight.check_identity(environment(region="eu-west-1"), stubbed.clients)
     assert (result.problem, result.fix) == (
         "the region is us-east-1, the environment deploys to eu-west-1",
-        "export AWS_REGION=eu-west-1",
+        "export AWS_DEFAULT_REGION=eu-west-1",
     )
 
 
