@@ -67,7 +67,7 @@ lock: $(VENV)/.installed ## Recompile every lock (*.txt, with hashes) from its *
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28
 
 # ops/smoke.py uses the provider (lambda/, on mypy's path) and the client's signing and SSE reader (client/).
-lint: setup ## ruff and mypy over the CDK app, the Lambda code and the client
+lint: setup ## ruff and mypy over the CDK app, the ops tools, the Lambda code and the client
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy app.py stacks
