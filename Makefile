@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth demo local ask bench bench-e2e clean
+.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth preflight smoke demo local ask bench bench-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,10 +66,12 @@ lock: $(VENV)/.installed ## Recompile every lock (*.txt, with hashes) from its *
 		--overrides local/requirements-vllm-overrides.txt --find-links $(TORCH_CPU_WHEELS) \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-lint: setup ## ruff and mypy over the CDK app, the Lambda code and the client
+# ops/smoke.py uses the provider (lambda/, on mypy's path) and the client's signing and SSE reader (client/).
+lint: setup ## ruff and mypy over the CDK app, the ops tools, the Lambda code and the client
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy app.py stacks
+	MYPYPATH=client $(VENV)/bin/mypy ops
 	$(VENV)/bin/mypy local
 	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_settings.py serve_runner.py
 	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
@@ -100,6 +102,13 @@ synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) int
 	rm -rf cdk.out
 	$(WITH_NODE) cdk synth -c env=all --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+
+preflight: setup ## Check an account before `cdk deploy`: credentials, bootstrap, GPU quota, secrets [ENV=dev]
+	$(VENV)/bin/python -m ops.preflight --env $(or $(ENV),dev)
+
+smoke: setup ## After deploy: endpoint tool call, streamed /chat, time to first token [ENV=dev | URL=... ENDPOINT_URL=... ENDPOINT_NAME=...]
+	PYTHONPATH=lambda:client $(VENV)/bin/python -m ops.smoke $(if $(URL),--url $(URL) --endpoint-url $(ENDPOINT_URL) \
+		--endpoint-name $(or $(ENDPOINT_NAME),local-endpoint),--env $(or $(ENV),dev))
 
 bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel
 	$(VENV)/bin/python benchmarks/parser_bench.py

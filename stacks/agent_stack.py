@@ -14,7 +14,8 @@ from stacks.agent_api.construct import AgentApi
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.image_build.construct import ServingImage
 from stacks.inference.construct import InferenceEndpoint
-from stacks.monitoring import EndpointMonitoring
+from stacks.monitoring import Monitoring
+from stacks.removal import removal_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # jsii enums carry member names, not day counts; CDK declares the finite periods in ascending order.
@@ -44,23 +45,50 @@ class SageMakerAgentStack(Stack):
             description=f"Encrypts {config.stack_name}'s images, logs, sessions, alarms and build artifacts",
             enable_key_rotation=True,
             pending_window=Duration.days(7),
+            # Scheduled for deletion with a dev stack; kept with the data it encrypts where data is retained.
+            removal_policy=removal_policy(config.retain_data),
         )
-        # CloudWatch Logs encrypts every log group of this stack with the key.
-        key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        # CloudWatch Logs encrypts every log group of this stack with the key, and only this account's log
+        # groups in this region may use it (the encryption-context condition AWS documents for log groups:
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{self.partition}:logs:{self.region}:{self.account}:*"
+                        )
+                    }
+                },
+            )
+        )
 
         image = ServingImage(
             self,
             "ServingImage",
             container_dir=PROJECT_ROOT / "container",
             engine=config.model.engine,
+            base_images=config.image,
+            pull_through_prefix=config.pull_through_prefix,
             key=key,
             log_retention=retention,
             retain=config.retain_data,
         )
+        monitoring = Monitoring(self, "Monitoring", settings=config.monitoring, key=key)
+        rollback_alarms = monitoring.watch_endpoint(config.endpoint_name, config.gpu_count)
         inference = InferenceEndpoint(
             self,
             "Inference",
-            endpoint_name=f"{config.stack_name}-llm",
+            endpoint_name=config.endpoint_name,
             model=config.model,
             tp_degree=config.tp_degree,
             endpoint=config.endpoint,
@@ -69,13 +97,14 @@ class SageMakerAgentStack(Stack):
             key=key,
             log_retention=retention,
             retain=config.retain_data,
+            rollback_alarms=rollback_alarms,
         )
         agent = AgentApi(
             self,
             "AgentApi",
             agent=config.agent,
             function_settings=config.lambda_,
-            throttling=config.api,
+            api_settings=config.api,
             lambda_dir=PROJECT_ROOT / "lambda",
             endpoint_name=inference.endpoint.attr_endpoint_name,
             key=key,
@@ -83,15 +112,7 @@ class SageMakerAgentStack(Stack):
             retain=config.retain_data,
         )
         inference.grant_invoke(agent.function)
-        EndpointMonitoring(
-            self,
-            "Monitoring",
-            settings=config.monitoring,
-            gpu_count=config.gpu_count,
-            endpoint_name=inference.endpoint.attr_endpoint_name,
-            agent_function=agent.function,
-            key=key,
-        )
+        monitoring.watch_agent(agent.function, agent.api)
 
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description="POST a SigV4-signed JSON body here")
         CfnOutput(self, "ApiUrl", value=agent.api.url, description="Base URL of the agent REST API stage")

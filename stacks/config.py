@@ -128,6 +128,36 @@ class EndpointSettings:
     )
 
 
+BASE_IMAGE_SOURCES = ("ecr-pull-through", "docker-hub")
+PULL_THROUGH_SECRET_PREFIX = "ecr-pullthroughcache/"  # noqa: S105 (a name prefix ECR requires)
+# ECR's CreatePullThroughCacheRule ecrRepositoryPrefix (botocore's ECR model): 2-30 characters.
+_PULL_THROUGH_PREFIX = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$")
+_PULL_THROUGH_PREFIX_MAX = 30
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """Where the image build pulls the engines' base images from (docs/container.md, "Base images")."""
+
+    base_images: str = _rule(
+        "ecr-pull-through",
+        "'ecr-pull-through' (an ECR pull-through cache of Docker Hub, authenticated) or 'docker-hub' "
+        "(anonymous pulls, rate-limited per IP)",
+        lambda v: v in BASE_IMAGE_SOURCES,
+    )
+    pull_through_prefix: str | None = _rule(
+        None,
+        f"an ECR repository prefix of 2-{_PULL_THROUGH_PREFIX_MAX} lower-case letters, digits and . _ -, "
+        "unique per account and region (default '<environment>-docker-hub')",
+        lambda v: 2 <= len(v) <= _PULL_THROUGH_PREFIX_MAX and bool(_PULL_THROUGH_PREFIX.match(v)),
+    )
+    docker_hub_secret_name: str = _rule(
+        f"{PULL_THROUGH_SECRET_PREFIX}docker-hub",
+        f"a Secrets Manager secret name starting with '{PULL_THROUGH_SECRET_PREFIX}' (ECR requires it)",
+        lambda v: v.startswith(PULL_THROUGH_SECRET_PREFIX) and bool(_SECRET_NAME.match(v)),
+    )
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     """The Strands agent's settings, passed to the function as its environment (docs/agent-api.md).
@@ -187,6 +217,13 @@ class ApiSettings:
 
     rate_limit: float = _rule(10.0, "a number > 0 (requests per second)", lambda v: v > 0)
     burst_limit: int = _rule(20, "an integer >= 1", lambda v: v >= 1)
+    # API Gateway writes stage logs (execution and access) with one role per account and region, set once
+    # outside every environment (docs/deploy.md); a stage asking for logs before it is set fails to create.
+    stage_logs: bool = _rule(
+        False,
+        "true once the account's API Gateway CloudWatch Logs role is set in the region (docs/deploy.md, "
+        "checked by make preflight)",
+    )
 
 
 @dataclass(frozen=True)
@@ -200,7 +237,6 @@ class MonitoringSettings:
         None, "an e-mail address", lambda v: bool(re.match(r"^[^@\s]+@[^@\s]+\.\w+$", v))
     )
     model_latency_p90_seconds: int = _rule(120, "an integer >= 1", lambda v: v >= 1)
-    gpu_memory_percent: int = _rule(97, "1..100 (per GPU)", lambda v: 1 <= v <= 100)
 
 
 @dataclass(frozen=True)
@@ -214,6 +250,7 @@ class EnvironmentConfig:
     )
     retain_data: bool = _rule(False, "true or false (keep the ECR repository, sessions and logs on delete)")
     model: ModelSettings = field(default_factory=ModelSettings)
+    image: ImageSettings = field(default_factory=ImageSettings)
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
     lambda_: LambdaSettings = field(default_factory=LambdaSettings)
@@ -235,9 +272,26 @@ class EnvironmentConfig:
         """CloudFormation stack name of this environment."""
         return f"SageMakerAgent-{self.name}"
 
+    @property
+    def pull_through_prefix(self) -> str:
+        """The ECR pull-through cache rule's repository prefix (``image.base_images: ecr-pull-through``)."""
+        return self.image.pull_through_prefix or f"{self.name.lower()}-docker-hub"
+
+    @property
+    def endpoint_name(self) -> str:
+        """The SageMaker endpoint's name, which names its instance type (at most 63 characters).
+
+        Application Auto Scaling refuses an endpoint update that changes the instance type of a registered
+        variant (SageMaker guide, "Update endpoints that use auto scaling"). A new name makes CloudFormation
+        create a new endpoint instead (EndpointName: "Update requires: Replacement"), register the scalable
+        target on it, and only then delete the old target and endpoint.
+        """
+        return f"{self.stack_name}-{self.endpoint.instance_type.removeprefix('ml.').replace('.', '-')}"
+
 
 _SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "model": ("model", ModelSettings),
+    "image": ("image", ImageSettings),
     "endpoint": ("endpoint", EndpointSettings),
     "agent": ("agent", AgentSettings),
     "lambda": ("lambda_", LambdaSettings),
@@ -328,6 +382,16 @@ def _check_cross_field_rules(config: EnvironmentConfig) -> None:
             f"got {config.tp_degree}; allowed: a divisor of {config.gpu_count}, "
             f"the GPU count of {endpoint.instance_type}",
         )
+    if (
+        config.image.base_images == "ecr-pull-through"
+        and len(config.pull_through_prefix) > _PULL_THROUGH_PREFIX_MAX
+    ):
+        raise ConfigError(
+            config.name,
+            "image.pull_through_prefix",
+            f"the default {config.pull_through_prefix!r} is longer than ECR's {_PULL_THROUGH_PREFIX_MAX} "
+            "characters; set a shorter prefix",
+        )
     if endpoint.min_instances > endpoint.max_instances:
         raise ConfigError(
             config.name,
@@ -344,8 +408,32 @@ def select_environments(environments: Any, selection: str) -> list[EnvironmentCo
             selection, "environments", "cdk.json context needs a non-empty 'environments' object"
         )
     if selection == ALL_ENVIRONMENTS:
-        return [parse_environment(name, raw) for name, raw in environments.items()]
+        configs = [parse_environment(name, raw) for name, raw in environments.items()]
+        _check_shared_account_settings(configs)
+        return configs
     if selection not in environments:
         allowed = ", ".join([*environments, ALL_ENVIRONMENTS])
         raise ConfigError(selection, "env", f"no such environment in cdk.json; allowed: {allowed}")
     return [parse_environment(selection, environments[selection])]
+
+
+def _check_shared_account_settings(configs: list[EnvironmentConfig]) -> None:
+    """Refuse two environments that would create the same account-wide resource in one account and region.
+
+    An ECR pull-through cache rule is one per prefix and registry: the second stack creating it fails, and
+    deleting either stack would delete the other's rule. Environments without ``account``/``region`` deploy
+    wherever the CLI points, so they count as sharing one.
+    """
+    owners: dict[tuple[str | None, str | None, str], str] = {}
+    for config in configs:
+        if config.image.base_images != "ecr-pull-through":
+            continue
+        place = (config.account, config.region, config.pull_through_prefix)
+        other = owners.setdefault(place, config.name)
+        if other != config.name:
+            raise ConfigError(
+                config.name,
+                "image.pull_through_prefix",
+                f"{config.pull_through_prefix!r} is also environment {other!r}'s in the same account and "
+                "region; give each environment its own prefix",
+            )

@@ -1,8 +1,13 @@
-"""Alarms (endpoint 5XX, model latency, GPU memory) to an encrypted SNS topic, and an operations dashboard."""
+"""Alarms to an encrypted SNS topic (endpoint, agent function, API) and an operations dashboard.
+
+The endpoint's alarms exist before the endpoint: its rollouts roll back when one of ``rollback_alarms``
+fires (``stacks/rollout.py``), so they watch the endpoint by the name it will have.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -16,12 +21,13 @@ from stacks.config import MonitoringSettings
 from stacks.inference.construct import VARIANT_NAME
 
 _PERIOD = Duration.minutes(5)
-# SageMaker reports ModelLatency in microseconds and GPU memory as percent summed over the instance's GPUs.
+# SageMaker reports ModelLatency in microseconds, and instance metrics as percent summed over the GPUs.
 _MICROSECONDS = 1_000_000
+_INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 
 
-class EndpointMonitoring(Construct):
-    """CloudWatch alarms and dashboard for the endpoint and the agent function."""
+class Monitoring(Construct):
+    """The alarm topic, the endpoint's and the agent's alarms, and one dashboard for both."""
 
     def __init__(
         self,
@@ -29,15 +35,77 @@ class EndpointMonitoring(Construct):
         construct_id: str,
         *,
         settings: MonitoringSettings,
-        gpu_count: int,
-        endpoint_name: str,
-        agent_function: lambda_.IFunction,
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._settings = settings
+        self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        # CloudWatch must be able to use the topic's key to publish alarm notifications ("Enable compatibility
+        # between event sources from AWS services and encrypted topics": https://docs.aws.amazon.com/sns/
+        # latest/dg/sns-key-management.html#compatibility-with-aws-services), for this account's alarms only
+        # (aws:SourceAccount and aws:SourceArn against the confused deputy).
+        stack = Stack.of(self)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                        )
+                    },
+                },
+            )
+        )
+        if settings.alarm_email is not None:
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+
+    def _alarm(
+        self,
+        metric: cloudwatch.Metric,
+        construct_id: str,
+        description: str,
+        *,
+        threshold: float = 1,
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
+    ) -> cloudwatch.Alarm:
+        """Add an alarm on ``metric`` notifying the topic (by default: any error in a period)."""
+        alarm = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            comparison_operator=comparison,
+            # No data (no traffic, or the endpoint not yet created) is not a breach.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+        return alarm
+
+    def watch_endpoint(self, endpoint_name: str, gpu_count: int) -> list[cloudwatch.IAlarm]:
+        """Alarm on the endpoint's errors and latency; return the error alarms a rollout rolls back on.
+
+        No GPU-memory alarm: vLLM and SGLang reserve a fixed share of each GPU's memory for weights and KV
+        cache at start-up (vLLM's ``--gpu-memory-utilization``, 0.9 by default; SGLang's
+        ``--mem-fraction-static``), so GPUMemoryUtilization sits near that share whatever the load. KV-cache
+        pressure shows as latency (the ModelLatency alarm) and queued requests (ConcurrentRequestsPerModel
+        on the dashboard).
+        """
         dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT_NAME}
 
-        def endpoint_metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
+        def metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace=namespace,
                 metric_name=name,
@@ -46,81 +114,65 @@ class EndpointMonitoring(Construct):
                 period=_PERIOD,
             )
 
-        self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
-        # CloudWatch must be able to use the topic's key to publish alarm notifications.
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-        if settings.alarm_email is not None:
-            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
-
-        errors = endpoint_metric("Invocation5XXErrors", "Sum")
-        latency = endpoint_metric("ModelLatency", "p90")
-        gpu_memory = endpoint_metric("GPUMemoryUtilization", "Maximum", "/aws/sagemaker/Endpoints")
-        gpu_utilization = endpoint_metric("GPUUtilization", "Average", "/aws/sagemaker/Endpoints")
-        self.alarms = [
-            errors.create_alarm(
-                self,
-                "Endpoint5xx",
-                alarm_description=f"{endpoint_name} answered 5XX (container or engine errors)",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        server_errors = metric("Invocation5XXErrors", "Sum")
+        model_errors = metric("InvocationModelErrors", "Sum")
+        latency = metric("ModelLatency", "p90")
+        rollback = [
+            self._alarm(
+                server_errors, "Endpoint5xx", f"{endpoint_name} answered 5XX (container or engine errors)"
             ),
-            latency.create_alarm(
-                self,
-                "ModelLatencyP90",
-                alarm_description=f"p90 model latency above {settings.model_latency_p90_seconds}s",
-                threshold=settings.model_latency_p90_seconds * _MICROSECONDS,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            gpu_memory.create_alarm(
-                self,
-                "GpuMemory",
-                alarm_description=f"GPU memory above {settings.gpu_memory_percent}% per GPU",
-                threshold=settings.gpu_memory_percent * gpu_count,
-                evaluation_periods=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self._alarm(
+                model_errors, "EndpointModelErrors", f"{endpoint_name}'s container answered with an error"
             ),
         ]
-        for alarm in self.alarms:
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        latency_seconds = self._settings.model_latency_p90_seconds
+        self._alarm(
+            latency,
+            "ModelLatencyP90",
+            f"p90 model latency of {endpoint_name} above {latency_seconds}s",
+            threshold=latency_seconds * _MICROSECONDS,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations and errors",
+                left=[metric("Invocations", "Sum")],
+                right=[server_errors, model_errors, metric("Invocation4XXErrors", "Sum")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Model latency p50/p90 (µs)", left=[metric("ModelLatency", "p50"), latency]
+            ),
+            cloudwatch.GraphWidget(
+                title="Concurrent requests and CPU",
+                left=[metric("ConcurrentRequestsPerModel", "Maximum")],
+                right=[metric("CPUUtilization", "Average", _INSTANCE_NAMESPACE)],
+            ),
+            cloudwatch.GraphWidget(
+                title=f"GPU memory and utilization (% x {gpu_count} GPUs)",
+                left=[
+                    metric("GPUMemoryUtilization", "Maximum", _INSTANCE_NAMESPACE),
+                    metric("GPUUtilization", "Average", _INSTANCE_NAMESPACE),
+                ],
+            ),
+        )
+        return list(rollback)
 
-        self.dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            default_interval=Duration.hours(3),
-            widgets=[
-                [
-                    cloudwatch.GraphWidget(
-                        title="Invocations and 5XX",
-                        left=[endpoint_metric("Invocations", "Sum")],
-                        right=[errors, endpoint_metric("Invocation4XXErrors", "Sum")],
-                    ),
-                    cloudwatch.GraphWidget(
-                        title="Model latency p50/p90 (µs)",
-                        left=[endpoint_metric("ModelLatency", "p50"), latency],
-                    ),
-                    cloudwatch.GraphWidget(
-                        title="Concurrent requests and CPU",
-                        left=[endpoint_metric("ConcurrentRequestsPerModel", "Maximum")],
-                        right=[endpoint_metric("CPUUtilization", "Average", "/aws/sagemaker/Endpoints")],
-                    ),
-                ],
-                [
-                    cloudwatch.GraphWidget(
-                        title=f"GPU memory and utilization (% x {gpu_count} GPUs)",
-                        left=[gpu_memory, gpu_utilization],
-                    ),
-                    cloudwatch.GraphWidget(
-                        title="Agent function",
-                        left=[agent_function.metric_invocations(), agent_function.metric_errors()],
-                        right=[agent_function.metric_duration(statistic="p90")],
-                    ),
-                    cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms),
-                ],
-            ],
+    def watch_agent(self, function: lambda_.IFunction, api: apigateway.RestApi) -> None:
+        """Alarm on the agent function's errors and throttles and the API's 5XX; finish the dashboard."""
+        errors = function.metric_errors(period=_PERIOD, statistic="Sum")
+        throttles = function.metric_throttles(period=_PERIOD, statistic="Sum")
+        api_errors = api.metric_server_error(period=_PERIOD, statistic="Sum")
+        self._alarm(errors, "AgentErrors", "The agent function failed (uncaught error or timeout)")
+        self._alarm(throttles, "AgentThrottles", "The agent function was throttled (concurrency limit)")
+        self._alarm(api_errors, "Api5xx", "The agent API answered 5XX")
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Agent function",
+                left=[function.metric_invocations(), errors, throttles],
+                right=[function.metric_duration(statistic="p90")],
+            ),
+            cloudwatch.GraphWidget(title="Agent API", left=[api.metric_count(), api_errors]),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms)),
         )

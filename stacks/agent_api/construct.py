@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Aws, BundlingOptions, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
@@ -16,6 +17,7 @@ from stacks import nag
 from stacks.agent_api.bundling import SOURCE_EXCLUDES, UNUSED_DOCKER_IMAGE, PipLocalBundling
 from stacks.agent_api.lambda_contract import contract
 from stacks.config import AgentSettings, ApiSettings, LambdaSettings
+from stacks.removal import removal_policy
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 WEB_ADAPTER_ACCOUNT = "753240598075"
@@ -23,6 +25,10 @@ WEB_ADAPTER_PORT = "8080"
 _NO_WAF_REASON = (
     "IAM (SigV4) authorization and stage throttling guard the API; attach a WAF web ACL if it must face "
     "anonymous internet traffic."
+)
+_NO_STAGE_LOGS_REASON = (
+    "Stage logs need the account's API Gateway CloudWatch Logs role, set once per account and region outside "
+    "the environments; api.stage_logs turns them on once it is (docs/deploy.md)."
 )
 _ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 _WEB_ADAPTER_LAYERS = {"arm64": "LambdaAdapterLayerArm64", "x86_64": "LambdaAdapterLayerX86"}
@@ -104,7 +110,7 @@ class AgentApi(Construct):
         *,
         agent: AgentSettings,
         function_settings: LambdaSettings,
-        throttling: ApiSettings,
+        api_settings: ApiSettings,
         lambda_dir: Path,
         endpoint_name: str,
         key: kms.IKey,
@@ -112,7 +118,7 @@ class AgentApi(Construct):
         retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        removal = removal_policy(retain)
         self.sessions = s3.Bucket(
             self,
             "Sessions",
@@ -204,33 +210,26 @@ class AgentApi(Construct):
             ),
         )
 
-        self.api = self._rest_api(throttling, key, log_retention, removal)
+        self.api = self._rest_api(api_settings, key, log_retention, removal)
         self.chat_url = self._chat_route(agent)
 
     def _rest_api(
         self,
-        throttling: ApiSettings,
+        api_settings: ApiSettings,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         removal: RemovalPolicy,
     ) -> apigateway.RestApi:
-        access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, encryption_key=key, removal_policy=removal
-        )
-        api = apigateway.RestApi(
-            self,
-            "Api",
-            rest_api_name=f"{Stack.of(self).stack_name}-agent",
-            description="Streams a Strands agent's answers (text/event-stream) over POST /chat",
-            endpoint_types=[apigateway.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=removal,
-            deploy_options=apigateway.StageOptions(
-                stage_name="v1",
-                throttling_rate_limit=throttling.rate_limit,
-                throttling_burst_limit=throttling.burst_limit,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+        # The account-wide AWS::ApiGateway::Account setting is never created here: two environments in one
+        # account would overwrite each other's, and deleting one would break the other's logging.
+        logging: dict[str, Any] = {}
+        if api_settings.stage_logs:
+            access_logs = logs.LogGroup(
+                self, "AccessLogs", retention=log_retention, encryption_key=key, removal_policy=removal
+            )
+            logging = {
+                "access_log_destination": apigateway.LogGroupLogDestination(access_logs),
+                "access_log_format": apigateway.AccessLogFormat.json_with_standard_fields(
                     caller=True,
                     http_method=True,
                     ip=True,
@@ -241,11 +240,33 @@ class AgentApi(Construct):
                     status=True,
                     user=True,
                 ),
-                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                "logging_level": apigateway.MethodLoggingLevel.ERROR,
+            }
+        api = apigateway.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{Stack.of(self).stack_name}-agent",
+            description="Streams a Strands agent's answers (text/event-stream) over POST /chat",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                throttling_rate_limit=api_settings.rate_limit,
+                throttling_burst_limit=api_settings.burst_limit,
                 metrics_enabled=True,
                 tracing_enabled=True,
+                **logging,
             ),
         )
+        if not api_settings.stage_logs:
+            nag.acknowledge(
+                api,
+                {
+                    "AwsSolutions-APIG1": _NO_STAGE_LOGS_REASON,
+                    "AwsSolutions-APIG6": _NO_STAGE_LOGS_REASON,
+                },
+                nag.compliance_rule("APIGWExecutionLoggingEnabled", _NO_STAGE_LOGS_REASON),
+            )
         nag.acknowledge(
             api,
             {"AwsSolutions-APIG3": _NO_WAF_REASON, "NIST.800.53.R5-APIGWAssociatedWithWAF": _NO_WAF_REASON},
@@ -257,10 +278,6 @@ class AgentApi(Construct):
                 "APIGWSSLEnabled",
                 "Client certificates authenticate API Gateway to HTTP backends; this backend is a Lambda "
                 "function invoked through IAM.",
-            ),
-            nag.managed_policy(
-                "service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-                "The AWS-managed role API Gateway needs to write execution logs.",
             ),
         )
         return api

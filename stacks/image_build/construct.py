@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -12,18 +12,27 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks import nag
+from stacks.config import ImageSettings
 from stacks.image_build.image_tag import ASSET_EXCLUDES, image_tag
+from stacks.removal import removal_policy
 
 _HANDLER_DIR = Path(__file__).parent / "handler"
 
-# CloudFormation waits at most one hour for a custom resource, so the build must end (and fail with its own
-# TIMED_OUT status and log link) a little before the provider gives up.
-_BUILD_TIMEOUT = Duration.minutes(55)
-_WAIT_TIMEOUT = Duration.hours(1)
+# CloudFormation waits at most one hour for a custom resource (ServiceTimeout, at most 3600 seconds:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html),
+# and a build's time in CodeBuild's queue does not count towards its own timeout. So the queue and the build
+# each have a bound, the handler stops a build still running at the deadline (from submission) and fails the
+# deploy with the build's log link, and the provider's own waiter ("Operation timed out", no link) comes
+# later, still inside the hour.
+_QUEUE_TIMEOUT = Duration.minutes(5)
+_BUILD_TIMEOUT = Duration.minutes(45)
+_DEADLINE = Duration.minutes(52)
+_WAIT_TIMEOUT = Duration.minutes(56)
 
 
 class ServingImage(Construct):
@@ -40,12 +49,14 @@ class ServingImage(Construct):
         *,
         container_dir: Path,
         engine: str,
+        base_images: ImageSettings,
+        pull_through_prefix: str,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        removal = removal_policy(retain)
         self.tag = image_tag(container_dir, engine)
 
         self.repository = ecr.Repository(
@@ -59,6 +70,8 @@ class ServingImage(Construct):
             removal_policy=removal,
             empty_on_delete=not retain,
         )
+
+        base_registry = self._base_registry(base_images, pull_through_prefix)
 
         source = s3_assets.Asset(self, "Source", path=str(container_dir), exclude=ASSET_EXCLUDES)
         build_logs = logs.LogGroup(
@@ -80,14 +93,18 @@ class ServingImage(Construct):
                 "REPOSITORY_URI": codebuild.BuildEnvironmentVariable(value=self.repository.repository_uri),
                 "IMAGE_TAG": codebuild.BuildEnvironmentVariable(value=self.tag),
                 "SERVE_ENGINE": codebuild.BuildEnvironmentVariable(value=engine),
+                "BASE_REGISTRY": codebuild.BuildEnvironmentVariable(value=base_registry),
             },
             encryption_key=key,
             logging=codebuild.LoggingOptions(
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)
             ),
             timeout=_BUILD_TIMEOUT,
+            queued_timeout=_QUEUE_TIMEOUT,
         )
         self.repository.grant_pull_push(self.project)
+        if self._cache_rule is not None:
+            self._grant_pull_through(pull_through_prefix)
         project_id = nag.logical_id(self.project)
         nag.acknowledge(
             self.project,
@@ -115,6 +132,59 @@ class ServingImage(Construct):
 
         self.image_uri = self._wait_for_image(key, log_retention, removal)
 
+    def _base_registry(self, settings: ImageSettings, prefix: str) -> str:
+        """Create the pull-through cache rule if chosen; return the ``FROM`` prefix (``""``: Docker Hub)."""
+        self._cache_rule: ecr.CfnPullThroughCacheRule | None = None
+        if settings.base_images == "docker-hub":
+            return ""
+        secret = secretsmanager.Secret.from_secret_name_v2(
+            self, "DockerHubSecret", settings.docker_hub_secret_name
+        )
+        # Docker Hub upstreams need credentials (keys username and accessToken) in a secret named
+        # ecr-pullthroughcache/... in the rule's account and region (ECR's CreatePullThroughCacheRule
+        # credentialArn; https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-secret.html);
+        # ECR then pulls with them, not anonymously. The ARN is the secret's partial ARN (no random suffix).
+        self._cache_rule = ecr.CfnPullThroughCacheRule(
+            self,
+            "DockerHubCache",
+            ecr_repository_prefix=prefix,
+            upstream_registry="docker-hub",
+            upstream_registry_url="registry-1.docker.io",
+            credential_arn=secret.secret_arn,
+        )
+        stack = Stack.of(self)
+        return f"{stack.account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{prefix}/"
+
+    def _grant_pull_through(self, prefix: str) -> None:
+        """Let the build pull through the cache, with ECR's documented pull-through permissions.
+
+        The first pull of an image creates its repository under the prefix and imports it from Docker Hub
+        (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
+        """
+        stack = Stack.of(self)
+        assert self.project.role is not None
+        self.project.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchImportUpstreamImage",
+                    "ecr:CreateRepository",
+                ],
+                resources=[
+                    stack.format_arn(service="ecr", resource="repository", resource_name=f"{prefix}/*")
+                ],
+            )
+        )
+        nag.acknowledge(
+            self.project,
+            nag.wildcard_resources(
+                [f"{nag.region_account_arn('ecr')}:repository/{prefix}/*"],
+                "The pull-through cache creates one repository per upstream image under its own prefix.",
+            ),
+        )
+
     def _wait_for_image(
         self, key: kms.IKey, log_retention: logs.RetentionDays, removal: RemovalPolicy
     ) -> str:
@@ -124,7 +194,7 @@ class ServingImage(Construct):
         )
         handler_policy = [
             iam.PolicyStatement(
-                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
                 resources=[self.project.project_arn],
             ),
             iam.PolicyStatement(actions=["ecr:DescribeImages"], resources=[self.repository.repository_arn]),
@@ -198,8 +268,13 @@ class ServingImage(Construct):
                 "RepositoryName": self.repository.repository_name,
                 "RepositoryUri": self.repository.repository_uri,
                 "ImageTag": self.tag,
+                "DeadlineSeconds": _DEADLINE.to_seconds(),
             },
         )
+        # The build runs as the project's role: its policy (ECR push, KMS, logs) must exist before the build
+        # starts, and the Project resource itself does not wait for it.
+        assert self.project.role is not None
+        resource.node.add_dependency(self.project.role)
         return resource.get_att_string("ImageUri")
 
     @staticmethod

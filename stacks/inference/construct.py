@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -12,14 +15,16 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks import nag
+from stacks import nag, rollout
 from stacks.config import EndpointSettings, ModelSettings
+from stacks.removal import removal_policy
 
 VARIANT_NAME = "AllTraffic"
 _CONCURRENCY_METRIC = (
     autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION
 )
 MODEL_DIR = "/opt/ml/model"
+METRICS_NAMESPACE_PATTERN = "/aws/sagemaker/*"
 _NVME_KMS_REASON = (
     "SageMaker rejects KmsKeyId for GPU instances with local NVMe storage (g5, g6, g6e, p4d, p5), whose "
     "instance storage AWS encrypts in hardware."
@@ -48,12 +53,48 @@ def serving_environment(model: ModelSettings, tp_degree: int) -> dict[str, str]:
     return env
 
 
+def deployment_config(
+    endpoint: EndpointSettings, rollback_alarms: Sequence[cloudwatch.IAlarm]
+) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+    """How updates replace the endpoint's instances (``stacks/rollout.py``), rolling back on any alarm."""
+    timeout = rollout.rollout_timeout_seconds(endpoint)
+    one_batch = sagemaker.CfnEndpoint.CapacitySizeProperty(
+        type="INSTANCE_COUNT", value=rollout.ROLLING_BATCH_INSTANCES
+    )
+    rolling = blue_green = None
+    if rollout.is_rolling(endpoint):
+        rolling = sagemaker.CfnEndpoint.RollingUpdatePolicyProperty(
+            maximum_batch_size=one_batch,
+            rollback_maximum_batch_size=one_batch,
+            wait_interval_in_seconds=rollout.BAKE_SECONDS,
+            maximum_execution_timeout_in_seconds=timeout,
+        )
+    else:
+        blue_green = sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+            traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                type="ALL_AT_ONCE", wait_interval_in_seconds=rollout.BAKE_SECONDS
+            ),
+            termination_wait_in_seconds=0,
+            maximum_execution_timeout_in_seconds=timeout,
+        )
+    return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+        rolling_update_policy=rolling,
+        blue_green_update_policy=blue_green,
+        auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[
+                sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in rollback_alarms
+            ]
+        ),
+    )
+
+
 class InferenceEndpoint(Construct):
     """A GPU SageMaker endpoint running ``image_uri`` with the given model, scaled on concurrency.
 
-    ``endpoint_name`` is fixed so that the execution role can be scoped to the endpoint's own log group (a
-    generated name would make the role depend on the endpoint it serves); updates replace only the
-    endpoint config.
+    ``endpoint_name`` is fixed (``EnvironmentConfig.endpoint_name``) so that the execution role can be scoped
+    to the endpoint's own log group and the alarms can watch it before it exists; it names the instance type,
+    so changing the type replaces the endpoint. A model change updates it in place, by ``deployment_config``,
+    keeping the instance count autoscaling chose (RetainAllVariantProperties).
     """
 
     def __init__(
@@ -70,6 +111,7 @@ class InferenceEndpoint(Construct):
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         retain: bool,
+        rollback_alarms: Sequence[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
@@ -80,7 +122,7 @@ class InferenceEndpoint(Construct):
             log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
             retention=log_retention,
             encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            removal_policy=removal_policy(retain),
         )
         self.role = iam.Role(
             self,
@@ -97,12 +139,23 @@ class InferenceEndpoint(Construct):
                 resources=[log_group.log_group_arn],
             )
         )
+        # SageMaker's instance and GPU metrics (namespace /aws/sagemaker/Endpoints) are published with the
+        # execution role, as in AWS's CreateModel role policy
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms);
+        # the namespace condition keeps the role from writing any other metrics.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": METRICS_NAMESPACE_PATTERN}},
+            )
+        )
         nag.acknowledge(
             self.role,
             nag.wildcard_resources(
                 ["*"],
-                "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped to the "
-                "serving repository.",
+                "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
+                "image pulls are scoped to the serving repository, metrics to SageMaker's namespaces.",
             ),
             nag.compliance_rule(
                 "IAMNoInlinePolicy",
@@ -161,6 +214,8 @@ class InferenceEndpoint(Construct):
             "Endpoint",
             endpoint_name=self.endpoint_name,
             endpoint_config_name=endpoint_config.attr_endpoint_config_name,
+            deployment_config=deployment_config(endpoint, rollback_alarms),
+            retain_all_variant_properties=True,
         )
         self.endpoint.node.add_dependency(log_group)
         self._autoscale(endpoint)

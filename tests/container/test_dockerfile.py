@@ -19,11 +19,15 @@ def test_engine_arg_defaults_to_sglang_before_the_first_from() -> None:
     assert LINES[0] == "ARG ENGINE=sglang"
 
 
-def test_each_engine_stage_has_a_base_image_pinned_by_version() -> None:
+def test_base_registry_arg_defaults_to_docker_hub_before_the_first_from() -> None:
+    assert LINES[1] == 'ARG BASE_REGISTRY=""'
+
+
+def test_each_engine_stage_has_a_base_image_pinned_by_version_behind_the_base_registry() -> None:
     stages = {
-        from_line.split()[-1]: from_line.split()[0]
+        from_line.split()[-1]: from_line.split()[0].removeprefix("${BASE_REGISTRY}")
         for from_line in instructions("FROM")
-        if " AS " in from_line
+        if " AS " in from_line and from_line.startswith("${BASE_REGISTRY}")
     }
     assert set(stages) == {"sglang", "vllm"}
     assert re.fullmatch(r"lmsysorg/sglang:v\d+\.\d+\.\d+(\.post\d+)?-cu\d+", stages["sglang"])

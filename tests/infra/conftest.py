@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.infra_support import Synthesized, put_supported_node_first_on_path, synthesize
+from tests.infra.infra_support import WEIGHTS_ENV, Synthesized, put_supported_node_first_on_path, synthesize
 
 # Before anything imports aws_cdk (which starts the jsii Node process).
 put_supported_node_first_on_path()
@@ -27,3 +27,12 @@ def template(synthesized: Synthesized) -> Callable[[str], dict[str, Any]]:
         return synthesized.templates[f"SageMakerAgent-{environment}"]
 
     return lookup
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The template of an environment unlike dev and prod (``WEIGHTS_ENV``)."""
+    synthesized = synthesize(
+        tmp_path_factory.mktemp("weights.out"), env="weights", environments={"weights": WEIGHTS_ENV}
+    )
+    return synthesized.templates["SageMakerAgent-weights"]

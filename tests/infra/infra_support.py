@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-# An environment unlike dev/prod: S3 weights, vLLM, a one-GPU instance and an x86_64 function.
+# An environment unlike dev/prod: S3 weights, vLLM, a one-GPU instance, an x86_64 function, stage logs and
+# base images pulled from Docker Hub directly.
 WEIGHTS_ENV = {
+    "api": {"stage_logs": True},
+    "image": {"base_images": "docker-hub"},
     "model": {"s3_uri": "s3://team-weights/llama-3.1-8b/", "engine": "vllm"},
     "endpoint": {"instance_type": "ml.g5.2xlarge"},
     "lambda": {"architecture": "x86_64", "web_adapter_layer_version": 27},

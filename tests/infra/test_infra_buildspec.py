@@ -27,10 +27,16 @@ def test_logs_in_to_the_repository_registry(buildspec: dict[str, Any]) -> None:
     assert login.endswith('--password-stdin "${REPOSITORY_URI%%/*}"')
 
 
-def test_builds_the_engine_into_the_content_tag(buildspec: dict[str, Any]) -> None:
-    assert 'docker build --build-arg ENGINE="$SERVE_ENGINE" -t "$REPOSITORY_URI:$IMAGE_TAG" .' in commands(
-        buildspec, "build"
+def test_builds_the_engine_from_the_base_registry_into_the_content_tag(buildspec: dict[str, Any]) -> None:
+    (build,) = [c for c in commands(buildspec, "build") if c.startswith("docker build")]
+    assert build == (
+        'docker build --progress=plain --build-arg ENGINE="$SERVE_ENGINE" '
+        '--build-arg BASE_REGISTRY="$BASE_REGISTRY" -t "$REPOSITORY_URI:$IMAGE_TAG" . 2>&1 | tee build.log'
     )
+
+
+def test_prints_the_base_image_digest_it_resolved(buildspec: dict[str, Any]) -> None:
+    assert any('grep -o "FROM [^ ]*@sha256:[0-9a-f]*" build.log' in c for c in commands(buildspec, "build"))
 
 
 def test_pushes_only_after_a_successful_build(buildspec: dict[str, Any]) -> None:

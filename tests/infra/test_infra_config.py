@@ -191,3 +191,37 @@ def test_app_prints_one_line_error_instead_of_a_traceback(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().endswith(f"error: cdk.json environment 'dev': {message}")
+
+
+def test_base_images_must_be_a_known_source() -> None:
+    error = error_for(merged(image={"base_images": "quay"}))
+    assert error.key == "image.base_images"
+    assert "'ecr-pull-through'" in str(error) and "'docker-hub'" in str(error)
+
+
+def test_docker_hub_secret_must_have_the_name_ecr_requires() -> None:
+    error = error_for(merged(image={"docker_hub_secret_name": "docker-hub"}))
+    assert (error.key, "starting with 'ecr-pullthroughcache/'" in str(error)) == (
+        "image.docker_hub_secret_name",
+        True,
+    )
+
+
+def test_a_default_pull_through_prefix_longer_than_ecr_allows_asks_for_a_shorter_one() -> None:
+    error = error_for(HF, name="a-very-long-environment-name")
+    assert error.key == "image.pull_through_prefix"
+    assert "'a-very-long-environment-name-docker-hub' is longer than ECR's 30 characters" in str(error)
+
+
+def test_two_environments_in_one_account_and_region_may_not_share_a_pull_through_prefix() -> None:
+    shared = merged(image={"pull_through_prefix": "docker-hub"})
+    with pytest.raises(ConfigError) as caught:
+        select_environments({"dev": shared, "prod": shared}, "all")
+    assert (caught.value.environment, caught.value.key) == ("prod", "image.pull_through_prefix")
+    assert "also environment 'dev''s in the same account and region" in str(caught.value)
+
+
+def test_environments_in_different_accounts_may_share_a_pull_through_prefix() -> None:
+    shared = merged(image={"pull_through_prefix": "docker-hub"})
+    other_account = {**shared, "account": "210987654321"}
+    assert len(select_environments({"dev": shared, "prod": other_account}, "all")) == 2

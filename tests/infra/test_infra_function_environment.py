@@ -52,7 +52,7 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
     variables = function_variables(synthesized, config)
     agent = config.agent
     assert Settings.from_env(variables) == Settings(
-        endpoint_name=f"{config.stack_name}-llm",
+        endpoint_name=config.endpoint_name,
         region=PSEUDO_PARAMETERS["AWS::Region"],
         response_format=agent.response_format,
         system_prompt=agent.system_prompt,

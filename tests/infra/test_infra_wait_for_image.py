@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -18,10 +19,13 @@ PROPS = {
     "RepositoryName": "serving",
     "RepositoryUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/serving",
     "ImageTag": "sglang-0123456789abcdef",
+    # CloudFormation passes every custom-resource property as a string.
+    "DeadlineSeconds": "3120",
 }
 IMAGE_URI = f"{PROPS['RepositoryUri']}:{PROPS['ImageTag']}"
 BUILD_ID = "serving-build:5f1c"
 LOGS = "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEvent:group=build"
+SUBMITTED = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 DESCRIBE = {"repositoryName": "serving", "imageIds": [{"imageTag": PROPS["ImageTag"]}]}
 
 
@@ -50,10 +54,17 @@ def image_missing(ecr_stub: Stubber) -> None:
     ecr_stub.add_client_error("describe_images", "ImageNotFoundException", expected_params=DESCRIBE)
 
 
-def build(status: str, phases: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def build(status: str, phases: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "builds": [
-            {"id": BUILD_ID, "buildStatus": status, "phases": phases or [], "logs": {"deepLink": LOGS}}
+            {
+                "id": BUILD_ID,
+                "buildStatus": status,
+                "startTime": SUBMITTED,
+                "phases": phases or [],
+                "logs": {"deepLink": LOGS},
+                **extra,
+            }
         ]
     }
 
@@ -100,10 +111,25 @@ def test_unexpected_ecr_error_propagates(clients: Any) -> None:
         start(event(), ecr, codebuild)
 
 
-def test_running_build_is_not_complete(clients: Any) -> None:
+def test_running_build_is_not_complete_until_the_deadline(clients: Any) -> None:
     ecr, codebuild, _, codebuild_stub = clients
     codebuild_stub.add_response("batch_get_builds", build("IN_PROGRESS"), {"ids": [BUILD_ID]})
-    assert check(event(Data={"BuildId": BUILD_ID}), ecr, codebuild) == {"IsComplete": False}
+    at_deadline = SUBMITTED + timedelta(seconds=3120)
+    assert check(event(Data={"BuildId": BUILD_ID}), ecr, codebuild, now=at_deadline) == {"IsComplete": False}
+
+
+def test_build_running_past_the_deadline_is_stopped_and_fails_with_its_log_link(clients: Any) -> None:
+    ecr, codebuild, _, codebuild_stub = clients
+    queued = build("IN_PROGRESS", currentPhase="QUEUED")
+    codebuild_stub.add_response("batch_get_builds", queued, {"ids": [BUILD_ID]})
+    codebuild_stub.add_response("stop_build", {"build": {"id": BUILD_ID}}, {"id": BUILD_ID})
+    late = SUBMITTED + timedelta(seconds=3121)
+    with pytest.raises(ImageBuildError) as caught:
+        check(event(Data={"BuildId": BUILD_ID}), ecr, codebuild, now=late)
+    assert str(caught.value) == (
+        f"Image build {BUILD_ID} was still QUEUED after 52 minutes and was stopped: CloudFormation waits at "
+        f"most one hour for the image. Build logs: {LOGS}"
+    )
 
 
 def test_succeeded_build_completes_once_the_image_is_in_ecr(clients: Any) -> None:

@@ -2,14 +2,17 @@
 
 ``on_event`` starts a CodeBuild build unless the tag is already in ECR (tags are content hashes, so an
 existing tag is the same image); ``is_complete`` polls the build and finishes only once the image is in ECR.
-A failed build fails the deployment with the build's CloudWatch Logs link in the error. Deleting the resource
-leaves images alone: the repository's lifecycle rule and removal policy own them.
+A failed build fails the deployment with the build's CloudWatch Logs link in the error, and so does a build
+still running (or queued) ``DeadlineSeconds`` after it was submitted: it is stopped, so that the deploy fails
+with its link before CloudFormation's one-hour custom-resource limit fails it with "Operation timed out".
+Deleting the resource leaves images alone: the repository's lifecycle rule and removal policy own them.
 
 This module runs in Lambda; boto3 is imported only here, never by the CDK app.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -57,8 +60,11 @@ def _failure_detail(build: dict[str, Any]) -> str:
     return ""
 
 
-def check(event: dict[str, Any], ecr: Any, codebuild: Any) -> dict[str, Any]:
-    """Report whether the build started by :func:`start` has put the image in ECR; raise if it failed."""
+def check(event: dict[str, Any], ecr: Any, codebuild: Any, now: datetime | None = None) -> dict[str, Any]:
+    """Report whether the build started by :func:`start` has put the image in ECR; raise if it failed.
+
+    ``now`` (default: the current time) is compared with the build's submission time against the deadline.
+    """
     build_id = event.get("Data", {}).get("BuildId")
     if event["RequestType"] == "Delete" or build_id is None:
         return {"IsComplete": True}
@@ -70,9 +76,18 @@ def check(event: dict[str, Any], ecr: Any, codebuild: Any) -> dict[str, Any]:
         )
     build = builds[0]
     status = build["buildStatus"]
-    if status == "IN_PROGRESS":
-        return {"IsComplete": False}
     logs = build.get("logs", {}).get("deepLink", "(no CloudWatch Logs link: the build never started)")
+    if status == "IN_PROGRESS":
+        deadline = int(props["DeadlineSeconds"])
+        elapsed = ((now or datetime.now(UTC)) - build["startTime"]).total_seconds()
+        if elapsed <= deadline:
+            return {"IsComplete": False}
+        codebuild.stop_build(id=build_id)
+        raise ImageBuildError(
+            f"Image build {build_id} was still {build.get('currentPhase', 'running')} after "
+            f"{deadline // 60} minutes and was stopped: CloudFormation waits at most one hour for the image. "
+            f"Build logs: {logs}"
+        )
     if status in FAILED_STATUSES:
         raise ImageBuildError(f"Image build {build_id} {status}{_failure_detail(build)}. Build logs: {logs}")
     if not image_exists(ecr, props["RepositoryName"], props["ImageTag"]):

@@ -1,0 +1,5 @@
+"""Operator tools run against a real account: ``preflight`` before ``cdk deploy``, ``smoke`` after it.
+
+They use boto3 clients passed in (typed with the mypy-boto3 stubs) and import neither CDK nor the agent's web
+framework; the environment's settings come from ``cdk.json`` through ``stacks.config``, pure Python.
+"""

@@ -1,0 +1,286 @@
+"""Check an account before ``cdk deploy``: ``python -m ops.preflight --env dev`` (``make preflight ENV=dev``).
+
+Each check reads only (STS, CloudFormation, Service Quotas, Secrets Manager, S3, API Gateway). A failed check
+prints what is wrong and the command that fixes it; any failure exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops.environment import load_environment
+from ops.results import Result, report
+from stacks.config import PULL_THROUGH_SECRET_PREFIX, ConfigError, EnvironmentConfig
+from stacks.rollout import is_rolling, rollout_instances
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_service_quotas import ServiceQuotasClient
+    from mypy_boto3_sts import STSClient
+
+BOOTSTRAP_STACK = "CDKToolkit"
+# Every synthesized template's CheckBootstrapVersion rule refuses bootstrap versions 1-5.
+MIN_BOOTSTRAP_VERSION = 6
+API_GATEWAY_LOGS_ROLE = "APIGatewayCloudWatchLogs"
+
+
+class ApiGatewayAccount(Protocol):
+    """The one API Gateway call preflight makes (no mypy-boto3 stubs for API Gateway are installed)."""
+
+    def get_account(self) -> dict[str, Any]:
+        """Return the account's API Gateway settings (``cloudwatchRoleArn`` among them)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The AWS clients preflight reads with, all in the target region."""
+
+    region: str
+    sts: STSClient
+    cloudformation: CloudFormationClient
+    service_quotas: ServiceQuotasClient
+    secrets: SecretsManagerClient
+    s3: S3Client
+    apigateway: ApiGatewayAccount
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def check_identity(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check credentials resolve, to the account and region the environment names (if any)."""
+    name = "credentials, account and region"
+    try:
+        account = clients.sts.get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as error:
+        return Result(name, f"no usable AWS credentials ({error})", "aws configure   # or: aws sso login")
+    if config.account is not None and account != config.account:
+        return Result(
+            name,
+            f"credentials are for account {account}, the environment deploys to {config.account}",
+            f"use credentials of account {config.account} (e.g. export AWS_PROFILE=...)",
+        )
+    if config.region is not None and clients.region != config.region:
+        return Result(
+            name,
+            f"the region is {clients.region}, the environment deploys to {config.region}",
+            f"export AWS_DEFAULT_REGION={config.region}",
+        )
+    return Result(f"{name}: {account} in {clients.region}")
+
+
+def check_bootstrap(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the CDK bootstrap stack exists, at least the version the templates require."""
+    name = f"CDK bootstrap ({BOOTSTRAP_STACK})"
+    target = f"aws://{config.account or '<ACCOUNT>'}/{clients.region}"
+    fix = f"npx cdk bootstrap {target}"
+    try:
+        stacks = clients.cloudformation.describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"]
+    except ClientError as error:
+        if _error_code(error) == "ValidationError":
+            return Result(name, f"{BOOTSTRAP_STACK} does not exist in {clients.region}", fix)
+        raise
+    outputs = {o.get("OutputKey"): o.get("OutputValue") for o in stacks[0].get("Outputs", [])}
+    version = outputs.get("BootstrapVersion")
+    if version is None or not version.isdigit() or int(version) < MIN_BOOTSTRAP_VERSION:
+        return Result(name, f"bootstrap version {version}, at least {MIN_BOOTSTRAP_VERSION} is needed", fix)
+    return Result(f"{name}: version {version}")
+
+
+def _endpoint_quota(clients: Clients, instance_type: str) -> dict[str, Any] | None:
+    quota_name = f"{instance_type} for endpoint usage"
+    pages = clients.service_quotas.get_paginator("list_service_quotas").paginate(ServiceCode="sagemaker")
+    for page in pages:
+        for quota in page["Quotas"]:
+            if quota.get("QuotaName") == quota_name:
+                return dict(quota)
+    return None
+
+
+def check_quota(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the instance type is offered for endpoints, with quota for a deploy and a rollout."""
+    endpoint = config.endpoint
+    instance_type = endpoint.instance_type
+    needed = rollout_instances(endpoint)
+    name = f"SageMaker quota '{instance_type} for endpoint usage'"
+    quota = _endpoint_quota(clients, instance_type)
+    if quota is None:
+        return Result(
+            name,
+            f"{instance_type} is not offered for SageMaker endpoints in {clients.region} (no such quota)",
+            "set endpoint.instance_type in cdk.json to a type listed by: aws service-quotas "
+            f"list-service-quotas --service-code sagemaker --region {clients.region} "
+            "--query \"Quotas[?ends_with(QuotaName, 'for endpoint usage')].QuotaName\"",
+        )
+    value = int(quota.get("Value", 0))
+    how = (
+        f"{endpoint.max_instances} at most by autoscaling + {needed - endpoint.max_instances} rolling"
+        if is_rolling(endpoint)
+        else f"{endpoint.max_instances} at most by autoscaling, twice during a blue/green update"
+    )
+    if value < needed:
+        return Result(
+            name,
+            f"quota {value}, a deploy and a rollout need {needed} ({how})",
+            f"aws service-quotas request-service-quota-increase --service-code sagemaker "
+            f"--quota-code {quota['QuotaCode']} --desired-value {needed} --region {clients.region}",
+        )
+    return Result(f"{name}: {value} >= {needed} ({how})")
+
+
+def _secret_exists(clients: Clients, secret_name: str) -> bool:
+    try:
+        clients.secrets.describe_secret(SecretId=secret_name)
+    except ClientError as error:
+        if _error_code(error) == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+def check_weights(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the Hugging Face token secret exists, or the S3 weights prefix is readable, not empty."""
+    model = config.model
+    if model.s3_uri is not None:
+        name = f"model weights under {model.s3_uri}"
+        bucket, _, prefix = model.s3_uri.removeprefix("s3://").partition("/")
+        try:
+            listed = clients.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except ClientError as error:
+            return Result(name, f"cannot list the prefix ({_error_code(error)})", f"aws s3 ls {model.s3_uri}")
+        if listed.get("KeyCount", 0) == 0:
+            return Result(name, "the prefix holds no objects", f"aws s3 sync ./WEIGHTS_DIR {model.s3_uri}")
+        return Result(name)
+    if model.hf_token_secret_name is None:
+        return Result(f"model {model.hf_model_id} (public, no token)")
+    name = f"Hugging Face token secret {model.hf_token_secret_name}"
+    if not _secret_exists(clients, model.hf_token_secret_name):
+        return Result(
+            name,
+            f"no such secret in {clients.region}",
+            f'aws secretsmanager create-secret --name {model.hf_token_secret_name} --secret-string "hf_..."',
+        )
+    return Result(name)
+
+
+def check_base_images(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the Docker Hub credentials secret exists when the ECR pull-through cache is used."""
+    image = config.image
+    if image.base_images != "ecr-pull-through":
+        return Result(f"base images: {image.base_images} (anonymous, rate-limited per IP)")
+    secret = image.docker_hub_secret_name
+    name = f"Docker Hub credentials {secret} (ECR pull-through cache '{config.pull_through_prefix}')"
+    assert secret.startswith(PULL_THROUGH_SECRET_PREFIX)
+    if not _secret_exists(clients, secret):
+        return Result(
+            name,
+            f"no such secret in {clients.region}",
+            f"aws secretsmanager create-secret --name {secret} --secret-string "
+            '\'{"username":"DOCKER_HUB_USER","accessToken":"DOCKER_HUB_ACCESS_TOKEN"}\'',
+        )
+    return Result(name)
+
+
+def check_api_logging(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the account's API Gateway CloudWatch Logs role is set when ``api.stage_logs`` needs it."""
+    name = "API Gateway CloudWatch Logs role (account setting)"
+    if not config.api.stage_logs:
+        return Result(f"{name}: not needed (api.stage_logs is false)")
+    role = clients.apigateway.get_account().get("cloudwatchRoleArn")
+    if not role:
+        trust = (
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
+            '{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+        )
+        account = config.account or "<ACCOUNT>"
+        return Result(
+            name,
+            f"not set in {clients.region}, so the stage's logs would fail to create",
+            f"aws iam create-role --role-name {API_GATEWAY_LOGS_ROLE} "
+            f"--assume-role-policy-document '{trust}' && "
+            f"aws iam attach-role-policy --role-name {API_GATEWAY_LOGS_ROLE} --policy-arn "
+            "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs && "
+            "aws apigateway update-account --patch-operations "
+            f'"op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::{account}:role/{API_GATEWAY_LOGS_ROLE}"',
+        )
+    return Result(f"{name}: {role}")
+
+
+CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
+    check_identity,
+    check_bootstrap,
+    check_quota,
+    check_weights,
+    check_base_images,
+    check_api_logging,
+)
+
+
+def run_checks(config: EnvironmentConfig, clients: Clients) -> Iterator[Result]:
+    """Every check's result; after failed credentials nothing else can be checked.
+
+    An AWS error a check does not expect (access denied, throttling...) fails that check with the error,
+    never with a traceback.
+    """
+    for check in CHECKS:
+        try:
+            result = check(config, clients)
+        except (ClientError, BotoCoreError) as error:
+            what = (check.__doc__ or check.__name__).splitlines()[0].removeprefix("Check ").rstrip(".")
+            result = Result(
+                what,
+                f"could not be checked: {error}",
+                "allow your credentials the read-only call named in the error, then run preflight again",
+            )
+        yield result
+        if check is check_identity and not result.ok:
+            return
+
+
+def make_clients(region: str | None) -> Clients:
+    """Real clients of the default credentials chain, in ``region`` or the configured default."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    name = session.region_name
+    if name is None:
+        raise SystemExit(
+            "error: no AWS region: set AWS_DEFAULT_REGION or the environment's region in cdk.json"
+        )
+    return Clients(
+        region=name,
+        sts=session.client("sts"),
+        cloudformation=session.client("cloudformation"),
+        service_quotas=session.client("service-quotas"),
+        secrets=session.client("secretsmanager"),
+        s3=session.client("s3"),
+        apigateway=session.client("apigateway"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the account for one environment of cdk.json; 0 when every check passed."""
+    parser = argparse.ArgumentParser(prog="python -m ops.preflight", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="dev", help="environment of cdk.json (default: dev)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_environment(args.env)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Preflight of {config.stack_name}")
+    return 0 if report(run_checks(config, make_clients(config.region))) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

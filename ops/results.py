@@ -1,0 +1,34 @@
+"""A check's outcome and how the operator tools print them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check's outcome: what was checked, what is wrong (``None`` if nothing) and the fixing command."""
+
+    name: str
+    problem: str | None = None
+    fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the check passed."""
+        return self.problem is None
+
+
+def report(results: Iterable[Result], out: Callable[[str], object] = print) -> bool:
+    """Print each result (a failure with its fix, if there is one); whether all passed."""
+    passed = True
+    for result in results:
+        if result.ok:
+            out(f"ok    {result.name}")
+            continue
+        passed = False
+        out(f"FAIL  {result.name}: {result.problem}")
+        if result.fix is not None:
+            out(f"      fix: {result.fix}")
+    return passed

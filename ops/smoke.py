@@ -1,0 +1,226 @@
+"""Check a deployed environment end to end: ``python -m ops.smoke --env dev`` (``make smoke ENV=dev``).
+
+1. The endpoint, invoked directly with a tool-offering request, answers with a tool call that the project's
+   provider (``lambda/sagemaker_provider``) parses.
+2. ``POST /chat`` (SigV4-signed, unless the API is local) streams text in more than one event and ends with
+   ``done``; the time to the first text and the total time are printed.
+
+The endpoint and the chat URL come from the stack's outputs, or from ``--url``/``--endpoint-url`` for the
+local stack (``python -m local.stack`` prints both). Run with ``lambda`` and ``client`` on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops.environment import load_environment
+from ops.results import Result, report
+from stacks.config import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+PROMPT = "What is the weather in Paris?"
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "Get the current weather in a city.",
+    "inputSchema": {
+        "json": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "The city"}},
+            "required": ["city"],
+        }
+    },
+}
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What smoke talks to: the endpoint (through ``endpoint_url`` when local) and the agent API."""
+
+    endpoint_name: str
+    chat_url: str
+    region: str
+    endpoint_url: str | None = None
+
+    @property
+    def signed(self) -> bool:
+        """Whether ``/chat`` needs SigV4 (every API but one on this machine)."""
+        return urlsplit(self.chat_url).hostname not in _LOCAL_HOSTS
+
+
+def target_from_stack(cloudformation: CloudFormationClient, stack_name: str, region: str) -> Target:
+    """Return the endpoint and chat URL of the stack's ``EndpointName`` and ``ChatUrl`` outputs."""
+    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {o.get("OutputKey"): o.get("OutputValue") for o in stacks[0].get("Outputs", [])}
+    missing = [key for key in ("EndpointName", "ChatUrl") if not outputs.get(key)]
+    if missing:
+        raise LookupError(f"stack {stack_name} has no {' or '.join(missing)} output (deployed?)")
+    return Target(str(outputs["EndpointName"]), str(outputs["ChatUrl"]), region)
+
+
+async def _tool_calls(model: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Stream one tool-offering turn through the provider; the tool calls it parsed (name, input)."""
+    messages = [{"role": "user", "content": [{"text": PROMPT}]}]
+    calls: list[tuple[str, str]] = []
+    async for event in model.stream(messages, [WEATHER_TOOL]):
+        start = event.get("contentBlockStart", {}).get("start", {}).get("toolUse")
+        if start is not None:
+            calls.append((start["name"], ""))
+        delta = event.get("contentBlockDelta", {}).get("delta", {}).get("toolUse")
+        if delta is not None and calls:
+            name, text = calls[-1]
+            calls[-1] = (name, text + delta.get("input", ""))
+    return [(name, json.loads(text or "{}")) for name, text in calls]
+
+
+def check_endpoint(target: Target, runtime: SageMakerRuntimeClient) -> Result:
+    """Invoke the endpoint with the weather tool offered; the provider must parse a ``get_weather`` call."""
+    from sagemaker_provider import SageMakerModel
+
+    name = f"endpoint {target.endpoint_name} answers a tool-offering request with a parsed tool call"
+    model = SageMakerModel(client=runtime, endpoint_name=target.endpoint_name, params={"max_tokens": 256})
+    started = time.monotonic()
+    try:
+        calls = asyncio.run(_tool_calls(model))
+    except Exception as error:
+        # Whatever the provider or the endpoint raised is the finding to report.
+        return Result(name, f"{type(error).__name__}: {error}", _logs_hint(target))
+    elapsed = time.monotonic() - started
+    if not any(call_name == WEATHER_TOOL["name"] for call_name, _ in calls):
+        found = ", ".join(call_name for call_name, _ in calls) or "none"
+        return Result(name, f"no get_weather call in the answer (tool calls: {found})", _logs_hint(target))
+    arguments = next(args for call_name, args in calls if call_name == WEATHER_TOOL["name"])
+    return Result(f"{name}: get_weather({json.dumps(arguments)}) in {elapsed:.1f} s")
+
+
+@dataclass(frozen=True)
+class ChatTiming:
+    """What ``/chat`` streamed: text events, whether ``done`` ended it, and when things arrived."""
+
+    text_events: int
+    done: bool
+    first_text_seconds: float | None
+    total_seconds: float
+    error: str | None = None
+
+
+def measure_chat(events: Iterable[Any], clock: Callable[[], float] = time.monotonic) -> ChatTiming:
+    """Read an event stream (``name``/``data`` events) to its end, timing the first text and the whole."""
+    started = clock()
+    texts, first, done, error = 0, None, False, None
+    for event in events:
+        if done:
+            error = f"event {event.name!r} after done"
+            break
+        if event.name == "text":
+            texts += 1
+            first = first if first is not None else clock() - started
+        elif event.name == "done":
+            done = True
+        elif event.name == "error":
+            error = f"the API sent an error event: {event.data}"
+            break
+    return ChatTiming(texts, done, first, clock() - started, error)
+
+
+def check_chat(target: Target, events: Callable[[], Iterator[Any]]) -> Result:
+    """``POST /chat`` streams text in more than one event and ends with ``done``; report the timings."""
+    name = f"POST {target.chat_url} streams the answer"
+    try:
+        timing = measure_chat(events())
+    except Exception as error:
+        # Whatever the client, HTTP or the stream raised is the finding to report.
+        return Result(name, f"{type(error).__name__}: {error}", _logs_hint(target))
+    if timing.error is not None:
+        return Result(name, timing.error, _logs_hint(target))
+    if not timing.done:
+        return Result(name, "the stream ended without a done event", _logs_hint(target))
+    if timing.text_events < 2:
+        return Result(name, f"the answer came in {timing.text_events} text event(s), not incrementally")
+    assert timing.first_text_seconds is not None
+    return Result(
+        f"{name}: {timing.text_events} text events, first text after {timing.first_text_seconds:.2f} s, "
+        f"done after {timing.total_seconds:.2f} s"
+    )
+
+
+def _logs_hint(target: Target) -> str:
+    if target.endpoint_url is not None:
+        return "read the local stack's output (python -m local.stack)"
+    return (
+        f"aws logs tail /aws/sagemaker/Endpoints/{target.endpoint_name} --since 30m --region {target.region}"
+        " (and the agent function's log group in the stack)"
+    )
+
+
+def chat_events(target: Target, session: Any) -> Iterator[Any]:
+    """Send the smoke prompt to ``/chat`` (signed when not local) and yield its events as they arrive."""
+    from agent_client.api import ChatCall, encode_body, sign
+
+    body = {"prompt": PROMPT}
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    if target.signed:
+        headers = sign(session, target.region, target.chat_url, encode_body(body), headers)
+    return ChatCall(url=target.chat_url, body=body, headers=headers).events()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Smoke-test one environment (or the local stack); 0 when both checks passed."""
+    parser = argparse.ArgumentParser(prog="python -m ops.smoke", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="dev", help="environment of cdk.json (default: dev)")
+    parser.add_argument(
+        "--url", help="the agent API's base URL instead of the stack's (e.g. the local stack)"
+    )
+    parser.add_argument("--endpoint-url", help="SageMaker runtime URL to use with --url (the local emulator)")
+    parser.add_argument("--endpoint-name", help="endpoint name to use with --url")
+    args = parser.parse_args(argv)
+    import boto3
+
+    if args.url:
+        if not (args.endpoint_url and args.endpoint_name):
+            parser.error("--url needs --endpoint-url and --endpoint-name (python -m local.stack prints them)")
+        target = Target(args.endpoint_name, args.url.rstrip("/") + "/chat", "us-east-1", args.endpoint_url)
+        # The local emulator checks no signature, but botocore signs every request: any key will do.
+        local = urlsplit(args.endpoint_url).hostname in _LOCAL_HOSTS
+        keys = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if local else {}
+        session = boto3.session.Session(region_name=target.region, **keys)
+    else:
+        try:
+            config = load_environment(args.env)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        session = boto3.session.Session(region_name=config.region)
+        region = session.region_name
+        if region is None:
+            print(
+                "error: no AWS region: set AWS_DEFAULT_REGION or the environment's region in cdk.json",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            target = target_from_stack(session.client("cloudformation"), config.stack_name, region)
+        except (ClientError, BotoCoreError, LookupError) as error:
+            print(f"error: cannot read the stack's outputs: {error}", file=sys.stderr)
+            return 2
+    runtime = session.client("sagemaker-runtime", endpoint_url=target.endpoint_url)
+    print(f"Smoke test of {target.endpoint_name} and {target.chat_url}")
+    results = (check_endpoint(target, runtime), check_chat(target, lambda: chat_events(target, session)))
+    return 0 if report(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

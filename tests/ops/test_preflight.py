@@ -1,0 +1,320 @@
+"""Each preflight check failing and passing, against botocore's Stubber (requests checked by the models)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ops import preflight
+from ops.environment import CDK_JSON, load_environment
+from ops.results import Result, report
+from stacks.config import EnvironmentConfig, parse_environment
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+HF = {"model": {"hf_model_id": "meta-llama/Llama-3.1-8B-Instruct", "hf_token_secret_name": "team/hf-token"}}
+
+
+class FakeApiGateway:
+    """API Gateway's GetAccount (no stubs for API Gateway's client are installed); returns ``account``."""
+
+    def __init__(self, account: dict[str, Any]) -> None:
+        self.account = account
+
+    def get_account(self) -> dict[str, Any]:
+        return self.account
+
+
+@dataclasses.dataclass
+class Stubbed:
+    """Preflight's clients with a Stubber on each botocore client."""
+
+    clients: preflight.Clients
+    stubs: dict[str, Stubber]
+
+
+@pytest.fixture
+def stubbed() -> Iterator[Stubbed]:
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+
+    names = {
+        "sts": "sts",
+        "cloudformation": "cloudformation",
+        "service_quotas": "service-quotas",
+        "secrets": "secretsmanager",
+        "s3": "s3",
+    }
+    made = {field: client(service) for field, service in names.items()}
+    stubs = {field: Stubber(c) for field, c in made.items()}
+    for stub in stubs.values():
+        stub.activate()
+    clients = preflight.Clients(region=REGION, apigateway=FakeApiGateway({}), **made)
+    yield Stubbed(clients, stubs)
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()
+        stub.deactivate()
+
+
+def environment(**sections: Any) -> EnvironmentConfig:
+    return parse_environment("dev", {**HF, **sections})
+
+
+def quota(stubbed: Stubbed, instance_type: str, value: float) -> None:
+    stubbed.stubs["service_quotas"].add_response(
+        "list_service_quotas",
+        {
+            "Quotas": [
+                {"QuotaName": "ml.g5.xlarge for endpoint usage", "QuotaCode": "L-1", "Value": 8.0},
+                {"QuotaName": f"{instance_type} for endpoint usage", "QuotaCode": "L-2", "Value": value},
+            ]
+        },
+        {"ServiceCode": "sagemaker"},
+    )
+
+
+# --- credentials --------------------------------------------------------------------------------------------
+
+
+def test_identity_passes_in_the_configured_account(stubbed: Stubbed) -> None:
+    stubbed.stubs["sts"].add_response("get_caller_identity", {"Account": ACCOUNT}, {})
+    result = preflight.check_identity(environment(account=ACCOUNT), stubbed.clients)
+    assert (result.ok, result.name) == (True, f"credentials, account and region: {ACCOUNT} in {REGION}")
+
+
+def test_identity_fails_in_another_account_naming_both(stubbed: Stubbed) -> None:
+    stubbed.stubs["sts"].add_response("get_caller_identity", {"Account": "210987654321"}, {})
+    result = preflight.check_identity(environment(account=ACCOUNT), stubbed.clients)
+    assert result.problem == f"credentials are for account 210987654321, the environment deploys to {ACCOUNT}"
+
+
+def test_identity_fails_without_credentials_and_nothing_else_is_checked(stubbed: Stubbed) -> None:
+    stubbed.stubs["sts"].add_client_error("get_caller_identity", "InvalidClientTokenId")
+    results = list(preflight.run_checks(environment(), stubbed.clients))
+    assert len(results) == 1 and not results[0].ok
+    assert results[0].fix == "aws configure   # or: aws sso login"
+
+
+def test_identity_fails_in_another_region(stubbed: Stubbed) -> None:
+    stubbed.stubs["sts"].add_response("get_caller_identity", {"Account": ACCOUNT}, {})
+    result = preflight.check_identity(environment(region="eu-west-1"), stubbed.clients)
+    assert (result.problem, result.fix) == (
+        "the region is us-east-1, the environment deploys to eu-west-1",
+        "export AWS_DEFAULT_REGION=eu-west-1",
+    )
+
+
+# --- bootstrap ----------------------------------------------------------------------------------------------
+
+
+def bootstrap_stack(version: str) -> dict[str, Any]:
+    return {
+        "Stacks": [
+            {
+                "StackName": "CDKToolkit",
+                "CreationTime": "2026-01-01T00:00:00Z",
+                "StackStatus": "UPDATE_COMPLETE",
+                "Outputs": [{"OutputKey": "BootstrapVersion", "OutputValue": version}],
+            }
+        ]
+    }
+
+
+def test_an_unexpected_aws_error_fails_its_check_with_the_error_not_a_traceback(stubbed: Stubbed) -> None:
+    stubbed.stubs["sts"].add_response("get_caller_identity", {"Account": ACCOUNT}, {})
+    stubbed.stubs["cloudformation"].add_client_error("describe_stacks", "AccessDenied", "not authorized")
+    # Only the first two checks run: the others would call clients with nothing stubbed.
+    results = list(itertools.islice(preflight.run_checks(environment(), stubbed.clients), 2))
+    assert results[1].name == "the CDK bootstrap stack exists, at least the version the templates require"
+    assert results[1].problem == (
+        "could not be checked: An error occurred (AccessDenied) when calling the DescribeStacks operation: "
+        "not authorized"
+    )
+
+
+def test_bootstrap_passes_at_a_recent_version(stubbed: Stubbed) -> None:
+    stubbed.stubs["cloudformation"].add_response(
+        "describe_stacks", bootstrap_stack("30"), {"StackName": "CDKToolkit"}
+    )
+    assert preflight.check_bootstrap(environment(), stubbed.clients).ok
+
+
+def test_bootstrap_fails_when_missing_with_the_bootstrap_command(stubbed: Stubbed) -> None:
+    stubbed.stubs["cloudformation"].add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id CDKToolkit does not exist"
+    )
+    result = preflight.check_bootstrap(environment(account=ACCOUNT), stubbed.clients)
+    assert result.problem == "CDKToolkit does not exist in us-east-1"
+    assert result.fix == f"npx cdk bootstrap aws://{ACCOUNT}/us-east-1"
+
+
+def test_bootstrap_fails_below_the_version_the_templates_require(stubbed: Stubbed) -> None:
+    stubbed.stubs["cloudformation"].add_response(
+        "describe_stacks", bootstrap_stack("5"), {"StackName": "CDKToolkit"}
+    )
+    result = preflight.check_bootstrap(environment(), stubbed.clients)
+    assert result.problem == "bootstrap version 5, at least 6 is needed"
+
+
+# --- quota and instance type --------------------------------------------------------------------------------
+
+
+def test_quota_passes_when_it_covers_a_blue_green_rollout_of_one_instance(stubbed: Stubbed) -> None:
+    quota(stubbed, "ml.g6.12xlarge", 2.0)
+    assert preflight.check_quota(environment(), stubbed.clients).ok
+
+
+def test_quota_fails_below_a_rolling_rollout_with_the_increase_request(stubbed: Stubbed) -> None:
+    quota(stubbed, "ml.g6.12xlarge", 4.0)
+    config = environment(endpoint={"min_instances": 2, "max_instances": 4})
+    result = preflight.check_quota(config, stubbed.clients)
+    assert result.problem == "quota 4, a deploy and a rollout need 5 (4 at most by autoscaling + 1 rolling)"
+    assert result.fix == (
+        "aws service-quotas request-service-quota-increase --service-code sagemaker --quota-code L-2 "
+        "--desired-value 5 --region us-east-1"
+    )
+
+
+def test_instance_type_without_an_endpoint_quota_is_not_offered_in_the_region(stubbed: Stubbed) -> None:
+    quota(stubbed, "ml.g5.2xlarge", 1.0)
+    result = preflight.check_quota(environment(endpoint={"instance_type": "ml.p5.48xlarge"}), stubbed.clients)
+    assert (
+        result.problem == "ml.p5.48xlarge is not offered for SageMaker endpoints in us-east-1 (no such quota)"
+    )
+    assert result.fix is not None and "list-service-quotas --service-code sagemaker" in result.fix
+
+
+# --- weights and secrets ------------------------------------------------------------------------------------
+
+
+def test_hf_token_secret_passes_when_it_exists(stubbed: Stubbed) -> None:
+    stubbed.stubs["secrets"].add_response(
+        "describe_secret", {"Name": "team/hf-token"}, {"SecretId": "team/hf-token"}
+    )
+    assert preflight.check_weights(environment(), stubbed.clients).ok
+
+
+def test_hf_token_secret_fails_when_missing_with_the_create_command(stubbed: Stubbed) -> None:
+    stubbed.stubs["secrets"].add_client_error("describe_secret", "ResourceNotFoundException")
+    result = preflight.check_weights(environment(), stubbed.clients)
+    assert result.fix == 'aws secretsmanager create-secret --name team/hf-token --secret-string "hf_..."'
+
+
+S3_ENV = {"model": {"s3_uri": "s3://team-weights/llama/"}}
+
+
+def test_s3_weights_pass_when_the_prefix_has_objects(stubbed: Stubbed) -> None:
+    stubbed.stubs["s3"].add_response(
+        "list_objects_v2", {"KeyCount": 1}, {"Bucket": "team-weights", "Prefix": "llama/", "MaxKeys": 1}
+    )
+    assert preflight.check_weights(parse_environment("dev", S3_ENV), stubbed.clients).ok
+
+
+def test_s3_weights_fail_when_the_prefix_is_empty(stubbed: Stubbed) -> None:
+    stubbed.stubs["s3"].add_response(
+        "list_objects_v2", {"KeyCount": 0}, {"Bucket": "team-weights", "Prefix": "llama/", "MaxKeys": 1}
+    )
+    result = preflight.check_weights(parse_environment("dev", S3_ENV), stubbed.clients)
+    assert (result.problem, result.fix) == (
+        "the prefix holds no objects",
+        "aws s3 sync ./WEIGHTS_DIR s3://team-weights/llama/",
+    )
+
+
+def test_s3_weights_fail_when_unreadable(stubbed: Stubbed) -> None:
+    stubbed.stubs["s3"].add_client_error("list_objects_v2", "AccessDenied")
+    result = preflight.check_weights(parse_environment("dev", S3_ENV), stubbed.clients)
+    assert result.problem == "cannot list the prefix (AccessDenied)"
+
+
+def test_pull_through_secret_passes_when_it_exists(stubbed: Stubbed) -> None:
+    secret = "ecr-pullthroughcache/docker-hub"
+    stubbed.stubs["secrets"].add_response("describe_secret", {"Name": secret}, {"SecretId": secret})
+    assert preflight.check_base_images(environment(), stubbed.clients).ok
+
+
+def test_pull_through_secret_fails_when_missing_with_the_create_command(stubbed: Stubbed) -> None:
+    stubbed.stubs["secrets"].add_client_error("describe_secret", "ResourceNotFoundException")
+    result = preflight.check_base_images(environment(), stubbed.clients)
+    assert result.fix is not None
+    assert result.fix.startswith("aws secretsmanager create-secret --name ecr-pullthroughcache/docker-hub")
+    assert '"accessToken"' in result.fix
+
+
+def test_docker_hub_base_images_need_no_secret(stubbed: Stubbed) -> None:
+    assert preflight.check_base_images(environment(image={"base_images": "docker-hub"}), stubbed.clients).ok
+
+
+# --- API Gateway logging role -------------------------------------------------------------------------------
+
+
+def test_stage_logs_fail_without_the_account_logging_role(stubbed: Stubbed) -> None:
+    result = preflight.check_api_logging(
+        environment(account=ACCOUNT, api={"stage_logs": True}), stubbed.clients
+    )
+    assert result.problem == "not set in us-east-1, so the stage's logs would fail to create"
+    assert result.fix is not None and "cloudwatchRoleArn,value=arn:aws:iam::123456789012:role/" in result.fix
+
+
+def test_stage_logs_pass_with_the_account_logging_role(stubbed: Stubbed) -> None:
+    clients = dataclasses.replace(
+        stubbed.clients, apigateway=FakeApiGateway({"cloudwatchRoleArn": "arn:aws:iam::1:role/logs"})
+    )
+    assert preflight.check_api_logging(environment(api={"stage_logs": True}), clients).ok
+
+
+def test_without_stage_logs_the_logging_role_is_not_needed(stubbed: Stubbed) -> None:
+    assert preflight.check_api_logging(environment(), stubbed.clients).ok
+
+
+# --- the command --------------------------------------------------------------------------------------------
+
+
+def test_report_prints_each_failure_with_its_fix_and_fails() -> None:
+    lines: list[str] = []
+    results = iter([Result("a"), Result("b", "is wrong", "do this")])
+    assert report(results, lines.append) is False
+    assert lines == ["ok    a", "FAIL  b: is wrong", "      fix: do this"]
+
+
+def test_every_check_passes_for_cdk_jsons_dev(stubbed: Stubbed) -> None:
+    config = load_environment("dev")
+    stubbed.stubs["sts"].add_response("get_caller_identity", {"Account": ACCOUNT}, {})
+    stubbed.stubs["cloudformation"].add_response(
+        "describe_stacks", bootstrap_stack("30"), {"StackName": "CDKToolkit"}
+    )
+    quota(stubbed, config.endpoint.instance_type, 2.0)
+    for secret in (config.model.hf_token_secret_name, config.image.docker_hub_secret_name):
+        stubbed.stubs["secrets"].add_response("describe_secret", {"Name": secret}, {"SecretId": secret})
+    lines: list[str] = []
+    assert report(preflight.run_checks(config, stubbed.clients), lines.append)
+    assert len(lines) == len(preflight.CHECKS)
+
+
+def test_unknown_environment_is_one_clear_error_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.preflight", "--env", "nope"],
+        cwd=CDK_JSON.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cdk.json environment 'nope': env: no such environment")
+
+
+def test_preflight_imports_neither_cdk_nor_the_web_framework() -> None:
+    probe = "import sys, ops.preflight, ops.environment; print(sorted(m.split('.')[0] for m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=CDK_JSON.parent, capture_output=True, text=True, check=True
+    ).stdout
+    for package in ("aws_cdk", "constructs", "jsii", "starlette", "uvicorn", "strands"):
+        assert f"'{package}'" not in loaded

@@ -1,0 +1,121 @@
+"""The smoke test's verdicts on what /chat streamed, and reading its target from the stack's outputs."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ops.smoke import Target, check_chat, measure_chat, target_from_stack
+
+TARGET = Target(
+    "SageMakerAgent-dev-g6-12xlarge", "https://abc.execute-api.us-east-1.amazonaws.com/v1/chat", "us-east-1"
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    data: str = "{}"
+
+
+def stream(*names: str) -> Iterator[Event]:
+    yield from (Event(name) for name in names)
+
+
+def test_text_in_several_events_ended_by_done_passes_with_its_timings() -> None:
+    # The clock is read at the start, at the first text and at the end.
+    ticks = itertools.count()
+    timing = measure_chat(stream("tool_use", "text", "text", "done"), clock=lambda: float(next(ticks)))
+    assert (timing.text_events, timing.done, timing.first_text_seconds, timing.total_seconds) == (
+        2,
+        True,
+        1,
+        2,
+    )
+    result = check_chat(TARGET, lambda: stream("text", "text", "done"))
+    assert result.ok and "2 text events, first text after" in result.name
+
+
+def test_a_stream_without_done_fails() -> None:
+    result = check_chat(TARGET, lambda: stream("text", "text"))
+    assert result.problem == "the stream ended without a done event"
+
+
+def test_an_answer_in_one_text_event_is_not_incremental() -> None:
+    result = check_chat(TARGET, lambda: stream("text", "done"))
+    assert result.problem == "the answer came in 1 text event(s), not incrementally"
+
+
+def test_an_error_event_fails_with_its_data() -> None:
+    result = check_chat(TARGET, lambda: iter([Event("text"), Event("error", '{"code": "model_error"}')]))
+    assert result.problem == 'the API sent an error event: {"code": "model_error"}'
+
+
+def test_events_after_done_fail() -> None:
+    assert (
+        check_chat(TARGET, lambda: stream("text", "text", "done", "text")).problem
+        == "event 'text' after done"
+    )
+
+
+def test_a_request_that_raises_fails_with_the_error_and_where_to_look() -> None:
+    def refused() -> Iterator[Event]:
+        raise ConnectionError("refused")
+
+    result = check_chat(TARGET, refused)
+    assert result.problem == "ConnectionError: refused"
+    assert result.fix is not None and result.fix.startswith(
+        "aws logs tail /aws/sagemaker/Endpoints/SageMakerAgent-dev-g6-12xlarge"
+    )
+
+
+def test_only_a_local_api_is_called_unsigned() -> None:
+    assert TARGET.signed
+    assert not Target(
+        "local-endpoint", "http://127.0.0.1:8080/chat", "us-east-1", "http://127.0.0.1:9"
+    ).signed
+
+
+@pytest.fixture
+def cloudformation() -> Iterator[tuple[object, Stubber]]:
+    client = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def outputs(**values: str) -> dict[str, object]:
+    return {
+        "Stacks": [
+            {
+                "StackName": "SageMakerAgent-dev",
+                "CreationTime": "2026-01-01T00:00:00Z",
+                "StackStatus": "CREATE_COMPLETE",
+                "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in values.items()],
+            }
+        ]
+    }
+
+
+def test_target_comes_from_the_stack_outputs(cloudformation: tuple[object, Stubber]) -> None:
+    client, stub = cloudformation
+    stub.add_response(
+        "describe_stacks",
+        outputs(EndpointName=TARGET.endpoint_name, ChatUrl=TARGET.chat_url),
+        {"StackName": "SageMakerAgent-dev"},
+    )
+    assert target_from_stack(client, "SageMakerAgent-dev", "us-east-1") == TARGET  # type: ignore[arg-type]
+
+
+def test_a_stack_without_the_outputs_is_one_clear_error(cloudformation: tuple[object, Stubber]) -> None:
+    client, stub = cloudformation
+    stub.add_response("describe_stacks", outputs(ApiUrl="https://x"), {"StackName": "SageMakerAgent-dev"})
+    with pytest.raises(LookupError, match="has no EndpointName or ChatUrl output"):
+        target_from_stack(client, "SageMakerAgent-dev", "us-east-1")  # type: ignore[arg-type]
