@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+from httpx_sse import connect_sse
 from strands import Agent
 from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.session.repository_session_manager import RepositorySessionManager
@@ -24,6 +25,9 @@ from agent_api.sessions import (
     owner_digest,
     owner_from_headers,
 )
+from tests.agent_api.harness import HarnessFactory
+from tests.support.recordings import fixture_parts
+from tests.support.sagemaker_runtime import Stream
 
 
 @pytest.fixture
@@ -161,3 +165,28 @@ def test_without_a_request_context_the_owner_is_the_local_owner() -> None:
 def test_a_request_context_naming_no_caller_has_no_owner(raw: str) -> None:
     with pytest.raises(SessionOwnerUnknownError):
         owner_from_headers({"x-amzn-request-context": raw})
+
+
+def test_a_turn_that_lost_a_race_ends_with_session_conflict_and_overwrites_nothing(
+    harness: HarnessFactory, sessions_bucket: str
+) -> None:
+    held = Stream(fixture_parts("vllm/chat_stream_usage.txt"), pause_after=2)
+    app = harness(
+        [Stream(fixture_parts("vllm/chat_stream_usage.txt")), held], sessions_bucket=sessions_bucket
+    )
+    app.chat({"prompt": "Hello", "session_id": "s"})
+    with connect_sse(app.client, "POST", "/chat", json={"prompt": "Again", "session_id": "s"}) as source:
+        events = source.iter_sse()
+        next(events)
+        # Another writer (a turn that took over an expired lock) saves while this turn is answering.
+        meanwhile = json.dumps(json.loads(stored(sessions_bucket, "s")), indent=1).encode()
+        boto3.client("s3").put_object(
+            Bucket=sessions_bucket,
+            Key=f"{SESSION_PREFIX}s.json",
+            Body=meanwhile,
+            Metadata={"owner": owner_digest(LOCAL_OWNER)},
+        )
+        held.resume.set()
+        last = list(events)[-1]
+    assert (last.event, last.json()["code"]) == ("error", "session_conflict")
+    assert stored(sessions_bucket, "s") == meanwhile
