@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth preflight smoke demo local ask bench bench-e2e clean
+.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth preflight smoke demo local ask bench bench-e2e bench-sessions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMa
 
 bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM direct, and 32 concurrent streams
 	$(VENV)/bin/python benchmarks/e2e_bench.py
+
+bench-sessions: setup ## Session S3 requests per turn (turns 1, 10, 40), session time to first event, size limit
+	$(VENV)/bin/python benchmarks/session_bench.py
 
 clean: ## Remove build output (keeps the virtualenvs)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,14 @@ from agent_api import sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.errors import ErrorReply, classify
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
-from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
+from agent_api.sessions import (
+    SessionBusyError,
+    SessionLease,
+    SessionNotFoundError,
+    SessionOwnerUnknownError,
+    SessionStore,
+    owner_from_headers,
+)
 from agent_api.settings import Settings, SettingsError
 from agent_api.turn import AgentTurn, SseEvent
 from agent_api.validation import (
@@ -85,11 +92,13 @@ class ChatService:
         if chat_request.session_id is not None:
             assert self.sessions is not None, "parse_chat_request accepts a session_id only with sessions on"
             try:
-                lease = await asyncio.to_thread(self.sessions.acquire, chat_request.session_id)
-            except SessionBusyError:
-                logger.info("chat request rejected", extra={"code": "session_busy", "status": 409})
-                busy = "another request is being answered on this session; retry when it has finished"
-                return error_response(ErrorReply("session_busy", busy, 409), request_id)
+                owner = owner_from_headers(request.headers)
+                # Lock and read the whole conversation in a worker thread: S3 I/O never runs on the loop.
+                lease = await asyncio.to_thread(self.sessions.open, chat_request.session_id, owner)
+            except (SessionBusyError, SessionNotFoundError, SessionOwnerUnknownError) as exc:
+                error = _session_refusal(exc)
+                logger.info("chat request rejected", extra={"code": error.code, "status": error.status})
+                return error_response(error, request_id)
             except Exception as exc:
                 error = classify(exc, request_id)
                 logger.warning(
@@ -109,6 +118,7 @@ class ChatService:
             session_id=chat_request.session_id,
             request_id=request_id,
             metrics=RequestMetrics(self.settings.metrics_namespace, self.settings.service_name),
+            on_answered=None if lease is None else functools.partial(asyncio.to_thread, lease.save),
             on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
         )
         turn.start()
@@ -123,8 +133,20 @@ class ChatService:
         )
 
     def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
-        """Build the request's agent; with a session it starts from the saved conversation (read from S3)."""
+        """Build the request's agent; with a session it starts from the conversation read with the lease."""
         return self.factory.agent(chat_request, lease.session_manager() if lease is not None else None)
+
+
+def _session_refusal(exc: Exception) -> ErrorReply:
+    """Answer a request that may not use its session now (busy) or at all (not its caller's)."""
+    if isinstance(exc, SessionBusyError):
+        busy = "another request is being answered on this session; retry when it has finished"
+        return ErrorReply("session_busy", busy, 409)
+    if isinstance(exc, SessionOwnerUnknownError):
+        return ErrorReply(
+            "session_owner_unknown", "sessions need an authenticated caller; this request names none", 403
+        )
+    return ErrorReply("session_not_found", "no such session", 404)
 
 
 async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[bytes]:

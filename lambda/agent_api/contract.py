@@ -122,6 +122,13 @@ SESSION_ID_PATTERN: Final = re.compile(
     f"[{SESSION_ID_FIRST_CHARS}][{SESSION_ID_CHARS}]{{0,{SESSION_ID_MAX_CHARS - 1}}}"
 )
 
+# The largest session object the agent API writes (the whole conversation window as JSON). A turn that would
+# grow a session past it answers `session_too_large` and leaves the stored session as it was. Measured with
+# benchmarks/session_bench.py (docs/agent-api.md, Sessions): loading and saving a session this size takes a
+# fraction of a second and well under the smallest function memory; any model's context window is full long
+# before the conversation reaches it, unless tool results carry large binary content.
+SESSION_MAX_BYTES: Final = 16 * 1024 * 1024
+
 # --- Timeouts ---------------------------------------------------------------------------------------------
 # A stalled endpoint fails the request instead of holding the function until its timeout.
 MODEL_CONNECT_TIMEOUT_SECONDS: Final = 5

@@ -11,6 +11,7 @@ from strands.types.exceptions import (
     SessionException,
 )
 
+from agent_api.sessions import SessionConflictError, SessionTooLargeError
 from sagemaker_provider.errors import (
     EndpointInvocationError,
     MalformedChunkError,
@@ -64,6 +65,18 @@ def classify(exc: BaseException, request_id: str) -> ErrorReply:
             "model_error",
             f"the model endpoint reported an error: {shorten(exc.message, _MAX_MESSAGE_CHARS)}",
             502,
+        )
+    if isinstance(exc, SessionConflictError):
+        return ErrorReply(
+            "session_conflict",
+            "the session was changed by another request during this turn; this turn was not saved",
+            409,
+        )
+    if isinstance(exc, SessionTooLargeError):
+        return ErrorReply(
+            "session_too_large",
+            "the session has reached its size limit; this turn was not saved: start a new session",
+            413,
         )
     if isinstance(exc, SessionException):
         return ErrorReply(

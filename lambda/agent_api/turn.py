@@ -43,7 +43,11 @@ class _TurnStats:
 
 
 class AgentTurn:
-    """Builds the agent, runs it on `prompt` and yields `SseEvent`s, ending with `done` or an `ErrorReply`."""
+    """Builds the agent, runs it on `prompt` and yields `SseEvent`s, ending with `done` or an `ErrorReply`.
+
+    `on_answered` runs only after a complete answer, before `done` (saving the session); if it raises, the
+    turn ends with that error instead. `on_end` runs however the turn ends (releasing the session).
+    """
 
     def __init__(
         self,
@@ -53,6 +57,7 @@ class AgentTurn:
         session_id: str | None,
         request_id: str,
         metrics: RequestMetrics,
+        on_answered: Callable[[], Awaitable[None]] | None = None,
         on_end: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._build_agent = build_agent
@@ -60,6 +65,7 @@ class AgentTurn:
         self._session_id = session_id
         self._request_id = request_id
         self._metrics = metrics
+        self._on_answered = on_answered
         self._on_end = on_end
         self._queue: asyncio.Queue[SseEvent | ErrorReply | None] = asyncio.Queue()
         self._stats = _TurnStats()
@@ -85,12 +91,15 @@ class AgentTurn:
     async def _run(self) -> None:
         terminal: SseEvent | ErrorReply | None = None
         try:
-            # Building an agent with a session reads (a new one: writes) S3, so it runs in a worker thread.
-            # Without a session that hop costs nothing measurable (benchmarks/e2e_bench.py: building on the
-            # loop instead changed the agent API's time-to-first-token overhead by -0.1 and +0.5 ms median
-            # in two runs, within noise), so every agent is built the same way.
+            # Building an agent (which restores a session's conversation, read before the turn) runs in a
+            # worker thread. Without a session that hop costs nothing measurable (benchmarks/e2e_bench.py:
+            # building on the loop instead changed the agent API's time-to-first-token overhead by -0.1 and
+            # +0.5 ms median in two runs, within noise), so every agent is built the same way.
             agent = await asyncio.to_thread(self._build_agent)
             terminal = await self._answer(agent)
+            # Only a complete answer is kept (the session saved); if that fails, the turn fails.
+            if self._on_answered is not None:
+                await self._on_answered()
         except Exception as exc:
             terminal = self._fail(exc)
         finally:

@@ -61,14 +61,18 @@ def settings() -> Settings:
 
 @pytest.fixture
 def harness(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[HarnessFactory]:
-    """`harness(steps, **settings_overrides)` starts a SageMaker runtime scripted with `steps` and the app
-    under uvicorn."""
+    """`harness(steps, boto_session=None, **settings_overrides)` starts a SageMaker runtime scripted with
+    `steps` and the app under uvicorn (its AWS clients made from `boto_session` when given)."""
     with ExitStack() as stack:
 
-        def start(steps: list[Step], **overrides: Any) -> Harness:
+        def start(
+            steps: list[Step], *, boto_session: boto3.Session | None = None, **overrides: Any
+        ) -> Harness:
             runtime = stack.enter_context(SageMakerRuntime(*steps))
             monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
-            app = create_app(replace(settings, **overrides), retry_policy=FAST_RETRIES)
+            app = create_app(
+                replace(settings, **overrides), boto_session=boto_session, retry_policy=FAST_RETRIES
+            )
             base_url = stack.enter_context(serve(app))
             client = stack.enter_context(httpx.Client(base_url=base_url, timeout=30))
             return Harness(client, runtime)

@@ -6,7 +6,9 @@ import threading
 import boto3
 import pytest
 
-from agent_api.sessions import LOCK_PREFIX, SessionBusyError, SessionStore
+from agent_api.sessions import LOCAL_OWNER, LOCK_PREFIX, SessionBusyError, SessionStore
+
+OWNER = LOCAL_OWNER
 
 
 class Clock:
@@ -28,14 +30,14 @@ def store(sessions_bucket: str, clock: Clock) -> SessionStore:
 
 
 def test_a_free_session_is_acquired(store: SessionStore) -> None:
-    lease = store.acquire("s1")
+    lease = store.acquire("s1", OWNER)
     assert lease.key == f"{LOCK_PREFIX}s1.lock"
 
 
 def test_a_held_session_is_busy(store: SessionStore) -> None:
-    store.acquire("s1")
+    store.acquire("s1", OWNER)
     with pytest.raises(SessionBusyError):
-        store.acquire("s1")
+        store.acquire("s1", OWNER)
 
 
 def lock_body(bucket: str, session_id: str) -> dict[str, object]:
@@ -50,60 +52,60 @@ def lock_exists(bucket: str, session_id: str) -> bool:
 
 
 def test_sessions_are_locked_independently(store: SessionStore, sessions_bucket: str) -> None:
-    first, second = store.acquire("s1"), store.acquire("s2")
+    first, second = store.acquire("s1", OWNER), store.acquire("s2", OWNER)
     assert (first.session_id, second.session_id) == ("s1", "s2")
     assert lock_exists(sessions_bucket, "s1")
     assert lock_exists(sessions_bucket, "s2")
 
 
 def test_release_deletes_the_lock(store: SessionStore, sessions_bucket: str) -> None:
-    store.acquire("s1").release()
+    store.acquire("s1", OWNER).release()
     assert not lock_exists(sessions_bucket, "s1")
 
 
 def test_a_released_session_can_be_acquired_again(store: SessionStore, sessions_bucket: str) -> None:
-    first = store.acquire("s1")
+    first = store.acquire("s1", OWNER)
     first.release()
-    again = store.acquire("s1")
+    again = store.acquire("s1", OWNER)
     assert again.etag != first.etag
     assert lock_exists(sessions_bucket, "s1")
 
 
 def test_an_expired_lock_is_taken_over(store: SessionStore, clock: Clock, sessions_bucket: str) -> None:
-    stale = store.acquire("s1")
+    stale = store.acquire("s1", OWNER)
     clock.now += 101
-    taken = store.acquire("s1")
+    taken = store.acquire("s1", OWNER)
     assert taken.etag != stale.etag
     assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
 def test_an_unexpired_lock_is_not_taken_over(store: SessionStore, clock: Clock) -> None:
-    store.acquire("s1")
+    store.acquire("s1", OWNER)
     clock.now += 99
     with pytest.raises(SessionBusyError):
-        store.acquire("s1")
+        store.acquire("s1", OWNER)
 
 
 def test_release_after_takeover_leaves_the_new_holders_lock(store: SessionStore, clock: Clock) -> None:
-    stale = store.acquire("s1")
+    stale = store.acquire("s1", OWNER)
     clock.now += 101
-    store.acquire("s1")
+    store.acquire("s1", OWNER)
     store.release(stale)
     with pytest.raises(SessionBusyError):
-        store.acquire("s1")
+        store.acquire("s1", OWNER)
 
 
 def test_an_unreadable_lock_counts_as_expired(
     store: SessionStore, sessions_bucket: str, clock: Clock
 ) -> None:
     boto3.client("s3").put_object(Bucket=sessions_bucket, Key=f"{LOCK_PREFIX}s1.lock", Body=b"not json")
-    lease = store.acquire("s1")
+    lease = store.acquire("s1", OWNER)
     assert lease.session_id == "s1"
     assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
 def test_lock_records_its_expiry(store: SessionStore, sessions_bucket: str, clock: Clock) -> None:
-    store.acquire("s1")
+    store.acquire("s1", OWNER)
     assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
@@ -116,7 +118,7 @@ def test_exactly_one_of_many_concurrent_acquirers_wins(sessions_bucket: str) -> 
     def contend(store: SessionStore) -> None:
         barrier.wait()
         try:
-            store.acquire("shared")
+            store.acquire("shared", OWNER)
             outcomes.append("won")
         except SessionBusyError:
             outcomes.append("busy")

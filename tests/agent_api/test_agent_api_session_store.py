@@ -1,0 +1,192 @@
+"""The session store on moto's S3: conditional writes, the size limit, the layout, and who owns a session."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from httpx_sse import connect_sse
+from strands import Agent
+from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.session.repository_session_manager import RepositorySessionManager
+from strands.types.exceptions import SessionException
+
+from agent_api.conversation import LAYOUT, ConversationDocument
+from agent_api.sessions import (
+    LOCAL_OWNER,
+    LOCK_PREFIX,
+    SESSION_PREFIX,
+    SessionConflictError,
+    SessionNotFoundError,
+    SessionOwnerUnknownError,
+    SessionStore,
+    SessionTooLargeError,
+    owner_digest,
+    owner_from_headers,
+)
+from tests.agent_api.harness import HarnessFactory
+from tests.support.recordings import fixture_parts
+from tests.support.sagemaker_runtime import Stream
+
+
+@pytest.fixture
+def store(sessions_bucket: str) -> SessionStore:
+    return SessionStore(sessions_bucket, boto3.Session())
+
+
+def stored(bucket: str, session_id: str) -> bytes:
+    key = f"{SESSION_PREFIX}{session_id}.json"
+    return bytes(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def talk(store: SessionStore, session_id: str, *texts: str, owner: str = LOCAL_OWNER) -> None:
+    """One saved turn: a user message per text."""
+    lease = store.open(session_id, owner)
+    manager = lease.session_manager()
+    agent = Agent(session_manager=manager, callback_handler=None)
+    for text in texts:
+        manager.append_message({"role": "user", "content": [{"text": text}]}, agent)
+    lease.save()
+    lease.release()
+
+
+def test_a_saved_session_is_one_object_of_the_layout(store: SessionStore, sessions_bucket: str) -> None:
+    talk(store, "s", "Hello")
+    listed = boto3.client("s3").list_objects_v2(Bucket=sessions_bucket)
+    assert [item["Key"] for item in listed["Contents"]] == [f"{SESSION_PREFIX}s.json"]
+    document = json.loads(stored(sessions_bucket, "s"))
+    assert document["layout"] == LAYOUT
+    assert [m["message"]["content"][0]["text"] for m in document["agents"]["default"]["messages"]] == [
+        "Hello"
+    ]
+
+
+def test_a_write_after_the_session_changed_is_refused(store: SessionStore, sessions_bucket: str) -> None:
+    talk(store, "s", "Hello")
+    lease = store.open("s", LOCAL_OWNER)
+    lease.release()
+    talk(store, "s", "Meanwhile")  # another writer (e.g. after a lock takeover) saves first
+    after_other = stored(sessions_bucket, "s")
+    with pytest.raises(SessionConflictError):
+        lease.save()
+    assert stored(sessions_bucket, "s") == after_other
+
+
+def test_a_new_session_created_meanwhile_is_not_overwritten(
+    store: SessionStore, sessions_bucket: str
+) -> None:
+    lease = store.open("new", LOCAL_OWNER)
+    lease.release()
+    talk(store, "new", "First")
+    with pytest.raises(SessionConflictError):
+        lease.save()
+    assert b"First" in stored(sessions_bucket, "new")
+
+
+def test_a_session_over_the_limit_is_refused_and_left_as_it_was(sessions_bucket: str) -> None:
+    store = SessionStore(sessions_bucket, boto3.Session(), max_bytes=4096)
+    talk(store, "s", "Hello")
+    before = stored(sessions_bucket, "s")
+    with pytest.raises(SessionTooLargeError):
+        talk(store, "s", "x" * 5000)
+    assert stored(sessions_bucket, "s") == before
+
+
+def test_an_object_of_another_layout_is_refused_and_the_lock_released(
+    store: SessionStore, sessions_bucket: str
+) -> None:
+    key = f"{SESSION_PREFIX}s.json"
+    metadata = {"owner": owner_digest(LOCAL_OWNER)}
+    boto3.client("s3").put_object(
+        Bucket=sessions_bucket, Key=key, Body=b'{"messages": []}', Metadata=metadata
+    )
+    with pytest.raises(SessionException, match=f"not a {LAYOUT} document"):
+        store.open("s", LOCAL_OWNER)
+    assert boto3.client("s3").list_objects_v2(Bucket=sessions_bucket, Prefix=LOCK_PREFIX)["KeyCount"] == 0
+
+
+def test_an_object_without_our_owner_is_not_found(store: SessionStore, sessions_bucket: str) -> None:
+    key = f"{SESSION_PREFIX}s.json"
+    boto3.client("s3").put_object(Bucket=sessions_bucket, Key=key, Body=b"{}")
+    with pytest.raises(SessionNotFoundError):
+        store.open("s", LOCAL_OWNER)
+
+
+def test_the_owner_is_stored_as_a_digest(store: SessionStore, sessions_bucket: str) -> None:
+    talk(store, "s", "Hi", owner="iam:arn:aws:sts::123456789012:assumed-role/analyst/ada")
+    s3 = boto3.client("s3")
+    head = s3.head_object(Bucket=sessions_bucket, Key=f"{SESSION_PREFIX}s.json")
+    assert "ada" not in json.dumps(head["Metadata"])
+    assert b"ada" not in stored(sessions_bucket, "s")
+
+
+def test_messages_the_conversation_manager_dropped_are_not_stored() -> None:
+    document = ConversationDocument("s")
+    manager = RepositorySessionManager(session_id="s", session_repository=document)
+    agent = Agent(session_manager=manager, conversation_manager=SlidingWindowConversationManager(4))
+    for turn in range(5):
+        for role, text in (("user", f"q{turn}"), ("assistant", f"a{turn}")):
+            agent.messages.append({"role": role, "content": [{"text": text}]})  # type: ignore[typeddict-item]
+            manager.append_message(agent.messages[-1], agent)
+    agent.conversation_manager.apply_management(agent)
+    manager.sync_agent(agent)
+    saved = json.loads(document.to_json())["agents"]["default"]["messages"]
+    assert [m["message"]["content"][0]["text"] for m in saved] == ["q3", "a3", "q4", "a4"]
+    loaded = ConversationDocument.from_json("s", document.to_json())
+    restored = Agent(session_manager=RepositorySessionManager(session_id="s", session_repository=loaded))
+    assert [m["content"][0]["text"] for m in restored.messages] == ["q3", "a3", "q4", "a4"]
+
+
+@pytest.mark.parametrize(
+    ("context", "owner"),
+    [
+        (
+            {"identity": {"userArn": "arn:aws:iam::1:user/ada", "caller": "AIDA1"}},
+            "iam:arn:aws:iam::1:user/ada",
+        ),
+        ({"identity": {"userArn": None, "caller": "AIDA1"}}, "iam:AIDA1"),
+        ({"identity": {"userArn": None}, "authorizer": {"claims": {"sub": "u-1"}}}, "cognito:u-1"),
+        ({"authorizer": {"jwt": {"claims": {"sub": "u-2"}, "scopes": None}}}, "cognito:u-2"),
+        ({"authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/bob"}}}, "iam:arn:aws:iam::1:user/bob"),
+    ],
+)
+def test_the_owner_comes_from_the_request_context(context: dict[str, object], owner: str) -> None:
+    assert owner_from_headers({"x-amzn-request-context": json.dumps(context)}) == owner
+
+
+def test_without_a_request_context_the_owner_is_the_local_owner() -> None:
+    assert owner_from_headers({}) == LOCAL_OWNER
+
+
+@pytest.mark.parametrize(
+    "raw", ["not json", "[]", '{"identity": {"sourceIp": "192.0.2.1"}}', '{"identity": 1}']
+)
+def test_a_request_context_naming_no_caller_has_no_owner(raw: str) -> None:
+    with pytest.raises(SessionOwnerUnknownError):
+        owner_from_headers({"x-amzn-request-context": raw})
+
+
+def test_a_turn_that_lost_a_race_ends_with_session_conflict_and_overwrites_nothing(
+    harness: HarnessFactory, sessions_bucket: str
+) -> None:
+    held = Stream(fixture_parts("vllm/chat_stream_usage.txt"), pause_after=2)
+    app = harness(
+        [Stream(fixture_parts("vllm/chat_stream_usage.txt")), held], sessions_bucket=sessions_bucket
+    )
+    app.chat({"prompt": "Hello", "session_id": "s"})
+    with connect_sse(app.client, "POST", "/chat", json={"prompt": "Again", "session_id": "s"}) as source:
+        events = source.iter_sse()
+        next(events)
+        # Another writer (a turn that took over an expired lock) saves while this turn is answering.
+        meanwhile = json.dumps(json.loads(stored(sessions_bucket, "s")), indent=1).encode()
+        boto3.client("s3").put_object(
+            Bucket=sessions_bucket,
+            Key=f"{SESSION_PREFIX}s.json",
+            Body=meanwhile,
+            Metadata={"owner": owner_digest(LOCAL_OWNER)},
+        )
+        held.resume.set()
+        last = list(events)[-1]
+    assert (last.event, last.json()["code"]) == ("error", "session_conflict")
+    assert stored(sessions_bucket, "s") == meanwhile
