@@ -19,7 +19,7 @@ VENV_VLLM := .venv-vllm
 .PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth preflight smoke demo local ask bench bench-e2e bench-sessions clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # requirements-dev.txt is the complete lock of the CDK app, the Lambda's packages and the tools (pip
 # included), every file checked against its hashes.
