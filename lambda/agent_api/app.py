@@ -15,12 +15,12 @@ import boto3
 from botocore.exceptions import BotoCoreError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from strands import Agent
 
-from agent_api import sse
+from agent_api import contract, sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.errors import ErrorReply, classify
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
@@ -72,6 +72,10 @@ class ChatService:
         except RequestError as exc:
             logger.info("chat request rejected", extra={"code": exc.code, "status": exc.status})
             return error_response(ErrorReply(exc.code, exc.message, exc.status), request_id)
+        except ClientDisconnect:
+            # The client left before its body arrived: nobody is left to answer, and nothing was started.
+            logger.info("chat request abandoned by the client before its body arrived")
+            return Response(status_code=400)
         logger.info(
             "chat request accepted",
             extra={
@@ -201,13 +205,17 @@ def create_app(
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
     service = ChatService(settings, AgentFactory(settings, client, retry_policy or RetryPolicy()), sessions)
-    return Starlette(
+    application = Starlette(
         routes=[
-            Route("/chat", service.chat, methods=["POST"]),
-            Route("/health", service.health, methods=["GET"]),
+            Route(contract.CHAT_PATH, service.chat, methods=["POST"]),
+            Route(contract.HEALTH_PATH, service.health, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )
+    # Starlette answers `/chat/` with a 307 whose Location is built from the Host header; every path but
+    # the two routes is the documented JSON 404 instead.
+    application.router.redirect_slashes = False
+    return application
 
 
 def __getattr__(name: str) -> Any:
