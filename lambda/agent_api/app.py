@@ -102,10 +102,10 @@ class ChatService:
                     exc_info=exc if error.code == "internal_error" else None,
                 )
                 return error_response(error, request_id)
-        return await self._start_turn(chat_request, lease, request_id)
+        return await self._start_turn(request, chat_request, lease, request_id)
 
     async def _start_turn(
-        self, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
+        self, request: Request, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
     ) -> Response:
         turn = AgentTurn(
             functools.partial(self._build_agent, chat_request, lease),
@@ -116,7 +116,12 @@ class ChatService:
             on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
         )
         turn.start()
-        first = await turn.next()
+        first = await _first_event(turn, request)
+        if isinstance(first, _ClientGone):
+            # Nobody is left to answer: the turn is cancelled (the model call closed, the session released).
+            # The status is never sent; 499 is the usual "client closed request" of access logs.
+            await turn.close()
+            return Response(status_code=499)
         if isinstance(first, ErrorReply):
             await turn.close()
             return error_response(first, request_id)
@@ -129,6 +134,34 @@ class ChatService:
     def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
         """Build the request's agent; with a session it starts from the saved conversation (read from S3)."""
         return self.factory.agent(chat_request, lease.session_manager() if lease is not None else None)
+
+
+class _ClientGone:
+    """The client disconnected before the turn's first event."""
+
+
+async def _first_event(turn: AgentTurn, request: Request) -> SseEvent | ErrorReply | _ClientGone | None:
+    """Wait for the turn's first item, or `_ClientGone` as soon as the client disconnects.
+
+    Until the first event the response has not started, so Starlette cannot notice a client leaving (it
+    notices while it writes the body); the body has been read, so the next ASGI message is the disconnect.
+    """
+    first = asyncio.ensure_future(turn.next())
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({first, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Once the response streams, Starlette watches for the disconnect itself.
+        gone.cancel()
+    if first.done():
+        return first.result()
+    first.cancel()
+    return _ClientGone()
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[bytes]:

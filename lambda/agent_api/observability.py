@@ -76,6 +76,10 @@ class RequestMetrics:
         """Count one failed request (its code is in the log line)."""
         self._metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
 
+    def cancelled(self) -> None:
+        """Count one turn stopped because its client went away."""
+        self._metrics.add_metric(name="Cancelled", unit=MetricUnit.Count, value=1)
+
     def flush(self) -> None:
         """Write the recorded metrics, if any."""
         if self._metrics.metric_set:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -80,6 +81,27 @@ class Harness:
         with connect_sse(self.client, "POST", "/chat", json=body) as source:
             source.response.raise_for_status()
             return list(source.iter_sse())
+
+    def leave_once_the_model_is_called(self, body: dict[str, Any]) -> None:
+        """POST /chat on a connection of its own and close it as soon as the model was called (before any
+        event could arrive)."""
+        content = json.dumps(body).encode()
+        host, port = str(self.client.base_url).removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(content), content)
+            )
+            wait_until(lambda: bool(self.runtime.requests))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {condition}")
+        time.sleep(0.02)
 
 
 HarnessFactory = Callable[..., Harness]
