@@ -111,7 +111,7 @@ synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) int
 bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel
 	$(VENV)/bin/python benchmarks/parser_bench.py
 
-bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM direct, and 32 concurrent streams
+bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM direct, and 2 x 64 concurrent streams
 	$(VENV)/bin/python benchmarks/e2e_bench.py
 
 clean: ## Remove build output (keeps the virtualenvs)
