@@ -93,10 +93,17 @@ local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL use
 	$(if $(BACKEND),,$(MAKE) setup-vllm)
 	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND))
 
-ask: setup ## Ask the agent: make ask PROMPT="..." [ENV=dev] [SESSION=id] [URL=http://127.0.0.1:8080 for the local stack]
-	@test -n "$(PROMPT)" || { echo 'usage: make ask PROMPT="..." [ENV=dev] [SESSION=id] [URL=...]' >&2; exit 2; }
-	PYTHONPATH=client $(VENV)/bin/python -m agent_client "$(PROMPT)" --env $(or $(ENV),dev) \
-		$(if $(SESSION),--session $(SESSION)) $(if $(URL),--url $(URL) $(if $(findstring 127.0.0.1,$(URL)),--no-sign))
+# PROMPT, SESSION and URL reach the recipe as environment variables (make exports command-line variables), so
+# no quote in a prompt can break the shell line. A loopback URL (the local stack: localhost, 127.x, [::1]) is
+# sent unsigned. GNU make exits 2 whenever a recipe fails, so the client's own status (1: the API reported an
+# error, 2: client-side problem) is named on stderr; scripts that need it call `python -m agent_client`.
+ask: setup ## Ask the agent: make ask PROMPT="..." [ENV=dev] [SESSION=id] [URL=http://localhost:8080 for the local stack]
+	@test -n "$${PROMPT:-}" || { echo 'usage: make ask PROMPT="..." [ENV=dev] [SESSION=id] [URL=...]' >&2; exit 2; }
+	@case "$${URL:-}" in http://localhost[:/]*|http://localhost|http://127.*|http://\[::1\]*) local=--no-sign;; *) local=;; esac; \
+		PYTHONPATH=client $(VENV)/bin/python -m agent_client "$$PROMPT" --env "$(or $(ENV),dev)" \
+		$${SESSION:+--session "$$SESSION"} $${URL:+--url "$$URL"} $$local || { status=$$?; \
+		case $$status in 1) why="the API reported an error";; 2) why="client-side problem";; *) why="failed";; esac; \
+		echo "make ask: the client exited with status $$status ($$why)" >&2; exit $$status; }
 
 synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) into cdk.out
 	rm -rf cdk.out
@@ -113,7 +120,7 @@ smoke: setup ## After deploy: endpoint tool call, streamed /chat, time to first 
 bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel
 	$(VENV)/bin/python benchmarks/parser_bench.py
 
-bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM direct, and 32 concurrent streams
+bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM direct, and 2 x 64 concurrent streams
 	$(VENV)/bin/python benchmarks/e2e_bench.py
 
 bench-sessions: setup ## Session S3 requests per turn (turns 1, 10, 40), session time to first event, size limit

@@ -4,10 +4,10 @@ Measures, interleaved over N runs on one running stack:
   1. time to first token calling vLLM's /invocations directly (the baseline),
   2. the same through boto3 InvokeEndpointWithResponseStream and the SageMaker-runtime emulator,
   3. time to first `text` event through the agent API's POST /chat (Strands, provider, boto3, emulator),
-and prints the medians and the agent API's overhead (3 - 1; goal: <= 15 ms median). Then it sends 32
-concurrent /chat streams and reports errors (goal: none) and latencies.
+and prints the medians and the agent API's overhead (3 - 1; goal: <= 15 ms median). Then it sends 2 rounds
+of 64 concurrent /chat streams and reports errors (goal: none), time to first event (p50/p95) and latencies.
 
-    .venv/bin/python benchmarks/e2e_bench.py [--runs 30] [--concurrency 32] [--backend URL]
+    .venv/bin/python benchmarks/e2e_bench.py [--runs 30] [--concurrency 64] [--rounds 2] [--backend URL]
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,26 +109,47 @@ def ttft_agent(client: httpx.Client, agent_url: str) -> float:
     return first
 
 
-async def one_stream(client: httpx.AsyncClient, agent_url: str) -> tuple[float, str | None]:
+@dataclass
+class StreamResult:
+    """One concurrent stream: its time to first event and to the end, and what went wrong if anything."""
+
+    first_event: float | None = None
+    total: float = 0.0
+    error: str | None = None
+
+
+async def one_stream(client: httpx.AsyncClient, agent_url: str) -> StreamResult:
+    result = StreamResult()
     started = time.perf_counter()
     text = ""
     try:
         async with aconnect_sse(client, "POST", f"{agent_url}/chat", json={"prompt": PROMPT}) as source:
             if source.response.status_code != 200:
-                return time.perf_counter() - started, f"HTTP {source.response.status_code}"
-            async for event in source.aiter_sse():
-                if event.event == "text":
-                    text += json.loads(event.data)["delta"]
-                elif event.event == "error":
-                    return time.perf_counter() - started, f"error event {event.data}"
+                result.error = f"HTTP {source.response.status_code}"
+            else:
+                async for event in source.aiter_sse():
+                    if result.first_event is None:
+                        result.first_event = time.perf_counter() - started
+                    if event.event == "text":
+                        text += json.loads(event.data)["delta"]
+                    elif event.event == "error":
+                        result.error = f"error event {event.data}"
+                        break
     except httpx.HTTPError as error:
-        return time.perf_counter() - started, repr(error)
-    if text != EXPECTED:
-        return time.perf_counter() - started, f"wrong text {text!r}"
-    return time.perf_counter() - started, None
+        result.error = repr(error)
+    if result.error is None and text != EXPECTED:
+        result.error = f"wrong text {text!r}"
+    result.total = time.perf_counter() - started
+    return result
 
 
-async def concurrent_streams(agent_url: str, count: int) -> tuple[float, list[tuple[float, str | None]]]:
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of ``values`` (not empty)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+async def concurrent_streams(agent_url: str, count: int) -> tuple[float, list[StreamResult]]:
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
     async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
         started = time.perf_counter()
@@ -142,7 +165,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of concurrent streams")
     parser.add_argument("--backend", help="an already running vLLM (default: start one on the tiny model)")
     args = parser.parse_args()
 
@@ -187,16 +211,25 @@ def main() -> int:
         verdict = "met" if overhead <= 0.015 else "NOT met"
         print(f"  agent API overhead           {ms(overhead)}  (goal <= 15 ms: {verdict})")
 
-        wall, results = asyncio.run(concurrent_streams(stack.agent_url, args.concurrency))
-        errors = [error for _, error in results if error is not None]
-        latencies = sorted(latency for latency, _ in results)
-        print(
-            f"\n{args.concurrency} concurrent /chat streams: {len(errors)} errors, wall {wall:.2f} s, "
-            f"latency p50 {ms(statistics.median(latencies)).strip()}, max {ms(latencies[-1]).strip()}"
-        )
-        for error in errors[:5]:
-            print(f"  error: {error}")
-    return 1 if errors else 0
+        print(f"\n{args.rounds} x {args.concurrency} concurrent /chat streams:")
+        failed = 0
+        for round_number in range(1, args.rounds + 1):
+            wall, results = asyncio.run(concurrent_streams(stack.agent_url, args.concurrency))
+            errors = [result.error for result in results if result.error is not None]
+            failed += len(errors)
+            firsts = [result.first_event for result in results if result.first_event is not None]
+            totals = [result.total for result in results]
+            first_event = "no first event"
+            if firsts:
+                p50, p95 = ms(percentile(firsts, 0.5)).strip(), ms(percentile(firsts, 0.95)).strip()
+                first_event = f"first event p50 {p50}, p95 {p95}"
+            print(
+                f"  round {round_number}: {len(errors)} errors, wall {wall:.2f} s, {first_event}, "
+                f"complete p50 {ms(percentile(totals, 0.5)).strip()}, max {ms(max(totals)).strip()}"
+            )
+            for error in errors[:5]:
+                print(f"    error: {error}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ import boto3
 from botocore.exceptions import BotoCoreError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from strands import Agent
 
-from agent_api import sse
+from agent_api import contract, sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.errors import ErrorReply, classify
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
@@ -79,6 +79,10 @@ class ChatService:
         except RequestError as exc:
             logger.info("chat request rejected", extra={"code": exc.code, "status": exc.status})
             return error_response(ErrorReply(exc.code, exc.message, exc.status), request_id)
+        except ClientDisconnect:
+            # The client left before its body arrived: nobody is left to answer, and nothing was started.
+            logger.info("chat request abandoned by the client before its body arrived")
+            return Response(status_code=400)
         logger.info(
             "chat request accepted",
             extra={
@@ -107,10 +111,10 @@ class ChatService:
                     exc_info=exc if error.code == "internal_error" else None,
                 )
                 return error_response(error, request_id)
-        return await self._start_turn(chat_request, lease, request_id)
+        return await self._start_turn(request, chat_request, lease, request_id)
 
     async def _start_turn(
-        self, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
+        self, request: Request, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
     ) -> Response:
         turn = AgentTurn(
             functools.partial(self._build_agent, chat_request, lease),
@@ -122,7 +126,12 @@ class ChatService:
             on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
         )
         turn.start()
-        first = await turn.next()
+        first = await _first_event(turn, request)
+        if isinstance(first, _ClientGone):
+            # Nobody is left to answer: the turn is cancelled (the model call closed, the session released).
+            # The status is never sent; 499 is the usual "client closed request" of access logs.
+            await turn.close()
+            return Response(status_code=499)
         if isinstance(first, ErrorReply):
             await turn.close()
             return error_response(first, request_id)
@@ -147,6 +156,34 @@ def _session_refusal(exc: Exception) -> ErrorReply:
             "session_owner_unknown", "sessions need an authenticated caller; this request names none", 403
         )
     return ErrorReply("session_not_found", "no such session", 404)
+
+
+class _ClientGone:
+    """The client disconnected before the turn's first event."""
+
+
+async def _first_event(turn: AgentTurn, request: Request) -> SseEvent | ErrorReply | _ClientGone | None:
+    """Wait for the turn's first item, or `_ClientGone` as soon as the client disconnects.
+
+    Until the first event the response has not started, so Starlette cannot notice a client leaving (it
+    notices while it writes the body); the body has been read, so the next ASGI message is the disconnect.
+    """
+    first = asyncio.ensure_future(turn.next())
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({first, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Once the response streams, Starlette watches for the disconnect itself.
+        gone.cancel()
+    if first.done():
+        return first.result()
+    first.cancel()
+    return _ClientGone()
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[bytes]:
@@ -223,13 +260,17 @@ def create_app(
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
     service = ChatService(settings, AgentFactory(settings, client, retry_policy or RetryPolicy()), sessions)
-    return Starlette(
+    application = Starlette(
         routes=[
-            Route("/chat", service.chat, methods=["POST"]),
-            Route("/health", service.health, methods=["GET"]),
+            Route(contract.CHAT_PATH, service.chat, methods=["POST"]),
+            Route(contract.HEALTH_PATH, service.health, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )
+    # Starlette answers `/chat/` with a 307 whose Location is built from the Host header; every path but
+    # the two routes is the documented JSON 404 instead.
+    application.router.redirect_slashes = False
+    return application
 
 
 def __getattr__(name: str) -> Any:

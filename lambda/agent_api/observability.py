@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -20,8 +21,17 @@ from agent_api.contract import ENV_SERVICE_NAME, SERVICE_NAME
 logger = Logger(service=os.environ.get(ENV_SERVICE_NAME) or SERVICE_NAME)
 
 
+# Lambda request ids are UUIDs; anything else is echoed in the `x-request-id` header, so only a short token
+# of safe characters is kept (a newline or a non-Latin-1 character could not be sent as a header at all).
+_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
 def request_id_from_headers(headers: Mapping[str, str]) -> str:
-    """Return the Lambda request id the Web Adapter forwards in `x-amzn-lambda-context`, else a new one."""
+    """Return the Lambda request id the Web Adapter forwards in `x-amzn-lambda-context`, else a new one.
+
+    An unusable id (missing, malformed, not a short token) is replaced, never an error: the request itself is
+    fine, and the header is the adapter's, not the caller's.
+    """
     raw = headers.get("x-amzn-lambda-context")
     if raw:
         try:
@@ -29,7 +39,7 @@ def request_id_from_headers(headers: Mapping[str, str]) -> str:
         except ValueError:
             context = None
         request_id = context.get("request_id") if isinstance(context, dict) else None
-        if isinstance(request_id, str) and request_id:
+        if isinstance(request_id, str) and _REQUEST_ID_PATTERN.fullmatch(request_id):
             return request_id
     return uuid.uuid4().hex
 
@@ -65,6 +75,10 @@ class RequestMetrics:
     def error(self) -> None:
         """Count one failed request (its code is in the log line)."""
         self._metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+
+    def cancelled(self) -> None:
+        """Count one turn stopped because its client went away."""
+        self._metrics.add_metric(name="Cancelled", unit=MetricUnit.Count, value=1)
 
     def flush(self) -> None:
         """Write the recorded metrics, if any."""

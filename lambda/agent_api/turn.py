@@ -3,7 +3,8 @@
 The turn (building the agent included) runs in a dedicated task that feeds a queue, so the HTTP layer can wait
 for the first event before choosing a status (a failure before anything was produced becomes a plain JSON
 error with its own status), and so a client disconnect cancels the whole turn in one place. However the turn
-ends (answered, failed, cancelled), its task releases the session and flushes the request's metrics.
+ends (answered, failed, cancelled), its task logs one end line, flushes the request's metrics once and
+releases the session.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class SseEvent:
 @dataclass
 class _TurnStats:
     tool_calls: int = 0
+    events: int = 0
     tool_names: dict[str, str] = field(default_factory=dict)
 
 
@@ -96,22 +98,29 @@ class AgentTurn:
             # building on the loop instead changed the agent API's time-to-first-token overhead by -0.1 and
             # +0.5 ms median in two runs, within noise), so every agent is built the same way.
             agent = await asyncio.to_thread(self._build_agent)
-            terminal = await self._answer(agent)
-            # Only a complete answer is kept (the session saved); if that fails, the turn fails.
+            stop_reason = await self._answer(agent)
+            # Only a complete answer is kept (the session saved); if that fails, the turn fails, and the
+            # failure is its one end line.
             if self._on_answered is not None:
                 await self._on_answered()
+            terminal = self._done(agent, stop_reason)
         except Exception as exc:
             terminal = self._fail(exc)
         finally:
+            # Whatever the end, exactly one end line and one metrics document: done and failed turns logged
+            # theirs above; only a cancelled one (the client went away) gets here without a terminal event.
+            if terminal is None:
+                self._cancelled()
+            self._flush_metrics()
             # Cleanup (the session lock) happens before the last event, so a client that sends its next
             # turn as soon as it reads `done` finds the session free.
             await self._end()
-            self._flush_metrics()
             if terminal is not None:
                 self._queue.put_nowait(terminal)
             self._queue.put_nowait(None)
 
-    async def _answer(self, agent: Agent) -> SseEvent | None:
+    async def _answer(self, agent: Agent) -> str:
+        """Stream the agent's answer as events; return its stop reason."""
         stop_reason: str | None = None
         try:
             async for event in agent.stream_async(self._prompt):
@@ -122,7 +131,9 @@ class AgentTurn:
         except MaxTokensReachedException:
             # The partial answer was streamed and saved; running out of tokens is a normal end.
             stop_reason = "max_tokens"
-        return None if stop_reason is None else self._done(agent, stop_reason)
+        if stop_reason is None:
+            raise RuntimeError("the agent's stream ended without a result")
+        return stop_reason
 
     async def _end(self) -> None:
         if self._on_end is None:
@@ -182,7 +193,7 @@ class AgentTurn:
                 "input_tokens": input_tokens,
                 "output_tokens": output_tokens,
                 "tool_calls": self._stats.tool_calls,
-                "duration_ms": round((time.monotonic() - self._started) * 1000),
+                "duration_ms": self._duration_ms(),
             },
         )
         return SseEvent(
@@ -193,6 +204,20 @@ class AgentTurn:
                 "session_id": self._session_id,
             },
         )
+
+    def _cancelled(self) -> None:
+        self._metrics.cancelled()
+        logger.info(
+            "chat turn cancelled",
+            extra={
+                "reason": "client_gone",
+                "events": self._stats.events,
+                "duration_ms": self._duration_ms(),
+            },
+        )
+
+    def _duration_ms(self) -> int:
+        return round((time.monotonic() - self._started) * 1000)
 
     def _fail(self, exc: Exception) -> ErrorReply:
         error = classify(exc, self._request_id)
@@ -208,6 +233,7 @@ class AgentTurn:
         return error
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self._stats.events += 1
         self._queue.put_nowait(SseEvent(name, data))
 
 

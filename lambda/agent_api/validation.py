@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,14 +42,24 @@ def max_body_bytes(settings: Settings) -> int:
 
 
 def check_content_type(content_type: str | None) -> None:
-    """Accept only `application/json` (parameters such as charset allowed)."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
+    """Accept only `application/json`, in UTF-8 (the only charset parameter allowed)."""
+    media_type, _, parameters = (content_type or "").partition(";")
+    charset = _parameter(parameters, "charset")
+    if media_type.strip().lower() != "application/json" or charset not in {None, "utf-8"}:
         raise RequestError(
             415,
             "unsupported_media_type",
             f"Content-Type must be application/json, got {content_type or 'none'!r}",
         )
+
+
+def _parameter(parameters: str, name: str) -> str | None:
+    """Return a media type parameter's value, lowercased and unquoted, or None."""
+    for parameter in parameters.split(";"):
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == name:
+            return value.strip().strip('"').lower()
+    return None
 
 
 def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
@@ -62,10 +73,7 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         raise RequestError(
             413, "body_too_large", f"request body is larger than {max_body_bytes(settings)} bytes"
         )
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+    data = _load_json(body)
     if not isinstance(data, dict):
         raise RequestError(400, "invalid_body", "request body must be a JSON object")
     accepted = sorted(contract.REQUEST_FIELDS)
@@ -80,6 +88,38 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         max_tokens=_max_tokens(data, settings),
         temperature=_temperature(data, settings),
     )
+
+
+def _load_json(body: bytes) -> Any:
+    """Parse a UTF-8 JSON body; anything the parser cannot hold is a client error, never a 500."""
+    try:
+        # Decoded first: given bytes, json.loads would also guess UTF-16 and UTF-32, which the API does not
+        # accept (RFC 8259 section 8.1: JSON exchanged between systems is UTF-8).
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, "invalid_json", f"request body is not UTF-8: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise RequestError(400, "invalid_json", "request body is nested too deeply") from exc
+    except ValueError as exc:
+        # Python refuses to convert integers longer than sys.get_int_max_str_digits() (4300) digits.
+        raise RequestError(
+            400,
+            "invalid_json",
+            f"request body holds an integer of more than {sys.get_int_max_str_digits()} digits",
+        ) from exc
+    try:
+        # An escaped lone surrogate (\ud800) is valid JSON syntax but no Unicode character: it could not
+        # be encoded for the model (nor echoed in an error message).
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(
+            400, "invalid_json", "request body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff)"
+        ) from exc
+    return data
 
 
 def _prompt(data: dict[str, Any], settings: Settings) -> str:

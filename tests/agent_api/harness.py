@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -15,10 +16,22 @@ from httpx_sse import ServerSentEvent, connect_sse
 from starlette.applications import Starlette
 
 from agent_api.agent_factory import RetryPolicy
+from agent_api.http_protocol import JsonErrorH11Protocol
 from tests.support.sagemaker_runtime import SageMakerRuntime
 
 # Retries without sleeping, so throttling tests stay fast; the production policy is tested on its own.
 FAST_RETRIES = RetryPolicy(max_attempts=2, initial_delay_seconds=0, max_delay_seconds=0)
+
+
+def raw_exchange(base_url: str, request: bytes) -> bytes:
+    """Send `request` as raw bytes on a new connection; return all the server answered before closing."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @contextmanager
@@ -30,7 +43,11 @@ def serve(app: Starlette) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
+    # The protocol lambda/run.sh runs uvicorn with.
+    config = uvicorn.Config(
+        app, http=JsonErrorH11Protocol, lifespan="off", log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -64,6 +81,27 @@ class Harness:
         with connect_sse(self.client, "POST", "/chat", json=body) as source:
             source.response.raise_for_status()
             return list(source.iter_sse())
+
+    def leave_once_the_model_is_called(self, body: dict[str, Any]) -> None:
+        """POST /chat on a connection of its own and close it as soon as the model was called (before any
+        event could arrive)."""
+        content = json.dumps(body).encode()
+        host, port = str(self.client.base_url).removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(content), content)
+            )
+            wait_until(lambda: bool(self.runtime.requests))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {condition}")
+        time.sleep(0.02)
 
 
 HarnessFactory = Callable[..., Harness]

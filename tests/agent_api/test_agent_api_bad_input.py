@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+import time
 from typing import Any
 
 import pytest
 
-from tests.agent_api.harness import Harness, HarnessFactory
+from tests.agent_api.harness import Harness, HarnessFactory, raw_exchange
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import Stream
 
@@ -120,3 +123,101 @@ def test_wrong_method_is_a_json_405(app: Harness) -> None:
 def test_health_answers_ok(app: Harness) -> None:
     response = app.client.get("/health")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+@pytest.fixture
+def default_app(harness: HarnessFactory) -> Harness:
+    """The app with the default limits (16,000 prompt characters)."""
+    return harness([Stream(fixture_parts("vllm/chat_stream_usage.txt"))])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 49_000 + b"]" * 49_000, "nested too deeply"),
+        (b'{"prompt": "Hi", "max_tokens": ' + b"9" * 5_000 + b"}", "integer of more than 4300 digits"),
+        (b'{"prompt": "hi \\ud800"}', "lone UTF-16 surrogate"),
+        (b'{"prompt": "hi", "\\udfff": 1}', "lone UTF-16 surrogate"),
+        ('{"prompt": "Hi"}'.encode("utf-16"), "not UTF-8"),
+        ('{"prompt": "Hi"}'.encode("utf-16-le"), "not valid JSON"),
+    ],
+    ids=["deeply-nested", "huge-integer", "lone-surrogate", "surrogate-key", "utf-16", "utf-16-no-bom"],
+)
+def test_json_the_api_cannot_take_is_rejected(default_app: Harness, content: bytes, message: str) -> None:
+    response = post_raw(default_app, content)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_json")
+    assert message in response.json()["message"]
+    assert default_app.runtime.requests == []
+
+
+def escaped(body: dict[str, Any]) -> bytes:
+    """The body as the project's client sends it: json.dumps, every non-ASCII character escaped."""
+    return json.dumps(body).encode()
+
+
+def test_longest_prompt_is_accepted_however_it_is_escaped(default_app: Harness) -> None:
+    # Each emoji is one character but 12 bytes escaped ("\\ud83d\\ude00"), the most JSON can take.
+    prompt = "\U0001f600" * 16_000
+    response = post_raw(default_app, escaped({"prompt": prompt, "max_tokens": 8, "temperature": 0.5}))
+    assert response.status_code == 200
+
+
+def test_prompt_over_the_limit_however_escaped_is_too_long_not_too_large(default_app: Harness) -> None:
+    response = post_raw(default_app, escaped({"prompt": "\U0001f600" * 16_001}))
+    assert (response.status_code, response.json()["code"]) == (400, "prompt_too_long")
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/chat//", "/health/", "/", "/CHAT"])
+def test_unknown_path_is_a_json_404_never_a_redirect(app: Harness, path: str) -> None:
+    response = app.client.post(path, json={"prompt": "Hi"}, headers={"host": "evil.example"})
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "latin-1"])
+def test_json_content_type_with_another_charset_is_rejected(app: Harness, charset: str) -> None:
+    response = post_raw(app, b'{"prompt": "Hi"}', f"application/json; charset={charset}")
+    assert (response.status_code, response.json()["code"]) == (415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    ["a\nb", "\u00e9\u4e2d", "x" * 300, "", "a b"],
+    ids=["newline", "non-latin-1", "long", "empty", "space"],
+)
+def test_unusable_request_id_is_replaced_by_a_fresh_one(app: Harness, request_id: str) -> None:
+    context = json.dumps({"request_id": request_id})
+    response = app.post({"prompt": "Hi"}, headers={"x-amzn-lambda-context": context})
+    assert response.status_code == 200
+    assert re.fullmatch("[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+@pytest.mark.parametrize("content_length", [b"abc", b"-1", b"+2", b"99999999999999999999999", b"2 2"])
+def test_malformed_content_length_is_a_json_400(app: Harness, content_length: bytes) -> None:
+    answer = raw_exchange(
+        str(app.client.base_url),
+        b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + content_length + b"\r\n\r\n{}",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["code"] == "bad_request"
+
+
+def test_client_leaving_before_its_body_arrives_is_no_error(
+    app: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = str(app.client.base_url).removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        # Content-Length promises 10 bytes; the client sends 2 and goes.
+        sock.sendall(
+            b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10\r\n\r\n{}"
+        )
+    deadline = time.monotonic() + 10
+    while "abandoned by the client" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "abandoned by the client" in caplog.text
+    assert "unhandled error" not in caplog.text
+    assert app.runtime.requests == []

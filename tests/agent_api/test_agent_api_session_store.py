@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import boto3
@@ -13,6 +14,7 @@ from strands.session.repository_session_manager import RepositorySessionManager
 from strands.types.exceptions import SessionException
 
 from agent_api.conversation import LAYOUT, ConversationDocument
+from agent_api.observability import logger
 from agent_api.sessions import (
     LOCAL_OWNER,
     LOCK_PREFIX,
@@ -168,8 +170,10 @@ def test_a_request_context_naming_no_caller_has_no_owner(raw: str) -> None:
 
 
 def test_a_turn_that_lost_a_race_ends_with_session_conflict_and_overwrites_nothing(
-    harness: HarnessFactory, sessions_bucket: str
+    harness: HarnessFactory, sessions_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    logs = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", logs)
     held = Stream(fixture_parts("vllm/chat_stream_usage.txt"), pause_after=2)
     app = harness(
         [Stream(fixture_parts("vllm/chat_stream_usage.txt")), held], sessions_bucket=sessions_bucket
@@ -190,3 +194,10 @@ def test_a_turn_that_lost_a_race_ends_with_session_conflict_and_overwrites_nothi
         last = list(events)[-1]
     assert (last.event, last.json()["code"]) == ("error", "session_conflict")
     assert stored(sessions_bucket, "s") == meanwhile
+    # The failed save is the turn's one end line: the answer it could not keep is not also "finished".
+    ends = [
+        json.loads(line)["message"]
+        for line in logs.getvalue().splitlines()
+        if line.startswith("{") and json.loads(line).get("message", "").startswith("chat turn ")
+    ]
+    assert ends == ["chat turn finished", "chat turn failed"]

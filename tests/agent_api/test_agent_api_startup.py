@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from agent_api.contract import RETRY_BACKOFF_BUDGET_SECONDS
 from agent_api.settings import Settings, SettingsError
 from agent_api.validation import ChatRequest
 from sagemaker_provider.transport import create_client
-from tests.agent_api.harness import serve
+from tests.agent_api.harness import raw_exchange, serve
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import SageMakerRuntime, Stream, Throttle
 
@@ -92,6 +93,12 @@ def test_run_sh_serves_health_on_the_adapter_port() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         assert status == 200
+        # A request uvicorn cannot parse gets the API's JSON error, not uvicorn's plain text.
+        answer = raw_exchange(
+            f"http://127.0.0.1:{port}",
+            b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        )
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["code"] == "bad_request"
     finally:
         process.terminate()
         process.wait(timeout=10)
