@@ -33,7 +33,7 @@ _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"
 # (endpoints, partitions, retry and default configuration). The bundle tests prove the list is enough.
 AWS_SERVICES = (
     "sagemaker-runtime",  # sagemaker_provider: InvokeEndpointWithResponseStream
-    "s3",  # agent_api.sessions and Strands' S3SessionManager
+    "s3",  # agent_api.sessions: the session store and its locks
     "sagemaker",  # the control plane (inference components): within the size budget, not called yet
 )
 # Distributions the lock installs that no code path of the function imports (17 MiB). Strands declares

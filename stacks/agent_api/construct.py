@@ -198,7 +198,7 @@ class AgentApi(Construct):
             ),
             nag.wildcard_actions(
                 [*nag.BUCKET_READ_ACTIONS, *nag.BUCKET_WRITE_ACTIONS],
-                "S3SessionManager reads, writes and deletes session objects of the sessions bucket only.",
+                "The session store reads, writes and deletes session and lock objects of the sessions bucket only.",
             ),
             nag.wildcard_actions(nag.KEY_GRANT_ACTIONS, "Session objects use the stack's own key."),
             nag.wildcard_resources(
