@@ -9,6 +9,7 @@ conversation manager trims the history). :func:`server_error` picks the right on
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 _MAX_SHOWN_BYTES = 200
 
@@ -87,6 +88,34 @@ class EndpointInvocationError(SageMakerProviderError):
         self.error_code = error_code
         self.message = message
         super().__init__(f"{error_code} (status {status_code}): {message}")
+
+
+class EndpointTimeoutError(SageMakerProviderError):
+    """The endpoint sent nothing within the client's read timeout, before or during the answer.
+
+    Attributes:
+        message: What happened, with the underlying error.
+
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class EndpointConnectionError(SageMakerProviderError):
+    """The connection to the endpoint failed: closed or reset mid-answer, or never established.
+
+    Attributes:
+        kind: ``"closed"`` (the connection broke off) or ``"unreachable"`` (it could not be opened).
+        message: What happened, with the underlying error.
+
+    """
+
+    def __init__(self, kind: Literal["closed", "unreachable"], message: str) -> None:
+        self.kind = kind
+        self.message = message
+        super().__init__(message)
 
 
 def is_context_overflow(message: str) -> bool:

@@ -157,9 +157,10 @@ class SageMakerModel(Model):
     ) -> AsyncGenerator[StreamEvent, None]:
         """Invoke the endpoint and yield Strands stream events as the response arrives.
 
-        Setting ``cancel_signal`` stops reading the response and ends the stream without ``messageStop``,
-        which Strands reports as a cancelled turn. Other keyword arguments the agent passes
-        (``invocation_state``, ``agent_metadata``...) are accepted and not used.
+        Setting ``cancel_signal`` stops reading the response at once (even while the endpoint sends
+        nothing) and ends the stream without ``messageStop``, which Strands reports as a cancelled turn.
+        Other keyword arguments the agent passes (``invocation_state``, ``agent_metadata``...) are accepted
+        and not used.
 
         Raises:
             ModelThrottledException: SageMaker or the server is throttling.
@@ -168,6 +169,8 @@ class SageMakerModel(Model):
             StreamTruncatedError: The stream ended before its format's end marker.
             MalformedChunkError: The response is not in the selected format.
             EndpointInvocationError: SageMaker answered with an error.
+            EndpointTimeoutError: The endpoint sent nothing within the client's read timeout.
+            EndpointConnectionError: The connection broke off mid-answer, or the endpoint is unreachable.
 
         """
         if system_prompt_content:
