@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .chat_templates import ChatTemplate
+
+if TYPE_CHECKING:
+    from strands.models.model import CacheConfig
 
 
 class SageMakerConfig(TypedDict, total=False):
@@ -30,6 +33,10 @@ class SageMakerConfig(TypedDict, total=False):
         tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
         chat_template: Renders prompts for the native ``tgi``/``lmi`` formats (default: Llama 3.1's).
         context_window_limit: The model's context window in tokens (Strands' ``BaseModelConfig``).
+        model_id: The model's name, as Strands' built-in providers take it (its tracing reads it); sent
+            nowhere (``model`` is the request field).
+        cache_config: Strands' ``CacheConfig``, accepted as its built-in providers accept it. Nothing is sent:
+            vLLM and SGLang cache prompt prefixes on their own, with no cache points in the request.
 
     """
 
@@ -48,6 +55,8 @@ class SageMakerConfig(TypedDict, total=False):
     tool_results_as_user_text: bool
     chat_template: ChatTemplate | None
     context_window_limit: int | None
+    model_id: str | None
+    cache_config: CacheConfig | None
 
 
 _OPTIONAL_STRINGS = (
@@ -58,6 +67,7 @@ _OPTIONAL_STRINGS = (
     "target_variant",
     "target_model",
     "custom_attributes",
+    "model_id",
 )
 _KNOWN_KEYS = frozenset(SageMakerConfig.__annotations__)
 
@@ -114,6 +124,13 @@ def validate_config(config: Mapping[str, Any], *, partial: bool = False) -> None
             isinstance(config["chat_template"], ChatTemplate),
             "chat_template",
             "must have a render(messages, system_prompt) method",
+        )
+    if config.get("cache_config") is not None:
+        # Imported here: the formats and `replay` validate configurations without loading Strands.
+        from strands.models.model import CacheConfig
+
+        _require(
+            isinstance(config["cache_config"], CacheConfig), "cache_config", "must be a strands CacheConfig"
         )
     limit = config.get("context_window_limit")
     if limit is not None:

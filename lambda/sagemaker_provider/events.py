@@ -32,6 +32,7 @@ _STOP_REASONS: Final[dict[str, str]] = {
     "function_call": "tool_use",
     "length": "max_tokens",
     "content_filter": "content_filtered",
+    "stop_sequence": "stop_sequence",  # TGI: a `stop` string of the request was generated
 }
 
 

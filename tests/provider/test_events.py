@@ -123,3 +123,12 @@ def test_pretty_printed_completion_body_is_read() -> None:
 def test_empty_answer_still_ends_the_message() -> None:
     events = parse_parts([sse(delta(content="", finish="stop"))])
     assert [next(iter(e)) for e in events] == ["messageStart", "messageStop", "metadata"]
+
+
+def test_tgi_stop_sequence_finish_reason_is_strands_stop_sequence() -> None:
+    body = (
+        b'data: {"index":1,"token":{"id":1,"text":"Paris","special":false},"generated_text":"Paris",'
+        b'"details":{"finish_reason":"stop_sequence","generated_tokens":1,"input_length":5}}\n\n'
+    )
+    events = parse_parts([body], "tgi")
+    assert {"messageStop": {"stopReason": "stop_sequence"}} in events

@@ -158,10 +158,12 @@ class ResponseParser:
         return self._events.close()
 
 
-def error_in(payload: Any) -> tuple[str, str | None] | None:
-    """Return ``(message, code)`` when ``payload`` is a server's error object, else ``None``.
+def error_in(payload: Any) -> tuple[str, str | None, int | None] | None:
+    """Return ``(message, code, status)`` when ``payload`` is a server's error object, else ``None``.
 
     Recognises ``{"error": "text", ...}``, ``{"error": {"message": ...}}`` and ``{"object": "error", ...}``.
+    ``status`` is the HTTP status the object carries (vLLM/SGLang/OpenAI: an integer ``code``; others:
+    ``status``), if any.
     """
     if not isinstance(payload, dict):
         return None
@@ -173,12 +175,22 @@ def error_in(payload: Any) -> tuple[str, str | None] | None:
     if isinstance(error, dict):
         message = error.get("message")
         code = error.get("type") or error.get("code")
+        status = _status(error) or _status(payload)
     else:
         message = error
         code = payload.get("error_type") or payload.get("code")
+        status = _status(payload)
     if not isinstance(message, str) or not message:
         message = json.dumps(payload)
-    return message, None if code is None else str(code)
+    return message, None if code is None else str(code), status
+
+
+def _status(fields: dict[str, Any]) -> int | None:
+    for key in ("code", "status", "status_code"):
+        value = fields.get(key)
+        if type(value) is int and 100 <= value <= 599:  # an int, not a bool
+            return value
+    return None
 
 
 def raise_error_object(payload: Any) -> None:
