@@ -152,6 +152,10 @@ class AgentSettings:
         lambda v: not contract.unknown_tools(v),
     )
     max_prompt_chars: int = _bounded(contract.MAX_PROMPT_CHARS)
+    stream_reasoning: bool = _rule(
+        contract.STREAM_REASONING_DEFAULT,
+        "true or false (stream the model's reasoning as `reasoning` events)",
+    )
     session_ttl_days: int = _rule(
         30, "an integer >= 1 (days before a stored session expires)", lambda v: v >= 1
     )

@@ -110,6 +110,7 @@ class ChatService:
             request_id=request_id,
             metrics=RequestMetrics(self.settings.metrics_namespace, self.settings.service_name),
             on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
+            stream_reasoning=self.settings.stream_reasoning,
         )
         turn.start()
         first = await turn.next()

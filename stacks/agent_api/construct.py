@@ -46,6 +46,9 @@ def agent_environment(agent: AgentSettings, endpoint_name: str, sessions_bucket:
         contract.ENV_TOOLS: ",".join(contract.split_tools(agent.tools)),
         contract.ENV_SESSIONS_BUCKET: sessions_bucket,
         contract.ENV_MAX_PROMPT_CHARS: str(agent.max_prompt_chars),
+        contract.ENV_STREAM_REASONING: contract.BOOLEANS[0]
+        if agent.stream_reasoning
+        else contract.BOOLEANS[1],
         contract.ENV_SERVICE_NAME: contract.SERVICE_NAME,
         contract.ENV_METRICS_NAMESPACE: agent.metrics_namespace,
         contract.ENV_LOG_LEVEL: agent.log_level,
