@@ -54,7 +54,8 @@ def stop_reason_for(finish_reason: str | None, has_tool_calls: bool) -> str:
 
 
 class _ToolCall:
-    def __init__(self) -> None:
+    def __init__(self, index: int) -> None:
+        self.index = index
         self.id = ""
         self.name = ""
         self.arguments: list[str] = []
@@ -64,7 +65,7 @@ class EventBuilder:
     """Accumulate parsed pieces of one response and emit Strands events for them.
 
     Events are collected in order; :meth:`take` hands over those produced so far. Tool calls are emitted
-    once complete, at :meth:`close`, since their fragments may arrive interleaved by index.
+    once complete, at :meth:`close`, in index order, since their fragments may arrive interleaved by index.
 
     Args:
         format_name: The response format being read, named in errors.
@@ -77,7 +78,9 @@ class EventBuilder:
         self._new_tool_id = new_tool_id
         self._events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
         self._block = 0
-        self._tools: dict[int, _ToolCall] = {}
+        # Every call in arrival order, and the call each server index currently continues.
+        self._tools: list[_ToolCall] = []
+        self._open_tools: dict[int, _ToolCall] = {}
         self._finish_reason: str | None = None
         self._usage: dict[str, int] | None = None
 
@@ -102,11 +105,14 @@ class EventBuilder:
     def tool_delta(self, index: int, tool_id: Any, name: Any, arguments: Any) -> None:
         """Add a fragment of the tool call at ``index``; ``None`` or empty parts are absent.
 
-        ``arguments`` is a piece of the JSON text, or a whole JSON value (some servers send an object).
+        ``arguments`` is a piece of the JSON text, or a whole JSON value (some servers send an object). A
+        fragment bringing a new id to an index that already has a call starts another call: some servers
+        number every call of a parallel answer 0.
         """
-        call = self._tools.get(index)
-        if call is None:
-            call = self._tools[index] = _ToolCall()
+        call = self._open_tools.get(index)
+        if call is None or (tool_id and call.id and str(tool_id) != call.id):
+            call = self._open_tools[index] = _ToolCall(index)
+            self._tools.append(call)
         if tool_id and not call.id:
             call.id = str(tool_id)
         if name and not call.name:
@@ -146,7 +152,8 @@ class EventBuilder:
         if self._block:
             self._events.append({"contentBlockStop": {}})
             self._block = 0
-        for call in self._tools.values():
+        # In index order (a stable sort: calls sharing an index keep their arrival order).
+        for call in sorted(self._tools, key=lambda call: call.index):
             if not call.name:
                 raw = json.dumps({"id": call.id, "arguments": "".join(call.arguments)}).encode()
                 raise MalformedChunkError(self._format_name, raw, "tool call without a name")
