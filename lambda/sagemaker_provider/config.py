@@ -31,6 +31,9 @@ class SageMakerConfig(TypedDict, total=False):
         custom_attributes: SageMaker ``CustomAttributes`` header.
         additional_request_fields: Extra top-level request body fields, sent as given.
         tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
+        text_tool_calls: When tools were offered, read tool calls the server left in the answer's text
+            (Llama 3.x JSON, Hermes/Qwen ``<tool_call>``, Mistral ``[TOOL_CALLS]``) as tool calls
+            (default true).
         chat_template: Renders prompts for the native ``tgi``/``lmi`` formats (default: Llama 3.1's).
         context_window_limit: The model's context window in tokens (Strands' ``BaseModelConfig``).
         model_id: The model's name, as Strands' built-in providers take it (its tracing reads it); sent
@@ -53,6 +56,7 @@ class SageMakerConfig(TypedDict, total=False):
     custom_attributes: str | None
     additional_request_fields: dict[str, Any] | None
     tool_results_as_user_text: bool
+    text_tool_calls: bool
     chat_template: ChatTemplate | None
     context_window_limit: int | None
     model_id: str | None
@@ -116,7 +120,7 @@ def validate_config(config: Mapping[str, Any], *, partial: bool = False) -> None
             )
     if config.get("params"):
         _validate_params(config["params"])
-    for key in ("stream", "tool_results_as_user_text"):
+    for key in ("stream", "tool_results_as_user_text", "text_tool_calls"):
         if key in config:
             _require(isinstance(config[key], bool), key, "must be true or false")
     if config.get("chat_template") is not None:

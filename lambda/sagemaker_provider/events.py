@@ -23,6 +23,8 @@ from .errors import MalformedChunkError
 if TYPE_CHECKING:
     from strands.types.streaming import StreamEvent
 
+    from .text_tool_calls import TextToolCalls
+
 _TEXT: Final = 1
 _REASONING: Final = 2
 
@@ -70,12 +72,20 @@ class EventBuilder:
     Args:
         format_name: The response format being read, named in errors.
         new_tool_id: Makes the id of a tool call the server sent without one.
+        text_tool_calls: Reads tool calls written in the answer's text (when tools were offered): the text
+            that may be a call is held back, and emitted at :meth:`close` as tool calls or as text.
 
     """
 
-    def __init__(self, format_name: str, new_tool_id: Callable[[], str] = new_tool_use_id) -> None:
+    def __init__(
+        self,
+        format_name: str,
+        new_tool_id: Callable[[], str] = new_tool_use_id,
+        text_tool_calls: TextToolCalls | None = None,
+    ) -> None:
         self._format_name = format_name
         self._new_tool_id = new_tool_id
+        self._text_tool_calls = text_tool_calls
         self._events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
         self._block = 0
         # Every call in arrival order, and the call each server index currently continues.
@@ -92,6 +102,13 @@ class EventBuilder:
 
     def text(self, text: str) -> None:
         """Add answer text."""
+        if self._text_tool_calls is not None:
+            text = self._text_tool_calls.feed(text)
+            if not text:
+                return
+        self._add_text(text)
+
+    def _add_text(self, text: str) -> None:
         if self._block != _TEXT:
             self._open(_TEXT)
         self._events.append({"contentBlockDelta": {"delta": {"text": text}}})
@@ -149,6 +166,13 @@ class EventBuilder:
 
     def close(self) -> list[StreamEvent]:
         """Close the open block, emit tool calls, ``messageStop`` and ``metadata``; return the last events."""
+        if self._text_tool_calls is not None:
+            rest, calls = self._text_tool_calls.finish()
+            if rest:
+                self._add_text(rest)
+            index = max((call.index for call in self._tools), default=-1) + 1
+            for offset, (name, arguments) in enumerate(calls):
+                self.tool_delta(index + offset, None, name, arguments)
         if self._block:
             self._events.append({"contentBlockStop": {}})
             self._block = 0

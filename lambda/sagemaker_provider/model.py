@@ -121,6 +121,7 @@ class SageMakerModel(Model):
             tool_results_as_user_text=config.get("tool_results_as_user_text", False),
             chat_template=config.get("chat_template"),
             additional_request_fields=dict(config.get("additional_request_fields") or {}),
+            text_tool_calls=config.get("text_tool_calls", True),
         )
 
     def _invocation(self, model_request: ModelRequest) -> dict[str, Any]:

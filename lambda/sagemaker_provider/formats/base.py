@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..errors import server_error
 from ..events import EventBuilder, new_tool_use_id
 from ..framing import ErrorEvent, PayloadReader
+from ..text_tool_calls import TextToolCalls
 
 if TYPE_CHECKING:
     from strands.types.content import Messages
@@ -39,6 +40,7 @@ class ModelRequest:
         tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
         chat_template: Renders the conversation to a prompt, for formats that send a prompt.
         additional_request_fields: Extra top-level body fields, sent as given.
+        text_tool_calls: Read tool calls the server left in the answer's text (when tools were offered).
 
     """
 
@@ -52,6 +54,7 @@ class ModelRequest:
     tool_results_as_user_text: bool = False
     chat_template: ChatTemplate | None = None
     additional_request_fields: dict[str, Any] = field(default_factory=dict)
+    text_tool_calls: bool = True
 
 
 class ChunkInterpreter(abc.ABC):
@@ -123,7 +126,10 @@ class ResponseParser:
         request: ModelRequest | None = None,
     ) -> None:
         self._reader = PayloadReader(response_format.name)
-        self._events = EventBuilder(response_format.name, new_tool_id)
+        text_tool_calls = None
+        if request is not None and request.tool_specs and request.text_tool_calls:
+            text_tool_calls = TextToolCalls([spec["name"] for spec in request.tool_specs])
+        self._events = EventBuilder(response_format.name, new_tool_id, text_tool_calls)
         self._interpreter = response_format.new_interpreter(request)
         self._error: Exception | None = None
 
