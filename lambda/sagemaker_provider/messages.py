@@ -89,13 +89,21 @@ def tool_result_text(result: ToolResult, *, name_other_items: bool = False) -> s
     """
     parts: list[str] = []
     for item in result["content"]:
-        if "text" in item:
-            parts.append(item["text"])
-        elif "json" in item:
-            parts.append(json.dumps(item["json"], ensure_ascii=False))
+        text = _item_text(item)
+        if text is not None:
+            parts.append(text)
         elif name_other_items:
             parts.append(f"[{next(iter(item), 'content')}]")
     return "\n".join(parts)
+
+
+def _item_text(item: Any) -> str | None:
+    """Return the text of a tool result's text or JSON item, ``None`` for other items."""
+    if "text" in item:
+        return str(item["text"])
+    if "json" in item:
+        return json.dumps(item["json"], ensure_ascii=False)
+    return None
 
 
 def tool_result_for_model(result: ToolResult, *, images_allowed: bool = True) -> str:
@@ -110,10 +118,9 @@ def tool_result_for_model(result: ToolResult, *, images_allowed: bool = True) ->
     """
     parts: list[str] = []
     for item in result["content"]:
-        if "text" in item:
-            parts.append(item["text"])
-        elif "json" in item:
-            parts.append(json.dumps(item["json"], ensure_ascii=False))
+        text = _item_text(item)
+        if text is not None:
+            parts.append(text)
         elif "document" in item:
             parts.append(_document_part(item["document"])["text"])
         elif not ("image" in item and images_allowed):
