@@ -252,6 +252,9 @@ async def stream_parts(
                 body.close()
 
     _READERS.run(work)
+    # Whether the reader got to the end of the response (or its error) itself: only a stream left early has a
+    # connection to cut; a finished one goes back to the client's pool for the next call.
+    finished = False
     try:
         while True:
             with lock:
@@ -271,15 +274,17 @@ async def stream_parts(
                 continue
             for item in batch:
                 if item is _END:
+                    finished = True
                     return
                 if isinstance(item, Exception):
+                    finished = True
                     raise item
                 yield item
     finally:
         with lock:
             stopped_by_consumer.set()
             waiter.clear()
-            opened = list(bodies)
+            opened = [] if finished else list(bodies)
         for body in opened:
             _shut_down(body)
 

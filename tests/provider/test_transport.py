@@ -450,3 +450,15 @@ async def test_unreachable_endpoint_raises_endpoint_connection_error() -> None:
     events = await _events(model)
     assert isinstance(events[-1], EndpointConnectionError)
     assert events[-1].kind == "unreachable"
+
+
+async def test_a_finished_stream_leaves_its_connection_to_the_pool(endpoint: SageMakerRuntime) -> None:
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    endpoint.script(Stream([body]), Stream([body]))
+    client = endpoint.client()
+    model = SageMakerModel(endpoint_name=ENDPOINT, client=client)
+    await _events(model)
+    await _events(model)
+    pool = client._endpoint.http_session._manager.connection_from_url(endpoint.url)
+    # Both calls went over one kept-alive connection: the first was not cut once it had finished.
+    assert pool.num_connections == 1
