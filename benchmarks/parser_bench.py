@@ -21,10 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambda"))
 
 from sagemaker_provider import SageMakerModel  # noqa: E402
-from sagemaker_provider.formats import ResponseParser, get_format  # noqa: E402
+from sagemaker_provider.formats import ModelRequest, ResponseParser, get_format  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 MESSAGES: Any = [{"role": "user", "content": [{"text": "Hi"}]}]
+# Tools offered: the parser then watches the text for tool calls written in it (text_tool_calls).
+TOOLS: Any = [{"name": "get_weather", "description": "Weather.", "inputSchema": {"json": {"type": "object"}}}]
 REPEAT = 300  # content chunks repeated: a long vLLM-like answer
 RUNS = 7
 
@@ -93,11 +95,22 @@ def floor(parts: list[bytes]) -> None:
                 json.loads(line[6:])
 
 
-def ours_parser(parts: list[bytes]) -> None:
-    parser = ResponseParser(get_format("openai-chat"))
+def ours_parser(parts: list[bytes], request: ModelRequest | None = None) -> None:
+    parser = ResponseParser(get_format("openai-chat"), request=request)
     for part in parts:
         parser.feed(part)
     parser.finish()
+
+
+def held_chunks(parts: list[bytes], request: ModelRequest | None) -> int:
+    """How many parts carrying answer text gave no text event when fed (text held back, not delayed)."""
+    parser = ResponseParser(get_format("openai-chat"), request=request)
+    held = 0
+    for part in parts:
+        events = parser.feed(part)
+        if b'"content":"' in part and b'"content":""' not in part:
+            held += not any("contentBlockDelta" in event for event in events)
+    return held
 
 
 async def _drain(stream: Any) -> int:
@@ -173,6 +186,17 @@ def main() -> None:
     print(f"  built-in SageMakerAIModel.stream       {builtin_us:8.2f} us")
     print(f"  ratio ours/built-in (stream vs stream) {model_us / builtin_us:8.3f}x   (target <= 0.1x)")
     print(f"  ratio ours/built-in (parser vs stream) {parser_us / builtin_us:8.3f}x")
+
+    tools = ModelRequest(messages=MESSAGES, tool_specs=TOOLS)
+    watching_us = cpu_per_chunk(lambda: ours_parser(parts, tools), chunks)
+    print("\nTool calls in the text: the same plain-text stream, tools offered (watching) vs not (as before)")
+    print(f"  parser only, no tools offered          {parser_us:8.2f} us")
+    print(
+        f"  parser only, tools offered             {watching_us:8.2f} us  = {watching_us / parser_us:5.2f}x, "
+        f"{watching_us - parser_us:+.2f} us / chunk"
+    )
+    held, held_before = held_chunks(parts, tools), held_chunks(parts, None)
+    print(f"  text chunks held back: {held} with tools, {held_before} without (of {chunks} chunks)")
 
     print("\nCPU per chunk, recorded streams (stream vs stream; short streams: per-call set-up dominates)")
     for name, stream_parts in recorded_streams():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stacks.agent_api.lambda_contract import contract
+from stacks.inference.serving_contract import serving
 from stacks.instance_types import GPU_COUNT
 
 DEFAULT_ENVIRONMENT = "dev"
@@ -57,7 +58,6 @@ INFERENCE_AMI_VERSIONS = (
 # Lambda's limit on a function's timeout (botocore's CreateFunction Timeout: "the maximum allowed value is 900
 # seconds"; the 5,400-second model limit is for Lambda Managed Instances' asynchronous invocations only).
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
@@ -101,9 +101,13 @@ class ModelSettings:
         None, "a positive integer dividing the instance's GPU count", lambda v: v >= 1
     )
     max_model_len: int | None = _rule(None, "a positive integer (tokens)", lambda v: v >= 1)
-    tool_call_parser: str | None = _rule(
-        None, "an engine tool-call parser name", lambda v: bool(_NAME.match(v))
+    # The model family: the tool-call and reasoning parsers each engine runs it with (docs/container.md).
+    profile: str = _rule(
+        serving.DEFAULT_PROFILE, f"one of {', '.join(serving.PROFILES)}", lambda v: v in serving.PROFILES
     )
+    # Overrides of the profile's parsers; names the engine has, or 'none' (checked against the engine below).
+    tool_call_parser: str | None = _rule(None, "the engine's tool-call parser name, or 'none'")
+    reasoning_parser: str | None = _rule(None, "the engine's reasoning parser name, or 'none'")
     extra_args: str = _rule("", "extra engine flags as one string")
 
 
@@ -182,6 +186,10 @@ class AgentSettings:
         lambda v: not contract.unknown_tools(v),
     )
     max_prompt_chars: int = _bounded(contract.MAX_PROMPT_CHARS)
+    stream_reasoning: bool = _rule(
+        contract.STREAM_REASONING_DEFAULT,
+        "true or false (stream the model's reasoning as `reasoning` events)",
+    )
     session_ttl_days: int = _rule(
         30, "an integer >= 1 (days before a stored session expires)", lambda v: v >= 1
     )
@@ -367,6 +375,13 @@ def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
 
 def _check_cross_field_rules(config: EnvironmentConfig) -> None:
     model, endpoint = config.model, config.endpoint
+    for key, kind, value in (
+        ("model.tool_call_parser", "tool-call", model.tool_call_parser),
+        ("model.reasoning_parser", "reasoning", model.reasoning_parser),
+    ):
+        problem = None if value is None else serving.parser_problem(kind, model.engine, value)
+        if problem is not None:
+            raise ConfigError(config.name, key, problem)
     if (model.hf_model_id is None) == (model.s3_uri is None):
         raise ConfigError(
             config.name,

@@ -124,6 +124,7 @@ class ChatService:
             metrics=RequestMetrics(self.settings.metrics_namespace, self.settings.service_name),
             on_answered=None if lease is None else functools.partial(asyncio.to_thread, lease.save),
             on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
+            stream_reasoning=self.settings.stream_reasoning,
         )
         turn.start()
         first = await _first_event(turn, request)

@@ -22,6 +22,7 @@ ENV_TEMPERATURE: Final = "AGENT_TEMPERATURE"
 ENV_TOOLS: Final = "AGENT_TOOLS"
 ENV_SESSIONS_BUCKET: Final = "AGENT_SESSIONS_BUCKET"
 ENV_MAX_PROMPT_CHARS: Final = "AGENT_MAX_PROMPT_CHARS"
+ENV_STREAM_REASONING: Final = "AGENT_STREAM_REASONING"
 # Powertools reads these itself (service, namespace, log level); the settings check them too.
 ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
@@ -38,6 +39,7 @@ AGENT_VARIABLES: Final = frozenset(
         ENV_TOOLS,
         ENV_SESSIONS_BUCKET,
         ENV_MAX_PROMPT_CHARS,
+        ENV_STREAM_REASONING,
     }
 )
 POWERTOOLS_VARIABLES: Final = frozenset({ENV_SERVICE_NAME, ENV_METRICS_NAMESPACE, ENV_LOG_LEVEL})
@@ -95,6 +97,9 @@ METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0
 METRICS_NAMESPACE_RULE: Final = (
     "a CloudWatch namespace: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' or 'AWS/'"
 )
+# The model's reasoning streams as `reasoning` events unless this is "false".
+BOOLEANS: Final = ("true", "false")
+STREAM_REASONING_DEFAULT: Final = True
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_LEVEL_DEFAULT: Final = "INFO"
 

@@ -13,7 +13,9 @@ from strands.types.exceptions import (
 
 from agent_api.sessions import SessionConflictError, SessionTooLargeError
 from sagemaker_provider.errors import (
+    EndpointConnectionError,
     EndpointInvocationError,
+    EndpointTimeoutError,
     MalformedChunkError,
     ModelStreamError,
     StreamTruncatedError,
@@ -54,6 +56,12 @@ def classify(exc: BaseException, request_id: str) -> ErrorReply:
         return ErrorReply(
             "context_overflow", "the conversation no longer fits the model's context window", 400
         )
+    if isinstance(exc, EndpointTimeoutError):
+        return ErrorReply("endpoint_timeout", "the model endpoint sent nothing within the read timeout", 504)
+    if isinstance(exc, EndpointConnectionError):
+        if exc.kind == "unreachable":
+            return ErrorReply("endpoint_unreachable", "the model endpoint could not be reached", 502)
+        return ErrorReply("endpoint_connection_closed", "the connection to the model endpoint broke off", 502)
     if isinstance(exc, StreamTruncatedError):
         return ErrorReply("stream_truncated", "the model's response stream ended before it was complete", 502)
     if isinstance(exc, MalformedChunkError):

@@ -38,6 +38,7 @@ class Settings:
     metrics_namespace: str
     # Applied by Powertools' Logger, which reads the same variable; checked here so a typo fails at start.
     log_level: str
+    stream_reasoning: bool = contract.STREAM_REASONING_DEFAULT
 
     @property
     def sessions_enabled(self) -> bool:
@@ -99,6 +100,7 @@ class Settings:
                 contract.METRICS_NAMESPACE,
             ),
             log_level=reader.one_of(contract.ENV_LOG_LEVEL, contract.LOG_LEVELS, contract.LOG_LEVEL_DEFAULT),
+            stream_reasoning=reader.boolean(contract.ENV_STREAM_REASONING, contract.STREAM_REASONING_DEFAULT),
         )
         if reader.errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(reader.errors))
@@ -126,6 +128,10 @@ class _Reader:
         if value not in choices:
             self.errors.append(f"{name}: {value!r} is not one of {', '.join(choices)}")
         return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        true, false = contract.BOOLEANS
+        return self.one_of(name, contract.BOOLEANS, true if default else false) == true
 
     def integer(self, name: str, bounds: contract.Bounded[int]) -> int:
         raw = self.env.get(name)

@@ -61,6 +61,7 @@ class AgentTurn:
         metrics: RequestMetrics,
         on_answered: Callable[[], Awaitable[None]] | None = None,
         on_end: Callable[[], Awaitable[None]] | None = None,
+        stream_reasoning: bool = True,
     ) -> None:
         self._build_agent = build_agent
         self._prompt = prompt
@@ -69,6 +70,7 @@ class AgentTurn:
         self._metrics = metrics
         self._on_answered = on_answered
         self._on_end = on_end
+        self._stream_reasoning = stream_reasoning
         self._queue: asyncio.Queue[SseEvent | ErrorReply | None] = asyncio.Queue()
         self._stats = _TurnStats()
         self._started = time.monotonic()
@@ -156,6 +158,10 @@ class AgentTurn:
             if isinstance(text, str) and text:
                 self._metrics.first_token()
                 self._emit("text", {"delta": text})
+        elif event.get("reasoning") is True and "reasoningText" in event:
+            reasoning = event["reasoningText"]
+            if self._stream_reasoning and isinstance(reasoning, str) and reasoning:
+                self._emit("reasoning", {"delta": reasoning})
         elif "message" in event and isinstance(event["message"], dict):
             self._message(event["message"])
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .messages import to_openai_tools, tool_result_text
+from .messages import to_openai_tools, tool_result_for_model
 
 if TYPE_CHECKING:
     from strands.types.content import Messages
@@ -79,7 +79,8 @@ class Llama31ChatTemplate:
                     texts.append(json.dumps(call, ensure_ascii=False))
                 elif "toolResult" in block:
                     # Llama 3.1 reads tool output from the "ipython" role.
-                    parts.append(_turn("ipython", tool_result_text(block["toolResult"])))
+                    text = tool_result_for_model(block["toolResult"], images_allowed=False)
+                    parts.append(_turn("ipython", text))
                 elif "cachePoint" not in block and "reasoningContent" not in block:
                     raise ValueError(
                         f"the Llama 3.1 text prompt cannot carry a {', '.join(sorted(block))} block"

@@ -2,7 +2,9 @@
 
 ``capture`` writes the raw response body (the ``PayloadPart`` bytes concatenated) of one request to stdout;
 ``replay`` prints the Strands stream events the provider yields for such a body, one JSON object per line, and
-exits with status 1 and the typed error on a broken stream.
+exits with status 1 and the typed error on a broken stream. With ``--request FILE`` (the JSON body that was
+sent, e.g. a fixture's ``*.request.json``), the body is read as the answer to that request: with the tools it
+offered, tool calls written in the text are read as calls.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .formats import ResponseParser, format_names, get_format
+from .formats import ModelRequest, ResponseParser, format_names, get_format
 
 
 def capture(args: argparse.Namespace) -> bytes:
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument(
         "--format", default="auto", choices=format_names(), help="response format (default: auto)"
     )
+    rep.add_argument("--request", type=Path, help="the JSON request body the response answers (its tools)")
     args = parser.parse_args(argv)
     try:
         if args.command == "capture":
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.buffer.flush()
             return 0
         body = args.file.read_bytes()
-        reader = ResponseParser(get_format(args.format))
+        request = None if args.request is None else request_from_body(args.request.read_bytes())
+        reader = ResponseParser(get_format(args.format), request=request)
         # Events before an error are printed before it is reported, as the provider yields them.
         _print(reader.feed(body))
         _print(reader.finish())
@@ -90,6 +94,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def request_from_body(body: bytes) -> ModelRequest:
+    """Return the model request a recorded chat completions body stands for (its tools and tool choice).
+
+    Raises:
+        ValueError: The body is not a JSON object, or its ``tools`` are not OpenAI function tools.
+
+    """
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        raise ValueError("the request body is not a JSON object")
+    tools = value.get("tools") or []
+    if not isinstance(tools, list):
+        raise ValueError("the request body's 'tools' is not a list")
+    specs: list[Any] = []
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise ValueError(f"the request body has a tool that is not an OpenAI function tool: {tool!r}")
+        specs.append(
+            {
+                "name": function["name"],
+                "description": function.get("description", ""),
+                "inputSchema": {"json": function.get("parameters", {})},
+            }
+        )
+    return ModelRequest(messages=[], tool_specs=specs or None, stream=bool(value.get("stream", True)))
 
 
 def _print(events: list[Any]) -> None:

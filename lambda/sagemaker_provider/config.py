@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .chat_templates import ChatTemplate
+
+if TYPE_CHECKING:
+    from strands.models.model import CacheConfig
 
 
 class SageMakerConfig(TypedDict, total=False):
@@ -28,8 +31,15 @@ class SageMakerConfig(TypedDict, total=False):
         custom_attributes: SageMaker ``CustomAttributes`` header.
         additional_request_fields: Extra top-level request body fields, sent as given.
         tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
+        text_tool_calls: When tools were offered, read tool calls the server left in the answer's text
+            (Llama 3.x JSON, Hermes/Qwen ``<tool_call>``, Mistral ``[TOOL_CALLS]``) as tool calls
+            (default true).
         chat_template: Renders prompts for the native ``tgi``/``lmi`` formats (default: Llama 3.1's).
         context_window_limit: The model's context window in tokens (Strands' ``BaseModelConfig``).
+        model_id: The model's name, as Strands' built-in providers take it (its tracing reads it); sent
+            nowhere (``model`` is the request field).
+        cache_config: Strands' ``CacheConfig``, accepted as its built-in providers accept it. Nothing is sent:
+            vLLM and SGLang cache prompt prefixes on their own, with no cache points in the request.
 
     """
 
@@ -46,8 +56,11 @@ class SageMakerConfig(TypedDict, total=False):
     custom_attributes: str | None
     additional_request_fields: dict[str, Any] | None
     tool_results_as_user_text: bool
+    text_tool_calls: bool
     chat_template: ChatTemplate | None
     context_window_limit: int | None
+    model_id: str | None
+    cache_config: CacheConfig | None
 
 
 _OPTIONAL_STRINGS = (
@@ -58,6 +71,7 @@ _OPTIONAL_STRINGS = (
     "target_variant",
     "target_model",
     "custom_attributes",
+    "model_id",
 )
 _KNOWN_KEYS = frozenset(SageMakerConfig.__annotations__)
 
@@ -106,7 +120,7 @@ def validate_config(config: Mapping[str, Any], *, partial: bool = False) -> None
             )
     if config.get("params"):
         _validate_params(config["params"])
-    for key in ("stream", "tool_results_as_user_text"):
+    for key in ("stream", "tool_results_as_user_text", "text_tool_calls"):
         if key in config:
             _require(isinstance(config[key], bool), key, "must be true or false")
     if config.get("chat_template") is not None:
@@ -114,6 +128,13 @@ def validate_config(config: Mapping[str, Any], *, partial: bool = False) -> None
             isinstance(config["chat_template"], ChatTemplate),
             "chat_template",
             "must have a render(messages, system_prompt) method",
+        )
+    if config.get("cache_config") is not None:
+        # Imported here: the formats and `replay` validate configurations without loading Strands.
+        from strands.models.model import CacheConfig
+
+        _require(
+            isinstance(config["cache_config"], CacheConfig), "cache_config", "must be a strands CacheConfig"
         )
     limit = config.get("context_window_limit")
     if limit is not None:

@@ -9,18 +9,30 @@ conversation manager trims the history). :func:`server_error` picks the right on
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 _MAX_SHOWN_BYTES = 200
 
 # Phrases that servers use when the prompt does not fit: vLLM ("maximum context length", "maximum model
 # length"), SGLang ("longer than the model's context length"), TGI ("`inputs` must have less than N tokens",
-# "`inputs` tokens + `max_new_tokens` must be <= N"), LMI/others ("exceeds max model len", "context window").
+# "`inputs` tokens + `max_new_tokens` must be <= N"), LMI/others ("exceeds max model len", "context window",
+# "too many tokens"), OpenAI and the proxies that copy it (code "context_length_exceeded").
 _CONTEXT_OVERFLOW = re.compile(
-    r"context length|context window|maximum model length|max_model_len|max model len"
+    r"context length|context window|context_length_exceeded|maximum model length|max_model_len|max model len"
     r"|`inputs` must have less than|`inputs` tokens \+ `max_new_tokens` must be"
-    r"|prompt is too long|input is too long|too many input tokens",
+    r"|prompt is too long|input is too long|too many input tokens|too many tokens",
     re.IGNORECASE,
 )
+# vLLM refusing the requested number of output tokens: a request error that trimming the history does not
+# fix, although its message names the context length (vLLM < 0.9, entrypoints/openai/serving_engine.py:
+# "'max_tokens' or 'max_completion_tokens' is too large: ..."; vLLM 0.32, renderers/params.py:
+# "max_tokens=N cannot be greater than max_model_len=M. Please request fewer output tokens.").
+_OUTPUT_TOKENS_TOO_MANY = re.compile(
+    r"'max_(?:completion_)?tokens'.{0,40} is too large|max_(?:completion_)?tokens=\d+ cannot be greater"
+    r"|request fewer output tokens",
+    re.IGNORECASE,
+)
+THROTTLING_STATUS = 429
 
 
 class SageMakerProviderError(Exception):
@@ -89,16 +101,51 @@ class EndpointInvocationError(SageMakerProviderError):
         super().__init__(f"{error_code} (status {status_code}): {message}")
 
 
+class EndpointTimeoutError(SageMakerProviderError):
+    """The endpoint sent nothing within the client's read timeout, before or during the answer.
+
+    Attributes:
+        message: What happened, with the underlying error.
+
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class EndpointConnectionError(SageMakerProviderError):
+    """The connection to the endpoint failed: closed or reset mid-answer, or never established.
+
+    Attributes:
+        kind: ``"closed"`` (the connection broke off) or ``"unreachable"`` (it could not be opened).
+        message: What happened, with the underlying error.
+
+    """
+
+    def __init__(self, kind: Literal["closed", "unreachable"], message: str) -> None:
+        self.kind = kind
+        self.message = message
+        super().__init__(message)
+
+
 def is_context_overflow(message: str) -> bool:
     """Tell whether a server's error message says that the prompt does not fit the context window."""
-    return _CONTEXT_OVERFLOW.search(message) is not None
+    return _CONTEXT_OVERFLOW.search(message) is not None and _OUTPUT_TOKENS_TOO_MANY.search(message) is None
 
 
-def server_error(message: str, error_code: str | None = None) -> Exception:
-    """Return the exception for an error a server reported in its response body."""
-    if is_context_overflow(message):
-        # Imported here so that the formats (and `replay`) load without Strands: 35-92 ms instead of
-        # about 1 s (benchmarks/parser_bench.py, cold import).
+def server_error(message: str, error_code: str | None = None, status: int | None = None) -> Exception:
+    """Return the exception for an error a server reported in its response body.
+
+    ``status`` is the HTTP status the error object carries, if any: 429 is throttling.
+    """
+    # Imported here so that the formats (and `replay`) load without Strands: 35-92 ms instead of about 1 s
+    # (benchmarks/parser_bench.py, cold import).
+    if status == THROTTLING_STATUS:
+        from strands.types.exceptions import ModelThrottledException
+
+        return ModelThrottledException(message)
+    if is_context_overflow(f"{error_code} {message}" if error_code else message):
         from strands.types.exceptions import ContextWindowOverflowException
 
         return ContextWindowOverflowException(message)

@@ -23,6 +23,8 @@ from .errors import MalformedChunkError
 if TYPE_CHECKING:
     from strands.types.streaming import StreamEvent
 
+    from .text_tool_calls import TextToolCalls
+
 _TEXT: Final = 1
 _REASONING: Final = 2
 
@@ -32,6 +34,7 @@ _STOP_REASONS: Final[dict[str, str]] = {
     "function_call": "tool_use",
     "length": "max_tokens",
     "content_filter": "content_filtered",
+    "stop_sequence": "stop_sequence",  # TGI: a `stop` string of the request was generated
 }
 
 
@@ -53,7 +56,8 @@ def stop_reason_for(finish_reason: str | None, has_tool_calls: bool) -> str:
 
 
 class _ToolCall:
-    def __init__(self) -> None:
+    def __init__(self, index: int) -> None:
+        self.index = index
         self.id = ""
         self.name = ""
         self.arguments: list[str] = []
@@ -63,20 +67,30 @@ class EventBuilder:
     """Accumulate parsed pieces of one response and emit Strands events for them.
 
     Events are collected in order; :meth:`take` hands over those produced so far. Tool calls are emitted
-    once complete, at :meth:`close`, since their fragments may arrive interleaved by index.
+    once complete, at :meth:`close`, in index order, since their fragments may arrive interleaved by index.
 
     Args:
         format_name: The response format being read, named in errors.
         new_tool_id: Makes the id of a tool call the server sent without one.
+        text_tool_calls: Reads tool calls written in the answer's text (when tools were offered): the text
+            that may be a call is held back, and emitted at :meth:`close` as tool calls or as text.
 
     """
 
-    def __init__(self, format_name: str, new_tool_id: Callable[[], str] = new_tool_use_id) -> None:
+    def __init__(
+        self,
+        format_name: str,
+        new_tool_id: Callable[[], str] = new_tool_use_id,
+        text_tool_calls: TextToolCalls | None = None,
+    ) -> None:
         self._format_name = format_name
         self._new_tool_id = new_tool_id
+        self._text_tool_calls = text_tool_calls
         self._events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
         self._block = 0
-        self._tools: dict[int, _ToolCall] = {}
+        # Every call in arrival order, and the call each server index currently continues.
+        self._tools: list[_ToolCall] = []
+        self._open_tools: dict[int, _ToolCall] = {}
         self._finish_reason: str | None = None
         self._usage: dict[str, int] | None = None
 
@@ -88,6 +102,13 @@ class EventBuilder:
 
     def text(self, text: str) -> None:
         """Add answer text."""
+        if self._text_tool_calls is not None:
+            text = self._text_tool_calls.feed(text)
+            if not text:
+                return
+        self._add_text(text)
+
+    def _add_text(self, text: str) -> None:
         if self._block != _TEXT:
             self._open(_TEXT)
         self._events.append({"contentBlockDelta": {"delta": {"text": text}}})
@@ -101,11 +122,14 @@ class EventBuilder:
     def tool_delta(self, index: int, tool_id: Any, name: Any, arguments: Any) -> None:
         """Add a fragment of the tool call at ``index``; ``None`` or empty parts are absent.
 
-        ``arguments`` is a piece of the JSON text, or a whole JSON value (some servers send an object).
+        ``arguments`` is a piece of the JSON text, or a whole JSON value (some servers send an object). A
+        fragment bringing a new id to an index that already has a call starts another call: some servers
+        number every call of a parallel answer 0.
         """
-        call = self._tools.get(index)
-        if call is None:
-            call = self._tools[index] = _ToolCall()
+        call = self._open_tools.get(index)
+        if call is None or (tool_id and call.id and str(tool_id) != call.id):
+            call = self._open_tools[index] = _ToolCall(index)
+            self._tools.append(call)
         if tool_id and not call.id:
             call.id = str(tool_id)
         if name and not call.name:
@@ -142,10 +166,18 @@ class EventBuilder:
 
     def close(self) -> list[StreamEvent]:
         """Close the open block, emit tool calls, ``messageStop`` and ``metadata``; return the last events."""
+        if self._text_tool_calls is not None:
+            rest, calls = self._text_tool_calls.finish()
+            if rest:
+                self._add_text(rest)
+            index = max((call.index for call in self._tools), default=-1) + 1
+            for offset, (name, arguments) in enumerate(calls):
+                self.tool_delta(index + offset, None, name, arguments)
         if self._block:
             self._events.append({"contentBlockStop": {}})
             self._block = 0
-        for call in self._tools.values():
+        # In index order (a stable sort: calls sharing an index keep their arrival order).
+        for call in sorted(self._tools, key=lambda call: call.index):
             if not call.name:
                 raw = json.dumps({"id": call.id, "arguments": "".join(call.arguments)}).encode()
                 raise MalformedChunkError(self._format_name, raw, "tool call without a name")

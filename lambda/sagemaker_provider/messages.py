@@ -3,8 +3,9 @@
 Faithful: every text block is kept (blocks of one message joined by a newline, which is how the servers'
 chat templates join text parts), images become ``image_url`` data URLs, the assistant's earlier turns are
 sent as assistant messages, ``toolUse`` becomes the assistant's ``tool_calls`` and ``toolResult`` a ``tool``
-message placed right after them (or user text, for servers without a ``tool`` role). Content a chat
-completions server cannot take (audio, video, binary documents) is rejected with a ``ValueError`` naming it.
+message placed right after them (or user text, for servers without a ``tool`` role); text documents, in a
+message or a tool result, are sent as their text. Content a chat completions server cannot take (audio,
+video, binary documents), wherever it is, is rejected with a ``ValueError`` naming it.
 """
 
 from __future__ import annotations
@@ -88,12 +89,44 @@ def tool_result_text(result: ToolResult, *, name_other_items: bool = False) -> s
     """
     parts: list[str] = []
     for item in result["content"]:
-        if "text" in item:
-            parts.append(item["text"])
-        elif "json" in item:
-            parts.append(json.dumps(item["json"], ensure_ascii=False))
+        text = _item_text(item)
+        if text is not None:
+            parts.append(text)
         elif name_other_items:
             parts.append(f"[{next(iter(item), 'content')}]")
+    return "\n".join(parts)
+
+
+def _item_text(item: Any) -> str | None:
+    """Return the text of a tool result's text or JSON item, ``None`` for other items."""
+    if "text" in item:
+        return str(item["text"])
+    if "json" in item:
+        return json.dumps(item["json"], ensure_ascii=False)
+    return None
+
+
+def tool_result_for_model(result: ToolResult, *, images_allowed: bool = True) -> str:
+    """Return what a tool result tells the model as text: its text, JSON and text documents, one per line.
+
+    Images are not text: the caller sends them otherwise (``images_allowed``) or they are rejected.
+
+    Raises:
+        ValueError: An item that cannot be sent as text (video, a binary document, an image when not
+            ``images_allowed``), named, rather than dropped silently.
+
+    """
+    parts: list[str] = []
+    for item in result["content"]:
+        text = _item_text(item)
+        if text is not None:
+            parts.append(text)
+        elif "document" in item:
+            parts.append(_document_part(item["document"])["text"])
+        elif not ("image" in item and images_allowed):
+            raise ValueError(
+                f"unsupported content in the result of tool call {result['toolUseId']!r}: {_kind(item)}"
+            )
     return "\n".join(parts)
 
 
@@ -141,7 +174,7 @@ def _user_messages(
     for block in blocks:
         if "toolResult" in block:
             result = block["toolResult"]
-            text = tool_result_text(result)
+            text = tool_result_for_model(result)
             images = [_image_part(item["image"]) for item in result["content"] if "image" in item]
             if results_as_text:
                 name = tool_names.get(result["toolUseId"], "tool")
@@ -161,6 +194,10 @@ def _user_messages(
         elif not _SKIPPED.intersection(block):
             raise ValueError(f"unsupported content block in a user message: {_kind(block)}")
     if not parts:
+        if not tool_messages:
+            # A turn of only cache points or reasoning still is the user's turn: dropping it would leave two
+            # assistant messages in a row, which chat templates that alternate roles reject.
+            return [{"role": "user", "content": ""}]
         return tool_messages
     if all(part["type"] == "text" for part in parts):
         content: str | list[dict[str, Any]] = "\n".join(part["text"] for part in parts)
@@ -191,7 +228,7 @@ def _document_part(document: Any) -> dict[str, Any]:
     if doc_format not in _TEXT_DOCUMENTS or "bytes" not in source:
         raise ValueError(
             f"unsupported document {document.get('name', '')!r} (format {doc_format!r}): only text documents "
-            f"({', '.join(sorted(_TEXT_DOCUMENTS))}) given as bytes can be sent to a chat completions server"
+            f"({', '.join(sorted(_TEXT_DOCUMENTS))}) given as bytes can be sent as text"
         )
     text = source["bytes"].decode("utf-8", "replace")
     return _text_part(f"Document {document.get('name', '')}:\n{text}")

@@ -121,6 +121,7 @@ class SageMakerModel(Model):
             tool_results_as_user_text=config.get("tool_results_as_user_text", False),
             chat_template=config.get("chat_template"),
             additional_request_fields=dict(config.get("additional_request_fields") or {}),
+            text_tool_calls=config.get("text_tool_calls", True),
         )
 
     def _invocation(self, model_request: ModelRequest) -> dict[str, Any]:
@@ -157,9 +158,10 @@ class SageMakerModel(Model):
     ) -> AsyncGenerator[StreamEvent, None]:
         """Invoke the endpoint and yield Strands stream events as the response arrives.
 
-        Setting ``cancel_signal`` stops reading the response and ends the stream without ``messageStop``,
-        which Strands reports as a cancelled turn. Other keyword arguments the agent passes
-        (``invocation_state``, ``agent_metadata``...) are accepted and not used.
+        Setting ``cancel_signal`` stops reading the response at once (even while the endpoint sends
+        nothing) and ends the stream without ``messageStop``, which Strands reports as a cancelled turn.
+        Other keyword arguments the agent passes (``invocation_state``, ``agent_metadata``...) are accepted
+        and not used.
 
         Raises:
             ModelThrottledException: SageMaker or the server is throttling.
@@ -168,6 +170,8 @@ class SageMakerModel(Model):
             StreamTruncatedError: The stream ended before its format's end marker.
             MalformedChunkError: The response is not in the selected format.
             EndpointInvocationError: SageMaker answered with an error.
+            EndpointTimeoutError: The endpoint sent nothing within the client's read timeout.
+            EndpointConnectionError: The connection broke off mid-answer, or the endpoint is unreachable.
 
         """
         if system_prompt_content:

@@ -15,9 +15,11 @@ boto3 is synchronous, so a worker thread runs the invocation and reads the event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import queue
+import socket
 import threading
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
@@ -25,10 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ConnectTimeoutError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import ReadTimeoutError as BotocoreReadTimeoutError
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
+from urllib3.exceptions import ProtocolError
+from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
-from .errors import EndpointInvocationError, ModelStreamError, is_context_overflow
+from .errors import (
+    EndpointConnectionError,
+    EndpointInvocationError,
+    EndpointTimeoutError,
+    ModelStreamError,
+    is_context_overflow,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -52,6 +64,9 @@ _END = object()
 READER_THREAD_NAME = "sagemaker-stream"
 IDLE_READER_THREAD_NAME = "sagemaker-stream-idle"
 MAX_IDLE_READERS = 32
+# How often a consumer waiting for the next part checks the cancel signal (a threading.Event has no async
+# hook); the same interval as Strands' own cancel-signal watcher (strands/agent/agent.py).
+CANCEL_POLL_SECONDS = 0.05
 
 
 class ReaderThreads:
@@ -119,12 +134,22 @@ def create_client(
 
 
 def translate_error(error: Exception) -> Exception:
-    """Return the provider's exception for a botocore error (others are returned unchanged).
+    """Return the provider's exception for a botocore or urllib3 error (others are returned unchanged).
 
     Throttling → ``ModelThrottledException``; a context-length message → ``ContextWindowOverflowException``;
     an error event in the stream → :class:`ModelStreamError`; any other error answer →
-    :class:`EndpointInvocationError`.
+    :class:`EndpointInvocationError`; a read timeout (before or during the stream) →
+    :class:`EndpointTimeoutError`; a connection closed mid-answer or an endpoint that cannot be reached →
+    :class:`EndpointConnectionError`.
     """
+    # botocore wraps the errors of the call itself; while the event stream is read, urllib3's own reach the
+    # reader unwrapped (botocore.eventstream reads the raw urllib3 response).
+    if isinstance(error, BotocoreReadTimeoutError | Urllib3ReadTimeoutError | socket.timeout):
+        return EndpointTimeoutError(f"no response from the endpoint within the read timeout: {error}")
+    if isinstance(error, ConnectTimeoutError | BotocoreConnectionError):
+        return EndpointConnectionError("unreachable", f"the endpoint could not be reached: {error}")
+    if isinstance(error, ConnectionClosedError | ProtocolError | ConnectionError):
+        return EndpointConnectionError("closed", f"the connection to the endpoint was closed: {error}")
     if not isinstance(error, ClientError):
         return error
     details = error.response.get("Error", {})
@@ -164,10 +189,15 @@ async def stream_parts(
 ) -> AsyncGenerator[bytes, None]:
     """Call ``invoke_endpoint_with_response_stream`` in a worker thread and yield each part's bytes.
 
-    Stops reading (and closes the stream) when the consumer stops iterating or ``cancel`` is set.
+    Stops at once when ``cancel`` is set, even while the endpoint sends nothing (it is checked every
+    ``CANCEL_POLL_SECONDS`` while waiting), and when the consumer stops iterating: the response's connection
+    is then shut down, so the reader thread stops without waiting for the next byte or the read timeout. A
+    reader that outlives its consumer never touches the consumer's event loop (it may be closed).
 
     Raises:
         ModelStreamError: The stream carried a ``ModelStreamError`` / ``InternalStreamFailure`` event.
+        EndpointTimeoutError: The endpoint sent nothing within the client's read timeout.
+        EndpointConnectionError: The connection was closed mid-answer, or the endpoint is unreachable.
 
     """
     loop = asyncio.get_running_loop()
@@ -176,9 +206,12 @@ async def stream_parts(
     waiter: list[asyncio.Future[None]] = []
     stop = cancel or threading.Event()
     stopped_by_consumer = threading.Event()
+    bodies: list[Any] = []
 
     def push(item: Any) -> None:
         with lock:
+            if stopped_by_consumer.is_set():
+                return
             items.append(item)
             if waiter:
                 future = waiter.pop()
@@ -189,6 +222,10 @@ async def stream_parts(
         try:
             response = client.invoke_endpoint_with_response_stream(**request)
             body = response["Body"]
+            with lock:
+                bodies.append(body)
+            if stopped_by_consumer.is_set():
+                return
             for event in body:
                 if stop.is_set() or stopped_by_consumer.is_set():
                     break
@@ -208,12 +245,16 @@ async def stream_parts(
                         return
             push(_END)
         except Exception as error:
+            # After the consumer left, the error is the connection this function shut down: nobody to tell.
             push(translate_error(error))
         finally:
             if body is not None:
                 body.close()
 
     _READERS.run(work)
+    # Whether the reader got to the end of the response (or its error) itself: only a stream left early has a
+    # connection to cut; a finished one goes back to the client's pool for the next call.
+    finished = False
     try:
         while True:
             with lock:
@@ -223,16 +264,42 @@ async def stream_parts(
                     future = loop.create_future()
                     waiter.append(future)
             if not batch:
-                await future
+                while not future.done():
+                    if cancel is None:
+                        await future
+                    else:
+                        await asyncio.wait((future,), timeout=CANCEL_POLL_SECONDS)
+                        if cancel.is_set():
+                            return
                 continue
             for item in batch:
                 if item is _END:
+                    finished = True
                     return
                 if isinstance(item, Exception):
+                    finished = True
                     raise item
                 yield item
     finally:
-        stopped_by_consumer.set()
+        with lock:
+            stopped_by_consumer.set()
+            waiter.clear()
+            opened = [] if finished else list(bodies)
+        for body in opened:
+            _shut_down(body)
+
+
+def _shut_down(body: Any) -> None:
+    """Shut the socket of a response stream down, which ends a read blocked on it in another thread.
+
+    Closing the socket alone does not wake a thread blocked in ``recv`` on Linux; ``shutdown`` does.
+    """
+    raw = getattr(body, "_raw_stream", None)
+    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -52,6 +52,9 @@ def agent_environment(agent: AgentSettings, endpoint_name: str, sessions_bucket:
         contract.ENV_TOOLS: ",".join(contract.split_tools(agent.tools)),
         contract.ENV_SESSIONS_BUCKET: sessions_bucket,
         contract.ENV_MAX_PROMPT_CHARS: str(agent.max_prompt_chars),
+        contract.ENV_STREAM_REASONING: contract.BOOLEANS[0]
+        if agent.stream_reasoning
+        else contract.BOOLEANS[1],
         contract.ENV_SERVICE_NAME: contract.SERVICE_NAME,
         contract.ENV_METRICS_NAMESPACE: agent.metrics_namespace,
         contract.ENV_LOG_LEVEL: agent.log_level,
@@ -198,7 +201,7 @@ class AgentApi(Construct):
             ),
             nag.wildcard_actions(
                 [*nag.BUCKET_READ_ACTIONS, *nag.BUCKET_WRITE_ACTIONS],
-                "The session store reads, writes and deletes session and lock objects of the sessions bucket only.",
+                "The session store reads, writes and deletes session and lock objects of this bucket only.",
             ),
             nag.wildcard_actions(nag.KEY_GRANT_ACTIONS, "Session objects use the stack's own key."),
             nag.wildcard_resources(

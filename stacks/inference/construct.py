@@ -35,6 +35,7 @@ def serving_environment(model: ModelSettings, tp_degree: int) -> dict[str, str]:
     """Return the serving container's SERVE_* environment (docs/container.md) for the model settings."""
     env = {
         "SERVE_ENGINE": model.engine,
+        "SERVE_MODEL_PROFILE": model.profile,
         "SERVE_TP_DEGREE": str(tp_degree),
         "SERVE_SERVED_MODEL_NAME": "model",
         "AWS_DEFAULT_REGION": Aws.REGION,
@@ -47,6 +48,7 @@ def serving_environment(model: ModelSettings, tp_degree: int) -> dict[str, str]:
         "SERVE_HF_TOKEN_SECRET": model.hf_token_secret_name,
         "SERVE_MAX_MODEL_LEN": None if model.max_model_len is None else str(model.max_model_len),
         "SERVE_TOOL_CALL_PARSER": model.tool_call_parser,
+        "SERVE_REASONING_PARSER": model.reasoning_parser,
         "SERVE_EXTRA_ARGS": model.extra_args or None,
     }
     env.update({name: value for name, value in optional.items() if value is not None})

@@ -126,3 +126,13 @@ def test_all_problems_are_reported_together() -> None:
     assert "AGENT_TEMPERATURE" in message
     assert "AGENT_OOPS" in message
     assert "POWERTOOLS_METRICS_NAMESPACE" in message
+
+
+def test_reasoning_events_are_on_unless_turned_off() -> None:
+    assert load().stream_reasoning is True
+    assert load(AGENT_STREAM_REASONING="false").stream_reasoning is False
+    assert load(AGENT_STREAM_REASONING="true").stream_reasoning is True
+
+
+def test_stream_reasoning_must_be_true_or_false() -> None:
+    assert "AGENT_STREAM_REASONING: 'no' is not one of true, false" in error_for(AGENT_STREAM_REASONING="no")

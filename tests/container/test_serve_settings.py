@@ -234,7 +234,7 @@ def test_other_variables_are_ignored(model_dir: Path) -> None:
         ({"SERVE_PORT": "70000"}, "SERVE_PORT=70000 is out of range 1..65535"),
         (
             {"SERVE_TOOL_CALL_PARSER": "llama3 --x"},
-            "SERVE_TOOL_CALL_PARSER='llama3 --x' is not a parser name",
+            "SERVE_TOOL_CALL_PARSER='llama3 --x' is not a vllm tool-call parser",
         ),
         (
             {"SERVE_CHAT_TEMPLATE": "/nonexistent/t.jinja"},
@@ -268,3 +268,57 @@ def test_model_id_must_look_like_a_hub_id() -> None:
 def test_model_dir_needs_a_config(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"has no config\.json"):
         load_settings({"SERVE_ENGINE": "vllm", "SERVE_MODEL_DIR": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("profile", "engine", "tool_call_parser", "reasoning_parser"),
+    [
+        ("qwen3", "vllm", "hermes", "qwen3"),
+        ("qwen3", "sglang", "qwen25", "qwen3"),
+        ("mistral", "vllm", "mistral", None),
+        ("mistral", "sglang", "mistral", None),
+        ("deepseek_r1", "vllm", "deepseek_v3", "deepseek_r1"),
+        ("deepseek_r1", "sglang", "deepseekv3", "deepseek-r1"),
+    ],
+)
+def test_model_profile_sets_the_engines_parsers(
+    model_dir: Path, profile: str, engine: str, tool_call_parser: str, reasoning_parser: str | None
+) -> None:
+    cmd = command({"SERVE_ENGINE": engine, "SERVE_MODEL_DIR": str(model_dir), "SERVE_MODEL_PROFILE": profile})
+    assert flag(cmd, "--tool-call-parser") == tool_call_parser
+    if reasoning_parser is None:
+        assert "--reasoning-parser" not in cmd
+    else:
+        assert flag(cmd, "--reasoning-parser") == reasoning_parser
+
+
+def test_reasoning_parser_override_and_none(model_dir: Path) -> None:
+    base = {"SERVE_ENGINE": "vllm", "SERVE_MODEL_DIR": str(model_dir), "SERVE_MODEL_PROFILE": "qwen3"}
+    assert (
+        flag(command({**base, "SERVE_REASONING_PARSER": "deepseek_r1"}), "--reasoning-parser")
+        == "deepseek_r1"
+    )
+    assert "--reasoning-parser" not in command({**base, "SERVE_REASONING_PARSER": "none"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SERVE_MODEL_PROFILE", "gemma", "SERVE_MODEL_PROFILE"),
+        (
+            "SERVE_TOOL_CALL_PARSER",
+            "qwen25",
+            "SERVE_TOOL_CALL_PARSER='qwen25' is not a vllm tool-call parser",
+        ),
+        (
+            "SERVE_REASONING_PARSER",
+            "deepseek-r1",
+            "SERVE_REASONING_PARSER='deepseek-r1' is not a vllm reasoning",
+        ),
+    ],
+)
+def test_profile_and_parser_names_the_engine_does_not_have_are_rejected(
+    model_dir: Path, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings({"SERVE_ENGINE": "vllm", "SERVE_MODEL_DIR": str(model_dir), variable: value})

@@ -8,6 +8,7 @@ import pytest
 
 from agent_api import contract
 from agent_api.settings import Settings, SettingsError
+from stacks.agent_api.construct import agent_environment
 from stacks.config import ConfigError, EnvironmentConfig, parse_environment
 from tests.infra.infra_support import (
     PSEUDO_PARAMETERS,
@@ -101,3 +102,18 @@ def test_synth_accepts_exactly_what_the_function_accepts(key: str) -> None:
         verdicts.append((value, synth, function))
     assert [verdict for verdict in verdicts if verdict[1] != verdict[2]] == []
     assert {synth for _, synth, _ in verdicts} == {True, False}
+
+
+@pytest.mark.parametrize("stream_reasoning", [True, False])
+def test_stream_reasoning_reaches_the_function(stream_reasoning: bool) -> None:
+    config = parse_environment(
+        "dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": stream_reasoning}}
+    )
+    variables = agent_environment(config.agent, "endpoint", "bucket")
+    variables[contract.ENV_REGION] = "us-east-1"  # a CloudFormation token at synth
+    assert Settings.from_env(variables).stream_reasoning is stream_reasoning
+
+
+def test_stream_reasoning_must_be_a_boolean_at_synth() -> None:
+    with pytest.raises(ConfigError, match=r"agent\.stream_reasoning"):
+        parse_environment("dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": "no"}})

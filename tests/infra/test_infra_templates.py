@@ -137,6 +137,7 @@ def test_model_environment_follows_the_serving_contract(template: Lookup) -> Non
     environment = only(template("dev"), "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
     assert environment == {
         "SERVE_ENGINE": "sglang",
+        "SERVE_MODEL_PROFILE": "llama3",
         "SERVE_TP_DEGREE": "4",
         "SERVE_SERVED_MODEL_NAME": "model",
         "SERVE_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct",

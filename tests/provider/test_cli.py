@@ -99,3 +99,31 @@ def test_replay_into_a_reader_that_stops_early_exits_quietly(tmp_path: Path) -> 
 
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""
+
+
+def test_replay_with_the_request_reads_a_tool_call_left_in_the_text(tmp_path: Path) -> None:
+    # The recorded request offered get_weather; the answer writes the call as Hermes text (no tool parser).
+    request = FIXTURES / "vllm" / "invocations_tools_stream.request.json"
+    text = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]}
+    end = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    body = tmp_path / "body.txt"
+    body.write_text(f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n")
+    without = _run("replay", str(body))
+    with_request = _run("replay", str(body), "--request", str(request))
+    assert b"<tool_call>" in without.stdout
+    events = [json.loads(line) for line in with_request.stdout.splitlines()]
+    assert with_request.returncode == 0
+    assert b"<tool_call>" not in with_request.stdout
+    starts = [e["contentBlockStart"]["start"] for e in events if "contentBlockStart" in e]
+    assert [start["toolUse"]["name"] for start in starts if "toolUse" in start] == ["get_weather"]
+    assert {"messageStop": {"stopReason": "tool_use"}} in events
+
+
+def test_replay_with_a_request_that_is_not_json_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "request.json").write_text("not json")
+    result = _run(
+        "replay", str(FIXTURES / "vllm" / "chat_stream.txt"), "--request", str(tmp_path / "request.json")
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"error: JSONDecodeError")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from strands.models.model import CacheConfig
 
 from sagemaker_provider import SageMakerModel
 
@@ -67,3 +68,17 @@ def test_update_config_keeps_a_client_given_by_the_caller() -> None:
     model = SageMakerModel(endpoint_name="e", client=client)
     model.update_config(region_name="eu-west-1")
     assert model.client is client
+
+
+def test_model_id_and_cache_config_are_accepted_as_strands_providers_accept_them() -> None:
+    # Strands' tracing reads `model_id`; `cache_config` is a key of its built-in providers' configs.
+    cache = CacheConfig(strategy="auto")
+    config = _model(endpoint_name="e", model_id="llama-3.1-8b", cache_config=cache).get_config()
+    assert config["model_id"] == "llama-3.1-8b"
+    assert config["cache_config"] is cache
+
+
+@pytest.mark.parametrize(("key", "value"), [("model_id", ""), ("cache_config", "auto")])
+def test_model_id_and_cache_config_are_validated(key: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=key):
+        _model(endpoint_name="e", **{key: value})

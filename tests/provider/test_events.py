@@ -123,3 +123,45 @@ def test_pretty_printed_completion_body_is_read() -> None:
 def test_empty_answer_still_ends_the_message() -> None:
     events = parse_parts([sse(delta(content="", finish="stop"))])
     assert [next(iter(e)) for e in events] == ["messageStart", "messageStop", "metadata"]
+
+
+def test_tgi_stop_sequence_finish_reason_is_strands_stop_sequence() -> None:
+    body = (
+        b'data: {"index":1,"token":{"id":1,"text":"Paris","special":false},"generated_text":"Paris",'
+        b'"details":{"finish_reason":"stop_sequence","generated_tokens":1,"input_length":5}}\n\n'
+    )
+    events = parse_parts([body], "tgi")
+    assert {"messageStop": {"stopReason": "stop_sequence"}} in events
+
+
+def test_tool_calls_come_out_in_index_order_whichever_index_starts_first() -> None:
+    body = sse(
+        delta(tool_calls=[call(1, '{"y": 2}', "c1", "b")]),
+        delta(tool_calls=[call(0, '{"x": 1}', "c0", "a")], finish="tool_calls"),
+    )
+    assert [c["id"] for c in summarize(parse_parts([body]))["tool_calls"]] == ["c0", "c1"]
+
+
+def test_calls_sent_at_one_index_with_their_own_ids_stay_separate() -> None:
+    # Some servers number every call of a parallel answer 0, each with its own id and name.
+    body = sse(
+        delta(tool_calls=[call(0, "", "c0", "a")]),
+        delta(tool_calls=[call(0, '{"x": 1}')]),
+        delta(tool_calls=[call(0, "", "c1", "b")]),
+        delta(tool_calls=[call(0, '{"y": 2}')], finish="tool_calls"),
+    )
+    assert summarize(parse_parts([body]))["tool_calls"] == [
+        {"id": "c0", "name": "a", "arguments": {"x": 1}},
+        {"id": "c1", "name": "b", "arguments": {"y": 2}},
+    ]
+
+
+def test_calls_in_one_chunk_without_indices_stay_separate_across_chunks() -> None:
+    # TGI-like: each chunk lists whole calls without `index`; positions restart at 0 in every chunk.
+    body = sse(
+        delta(tool_calls=[{"id": "c0", "function": {"name": "a", "arguments": '{"x": 1}'}}]),
+        delta(
+            tool_calls=[{"id": "c1", "function": {"name": "b", "arguments": '{"y": 2}'}}], finish="tool_calls"
+        ),
+    )
+    assert [c["id"] for c in summarize(parse_parts([body]))["tool_calls"]] == ["c0", "c1"]

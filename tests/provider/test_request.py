@@ -217,3 +217,74 @@ def test_sagemaker_request_fields_are_set() -> None:
         "m.tar.gz",
     )
     assert request["ContentType"] == "application/json"
+
+
+def _tool_result(*content: Any) -> Any:
+    return [
+        CONVERSATION[0],
+        CONVERSATION[1],
+        {
+            "role": "user",
+            "content": [
+                {"toolResult": {"toolUseId": "call_1", "status": "success", "content": list(content)}}
+            ],
+        },
+    ]
+
+
+def test_text_document_in_a_tool_result_is_sent_as_its_text() -> None:
+    document = {"document": {"format": "md", "name": "report", "source": {"bytes": b"# Sunny\n21 degrees"}}}
+    body = _body(
+        _model(response_format="openai-chat"), _tool_result({"text": "Found:"}, document), [TOOL_SPEC]
+    )
+    assert body["messages"][2] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": "Found:\nDocument report:\n# Sunny\n21 degrees",
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "kind"),
+    [
+        ({"document": {"format": "pdf", "name": "report", "source": {"bytes": b"%PDF"}}}, "pdf"),
+        ({"video": {"format": "mp4", "source": {"bytes": b"\x00"}}}, "video"),
+    ],
+)
+def test_tool_result_content_that_cannot_be_sent_is_rejected(item: Any, kind: str) -> None:
+    for response_format in ("openai-chat", "tgi"):
+        with pytest.raises(ValueError, match=kind):
+            _body(_model(response_format=response_format), _tool_result(item), [TOOL_SPEC])
+
+
+@pytest.mark.parametrize("blocks", [[{"cachePoint": {"type": "default"}}], [{"reasoningContent": {}}]])
+def test_user_turn_of_only_skipped_blocks_stays_a_user_turn(blocks: Any) -> None:
+    messages: Any = [
+        {"role": "user", "content": [{"text": "Hi"}]},
+        {"role": "assistant", "content": [{"text": "Hello"}]},
+        {"role": "user", "content": blocks},
+        {"role": "assistant", "content": [{"text": "Yes?"}]},
+    ]
+    roles = [m["role"] for m in _body(_model(response_format="openai-chat"), messages)["messages"]]
+    assert roles == ["user", "assistant", "user", "assistant"]
+
+
+@pytest.mark.parametrize("response_format", ["tgi", "lmi"])
+def test_native_formats_honour_a_forced_tool_in_the_prompt(response_format: str) -> None:
+    other: Any = {**TOOL_SPEC, "name": "get_time", "description": "Time in a city."}
+    choice: Any = {"tool": {"name": "get_weather"}}
+    prompt = _body(
+        _model(response_format=response_format), CONVERSATION[:1], [TOOL_SPEC, other], None, choice
+    )["inputs"]
+    assert '"get_weather"' in prompt
+    assert '"get_time"' not in prompt
+    assert "You must answer with a call to the get_weather tool." in prompt
+
+
+@pytest.mark.parametrize("response_format", ["tgi", "lmi"])
+def test_native_formats_honour_any_tool_in_the_prompt(response_format: str) -> None:
+    choice: Any = {"any": {}}
+    prompt = _body(_model(response_format=response_format), CONVERSATION[:1], [TOOL_SPEC], None, choice)[
+        "inputs"
+    ]
+    assert "You must answer with a call to one of the tools." in prompt

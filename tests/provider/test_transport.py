@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import threading
@@ -10,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+from strands import Agent
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 
 from local.emulator import Faults
@@ -17,7 +19,13 @@ from local.emulator.eventstream import CONTENT_TYPE as EVENT_STREAM
 from local.emulator.eventstream import encode_message as encode_frame
 from local.emulator.eventstream import payload_part
 from sagemaker_provider import SageMakerModel
-from sagemaker_provider.errors import EndpointInvocationError, ModelStreamError, StreamTruncatedError
+from sagemaker_provider.errors import (
+    EndpointConnectionError,
+    EndpointInvocationError,
+    EndpointTimeoutError,
+    ModelStreamError,
+    StreamTruncatedError,
+)
 from sagemaker_provider.transport import IDLE_READER_THREAD_NAME, READER_THREAD_NAME, ReaderThreads
 from tests.provider.helpers import FIXTURES, body_files, fixture_id, parse_parts
 from tests.support.sagemaker_runtime import (
@@ -333,3 +341,124 @@ def test_reader_threads_run_each_job_in_the_callers_context() -> None:
     # The same parked thread ran both jobs, each with its caller's value.
     assert [value for value, _ in seen] == ["first", "second"]
     assert seen[0][1] is seen[1][1]
+
+
+def _paused_stream(endpoint: SageMakerRuntime) -> Stream:
+    """The recorded vLLM stream, held by the container after its first text until the test releases it."""
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    cut = body.index(b"\n\n", body.index(b'"content":"Hello"')) + 2
+    reply = Stream([body[:cut], body[cut:]], pause_after=1)
+    endpoint.script(reply)
+    return reply
+
+
+def _agent_cancelling_at_first_text(endpoint: SageMakerRuntime) -> Agent:
+    def cancel_at_text(**event: Any) -> None:
+        if "data" in event:
+            agent.cancel()
+
+    agent = Agent(model=_model(endpoint), callback_handler=cancel_at_text)
+    return agent
+
+
+def test_agent_cancel_while_the_endpoint_is_silent_ends_the_turn_at_once(endpoint: SageMakerRuntime) -> None:
+    reply = _paused_stream(endpoint)
+    agent = _agent_cancelling_at_first_text(endpoint)
+    result = agent("Hello?")
+    # The turn ended as cancelled while the container still held the rest: nothing waited for more bytes.
+    assert result.stop_reason == "cancelled"
+    assert reply.resumed is None
+
+
+def test_cancelled_stream_releases_its_reader_thread_at_once(endpoint: SageMakerRuntime) -> None:
+    reply = _paused_stream(endpoint)
+    agent = _agent_cancelling_at_first_text(endpoint)
+    agent("Hello?")
+    deadline = time.monotonic() + 5
+    while _busy_readers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # The reader stopped while the container still held the rest: it did not wait for the next byte.
+    assert _busy_readers() == []
+    assert reply.resumed is None
+
+
+def test_reader_never_touches_the_closed_loop_of_a_cancelled_consumer(
+    endpoint: SageMakerRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+    reply = _paused_stream(endpoint)
+    model = _model(endpoint)
+
+    async def consume_then_cancel() -> None:
+        first = asyncio.Event()
+
+        async def consume() -> None:
+            async for _ in model.stream(USER):
+                first.set()
+
+        task = asyncio.create_task(consume())
+        await first.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(consume_then_cancel())  # the loop is closed when this returns
+    deadline = time.monotonic() + 5
+    while _busy_readers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # The reader let go of the connection while the container still held the rest of the answer.
+    assert _busy_readers() == []
+    assert reply.resumed is None
+    reply.resume.set()
+    assert reply.finished.wait(5)
+    assert failures == []
+
+
+async def test_read_timeout_mid_stream_raises_endpoint_timeout(endpoint: SageMakerRuntime) -> None:
+    _paused_stream(endpoint)
+    model = SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client(read_timeout=0.5))
+    events = await _events(model)
+    assert isinstance(events[-1], EndpointTimeoutError)
+    assert "read timeout" in str(events[-1])
+
+
+async def test_read_timeout_before_the_answer_raises_endpoint_timeout(endpoint: SageMakerRuntime) -> None:
+    endpoint.emulator.set_faults(Faults(first_byte_delay=2))
+    endpoint.script(Stream([(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
+    model = SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client(read_timeout=0.5))
+    events = await _events(model)
+    assert isinstance(events[-1], EndpointTimeoutError)
+
+
+async def test_connection_closed_mid_stream_raises_endpoint_connection_error() -> None:
+    # A connection that breaks off between two frames: raw frames from a scripted server, as no emulator
+    # fault cuts the client's own connection.
+    frames = [payload_part(b'data: {"choices":[{"index":0,"delta":{"content":"Par"}}]}\n\n'), b"unsent"]
+    with ScriptedServer(Reply(frames, content_type=EVENT_STREAM, break_after=1)) as server:
+        model = SageMakerModel(endpoint_name=ENDPOINT, client=sagemaker_client(server.url))
+        events = await _events(model)
+    assert isinstance(events[-1], EndpointConnectionError)
+    assert events[-1].kind == "closed"
+    assert events[-2] == {"contentBlockDelta": {"delta": {"text": "Par"}}}
+
+
+async def test_unreachable_endpoint_raises_endpoint_connection_error() -> None:
+    with ScriptedServer() as server:
+        url = server.url  # a port that was just free and is closed again once the server stops
+    model = SageMakerModel(endpoint_name=ENDPOINT, client=sagemaker_client(url))
+    events = await _events(model)
+    assert isinstance(events[-1], EndpointConnectionError)
+    assert events[-1].kind == "unreachable"
+
+
+async def test_a_finished_stream_leaves_its_connection_to_the_pool(endpoint: SageMakerRuntime) -> None:
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    endpoint.script(Stream([body]), Stream([body]))
+    client = endpoint.client()
+    model = SageMakerModel(endpoint_name=ENDPOINT, client=client)
+    await _events(model)
+    await _events(model)
+    pool = client._endpoint.http_session._manager.connection_from_url(endpoint.url)
+    # Both calls went over one kept-alive connection: the first was not cut once it had finished.
+    assert pool.num_connections == 1

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..errors import server_error
 from ..events import EventBuilder, new_tool_use_id
 from ..framing import ErrorEvent, PayloadReader
+from ..text_tool_calls import TextToolCalls
 
 if TYPE_CHECKING:
     from strands.types.content import Messages
@@ -39,6 +40,7 @@ class ModelRequest:
         tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
         chat_template: Renders the conversation to a prompt, for formats that send a prompt.
         additional_request_fields: Extra top-level body fields, sent as given.
+        text_tool_calls: Read tool calls the server left in the answer's text (when tools were offered).
 
     """
 
@@ -52,6 +54,7 @@ class ModelRequest:
     tool_results_as_user_text: bool = False
     chat_template: ChatTemplate | None = None
     additional_request_fields: dict[str, Any] = field(default_factory=dict)
+    text_tool_calls: bool = True
 
 
 class ChunkInterpreter(abc.ABC):
@@ -123,7 +126,10 @@ class ResponseParser:
         request: ModelRequest | None = None,
     ) -> None:
         self._reader = PayloadReader(response_format.name)
-        self._events = EventBuilder(response_format.name, new_tool_id)
+        text_tool_calls = None
+        if request is not None and request.tool_specs and request.text_tool_calls:
+            text_tool_calls = TextToolCalls([spec["name"] for spec in request.tool_specs])
+        self._events = EventBuilder(response_format.name, new_tool_id, text_tool_calls)
         self._interpreter = response_format.new_interpreter(request)
         self._error: Exception | None = None
 
@@ -158,10 +164,12 @@ class ResponseParser:
         return self._events.close()
 
 
-def error_in(payload: Any) -> tuple[str, str | None] | None:
-    """Return ``(message, code)`` when ``payload`` is a server's error object, else ``None``.
+def error_in(payload: Any) -> tuple[str, str | None, int | None] | None:
+    """Return ``(message, code, status)`` when ``payload`` is a server's error object, else ``None``.
 
     Recognises ``{"error": "text", ...}``, ``{"error": {"message": ...}}`` and ``{"object": "error", ...}``.
+    ``status`` is the HTTP status the object carries (vLLM/SGLang/OpenAI: an integer ``code``; others:
+    ``status``), if any.
     """
     if not isinstance(payload, dict):
         return None
@@ -173,12 +181,22 @@ def error_in(payload: Any) -> tuple[str, str | None] | None:
     if isinstance(error, dict):
         message = error.get("message")
         code = error.get("type") or error.get("code")
+        status = _status(error) or _status(payload)
     else:
         message = error
         code = payload.get("error_type") or payload.get("code")
+        status = _status(payload)
     if not isinstance(message, str) or not message:
         message = json.dumps(payload)
-    return message, None if code is None else str(code)
+    return message, None if code is None else str(code), status
+
+
+def _status(fields: dict[str, Any]) -> int | None:
+    for key in ("code", "status", "status_code"):
+        value = fields.get(key)
+        if type(value) is int and 100 <= value <= 599:  # an int, not a bool
+            return value
+    return None
 
 
 def raise_error_object(payload: Any) -> None:

@@ -12,13 +12,16 @@ and no token counts: the stop reason is then ``end_turn`` and the usage unknown.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..chat_templates import ChatTemplate, Llama31ChatTemplate, ToolCallingChatTemplate
 from ..errors import MalformedChunkError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
 from .base import ChunkInterpreter, ModelRequest, ResponseFormat, raise_error_event, raise_error_object
+
+if TYPE_CHECKING:
+    from strands.types.tools import ToolSpec
 
 
 class NativeInterpreter(ChunkInterpreter):
@@ -121,6 +124,29 @@ class NativeInterpreter(ChunkInterpreter):
             events.tool_delta(index, None, name, arguments)
 
 
+def _apply_tool_choice(request: ModelRequest) -> tuple[list[ToolSpec] | None, str | None]:
+    """Return the tools to describe and the system prompt, with the request's tool choice written in."""
+    choice: Any = request.tool_choice
+    if not request.tool_specs or not choice or "auto" in choice:
+        return request.tool_specs, request.system_prompt
+    tool_specs = request.tool_specs
+    if "tool" in choice:
+        name = choice["tool"]["name"]
+        tool_specs = [spec for spec in request.tool_specs if spec["name"] == name]
+        if not tool_specs:
+            offered = ", ".join(spec["name"] for spec in request.tool_specs)
+            raise ValueError(
+                f"tool_choice names the tool {name!r}, which is not offered (offered: {offered})"
+            )
+        instruction = f"You must answer with a call to the {name} tool."
+    elif "any" in choice:
+        instruction = "You must answer with a call to one of the tools."
+    else:
+        raise ValueError(f"unsupported tool_choice {choice!r}: expected 'auto', 'any' or 'tool'")
+    system_prompt = f"{request.system_prompt}\n\n{instruction}" if request.system_prompt else instruction
+    return tool_specs, system_prompt
+
+
 class NativeFormat(ResponseFormat):
     """Base of the ``tgi`` and ``lmi`` formats: the prompt request and the token-stream response.
 
@@ -138,8 +164,14 @@ class NativeFormat(ResponseFormat):
     def build_request(self, request: ModelRequest) -> dict[str, Any]:
         """Build ``{"inputs": prompt, "parameters": {...}, "stream": ...}``.
 
+        A prompt API has no ``tool_choice`` field, so the choice is made in the prompt: ``{"tool": {"name":
+        ...}}`` offers only that tool and the system prompt says the answer must call it; ``{"any": {}}`` says
+        the answer must call one of the tools. The model is asked, not constrained: an answer without a call
+        still comes back as text.
+
         Raises:
-            ValueError: Tools were offered but the chat template cannot read tool calls back.
+            ValueError: Tools were offered but the chat template cannot read tool calls back, or the forced
+                tool is not among them.
 
         """
         template = self._template(request)
@@ -152,8 +184,9 @@ class NativeFormat(ResponseFormat):
         parameters: dict[str, Any] = {"details": True}
         for key, value in request.params.items():
             parameters[self.parameter_names.get(key, key)] = value
+        tool_specs, system_prompt = _apply_tool_choice(request)
         body: dict[str, Any] = {
-            "inputs": template.render(request.messages, request.system_prompt, request.tool_specs),
+            "inputs": template.render(request.messages, system_prompt, tool_specs),
             "parameters": parameters,
             "stream": request.stream,
         }
