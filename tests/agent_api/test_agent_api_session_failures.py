@@ -66,12 +66,14 @@ def test_a_cancelled_turn_is_not_stored(harness: HarnessFactory, sessions_bucket
         connect_sse(client, "POST", "/chat", json={"prompt": LOST, "session_id": "s"}) as source,
     ):
         next(source.iter_sse())
-    # The client left mid-answer; the next turn may start once the server has let the session go.
-    held.resume.set()
+    # The client left mid-answer; the next turn may start once the server has let the session go. The
+    # model's answer stays held until then, so the turn can only end by being cancelled (were it let go
+    # first, the answer could complete, and be kept, before the server noticed the client had left).
     deadline = time.monotonic() + 10
     while app.post({"prompt": "probe", "session_id": "s"}).status_code == 409:
         assert time.monotonic() < deadline, "the session was never released"
         time.sleep(0.1)
+    held.resume.set()
     history = str(app.runtime.bodies[-1]["messages"])
     assert FIRST in history
     assert LOST not in history
