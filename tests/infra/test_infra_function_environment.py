@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from agent_api import contract
-from agent_api.settings import Settings, SettingsError
+from agent_api.settings import CognitoSettings, Settings, SettingsError
 from stacks.config import ConfigError, EnvironmentConfig, parse_environment
 from tests.infra.infra_support import (
     PSEUDO_PARAMETERS,
@@ -64,6 +64,19 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         service_name=contract.SERVICE_NAME,
         metrics_namespace=agent.metrics_namespace,
         log_level=agent.log_level,
+        cognito=sign_in(config, variables),
+    )
+
+
+def sign_in(config: EnvironmentConfig, variables: dict[str, Any]) -> CognitoSettings | None:
+    """What the chat page must be told: nothing under IAM, the stack's own Cognito login under Cognito."""
+    if config.api.auth == "iam":
+        return None
+    return CognitoSettings(
+        domain=f"https://{config.stack_name.lower()}-{PSEUDO_PARAMETERS['AWS::AccountId']}.auth."
+        f"{PSEUDO_PARAMETERS['AWS::Region']}.amazoncognito.com",
+        client_id=variables[contract.ENV_COGNITO_CLIENT_ID],
+        scope="openid email agent-api/invoke",
     )
 
 
