@@ -103,6 +103,11 @@ METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0
 METRICS_NAMESPACE_RULE: Final = (
     "a CloudWatch namespace: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' or 'AWS/'"
 )
+# The OAuth resource server of a Cognito deployment and its one scope: API Gateway's authorizer admits only
+# access tokens carrying COGNITO_API_SCOPE (stacks/agent_api/sign_in.py).
+COGNITO_RESOURCE_SERVER: Final = "agent-api"
+COGNITO_INVOKE_SCOPE: Final = "invoke"
+COGNITO_API_SCOPE: Final = f"{COGNITO_RESOURCE_SERVER}/{COGNITO_INVOKE_SCOPE}"
 # The managed-login domain's origin: https and a host name, nothing after it (a prefix domain is
 # https://<prefix>.auth.<region>.amazoncognito.com).
 COGNITO_DOMAIN_PATTERN: Final = re.compile(r"https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")

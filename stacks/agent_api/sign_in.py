@@ -22,10 +22,6 @@ from constructs import Construct
 from stacks.agent_api.lambda_contract import contract
 from stacks.removal import removal_policy
 
-# The API's OAuth resource server and its one scope: access tokens must carry "agent-api/invoke".
-RESOURCE_SERVER = "agent-api"
-INVOKE_SCOPE = "invoke"
-SCOPE = f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"
 PASSWORD_MIN_LENGTH = 12
 
 
@@ -73,8 +69,12 @@ class CognitoSignIn(Construct):
             deletion_protection=retain,
             removal_policy=removal_policy(retain),
         )
-        invoke = cognito.ResourceServerScope(scope_name=INVOKE_SCOPE, scope_description="Call the agent API")
-        server = self.user_pool.add_resource_server("Api", identifier=RESOURCE_SERVER, scopes=[invoke])
+        invoke = cognito.ResourceServerScope(
+            scope_name=contract.COGNITO_INVOKE_SCOPE, scope_description="Call the agent API"
+        )
+        server = self.user_pool.add_resource_server(
+            "Api", identifier=contract.COGNITO_RESOURCE_SERVER, scopes=[invoke]
+        )
         api_scope = cognito.OAuthScope.resource_server(server, invoke)
         # What the chat page asks for: its user's identity, and the scope the API checks.
         self.browser_scopes = [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, api_scope]
@@ -137,7 +137,7 @@ class CognitoSignIn(Construct):
         return {
             "authorization_type": apigateway.AuthorizationType.COGNITO,
             "authorizer": self.authorizer,
-            "authorization_scopes": [SCOPE],
+            "authorization_scopes": [contract.COGNITO_API_SCOPE],
         }
 
     def function_environment(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 import botocore
 import pytest
 
-from stacks.agent_api.sign_in import SCOPE
+from stacks.agent_api.lambda_contract import contract
 from stacks.config import ConfigError, parse_environment
 from tests.infra.infra_support import cdk_context, deployed_values, only, resources, synthesize
 
@@ -63,7 +63,7 @@ def test_cognito_environment_authorizes_every_method_with_an_access_token_scope(
     assert [
         (method["AuthorizationType"], method["AuthorizerId"], method["AuthorizationScopes"])
         for method in methods(prod)
-    ] == [("COGNITO_USER_POOLS", {"Ref": authorizer_id}, [SCOPE])] * len(methods(prod))
+    ] == [("COGNITO_USER_POOLS", {"Ref": authorizer_id}, [contract.COGNITO_API_SCOPE])] * len(methods(prod))
 
 
 def test_method_scopes_make_api_gateway_take_access_tokens_not_id_tokens() -> None:
@@ -77,9 +77,8 @@ def test_method_scopes_make_api_gateway_take_access_tokens_not_id_tokens() -> No
 def test_the_api_scope_is_the_resource_servers_own(template: Lookup) -> None:
     prod = template("prod")
     server = only(prod, "AWS::Cognito::UserPoolResourceServer")
-    identifier, name = SCOPE.split("/")
-    assert server["Identifier"] == identifier
-    assert [scope["ScopeName"] for scope in server["Scopes"]] == [name]
+    assert server["Identifier"] == contract.COGNITO_RESOURCE_SERVER
+    assert [scope["ScopeName"] for scope in server["Scopes"]] == [contract.COGNITO_INVOKE_SCOPE]
 
 
 def test_user_pool_requires_totp_mfa_strong_passwords_and_enforces_threat_protection(
@@ -122,7 +121,7 @@ def browser_and_machine_clients(template: dict[str, Any]) -> tuple[dict[str, Any
 
 def scope_ref(template: dict[str, Any]) -> dict[str, Any]:
     server = logical_id(template, "AWS::Cognito::UserPoolResourceServer")
-    return {"Fn::Join": ["", [{"Ref": server}, f"/{SCOPE.split('/')[1]}"]]}
+    return {"Fn::Join": ["", [{"Ref": server}, f"/{contract.COGNITO_INVOKE_SCOPE}"]]}
 
 
 def test_browser_client_is_public_with_the_code_flow_back_to_the_apis_page(template: Lookup) -> None:
