@@ -87,14 +87,17 @@ def test_only_a_local_api_is_called_unsigned() -> None:
     ).signed
 
 
-@pytest.fixture
-def cloudformation() -> Iterator[tuple[object, Stubber]]:
-    client = boto3.client(
-        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+def stubbed(service: str) -> Iterator[tuple[object, Stubber]]:
+    """A botocore client of ``service`` answering only its stubbed responses, all of which must be used."""
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def cloudformation() -> Iterator[tuple[object, Stubber]]:
+    yield from stubbed("cloudformation")
 
 
 def outputs(**values: str) -> dict[str, object]:
@@ -150,12 +153,7 @@ def test_a_cognito_stack_is_called_with_its_machine_clients_token(
 
 @pytest.fixture
 def cognito() -> Iterator[tuple[object, Stubber]]:
-    client = boto3.client(
-        "cognito-idp", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+    yield from stubbed("cognito-idp")
 
 
 # Cognito's client secrets are 24-128 characters (botocore's cognito-idp ClientSecretType).
