@@ -83,15 +83,15 @@ def target_from_stack(cloudformation: CloudFormationClient, stack_name: str, reg
     """Return the endpoint and chat URL of the stack's outputs, and its machine client if it uses Cognito."""
     stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o.get("OutputKey"): o.get("OutputValue") for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in ("EndpointName", "ChatUrl") if not outputs.get(key)]
+    # A Cognito environment (api.auth: cognito) also outputs its user pool and machine client.
+    cognito = ("UserPoolId", "MachineClientId", "TokenUrl") if outputs.get("UserPoolId") else ()
+    missing = [key for key in ("EndpointName", "ChatUrl", *cognito) if not outputs.get(key)]
     if missing:
         raise LookupError(f"stack {stack_name} has no {' or '.join(missing)} output (deployed?)")
-    machine_client = None
-    if outputs.get("UserPoolId"):
-        machine_client = MachineClient(
-            str(outputs["UserPoolId"]), str(outputs["MachineClientId"]), str(outputs["TokenUrl"])
-        )
-    return Target(str(outputs["EndpointName"]), str(outputs["ChatUrl"]), region, None, machine_client)
+    machine_client = MachineClient(*(str(outputs[key]) for key in cognito)) if cognito else None
+    return Target(
+        str(outputs["EndpointName"]), str(outputs["ChatUrl"]), region, machine_client=machine_client
+    )
 
 
 def access_token(cognito: CognitoIdentityProviderClient, client: MachineClient) -> str:

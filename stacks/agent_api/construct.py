@@ -312,7 +312,7 @@ class AgentApi(Construct):
         if api_settings.auth == "iam":
             nag.acknowledge(
                 api,
-                {"AwsSolutions-COG4": "This environment's callers authenticate with IAM (SigV4) (api.auth)."},
+                {"AwsSolutions-COG4": "Callers of an api.auth 'iam' environment sign with IAM (SigV4)."},
             )
         nag.acknowledge(
             api,

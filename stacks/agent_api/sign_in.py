@@ -57,12 +57,15 @@ class CognitoSignIn(Construct):
                 require_digits=True,
                 require_symbols=True,
             ),
-            # TOTP only: SMS would need an SNS role, a sandbox exit and a per-message cost; managed login
-            # asks a new user to register an authenticator app at first sign-in.
+            # TOTP only: SMS would need an SNS role, a sandbox exit and a per-message cost. Managed login
+            # walks a user through registering an authenticator app (a QR code) when the pool requires TOTP
+            # (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-mfa-totp.html).
             mfa=cognito.Mfa.REQUIRED,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             # Plus is the plan with threat protection: compromised-credential checks and adaptive
-            # authentication, enforced (FULL_FUNCTION) rather than only reported (AUDIT_ONLY).
+            # authentication, enforced (FULL_FUNCTION) rather than only reported (AUDIT_ONLY). MFA stays
+            # required on every sign-in; AWS suggests OPTIONAL MFA only where adaptive authentication should
+            # decide when to ask for it (botocore's SetUserPoolMfaConfig), a weaker rule than always.
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             # A retained pool keeps its users: deletion protection stops a stray delete-user-pool too.
@@ -97,14 +100,16 @@ class CognitoSignIn(Construct):
             supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             prevent_user_existence_errors=True,
         )
-        # Managed login (version 2) shows an error page to a client without a style: use Cognito's own.
-        cognito.CfnManagedLoginBranding(
+        # Managed login (version 2) draws a client's pages from its style (the branding designer's settings,
+        # https://docs.aws.amazon.com/cognito/latest/developerguide/managed-login-branding.html): Cognito's.
+        style = cognito.CfnManagedLoginBranding(
             self,
             "LoginStyle",
             user_pool_id=self.user_pool.user_pool_id,
             client_id=self.browser_client.user_pool_client_id,
             use_cognito_provided_values=True,
         )
+        style.node.add_dependency(self.domain)
         # Programs (an OpenAI client, a scheduled job): client id and secret for an access token.
         self.machine_client = self.user_pool.add_client(
             "Machine",

@@ -205,3 +205,17 @@ def test_a_refused_token_request_is_one_clear_error(cognito: tuple[object, Stubb
             RuntimeError, match=re.escape('refused client credentials: HTTP 400 {"error": "invalid_client"}')
         ):
             access_token(client, machine)  # type: ignore[arg-type]
+
+
+def test_a_cognito_stack_without_its_machine_client_output_is_one_clear_error(
+    cloudformation: tuple[object, Stubber],
+) -> None:
+    client, stub = cloudformation
+    partial = {key: value for key, value in COGNITO_OUTPUTS.items() if key != "TokenUrl"}
+    stub.add_response(
+        "describe_stacks",
+        outputs(EndpointName=TARGET.endpoint_name, ChatUrl=TARGET.chat_url, **partial),
+        {"StackName": "SageMakerAgent-prod"},
+    )
+    with pytest.raises(LookupError, match="has no TokenUrl output"):
+        target_from_stack(client, "SageMakerAgent-prod", "us-east-1")  # type: ignore[arg-type]
