@@ -2,8 +2,9 @@
 
 1. The endpoint, invoked directly with a tool-offering request, answers with a tool call that the project's
    provider (``lambda/sagemaker_provider``) parses.
-2. ``POST /chat`` (SigV4-signed, unless the API is local) streams text in more than one event and ends with
-   ``done``; the time to the first text and the total time are printed.
+2. ``POST /chat`` (SigV4-signed, or with a Cognito access token where the environment uses ``api.auth:
+   cognito``; unsigned when the API is local) streams text in more than one event and ends with ``done``;
+   the time to the first text and the total time are printed.
 
 The endpoint and the chat URL come from the stack's outputs, or from ``--url``/``--endpoint-url`` for the
 local stack (``python -m local.stack`` prints both). Run with ``lambda`` and ``client`` on ``PYTHONPATH``.
@@ -13,22 +14,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.environment import load_environment
 from ops.results import Result, report
+from stacks.agent_api.lambda_contract import contract
 from stacks.config import ConfigError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 PROMPT = "What is the weather in Paris?"
@@ -44,6 +50,16 @@ WEATHER_TOOL = {
     },
 }
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+TOKEN_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class MachineClient:
+    """A Cognito app client that gets access tokens with client credentials (``api.auth: cognito``)."""
+
+    user_pool_id: str
+    client_id: str
+    token_url: str
 
 
 @dataclass(frozen=True)
@@ -54,21 +70,52 @@ class Target:
     chat_url: str
     region: str
     endpoint_url: str | None = None
+    # Set for a Cognito environment: /chat then takes its access token instead of a SigV4 signature.
+    machine_client: MachineClient | None = None
 
     @property
     def signed(self) -> bool:
         """Whether ``/chat`` needs SigV4 (every API but one on this machine)."""
-        return urlsplit(self.chat_url).hostname not in _LOCAL_HOSTS
+        return urlsplit(self.chat_url).hostname not in _LOCAL_HOSTS and self.machine_client is None
 
 
 def target_from_stack(cloudformation: CloudFormationClient, stack_name: str, region: str) -> Target:
-    """Return the endpoint and chat URL of the stack's ``EndpointName`` and ``ChatUrl`` outputs."""
+    """Return the endpoint and chat URL of the stack's outputs, and its machine client if it uses Cognito."""
     stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o.get("OutputKey"): o.get("OutputValue") for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in ("EndpointName", "ChatUrl") if not outputs.get(key)]
+    # A Cognito environment (api.auth: cognito) also outputs its user pool and machine client.
+    cognito = ("UserPoolId", "MachineClientId", "TokenUrl") if outputs.get("UserPoolId") else ()
+    missing = [key for key in ("EndpointName", "ChatUrl", *cognito) if not outputs.get(key)]
     if missing:
         raise LookupError(f"stack {stack_name} has no {' or '.join(missing)} output (deployed?)")
-    return Target(str(outputs["EndpointName"]), str(outputs["ChatUrl"]), region)
+    machine_client = MachineClient(*(str(outputs[key]) for key in cognito)) if cognito else None
+    return Target(
+        str(outputs["EndpointName"]), str(outputs["ChatUrl"]), region, machine_client=machine_client
+    )
+
+
+def access_token(cognito: CognitoIdentityProviderClient, client: MachineClient) -> str:
+    """Get an access token for the API's scope with the machine client's id and secret (client credentials).
+
+    The secret is read from Cognito (``DescribeUserPoolClient``) and sent to the token endpoint as HTTP
+    Basic authentication (https://docs.aws.amazon.com/cognito/latest/developerguide/token-endpoint.html).
+    """
+    described = cognito.describe_user_pool_client(UserPoolId=client.user_pool_id, ClientId=client.client_id)
+    secret = described["UserPoolClient"].get("ClientSecret", "")
+    basic = base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 (the stack's own https token URL, or a test's)
+        client.token_url,
+        data=urlencode({"grant_type": "client_credentials", "scope": contract.COGNITO_API_SCOPE}).encode(),
+        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TOKEN_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return str(json.loads(response.read())["access_token"])
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(
+            f"the token endpoint {client.token_url} refused client credentials: HTTP {error.code} "
+            f"{error.read().decode(errors='replace')}"
+        ) from error
 
 
 async def _tool_calls(model: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -167,12 +214,15 @@ def _logs_hint(target: Target) -> str:
 
 
 def chat_events(target: Target, session: Any) -> Iterator[Any]:
-    """Send the smoke prompt to ``/chat`` (signed when not local) and yield its events as they arrive."""
+    """Send the smoke prompt to ``/chat`` (authenticated when not local); yield its events as they arrive."""
     from agent_client.api import ChatCall, encode_body, sign
 
     body = {"prompt": PROMPT}
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-    if target.signed:
+    if target.machine_client is not None:
+        token = access_token(session.client("cognito-idp", region_name=target.region), target.machine_client)
+        headers["Authorization"] = f"Bearer {token}"
+    elif target.signed:
         headers = sign(session, target.region, target.chat_url, encode_body(body), headers)
     return ChatCall(url=target.chat_url, body=body, headers=headers).events()
 

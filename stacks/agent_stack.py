@@ -114,8 +114,36 @@ class SageMakerAgentStack(Stack):
         inference.grant_invoke(agent.function)
         monitoring.watch_agent(agent.function, agent.api)
 
-        CfnOutput(self, "ChatUrl", value=agent.chat_url, description="POST a SigV4-signed JSON body here")
+        credentials = "SigV4-signed" if agent.sign_in is None else "with a Cognito access token as bearer"
+        CfnOutput(self, "ChatUrl", value=agent.chat_url, description=f"POST a JSON body here, {credentials}")
         CfnOutput(self, "ApiUrl", value=agent.api.url, description="Base URL of the agent REST API stage")
         CfnOutput(self, "EndpointName", value=inference.endpoint.attr_endpoint_name)
         CfnOutput(self, "RepositoryUri", value=image.repository.repository_uri)
         CfnOutput(self, "ImageUri", value=image.image_uri)
+        if agent.sign_in is not None:
+            sign_in = agent.sign_in
+            CfnOutput(self, "UserPoolId", value=sign_in.user_pool.user_pool_id)
+            CfnOutput(
+                self,
+                "BrowserClientId",
+                value=sign_in.browser_client.user_pool_client_id,
+                description="Public app client of the chat page (authorization code with PKCE)",
+            )
+            CfnOutput(
+                self,
+                "MachineClientId",
+                value=sign_in.machine_client.user_pool_client_id,
+                description="App client of programs (client credentials; docs/deploy.md shows its secret)",
+            )
+            CfnOutput(
+                self,
+                "LoginUrl",
+                value=sign_in.login_url,
+                description="Managed login (the chat page's sign-in)",
+            )
+            CfnOutput(
+                self,
+                "TokenUrl",
+                value=sign_in.token_url,
+                description="OAuth 2.0 token endpoint (client credentials)",
+            )

@@ -15,6 +15,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from stacks.agent_api.lambda_contract import contract
 from stacks.inference.serving_contract import serving
@@ -62,6 +63,14 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+# How callers authenticate to the agent API: SigV4 with IAM credentials, or Cognito user pool tokens.
+AUTH_MODES = ("iam", "cognito")
+# A Cognito prefix domain (botocore's cognito-idp DomainType; the managed login lives at
+# https://<prefix>.auth.<region>.amazoncognito.com).
+_DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$")
+# Cognito accepts plain http only for these hosts, "for testing purposes only" (botocore's cognito-idp
+# CreateUserPoolClient CallbackURLs); every other callback or sign-out URL must be https.
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class ConfigError(ValueError):
@@ -219,9 +228,34 @@ class LambdaSettings:
     )
 
 
+def split_urls(value: str) -> tuple[str, ...]:
+    """Return the URLs of a comma-separated list, trimmed, without empty entries or repeats."""
+    return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+def _is_redirect_url(url: str) -> bool:
+    """Whether Cognito takes ``url`` as a callback or sign-out URL: absolute, no fragment, https or local."""
+    if "#" in url or any(character.isspace() for character in url):
+        return False
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number in 0..65535)
+    except ValueError:
+        return False
+    if parts.scheme == "http":
+        return parts.hostname in _LOCAL_HOSTS
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+_REDIRECT_URLS = (
+    "comma-separated absolute URLs without a fragment, https:// (http:// only for localhost, 127.0.0.1 "
+    "and [::1]); '' for the API's own chat page"
+)
+
+
 @dataclass(frozen=True)
 class ApiSettings:
-    """API Gateway stage throttling."""
+    """API Gateway stage throttling and how callers authenticate (docs/deploy.md, "Authentication")."""
 
     rate_limit: float = _rule(10.0, "a number > 0 (requests per second)", lambda v: v > 0)
     burst_limit: int = _rule(20, "an integer >= 1", lambda v: v >= 1)
@@ -231,6 +265,24 @@ class ApiSettings:
         False,
         "true once the account's API Gateway CloudWatch Logs role is set in the region (docs/deploy.md, "
         "checked by make preflight)",
+    )
+    auth: str = _rule(
+        "iam",
+        "'iam' (SigV4-signed requests) or 'cognito' (Cognito user pool access tokens)",
+        lambda v: v in AUTH_MODES,
+    )
+    # Cognito prefix domains are unique per region across all AWS accounts: the default names the stack and
+    # the account (EnvironmentConfig.stack_name, stacks/agent_api/sign_in.py).
+    auth_domain_prefix: str | None = _rule(
+        None,
+        "1-63 lower-case letters, digits and '-', not starting or ending with '-', unique in the region",
+        lambda v: bool(_DOMAIN_PREFIX.match(v)),
+    )
+    auth_callback_urls: str = _rule(
+        "", _REDIRECT_URLS, lambda v: all(_is_redirect_url(url) for url in split_urls(v))
+    )
+    auth_logout_urls: str = _rule(
+        "", _REDIRECT_URLS, lambda v: all(_is_redirect_url(url) for url in split_urls(v))
     )
 
 
@@ -407,6 +459,10 @@ def _check_cross_field_rules(config: EnvironmentConfig) -> None:
             f"the default {config.pull_through_prefix!r} is longer than ECR's {_PULL_THROUGH_PREFIX_MAX} "
             "characters; set a shorter prefix",
         )
+    if config.api.auth != "cognito":
+        for key in ("auth_domain_prefix", "auth_callback_urls", "auth_logout_urls"):
+            if getattr(config.api, key) != getattr(ApiSettings, key):
+                raise ConfigError(config.name, f"api.{key}", "only allowed with api.auth 'cognito'")
     if endpoint.min_instances > endpoint.max_instances:
         raise ConfigError(
             config.name,

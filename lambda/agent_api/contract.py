@@ -23,6 +23,10 @@ ENV_TOOLS: Final = "AGENT_TOOLS"
 ENV_SESSIONS_BUCKET: Final = "AGENT_SESSIONS_BUCKET"
 ENV_MAX_PROMPT_CHARS: Final = "AGENT_MAX_PROMPT_CHARS"
 ENV_STREAM_REASONING: Final = "AGENT_STREAM_REASONING"
+# Cognito sign-in of a `api.auth: cognito` environment, for the chat page (empty or unset: no sign-in).
+ENV_COGNITO_DOMAIN: Final = "AGENT_COGNITO_DOMAIN"
+ENV_COGNITO_CLIENT_ID: Final = "AGENT_COGNITO_CLIENT_ID"
+ENV_COGNITO_SCOPE: Final = "AGENT_COGNITO_SCOPE"
 # Powertools reads these itself (service, namespace, log level); the settings check them too.
 ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
@@ -40,8 +44,12 @@ AGENT_VARIABLES: Final = frozenset(
         ENV_SESSIONS_BUCKET,
         ENV_MAX_PROMPT_CHARS,
         ENV_STREAM_REASONING,
+        ENV_COGNITO_DOMAIN,
+        ENV_COGNITO_CLIENT_ID,
+        ENV_COGNITO_SCOPE,
     }
 )
+COGNITO_VARIABLES: Final = (ENV_COGNITO_DOMAIN, ENV_COGNITO_CLIENT_ID, ENV_COGNITO_SCOPE)
 POWERTOOLS_VARIABLES: Final = frozenset({ENV_SERVICE_NAME, ENV_METRICS_NAMESPACE, ENV_LOG_LEVEL})
 
 _N = TypeVar("_N", int, float)
@@ -100,6 +108,20 @@ METRICS_NAMESPACE_RULE: Final = (
 # The model's reasoning streams as `reasoning` events unless this is "false".
 BOOLEANS: Final = ("true", "false")
 STREAM_REASONING_DEFAULT: Final = True
+# The OAuth resource server of a Cognito deployment and its one scope: API Gateway's authorizer admits only
+# access tokens carrying COGNITO_API_SCOPE (stacks/agent_api/sign_in.py).
+COGNITO_RESOURCE_SERVER: Final = "agent-api"
+COGNITO_INVOKE_SCOPE: Final = "invoke"
+COGNITO_API_SCOPE: Final = f"{COGNITO_RESOURCE_SERVER}/{COGNITO_INVOKE_SCOPE}"
+# The managed-login domain's origin: https and a host name, nothing after it (a prefix domain is
+# https://<prefix>.auth.<region>.amazoncognito.com).
+COGNITO_DOMAIN_PATTERN: Final = re.compile(r"https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
+# Cognito's app client ids (botocore's cognito-idp ClientIdType: 1-128 of [\w+]).
+COGNITO_CLIENT_ID_PATTERN: Final = re.compile(r"[\w+]{1,128}")
+# OAuth scopes separated by single spaces (botocore's cognito-idp ScopeType: 1-256 printable ASCII, no space).
+COGNITO_SCOPE_PATTERN: Final = re.compile(
+    r"[\x21\x23-\x5B\x5D-\x7E]{1,256}( [\x21\x23-\x5B\x5D-\x7E]{1,256})*"
+)
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_LEVEL_DEFAULT: Final = "INFO"
 

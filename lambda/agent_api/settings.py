@@ -22,6 +22,20 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class CognitoSettings:
+    """How a browser signs in to a `api.auth: cognito` deployment (the chat page reads these).
+
+    `domain` is the managed-login origin (its `/oauth2/authorize` and `/oauth2/token` endpoints), `client_id`
+    the public app client for the authorization code flow with PKCE, `scope` the space-separated scopes to
+    request: the API's own scope is what API Gateway's authorizer checks in the access token.
+    """
+
+    domain: str
+    client_id: str
+    scope: str
+
+
+@dataclass(frozen=True)
 class Settings:
     """Validated agent API configuration."""
 
@@ -39,6 +53,8 @@ class Settings:
     # Applied by Powertools' Logger, which reads the same variable; checked here so a typo fails at start.
     log_level: str
     stream_reasoning: bool = contract.STREAM_REASONING_DEFAULT
+    # Unset where callers authenticate with IAM (or run locally).
+    cognito: CognitoSettings | None = None
 
     @property
     def sessions_enabled(self) -> bool:
@@ -101,6 +117,7 @@ class Settings:
             ),
             log_level=reader.one_of(contract.ENV_LOG_LEVEL, contract.LOG_LEVELS, contract.LOG_LEVEL_DEFAULT),
             stream_reasoning=reader.boolean(contract.ENV_STREAM_REASONING, contract.STREAM_REASONING_DEFAULT),
+            cognito=reader.cognito(),
         )
         if reader.errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(reader.errors))
@@ -158,6 +175,32 @@ class _Reader:
         if not bounds.allows(value):
             self.errors.append(f"{name}: {raw.strip()} is outside {bounds.range}")
         return value
+
+    def cognito(self) -> CognitoSettings | None:
+        """All three Cognito variables, or none of them (empty counts as unset)."""
+        given = {name: self.env.get(name) or None for name in contract.COGNITO_VARIABLES}
+        if not any(given.values()):
+            return None
+        missing = [name for name, value in given.items() if value is None]
+        if missing:
+            self.errors.append(
+                f"{', '.join(missing)}: required with {', '.join(n for n in given if n not in missing)}"
+            )
+            return None
+        checks = {
+            contract.ENV_COGNITO_DOMAIN: (contract.COGNITO_DOMAIN_PATTERN, "an https:// origin (no path)"),
+            contract.ENV_COGNITO_CLIENT_ID: (contract.COGNITO_CLIENT_ID_PATTERN, "a Cognito app client id"),
+            contract.ENV_COGNITO_SCOPE: (
+                contract.COGNITO_SCOPE_PATTERN,
+                "OAuth scopes separated by single spaces",
+            ),
+        }
+        values = {name: self.matching(name, pattern, what) for name, (pattern, what) in checks.items()}
+        return CognitoSettings(
+            domain=values[contract.ENV_COGNITO_DOMAIN],
+            client_id=values[contract.ENV_COGNITO_CLIENT_ID],
+            scope=values[contract.ENV_COGNITO_SCOPE],
+        )
 
     def tools(self, name: str) -> tuple[str, ...]:
         raw = self.env.get(name)

@@ -16,15 +16,17 @@ from constructs import Construct
 from stacks import nag
 from stacks.agent_api.bundling import SOURCE_EXCLUDES, UNUSED_DOCKER_IMAGE, PipLocalBundling
 from stacks.agent_api.lambda_contract import contract
-from stacks.config import AgentSettings, ApiSettings, LambdaSettings
+from stacks.agent_api.sign_in import CognitoSignIn
+from stacks.config import AgentSettings, ApiSettings, LambdaSettings, split_urls
 from stacks.removal import removal_policy
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 WEB_ADAPTER_ACCOUNT = "753240598075"
 WEB_ADAPTER_PORT = "8080"
+STAGE_NAME = "v1"
 _NO_WAF_REASON = (
-    "IAM (SigV4) authorization and stage throttling guard the API; attach a WAF web ACL if it must face "
-    "anonymous internet traffic."
+    "IAM (SigV4) or Cognito authorization and stage throttling guard the API; attach a WAF web ACL if it "
+    "must face anonymous internet traffic."
 )
 _NO_STAGE_LOGS_REASON = (
     "Stage logs need the account's API Gateway CloudWatch Logs role, set once per account and region outside "
@@ -40,8 +42,15 @@ def web_adapter_layer_arn(architecture: str, version: int) -> str:
     return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{WEB_ADAPTER_ACCOUNT}:layer:{layer}:{version}"
 
 
-def agent_environment(agent: AgentSettings, endpoint_name: str, sessions_bucket: str) -> dict[str, str]:
+def agent_environment(
+    agent: AgentSettings, endpoint_name: str, sessions_bucket: str, sign_in: CognitoSignIn | None
+) -> dict[str, str]:
     """Return the function's environment: every agent API setting explicitly, then the Web Adapter's."""
+    cognito = (
+        sign_in.function_environment()
+        if sign_in is not None
+        else dict.fromkeys(contract.COGNITO_VARIABLES, "")
+    )
     return {
         contract.ENV_ENDPOINT_NAME: endpoint_name,
         contract.ENV_REGION: Aws.REGION,
@@ -58,6 +67,7 @@ def agent_environment(agent: AgentSettings, endpoint_name: str, sessions_bucket:
         contract.ENV_SERVICE_NAME: contract.SERVICE_NAME,
         contract.ENV_METRICS_NAMESPACE: agent.metrics_namespace,
         contract.ENV_LOG_LEVEL: agent.log_level,
+        **cognito,
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
         "AWS_LWA_PORT": WEB_ADAPTER_PORT,
@@ -104,7 +114,11 @@ def chat_request_schema(max_prompt_chars: int, max_tokens: int) -> apigateway.Js
 
 
 class AgentApi(Construct):
-    """Sessions bucket, agent function and ``POST /chat`` REST API streaming the function's response."""
+    """Sessions bucket, agent function and ``POST /chat`` REST API streaming the function's response.
+
+    Every method of the API is authorized the environment's way (``api.auth``): IAM (SigV4), or a Cognito
+    access token carrying the API's scope (``sign_in``, made by :class:`CognitoSignIn`).
+    """
 
     def __init__(
         self,
@@ -158,6 +172,8 @@ class AgentApi(Construct):
             ),
         )
 
+        self.api = self._rest_api(api_settings, key, log_retention, removal)
+        self.sign_in = self._sign_in(api_settings, retain) if api_settings.auth == "cognito" else None
         function_logs = logs.LogGroup(
             self, "FunctionLogs", retention=log_retention, encryption_key=key, removal_policy=removal
         )
@@ -181,7 +197,7 @@ class AgentApi(Construct):
                     ),
                 )
             ],
-            environment=agent_environment(agent, endpoint_name, self.sessions.bucket_name),
+            environment=agent_environment(agent, endpoint_name, self.sessions.bucket_name, self.sign_in),
             environment_encryption=key,
             log_group=function_logs,
             tracing=lambda_.Tracing.ACTIVE,
@@ -213,8 +229,34 @@ class AgentApi(Construct):
             ),
         )
 
-        self.api = self._rest_api(api_settings, key, log_retention, removal)
         self.chat_url = self._chat_route(agent)
+
+    @property
+    def page_url(self) -> str:
+        """The API's root, where the app serves its chat page.
+
+        Built from the API's id, not from its stage resource: the stage depends on the function, whose
+        environment names the sign-in clients, which name this URL.
+        """
+        return f"https://{self.api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{STAGE_NAME}/"
+
+    def _sign_in(self, api_settings: ApiSettings, retain: bool) -> CognitoSignIn:
+        # Prefix domains are unique per region across every AWS account: name the stack and the account.
+        prefix = api_settings.auth_domain_prefix or f"{Stack.of(self).stack_name.lower()}-{Aws.ACCOUNT_ID}"
+        return CognitoSignIn(
+            self,
+            "SignIn",
+            domain_prefix=prefix,
+            callback_urls=split_urls(api_settings.auth_callback_urls) or [self.page_url],
+            logout_urls=split_urls(api_settings.auth_logout_urls) or [self.page_url],
+            retain=retain,
+        )
+
+    def _authorization(self) -> dict[str, Any]:
+        """Return the authorization every method of the API sets (cdk-nag's APIG4 and COG4 check each)."""
+        if self.sign_in is not None:
+            return self.sign_in.method_options()
+        return {"authorization_type": apigateway.AuthorizationType.IAM}
 
     def _rest_api(
         self,
@@ -253,7 +295,7 @@ class AgentApi(Construct):
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=False,
             deploy_options=apigateway.StageOptions(
-                stage_name="v1",
+                stage_name=STAGE_NAME,
                 throttling_rate_limit=api_settings.rate_limit,
                 throttling_burst_limit=api_settings.burst_limit,
                 metrics_enabled=True,
@@ -270,10 +312,14 @@ class AgentApi(Construct):
                 },
                 nag.compliance_rule("APIGWExecutionLoggingEnabled", _NO_STAGE_LOGS_REASON),
             )
+        if api_settings.auth == "iam":
+            nag.acknowledge(
+                api,
+                {"AwsSolutions-COG4": "Callers of an api.auth 'iam' environment sign with IAM (SigV4)."},
+            )
         nag.acknowledge(
             api,
             {"AwsSolutions-APIG3": _NO_WAF_REASON, "NIST.800.53.R5-APIGWAssociatedWithWAF": _NO_WAF_REASON},
-            {"AwsSolutions-COG4": "Callers authenticate with IAM (SigV4), not Cognito user pools."},
             nag.compliance_rule(
                 "APIGWCacheEnabledAndEncrypted", "Streamed, per-conversation answers must never be cached."
             ),
@@ -306,8 +352,8 @@ class AgentApi(Construct):
         self.api.root.add_resource(contract.CHAT_PATH.removeprefix("/")).add_method(
             "POST",
             integration,
-            authorization_type=apigateway.AuthorizationType.IAM,
             request_validator=validator,
+            **self._authorization(),
             request_models={"application/json": request_model},
         )
         return self.api.url_for_path(contract.CHAT_PATH)

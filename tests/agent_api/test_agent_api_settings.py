@@ -136,3 +136,43 @@ def test_reasoning_events_are_on_unless_turned_off() -> None:
 
 def test_stream_reasoning_must_be_true_or_false() -> None:
     assert "AGENT_STREAM_REASONING: 'no' is not one of true, false" in error_for(AGENT_STREAM_REASONING="no")
+
+
+COGNITO = {
+    contract.ENV_COGNITO_DOMAIN: "https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com",
+    contract.ENV_COGNITO_CLIENT_ID: "4example5clientid6abcdefghi",
+    contract.ENV_COGNITO_SCOPE: "openid email agent-api/invoke",
+}
+
+
+def test_cognito_sign_in_is_read_when_all_three_variables_are_set() -> None:
+    from agent_api.settings import CognitoSettings
+
+    assert load(**COGNITO).cognito == CognitoSettings(
+        domain=COGNITO[contract.ENV_COGNITO_DOMAIN],
+        client_id=COGNITO[contract.ENV_COGNITO_CLIENT_ID],
+        scope=COGNITO[contract.ENV_COGNITO_SCOPE],
+    )
+
+
+def test_empty_cognito_variables_mean_no_sign_in() -> None:
+    assert load(**dict.fromkeys(COGNITO, "")).cognito is None
+    assert load().cognito is None
+
+
+def test_a_partial_cognito_sign_in_names_the_missing_variables() -> None:
+    message = error_for(**{contract.ENV_COGNITO_DOMAIN: COGNITO[contract.ENV_COGNITO_DOMAIN]})
+    assert f"{contract.ENV_COGNITO_CLIENT_ID}, {contract.ENV_COGNITO_SCOPE}: required with" in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        (contract.ENV_COGNITO_DOMAIN, "http://login.example.com"),
+        (contract.ENV_COGNITO_DOMAIN, "https://login.example.com/oauth2"),
+        (contract.ENV_COGNITO_CLIENT_ID, "not/a-client"),
+        (contract.ENV_COGNITO_SCOPE, "openid  agent-api/invoke"),
+    ],
+)
+def test_an_invalid_cognito_variable_is_named(variable: str, value: str) -> None:
+    assert f"{variable}: {value!r} is not" in error_for(**{**COGNITO, variable: value})

@@ -125,6 +125,13 @@ def deployed_values(value: Any, template: dict[str, Any], stack_name: str) -> An
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::S3::Bucket":
             return str(properties.get("BucketName") or f"{stack_name}-{name}"[:50].lower() + "-1a2b3c4d5e6f")
+        # Ref of a prefix domain: its prefix; of a resource server: its identifier; of a client: a new id.
+        if resource["Type"] == "AWS::Cognito::UserPoolDomain":
+            return str(resolve(properties["Domain"]))
+        if resource["Type"] == "AWS::Cognito::UserPoolResourceServer":
+            return str(properties["Identifier"])
+        if resource["Type"] == "AWS::Cognito::UserPoolClient":
+            return "4example5clientid6abcdefghi"
         raise AssertionError(f"no deploy-time value for Ref {name} ({resource['Type']})")
 
     return resolve(value)

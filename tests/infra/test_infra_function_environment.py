@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from agent_api import contract
-from agent_api.settings import Settings, SettingsError
+from agent_api.settings import CognitoSettings, Settings, SettingsError
 from stacks.agent_api.construct import agent_environment
 from stacks.config import ConfigError, EnvironmentConfig, parse_environment
 from tests.infra.infra_support import (
@@ -65,6 +65,20 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         service_name=contract.SERVICE_NAME,
         metrics_namespace=agent.metrics_namespace,
         log_level=agent.log_level,
+        stream_reasoning=agent.stream_reasoning,
+        cognito=sign_in(config, variables),
+    )
+
+
+def sign_in(config: EnvironmentConfig, variables: dict[str, Any]) -> CognitoSettings | None:
+    """What the chat page must be told: nothing under IAM, the stack's own Cognito login under Cognito."""
+    if config.api.auth == "iam":
+        return None
+    return CognitoSettings(
+        domain=f"https://{config.stack_name.lower()}-{PSEUDO_PARAMETERS['AWS::AccountId']}.auth."
+        f"{PSEUDO_PARAMETERS['AWS::Region']}.amazoncognito.com",
+        client_id=variables[contract.ENV_COGNITO_CLIENT_ID],
+        scope="openid email agent-api/invoke",
     )
 
 
@@ -109,7 +123,7 @@ def test_stream_reasoning_reaches_the_function(stream_reasoning: bool) -> None:
     config = parse_environment(
         "dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": stream_reasoning}}
     )
-    variables = agent_environment(config.agent, "endpoint", "bucket")
+    variables = agent_environment(config.agent, "endpoint", "bucket", None)
     variables[contract.ENV_REGION] = "us-east-1"  # a CloudFormation token at synth
     assert Settings.from_env(variables).stream_reasoning is stream_reasoning
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ops.smoke import Target, check_chat, measure_chat, target_from_stack
+from ops.smoke import MachineClient, Target, access_token, check_chat, measure_chat, target_from_stack
+from stacks.agent_api.lambda_contract import contract
+from tests.support.scripted_server import Reply, ScriptedServer
 
 TARGET = Target(
     "SageMakerAgent-dev-g6-12xlarge", "https://abc.execute-api.us-east-1.amazonaws.com/v1/chat", "us-east-1"
@@ -81,14 +87,17 @@ def test_only_a_local_api_is_called_unsigned() -> None:
     ).signed
 
 
-@pytest.fixture
-def cloudformation() -> Iterator[tuple[object, Stubber]]:
-    client = boto3.client(
-        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+def stubbed(service: str) -> Iterator[tuple[object, Stubber]]:
+    """A botocore client of ``service`` answering only its stubbed responses, all of which must be used."""
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def cloudformation() -> Iterator[tuple[object, Stubber]]:
+    yield from stubbed("cloudformation")
 
 
 def outputs(**values: str) -> dict[str, object]:
@@ -119,3 +128,94 @@ def test_a_stack_without_the_outputs_is_one_clear_error(cloudformation: tuple[ob
     stub.add_response("describe_stacks", outputs(ApiUrl="https://x"), {"StackName": "SageMakerAgent-dev"})
     with pytest.raises(LookupError, match="has no EndpointName or ChatUrl output"):
         target_from_stack(client, "SageMakerAgent-dev", "us-east-1")  # type: ignore[arg-type]
+
+
+COGNITO_OUTPUTS = {
+    "UserPoolId": "us-east-1_Example1",
+    "MachineClientId": "4example5clientid6abcdefghi",
+    "TokenUrl": "https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com/oauth2/token",
+}
+
+
+def test_a_cognito_stack_is_called_with_its_machine_clients_token(
+    cloudformation: tuple[object, Stubber],
+) -> None:
+    client, stub = cloudformation
+    stub.add_response(
+        "describe_stacks",
+        outputs(EndpointName=TARGET.endpoint_name, ChatUrl=TARGET.chat_url, **COGNITO_OUTPUTS),
+        {"StackName": "SageMakerAgent-prod"},
+    )
+    target = target_from_stack(client, "SageMakerAgent-prod", "us-east-1")  # type: ignore[arg-type]
+    assert target.machine_client == MachineClient(*COGNITO_OUTPUTS.values())
+    assert not target.signed
+
+
+@pytest.fixture
+def cognito() -> Iterator[tuple[object, Stubber]]:
+    yield from stubbed("cognito-idp")
+
+
+# Cognito's client secrets are 24-128 characters (botocore's cognito-idp ClientSecretType).
+SECRET = "s3cretOf24Characters1234"
+
+
+def with_secret(stub: Stubber, machine: MachineClient) -> None:
+    stub.add_response(
+        "describe_user_pool_client",
+        {
+            "UserPoolClient": {
+                "UserPoolId": machine.user_pool_id,
+                "ClientId": machine.client_id,
+                "ClientSecret": SECRET,
+            }
+        },
+        {"UserPoolId": machine.user_pool_id, "ClientId": machine.client_id},
+    )
+
+
+def test_access_token_comes_from_client_credentials_with_the_api_scope(
+    cognito: tuple[object, Stubber],
+) -> None:
+    client, stub = cognito
+    token = {"access_token": "eyJ.token", "expires_in": 3600, "token_type": "Bearer"}
+    with ScriptedServer(Reply([json.dumps(token).encode()], chunked=False)) as server:
+        machine = MachineClient("us-east-1_Example1", "client1", f"{server.url}/oauth2/token")
+        with_secret(stub, machine)
+        assert access_token(client, machine) == "eyJ.token"  # type: ignore[arg-type]
+    (request,) = server.received
+    assert (request.method, request.path) == ("POST", "/oauth2/token")
+    assert (
+        request.headers["Authorization"] == "Basic " + base64.b64encode(f"client1:{SECRET}".encode()).decode()
+    )
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.body.decode()) == {
+        "grant_type": ["client_credentials"],
+        "scope": [contract.COGNITO_API_SCOPE],
+    }
+
+
+def test_a_refused_token_request_is_one_clear_error(cognito: tuple[object, Stubber]) -> None:
+    client, stub = cognito
+    refusal = Reply([b'{"error": "invalid_client"}'], status=400, chunked=False)
+    with ScriptedServer(refusal) as server:
+        machine = MachineClient("us-east-1_Example1", "client1", f"{server.url}/oauth2/token")
+        with_secret(stub, machine)
+        with pytest.raises(
+            RuntimeError, match=re.escape('refused client credentials: HTTP 400 {"error": "invalid_client"}')
+        ):
+            access_token(client, machine)  # type: ignore[arg-type]
+
+
+def test_a_cognito_stack_without_its_machine_client_output_is_one_clear_error(
+    cloudformation: tuple[object, Stubber],
+) -> None:
+    client, stub = cloudformation
+    partial = {key: value for key, value in COGNITO_OUTPUTS.items() if key != "TokenUrl"}
+    stub.add_response(
+        "describe_stacks",
+        outputs(EndpointName=TARGET.endpoint_name, ChatUrl=TARGET.chat_url, **partial),
+        {"StackName": "SageMakerAgent-prod"},
+    )
+    with pytest.raises(LookupError, match="has no TokenUrl output"):
+        target_from_stack(client, "SageMakerAgent-prod", "us-east-1")  # type: ignore[arg-type]
