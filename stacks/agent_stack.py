@@ -116,6 +116,9 @@ class SageMakerAgentStack(Stack):
 
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description="POST a SigV4-signed JSON body here")
         CfnOutput(self, "ApiUrl", value=agent.api.url, description="Base URL of the agent REST API stage")
+        CfnOutput(
+            self, "OpenAIBaseUrl", value=agent.openai_base_url, description="base_url for OpenAI clients"
+        )
         CfnOutput(self, "EndpointName", value=inference.endpoint.attr_endpoint_name)
         CfnOutput(self, "RepositoryUri", value=image.repository.repository_uri)
         CfnOutput(self, "ImageUri", value=image.image_uri)
