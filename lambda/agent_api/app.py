@@ -22,7 +22,7 @@ from strands import Agent
 
 from agent_api import openai_api, sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
-from agent_api.errors import ErrorReply, classify
+from agent_api.errors import ErrorReply, classify, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
 from agent_api.sessions import (
     SessionBusyError,
@@ -190,16 +190,11 @@ async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[byte
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    return error_response(
-        ErrorReply(codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code)
-    )
+    return error_response(http_error_reply(exc))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error")
-    return error_response(ErrorReply("internal_error", "internal error", 500))
+    return error_response(unexpected_error_reply())
 
 
 def create_app(

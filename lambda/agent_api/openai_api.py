@@ -27,7 +27,7 @@ from strands import Agent
 from strands.types.content import Message, Messages
 
 from agent_api import contract, sse
-from agent_api.errors import ErrorReply
+from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
 from agent_api.observability import logger, request_id_from_headers
 from agent_api.sessions import SessionLease
 from agent_api.settings import Settings
@@ -38,6 +38,7 @@ from agent_api.validation import (
     check_content_type,
     check_session_id,
     max_body_bytes,
+    parse_json_object,
     parse_max_tokens,
     parse_temperature,
     read_body,
@@ -132,16 +133,7 @@ def parse_completion_request(body: bytes, settings: Settings, session_id: str | 
         RequestError: naming the first problem found (a `_ParamError` when it is about one parameter).
 
     """
-    if len(body) > max_body_bytes(settings):
-        raise RequestError(
-            413, "body_too_large", f"request body is larger than {max_body_bytes(settings)} bytes"
-        )
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RequestError(400, "invalid_body", "request body must be a JSON object")
+    data = parse_json_object(body, settings)
     _check_fields(data)
     _check_model(data)
     stream = _flag(data, "stream")
@@ -505,16 +497,11 @@ async def _stream(turn: AgentTurn, first: SseEvent | None, chunks: _Chunks) -> A
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    return openai_error(
-        ErrorReply(codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code)
-    )
+    return openai_error(http_error_reply(exc))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error")
-    return openai_error(ErrorReply("internal_error", "internal error", 500))
+    return openai_error(unexpected_error_reply())
 
 
 def routes(chat: ChatService) -> list[Mount]:

@@ -63,16 +63,7 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         RequestError: naming the first problem found.
 
     """
-    if len(body) > max_body_bytes(settings):
-        raise RequestError(
-            413, "body_too_large", f"request body is larger than {max_body_bytes(settings)} bytes"
-        )
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RequestError(400, "invalid_body", "request body must be a JSON object")
+    data = parse_json_object(body, settings)
     accepted = sorted(contract.REQUEST_FIELDS)
     unknown = sorted(set(data) - set(accepted))
     if unknown:
@@ -85,6 +76,26 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         max_tokens=parse_max_tokens(data, settings),
         temperature=parse_temperature(data, settings),
     )
+
+
+def parse_json_object(body: bytes, settings: Settings) -> dict[str, Any]:
+    """Parse a raw body that must be a JSON object no larger than any valid request.
+
+    Raises:
+        RequestError: it is too large, not JSON, or not an object.
+
+    """
+    if len(body) > max_body_bytes(settings):
+        raise RequestError(
+            413, "body_too_large", f"request body is larger than {max_body_bytes(settings)} bytes"
+        )
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RequestError(400, "invalid_body", "request body must be a JSON object")
+    return data
 
 
 def _prompt(data: dict[str, Any], settings: Settings) -> str:

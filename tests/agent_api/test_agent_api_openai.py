@@ -11,6 +11,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from agent_api import contract
 from tests.agent_api.harness import FAST_RETRIES, Harness, HarnessFactory
+from tests.support.openai_sdk import openai_client
 from tests.support.recordings import calculator_call_parts, fixture_parts
 from tests.support.sagemaker_runtime import ModelError, Stream, Throttle
 
@@ -29,13 +30,7 @@ def tool_turn() -> list[Stream]:
 
 
 def sdk(app: Harness, **headers: str) -> openai.OpenAI:
-    """The unmodified SDK pointed at the app (no retries: each test counts the model calls)."""
-    return openai.OpenAI(
-        base_url=f"{app.client.base_url}{contract.OPENAI_PREFIX}",
-        api_key="unused",
-        max_retries=0,
-        default_headers=headers or None,
-    )
+    return openai_client(str(app.client.base_url), **headers)
 
 
 def user(text: str) -> dict[str, str]:

@@ -8,18 +8,14 @@ import pytest
 from agent_api import contract
 from local.stack import LocalStack
 from tests.e2e.test_e2e_chat import AFTER_TOOL_REPLY, PLAIN_REPLY
+from tests.support.openai_sdk import openai_client
 
 pytestmark = pytest.mark.e2e
 
 
 def client(stack: LocalStack, **headers: str) -> openai.OpenAI:
     # The local stack has no authentication: any API key does.
-    return openai.OpenAI(
-        base_url=f"{stack.agent_url}{contract.OPENAI_PREFIX}",
-        api_key="local",
-        max_retries=0,
-        default_headers=headers or None,
-    )
+    return openai_client(stack.agent_url, **headers)
 
 
 def test_the_sdk_streams_an_answer_with_usage(text_api: LocalStack) -> None:
