@@ -269,6 +269,7 @@ def usage_text(stack: LocalStack) -> str:
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
             f"  PYTHONPATH=client .venv/bin/python -m agent_client --url {agent} --no-sign "
             f"{EXAMPLE_PROMPT!r}",
+            f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key",
             "",
             "Ctrl-C stops everything.",
         ]

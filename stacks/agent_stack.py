@@ -117,6 +117,9 @@ class SageMakerAgentStack(Stack):
         credentials = "SigV4-signed" if agent.sign_in is None else "with a Cognito access token as bearer"
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description=f"POST a JSON body here, {credentials}")
         CfnOutput(self, "ApiUrl", value=agent.api.url, description="Base URL of the agent REST API stage")
+        CfnOutput(
+            self, "OpenAIBaseUrl", value=agent.openai_base_url, description="base_url for OpenAI clients"
+        )
         CfnOutput(self, "EndpointName", value=inference.endpoint.attr_endpoint_name)
         CfnOutput(self, "RepositoryUri", value=image.repository.repository_uri)
         CfnOutput(self, "ImageUri", value=image.image_uri)

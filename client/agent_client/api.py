@@ -98,9 +98,14 @@ def region_from_url(url: str) -> str | None:
 
 
 def sign(
-    session: boto3.Session, region: str, url: str, body: bytes, headers: dict[str, str]
+    session: boto3.Session,
+    region: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    method: str = "POST",
 ) -> dict[str, str]:
-    """Return `headers` plus SigV4 authentication for `execute-api` in `region`.
+    """Return `headers` plus SigV4 authentication for `execute-api` in `region` (all of `headers` signed).
 
     Raises:
         ClientFailure: no AWS credentials are configured.
@@ -109,7 +114,7 @@ def sign(
     credentials = session.get_credentials()
     if credentials is None:
         raise ClientFailure("no AWS credentials found (configure a profile, or --no-sign for a local API)")
-    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(credentials.get_frozen_credentials(), SIGNING_SERVICE, region).add_auth(request)
     return dict(request.headers.items())
 

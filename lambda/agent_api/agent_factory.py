@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 from strands import Agent, ModelRetryStrategy
 from strands.session.session_manager import SessionManager
+from strands.types.content import Messages
 
 from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
 from agent_api.settings import Settings
@@ -94,12 +95,27 @@ class AgentFactory:
         """Build the provider for one request, with the request's generation limits."""
         return SageMakerModel(client=self._client, **model_config(self.settings, max_tokens, temperature))
 
-    def agent(self, request: ChatRequest, session_manager: SessionManager | None) -> Agent:
-        """Build a fresh agent; with a session manager it starts from the session's saved conversation."""
+    def agent(
+        self,
+        request: ChatRequest,
+        session_manager: SessionManager | None,
+        *,
+        history: Messages | None = None,
+        instructions: str | None = None,
+    ) -> Agent:
+        """Build a fresh agent; with a session manager it starts from the session's saved conversation.
+
+        `history` is a conversation to start from instead (without a session); `instructions` are the
+        caller's own, added after the deployment's system prompt, which always comes first.
+        """
+        system_prompt = self.settings.system_prompt
+        if instructions:
+            system_prompt = f"{system_prompt}\n\n{instructions}"
         return Agent(
             model=self.model(request.max_tokens, request.temperature),
+            messages=history,
             tools=list(self._tools),
-            system_prompt=self.settings.system_prompt,
+            system_prompt=system_prompt,
             session_manager=session_manager,
             retry_strategy=self._retry_policy.strategy(),
             callback_handler=None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -20,9 +20,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from strands import Agent
 
-from agent_api import contract, sse
+from agent_api import contract, openai_api, sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
-from agent_api.errors import ErrorReply, classify
+from agent_api.errors import ErrorReply, classify, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
 from agent_api.sessions import (
     SessionBusyError,
@@ -40,6 +40,7 @@ from agent_api.validation import (
     check_content_type,
     max_body_bytes,
     parse_chat_request,
+    read_body,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class ChatService:
         logger.thread_safe_append_keys(request_id=request_id)
         try:
             check_content_type(request.headers.get("content-type"))
-            body = await _read_body(request, max_body_bytes(self.settings))
+            body = await read_body(request, max_body_bytes(self.settings))
             chat_request = parse_chat_request(body, self.settings)
         except RequestError as exc:
             logger.info("chat request rejected", extra={"code": exc.code, "status": exc.status})
@@ -94,30 +95,47 @@ class ChatService:
 
         lease: SessionLease | None = None
         if chat_request.session_id is not None:
-            assert self.sessions is not None, "parse_chat_request accepts a session_id only with sessions on"
-            try:
-                owner = owner_from_headers(request.headers)
-                # Lock and read the whole conversation in a worker thread: S3 I/O never runs on the loop.
-                lease = await asyncio.to_thread(self.sessions.open, chat_request.session_id, owner)
-            except (SessionBusyError, SessionNotFoundError, SessionOwnerUnknownError) as exc:
-                error = _session_refusal(exc)
-                logger.info("chat request rejected", extra={"code": error.code, "status": error.status})
-                return error_response(error, request_id)
-            except Exception as exc:
-                error = classify(exc, request_id)
-                logger.warning(
-                    "chat request failed before streaming",
-                    extra={"code": error.code, "exception": type(exc).__name__},
-                    exc_info=exc if error.code == "internal_error" else None,
-                )
-                return error_response(error, request_id)
+            opened = await self.open_session(chat_request.session_id, request, request_id)
+            if isinstance(opened, ErrorReply):
+                return error_response(opened, request_id)
+            lease = opened
         return await self._start_turn(request, chat_request, lease, request_id)
 
-    async def _start_turn(
-        self, request: Request, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
-    ) -> Response:
+    async def open_session(
+        self, session_id: str, request: Request, request_id: str
+    ) -> SessionLease | ErrorReply:
+        """Lock and load the caller's session, or say why this request may not use it now."""
+        assert self.sessions is not None, "requests name a session_id only with sessions on"
+        try:
+            owner = owner_from_headers(request.headers)
+            # Lock and read the whole conversation in a worker thread: S3 I/O never runs on the loop.
+            return await asyncio.to_thread(self.sessions.open, session_id, owner)
+        except (SessionBusyError, SessionNotFoundError, SessionOwnerUnknownError) as exc:
+            error = _session_refusal(exc)
+            logger.info("chat request rejected", extra={"code": error.code, "status": error.status})
+            return error
+        except Exception as exc:
+            error = classify(exc, request_id)
+            logger.warning(
+                "chat request failed before streaming",
+                extra={"code": error.code, "exception": type(exc).__name__},
+                exc_info=exc if error.code == "internal_error" else None,
+            )
+            return error
+
+    def start_turn(
+        self,
+        chat_request: ChatRequest,
+        lease: SessionLease | None,
+        request_id: str,
+        build_agent: Callable[[], Agent],
+    ) -> AgentTurn:
+        """Start answering `chat_request` with the agent `build_agent` makes.
+
+        The turn saves and releases the session `lease`, when there is one.
+        """
         turn = AgentTurn(
-            functools.partial(self._build_agent, chat_request, lease),
+            build_agent,
             chat_request.prompt,
             session_id=chat_request.session_id,
             request_id=request_id,
@@ -127,6 +145,14 @@ class ChatService:
             stream_reasoning=self.settings.stream_reasoning,
         )
         turn.start()
+        return turn
+
+    async def _start_turn(
+        self, request: Request, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
+    ) -> Response:
+        turn = self.start_turn(
+            chat_request, lease, request_id, functools.partial(self._build_agent, chat_request, lease)
+        )
         first = await _first_event(turn, request)
         if isinstance(first, _ClientGone):
             # Nobody is left to answer: the turn is cancelled (the model call closed, the session released).
@@ -201,32 +227,12 @@ async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[byte
         await turn.close()
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """Read the body, refusing to buffer more than `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, "body_too_large", f"request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, "body_too_large", f"request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    return error_response(
-        ErrorReply(codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code)
-    )
+    return error_response(http_error_reply(exc))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error")
-    return error_response(ErrorReply("internal_error", "internal error", 500))
+    return error_response(unexpected_error_reply())
 
 
 def create_app(
@@ -265,6 +271,7 @@ def create_app(
         routes=[
             Route(contract.CHAT_PATH, service.chat, methods=["POST"]),
             Route(contract.HEALTH_PATH, service.health, methods=["GET"]),
+            *openai_api.routes(service),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )

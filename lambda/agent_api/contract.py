@@ -139,6 +139,14 @@ def unknown_tools(value: str) -> list[str]:
 # --- The HTTP API -----------------------------------------------------------------------------------------
 CHAT_PATH: Final = "/chat"
 HEALTH_PATH: Final = "/health"
+# The OpenAI-compatible routes (docs/agent-api.md, "OpenAI-compatible API"): clients take `/v1` as base URL.
+OPENAI_PREFIX: Final = "/v1"
+OPENAI_CHAT_COMPLETIONS_PATH: Final = f"{OPENAI_PREFIX}/chat/completions"
+OPENAI_MODELS_PATH: Final = f"{OPENAI_PREFIX}/models"
+# The one model the OpenAI-compatible routes serve: the agent (its tools and system prompt included).
+OPENAI_MODEL_ID: Final = "agent"
+# The request header naming a stored session to continue on `/v1/chat/completions` (the body is OpenAI's).
+SESSION_ID_HEADER: Final = "X-Session-Id"
 REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature")
 # A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
 # kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from strands.types.exceptions import (
     ContextWindowOverflowException,
     EventLoopException,
@@ -11,6 +12,7 @@ from strands.types.exceptions import (
     SessionException,
 )
 
+from agent_api.observability import logger
 from agent_api.sessions import SessionConflictError, SessionTooLargeError
 from sagemaker_provider.errors import (
     EndpointConnectionError,
@@ -96,3 +98,16 @@ def classify(exc: BaseException, request_id: str) -> ErrorReply:
 def shorten(text: str, max_chars: int) -> str:
     """Return `text`, cut to `max_chars` characters with an ellipsis if it is longer."""
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def http_error_reply(exc: Exception) -> ErrorReply:
+    """Answer Starlette's `HTTPException` (no such route: 404, wrong method: 405)."""
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return ErrorReply(codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code)
+
+
+def unexpected_error_reply() -> ErrorReply:
+    """Log the exception being handled, and answer it without its details."""
+    logger.exception("unhandled error")
+    return ErrorReply("internal_error", "internal error", 500)

@@ -1,4 +1,7 @@
-"""Validation of the `POST /chat` body: bad input is rejected with a specific 4xx before any model call."""
+"""Validation of request bodies: bad input is rejected with a specific 4xx before any model call.
+
+`POST /chat` is parsed here; the OpenAI-compatible routes (`agent_api.openai_api`) use the same rules.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import json
 import sys
 from dataclasses import dataclass
 from typing import Any
+
+from starlette.requests import Request
 
 from agent_api import contract
 from agent_api.settings import Settings
@@ -69,13 +74,7 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         RequestError: naming the first problem found.
 
     """
-    if len(body) > max_body_bytes(settings):
-        raise RequestError(
-            413, "body_too_large", f"request body is larger than {max_body_bytes(settings)} bytes"
-        )
-    data = _load_json(body)
-    if not isinstance(data, dict):
-        raise RequestError(400, "invalid_body", "request body must be a JSON object")
+    data = parse_json_object(body, settings)
     accepted = sorted(contract.REQUEST_FIELDS)
     unknown = sorted(set(data) - set(accepted))
     if unknown:
@@ -85,9 +84,26 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
     return ChatRequest(
         prompt=_prompt(data, settings),
         session_id=_session_id(data, settings),
-        max_tokens=_max_tokens(data, settings),
-        temperature=_temperature(data, settings),
+        max_tokens=parse_max_tokens(data, settings),
+        temperature=parse_temperature(data, settings),
     )
+
+
+def parse_json_object(body: bytes, settings: Settings) -> dict[str, Any]:
+    """Parse a raw body that must be a JSON object no larger than any valid request.
+
+    Raises:
+        RequestError: it is too large, not JSON, or not an object.
+
+    """
+    if len(body) > max_body_bytes(settings):
+        raise RequestError(
+            413, "body_too_large", f"request body is larger than {max_body_bytes(settings)} bytes"
+        )
+    data = _load_json(body)
+    if not isinstance(data, dict):
+        raise RequestError(400, "invalid_body", "request body must be a JSON object")
+    return data
 
 
 def _load_json(body: bytes) -> Any:
@@ -141,13 +157,16 @@ def _prompt(data: dict[str, Any], settings: Settings) -> str:
 
 def _session_id(data: dict[str, Any], settings: Settings) -> str | None:
     session_id = data.get("session_id")
-    if session_id is None:
-        return None
+    return None if session_id is None else check_session_id(session_id, settings, "field 'session_id'")
+
+
+def check_session_id(session_id: object, settings: Settings, where: str) -> str:
+    """Return a session id that is well formed and usable here; `where` names it in the error."""
     if not isinstance(session_id, str) or not contract.SESSION_ID_PATTERN.fullmatch(session_id):
         raise RequestError(
             400,
             "invalid_field",
-            f"field 'session_id' must be 1-{contract.SESSION_ID_MAX_CHARS} characters of A-Z a-z 0-9 _ - "
+            f"{where} must be 1-{contract.SESSION_ID_MAX_CHARS} characters of A-Z a-z 0-9 _ - "
             "starting with a letter or digit",
         )
     if not settings.sessions_enabled:
@@ -155,19 +174,21 @@ def _session_id(data: dict[str, Any], settings: Settings) -> str | None:
     return session_id
 
 
-def _max_tokens(data: dict[str, Any], settings: Settings) -> int:
-    value = data.get("max_tokens")
+def parse_max_tokens(data: dict[str, Any], settings: Settings, name: str = "max_tokens") -> int:
+    """Return the body's field `name` as a token limit, the settings' default when it is absent or null."""
+    value = data.get(name)
     if value is None:
         return settings.max_tokens
     low = contract.MAX_TOKENS.low
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= settings.max_tokens:
         raise RequestError(
-            400, "invalid_field", f"field 'max_tokens' must be an integer from {low} to {settings.max_tokens}"
+            400, "invalid_field", f"field '{name}' must be an integer from {low} to {settings.max_tokens}"
         )
     return value
 
 
-def _temperature(data: dict[str, Any], settings: Settings) -> float:
+def parse_temperature(data: dict[str, Any], settings: Settings) -> float:
+    """Return the body's `temperature`, the settings' default when it is absent or null."""
     value = data.get("temperature")
     if value is None:
         return settings.temperature
@@ -179,3 +200,18 @@ def _temperature(data: dict[str, Any], settings: Settings) -> float:
             f"field 'temperature' must be a number from {bounds.low:g} to {bounds.high:g}",
         )
     return float(value)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body, refusing to buffer more than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, "body_too_large", f"request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, "body_too_large", f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -230,6 +230,7 @@ class AgentApi(Construct):
         )
 
         self.chat_url = self._chat_route(agent)
+        self.openai_base_url = self._openai_routes()
 
     @property
     def page_url(self) -> str:
@@ -342,21 +343,36 @@ class AgentApi(Construct):
         validator = self.api.add_request_validator(
             "ChatValidator", validate_request_body=True, validate_request_parameters=True
         )
-        integration = apigateway.LambdaIntegration(
+        self.api.root.add_resource(contract.CHAT_PATH.removeprefix("/")).add_method(
+            "POST",
+            self._streaming_integration(),
+            request_validator=validator,
+            request_models={"application/json": request_model},
+            **self._authorization(),
+        )
+        return self.api.url_for_path(contract.CHAT_PATH)
+
+    def _openai_routes(self) -> str:
+        """Add ``POST /v1/chat/completions`` and ``GET /v1/models``; returns the base URL OpenAI clients take.
+
+        No request model: the app validates OpenAI's request itself and answers in OpenAI's error shape,
+        which API Gateway's own ``BAD_REQUEST_BODY`` answer is not.
+        """
+        completions = self.api.root.resource_for_path(contract.OPENAI_CHAT_COMPLETIONS_PATH)
+        completions.add_method("POST", self._streaming_integration(), **self._authorization())
+        models = self.api.root.resource_for_path(contract.OPENAI_MODELS_PATH)
+        models.add_method("GET", self._streaming_integration(), **self._authorization())
+        return self.api.url_for_path(contract.OPENAI_PREFIX)
+
+    def _streaming_integration(self) -> apigateway.LambdaIntegration:
+        """Proxy to the function, streaming its response."""
+        return apigateway.LambdaIntegration(
             self.function,
             proxy=True,
             response_transfer_mode=apigateway.ResponseTransferMode.STREAM,
             # Streaming integrations may run up to 15 minutes (buffered ones stop at 29 seconds).
             timeout=Duration.minutes(15),
         )
-        self.api.root.add_resource(contract.CHAT_PATH.removeprefix("/")).add_method(
-            "POST",
-            integration,
-            request_validator=validator,
-            **self._authorization(),
-            request_models={"application/json": request_model},
-        )
-        return self.api.url_for_path(contract.CHAT_PATH)
 
 
 def _bundled_code(lambda_dir: Path, architecture: str) -> lambda_.Code:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from agent_api import contract
 from agent_api.app import create_app
@@ -22,9 +22,31 @@ def test_tool_registry_implements_exactly_the_contract_tools() -> None:
 
 def test_app_serves_the_contract_paths() -> None:
     app = create_app(Settings.from_env({contract.ENV_ENDPOINT_NAME: "endpoint"}))
-    paths = {route.path: route.methods for route in app.routes if isinstance(route, Route)}
-    assert set(paths) == {contract.CHAT_PATH, contract.HEALTH_PATH}
+    paths = {
+        f"{prefix}{route.path}": route.methods
+        for prefix, route in _routes(app.routes)
+        if isinstance(route, Route)
+    }
+    assert set(paths) == {
+        contract.CHAT_PATH,
+        contract.HEALTH_PATH,
+        contract.OPENAI_CHAT_COMPLETIONS_PATH,
+        contract.OPENAI_MODELS_PATH,
+    }
     assert "POST" in (paths[contract.CHAT_PATH] or set())
+    assert "POST" in (paths[contract.OPENAI_CHAT_COMPLETIONS_PATH] or set())
+    assert "GET" in (paths[contract.OPENAI_MODELS_PATH] or set())
+
+
+def _routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, BaseRoute]]:
+    """Every route with the path prefix of the mounts it is under."""
+    found: list[tuple[str, BaseRoute]] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            found.extend(_routes(route.routes, prefix + route.path))
+        else:
+            found.append((prefix, route))
+    return found
 
 
 def documented_settings() -> dict[str, tuple[str, str]]:

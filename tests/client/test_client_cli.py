@@ -6,9 +6,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.stub import Stubber
 
 from agent_api.sse import encode_event
@@ -23,6 +20,7 @@ from agent_client.api import (
     region_from_url,
 )
 from agent_client.cli import EXIT_API_ERROR, EXIT_CLIENT_ERROR, EXIT_OK, main
+from tests.client.sigv4_check import expected_authorization_signature
 from tests.support.scripted_server import Reply, ScriptedServer
 
 DONE = (
@@ -134,21 +132,9 @@ def test_requests_are_signed_with_sigv4_for_execute_api(api: ScriptedServer) -> 
     assert "/eu-west-1/execute-api/aws4_request" in authorization
     assert received.headers["X-Amz-Security-Token"] == "session-token"
     # Recompute the signature over what the server received: it must match.
-    request = AWSRequest(
-        method="POST",
-        url=f"{api.url}/chat",
-        data=received.body,
-        headers={k: v for k, v in received.headers.items() if k.lower() in {"content-type", "accept"}},
+    signature = expected_authorization_signature(
+        received, f"{api.url}/chat", "eu-west-1", {"content-type", "accept"}
     )
-    request.headers["X-Amz-Date"] = received.headers["X-Amz-Date"]
-    request.headers["X-Amz-Security-Token"] = "session-token"
-    request.context["timestamp"] = received.headers["X-Amz-Date"]
-    signer = SigV4Auth(
-        Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token"),
-        "execute-api",
-        "eu-west-1",
-    )
-    signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
     assert authorization.endswith(f"Signature={signature}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from agent_api import contract
 from tests.infra.infra_support import agent_function, only, resources
 
 pytestmark = pytest.mark.infra
@@ -32,8 +33,40 @@ def as_list(value: Any) -> list[Any]:
 # --- API Gateway -------------------------------------------------------------------------------------------
 
 
-def test_chat_method_streams_from_the_lambda_with_a_15_minute_timeout(template: Lookup) -> None:
-    integration = only(template("dev"), "AWS::ApiGateway::Method")["Integration"]
+def api_methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(path, HTTP method) -> the method's properties`` of the REST API."""
+    api_resources = resources(template, "AWS::ApiGateway::Resource")
+
+    def path(resource: dict[str, Any]) -> str:
+        if "Ref" not in resource:  # the root resource: {"Fn::GetAtt": [api, "RootResourceId"]}
+            return ""
+        properties = api_resources[resource["Ref"]]["Properties"]
+        return f"{path(properties['ParentId'])}/{properties['PathPart']}"
+
+    methods = resources(template, "AWS::ApiGateway::Method").values()
+    return {
+        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"] for m in methods
+    }
+
+
+ROUTES = [
+    (contract.CHAT_PATH, "POST"),
+    (contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST"),
+    (contract.OPENAI_MODELS_PATH, "GET"),
+]
+
+
+def test_the_api_serves_chat_and_the_openai_routes_only(template: Lookup) -> None:
+    assert set(api_methods(template("dev"))) == set(ROUTES)
+
+
+@pytest.mark.parametrize(("path", "http_method"), ROUTES)
+def test_every_method_streams_from_the_lambda_with_a_15_minute_timeout_behind_sigv4(
+    template: Lookup, path: str, http_method: str
+) -> None:
+    method = api_methods(template("dev"))[(path, http_method)]
+    assert method["AuthorizationType"] == "AWS_IAM"
+    integration = method["Integration"]
     assert (integration["Type"], integration["ResponseTransferMode"]) == ("AWS_PROXY", "STREAM")
     assert integration["TimeoutInMillis"] == 15 * 60 * 1000
     uri_parts = integration["Uri"]["Fn::Join"][1]
@@ -41,8 +74,15 @@ def test_chat_method_streams_from_the_lambda_with_a_15_minute_timeout(template: 
     assert ":lambda:path/2021-11-15/functions/" in uri_parts
 
 
+def test_the_openai_routes_leave_validation_to_the_app(template: Lookup) -> None:
+    # API Gateway's own 400 would not be OpenAI's error shape.
+    methods = api_methods(template("dev"))
+    assert "RequestModels" not in methods[(contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST")]
+    assert "RequestValidatorId" not in methods[(contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST")]
+
+
 def test_chat_method_requires_sigv4_and_validates_the_body(template: Lookup) -> None:
-    method = only(template("dev"), "AWS::ApiGateway::Method")
+    method = api_methods(template("dev"))[(contract.CHAT_PATH, "POST")]
     assert method["AuthorizationType"] == "AWS_IAM"
     assert method["HttpMethod"] == "POST"
     assert only(template("dev"), "AWS::ApiGateway::RequestValidator")["ValidateRequestBody"] is True
@@ -234,7 +274,9 @@ def test_image_tag_changes_with_the_engine(template: Lookup, weights: dict[str, 
 
 
 def test_stack_outputs_api_url_endpoint_name_and_repository_uri(template: Lookup) -> None:
-    assert {"ApiUrl", "ChatUrl", "EndpointName", "RepositoryUri"} <= set(template("prod")["Outputs"])
+    assert {"ApiUrl", "ChatUrl", "OpenAIBaseUrl", "EndpointName", "RepositoryUri"} <= set(
+        template("prod")["Outputs"]
+    )
 
 
 def test_log_retention_follows_the_environment(template: Lookup) -> None:
