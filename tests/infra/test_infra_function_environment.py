@@ -64,6 +64,7 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         service_name=contract.SERVICE_NAME,
         metrics_namespace=agent.metrics_namespace,
         log_level=agent.log_level,
+        inference_component_name=config.inference_component_name,
     )
 
 
