@@ -290,16 +290,13 @@ class InferenceEndpoint(Construct):
             deployment_config=deployment_config(endpoint, rollback_alarms),
             retain_all_variant_properties=True,
         )
-        target = autoscaling.ScalableTarget(
-            self,
-            "ScalableTarget",
-            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=endpoint.min_instances,
-            max_capacity=endpoint.max_instances,
+        self._track_concurrency(
+            f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}",
+            "sagemaker:variant:DesiredInstanceCount",
+            (endpoint.min_instances, endpoint.max_instances),
+            _CONCURRENCY_METRIC,
+            endpoint.target_concurrent_requests,
         )
-        self._track_concurrency(target, _CONCURRENCY_METRIC, endpoint.target_concurrent_requests)
 
     def _inference_component(
         self,
@@ -379,24 +376,17 @@ class InferenceEndpoint(Construct):
         policy on an idle alarm, so the idle time is exactly the configured one; target tracking then only
         scales out, or it would remove the last copy on its own schedule.
         """
-        target = autoscaling.ScalableTarget(
-            self,
-            "ScalableTarget",
-            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"inference-component/{name}",
-            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
-            min_capacity=endpoint.min_copies,
-            max_capacity=endpoint.max_copies,
-        )
-        # The component's name is not one of its attributes (Ref is its ARN): order the target explicitly.
-        target.node.add_dependency(component)
         scales_to_zero = endpoint.min_copies == 0
-        self._track_concurrency(
-            target,
+        target = self._track_concurrency(
+            f"inference-component/{name}",
+            "sagemaker:inference-component:DesiredCopyCount",
+            (endpoint.min_copies, endpoint.max_copies),
             _COPY_CONCURRENCY_METRIC,
             endpoint.target_concurrent_requests,
             disable_scale_in=scales_to_zero,
         )
+        # The component's name is not one of its attributes (Ref is its ARN): order the target explicitly.
+        target.node.add_dependency(component)
         if not scales_to_zero:
             return
         dimensions = {"InferenceComponentName": name}
@@ -410,15 +400,18 @@ class InferenceEndpoint(Construct):
                 period=Duration.minutes(1),
             )
 
+        def step(construct_id: str, kind: autoscaling.AdjustmentType) -> autoscaling.StepScalingAction:
+            return autoscaling.StepScalingAction(
+                self,
+                construct_id,
+                scaling_target=target,
+                adjustment_type=kind,
+                metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
+                cooldown=Duration.minutes(1),
+            )
+
         refused = metric("NoCapacityInvocationFailures", "Maximum")
-        wake = autoscaling.StepScalingAction(
-            self,
-            "ScaleOutFromZero",
-            scaling_target=target,
-            adjustment_type=autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
-            cooldown=Duration.minutes(1),
-        )
+        wake = step("ScaleOutFromZero", autoscaling.AdjustmentType.CHANGE_IN_CAPACITY)
         wake.add_adjustment(adjustment=1, lower_bound=0)
         no_capacity = refused.create_alarm(
             self,
@@ -441,13 +434,7 @@ class InferenceEndpoint(Construct):
             period=Duration.minutes(1),
             label="Requests served or refused",
         )
-        to_zero = autoscaling.StepScalingAction(
-            self,
-            "ScaleInToZero",
-            scaling_target=target,
-            adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
-            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
-        )
+        to_zero = step("ScaleInToZero", autoscaling.AdjustmentType.EXACT_CAPACITY)
         to_zero.add_adjustment(adjustment=0, upper_bound=0)
         idle = requests.create_alarm(
             self,
@@ -492,13 +479,24 @@ class InferenceEndpoint(Construct):
 
     def _track_concurrency(
         self,
-        target: autoscaling.ScalableTarget,
+        resource_id: str,
+        scalable_dimension: str,
+        capacity: tuple[int, int],
         predefined_metric: autoscaling.PredefinedMetric,
         target_value: int,
         *,
         disable_scale_in: bool = False,
-    ) -> None:
-        """Target-track in-flight requests (see docs/deploy.md for why not invocations)."""
+    ) -> autoscaling.ScalableTarget:
+        """Register a scalable target tracking in-flight requests (docs/deploy.md: why not invocations)."""
+        target = autoscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=resource_id,
+            scalable_dimension=scalable_dimension,
+            min_capacity=capacity[0],
+            max_capacity=capacity[1],
+        )
         target.scale_to_track_metric(
             "ConcurrentRequests",
             predefined_metric=predefined_metric,
@@ -508,6 +506,7 @@ class InferenceEndpoint(Construct):
             scale_out_cooldown=Duration.minutes(5),
             scale_in_cooldown=Duration.minutes(15),
         )
+        return target
 
     @property
     def endpoint_arn(self) -> str:
