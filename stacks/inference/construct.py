@@ -307,10 +307,11 @@ class InferenceEndpoint(Construct):
     ) -> None:
         """Deploy the model as an inference component on a variant without a model; copies scale, maybe to 0.
 
-        The endpoint config carries the execution role (CreateEndpointConfig: ExecutionRoleArn is required to
-        deploy inference components) and managed instance scaling, which may go down to zero instances
-        (ProductionVariantManagedInstanceScaling.MinInstanceCount: "0" allowed, "Scale an endpoint to zero
-        instances", https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html).
+        The endpoint config carries the execution role (ExecutionRoleArn: AWS's inference-component guides
+        set it on the endpoint config, whose variant has no model to carry one) and managed instance scaling,
+        which may go down to zero instances (ProductionVariantManagedInstanceScaling.MinInstanceCount 0,
+        "Scale an endpoint to zero instances",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html).
         """
         # The deploy starts at least one copy, so CloudFormation's create waits for a model that really loads;
         # with min_copies 0 it is removed again after the idle time.
