@@ -45,7 +45,8 @@ def rollout_timeout_seconds(endpoint: EndpointSettings) -> int:
 # --- Inference-component mode -----------------------------------------------------------------------------
 # A component's rolling update replaces a share of its copies per step; SageMaker requires the batch to be
 # "between 5% to 50% of the copy count of the inference component" (InferenceComponentRollingUpdatePolicy,
-# SageMaker API reference), so the largest allowed share, which also works for a single copy, is used.
+# SageMaker API reference), so the largest allowed share is used. How SageMaker rounds 50% of one copy is
+# not documented; a step replaces at least one copy, as preflight counts (copy_batch).
 COPY_BATCH_PERCENT = 50
 _COPY_STEPS = -(-100 // COPY_BATCH_PERCENT)
 
