@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.environment import load_environment
 from ops.results import Result, report
 from stacks.config import PULL_THROUGH_SECRET_PREFIX, ConfigError, EnvironmentConfig
-from stacks.rollout import is_rolling, rollout_instances
+from stacks.rollout import component_rollout_instances, is_rolling, rollout_instances
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -107,11 +107,29 @@ def _endpoint_quota(clients: Clients, instance_type: str) -> dict[str, Any] | No
     return None
 
 
+def _instances_needed(config: EnvironmentConfig) -> tuple[int, str]:
+    """Instances of the endpoint's type a deploy and a rollout may run at once, and how that adds up."""
+    endpoint = config.endpoint
+    if endpoint.inference_component:
+        needed = component_rollout_instances(endpoint, config.copies_per_instance)
+        return needed, (
+            f"{endpoint.max_copies} copies at most by autoscaling + a rolling step's new copies, "
+            f"{config.copies_per_instance} per instance"
+        )
+    needed = rollout_instances(endpoint)
+    if is_rolling(endpoint):
+        return (
+            needed,
+            f"{endpoint.max_instances} at most by autoscaling + {needed - endpoint.max_instances} rolling",
+        )
+    return needed, f"{endpoint.max_instances} at most by autoscaling, twice during a blue/green update"
+
+
 def check_quota(config: EnvironmentConfig, clients: Clients) -> Result:
     """Check the instance type is offered for endpoints, with quota for a deploy and a rollout."""
     endpoint = config.endpoint
     instance_type = endpoint.instance_type
-    needed = rollout_instances(endpoint)
+    needed, how = _instances_needed(config)
     name = f"SageMaker quota '{instance_type} for endpoint usage'"
     quota = _endpoint_quota(clients, instance_type)
     if quota is None:
@@ -123,11 +141,6 @@ def check_quota(config: EnvironmentConfig, clients: Clients) -> Result:
             "--query \"Quotas[?ends_with(QuotaName, 'for endpoint usage')].QuotaName\"",
         )
     value = int(quota.get("Value", 0))
-    how = (
-        f"{endpoint.max_instances} at most by autoscaling + {needed - endpoint.max_instances} rolling"
-        if is_rolling(endpoint)
-        else f"{endpoint.max_instances} at most by autoscaling, twice during a blue/green update"
-    )
     if value < needed:
         return Result(
             name,

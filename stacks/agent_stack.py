@@ -13,7 +13,7 @@ from constructs import Construct
 from stacks.agent_api.construct import AgentApi
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.image_build.construct import ServingImage
-from stacks.inference.construct import InferenceEndpoint
+from stacks.inference.construct import ComponentSpec, InferenceEndpoint
 from stacks.monitoring import Monitoring
 from stacks.removal import removal_policy
 
@@ -84,7 +84,18 @@ class SageMakerAgentStack(Stack):
             retain=config.retain_data,
         )
         monitoring = Monitoring(self, "Monitoring", settings=config.monitoring, key=key)
-        rollback_alarms = monitoring.watch_endpoint(config.endpoint_name, config.gpu_count)
+        rollback_alarms = monitoring.watch_endpoint(
+            config.endpoint_name, config.gpu_count, config.inference_component_name
+        )
+        component = None
+        if config.inference_component_name is not None:
+            component = ComponentSpec(
+                name=config.inference_component_name,
+                accelerators=config.tp_degree,
+                memory_mb=config.copy_memory_mb,
+                copies_per_instance=config.copies_per_instance,
+                max_instances=config.max_ic_instances,
+            )
         inference = InferenceEndpoint(
             self,
             "Inference",
@@ -98,6 +109,7 @@ class SageMakerAgentStack(Stack):
             log_retention=retention,
             retain=config.retain_data,
             rollback_alarms=rollback_alarms,
+            component=component,
         )
         agent = AgentApi(
             self,
@@ -107,11 +119,13 @@ class SageMakerAgentStack(Stack):
             api_settings=config.api,
             lambda_dir=PROJECT_ROOT / "lambda",
             endpoint_name=inference.endpoint.attr_endpoint_name,
+            inference_component_name=config.inference_component_name,
             key=key,
             log_retention=retention,
             retain=config.retain_data,
         )
         inference.grant_invoke(agent.function)
+        inference.grant_wake(agent.function)
         monitoring.watch_agent(agent.function, agent.api)
 
         credentials = "SigV4-signed" if agent.sign_in is None else "with a Cognito access token as bearer"
@@ -121,6 +135,8 @@ class SageMakerAgentStack(Stack):
             self, "OpenAIBaseUrl", value=agent.openai_base_url, description="base_url for OpenAI clients"
         )
         CfnOutput(self, "EndpointName", value=inference.endpoint.attr_endpoint_name)
+        if config.inference_component_name is not None:
+            CfnOutput(self, "InferenceComponentName", value=config.inference_component_name)
         CfnOutput(self, "RepositoryUri", value=image.repository.repository_uri)
         CfnOutput(self, "ImageUri", value=image.image_uri)
         if agent.sign_in is not None:

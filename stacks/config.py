@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from stacks.agent_api.lambda_contract import contract
 from stacks.inference.serving_contract import serving
-from stacks.instance_types import GPU_COUNT
+from stacks.instance_types import GPU_COUNT, MEMORY_GIB
 
 DEFAULT_ENVIRONMENT = "dev"
 ALL_ENVIRONMENTS = "all"
@@ -59,6 +59,21 @@ INFERENCE_AMI_VERSIONS = (
 # Lambda's limit on a function's timeout (botocore's CreateFunction Timeout: "the maximum allowed value is 900
 # seconds"; the 5,400-second model limit is for Lambda Managed Instances' asynchronous invocations only).
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# How the endpoint hosts the model (docs/deploy.md, "Endpoint modes").
+SINGLE_MODEL = "single-model"
+INFERENCE_COMPONENT = "inference-component"
+ENDPOINT_MODES = (SINGLE_MODEL, INFERENCE_COMPONENT)
+# The settings only one mode reads; setting one in the other mode is refused rather than ignored.
+_MODE_KEYS = {
+    SINGLE_MODEL: ("min_instances", "max_instances"),
+    INFERENCE_COMPONENT: ("min_copies", "max_copies", "scale_to_zero_idle_minutes"),
+}
+# The idle time before scale-in to zero: at least API Gateway's 15-minute integration limit, the longest a
+# request can wait for the copy it woke, so that copy is never removed before that request could use it
+# (a refused request restarts the idle time). At most one day: the idle alarm evaluates one-minute periods
+# and CloudWatch evaluates at most a day of them (PutMetricAlarm, EvaluationPeriods * Period <= 86400).
+_IDLE_MINUTES_MIN, _IDLE_MINUTES_MAX = 15, 1440
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
@@ -71,6 +86,11 @@ _DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$")
 # Cognito accepts plain http only for these hosts, "for testing purposes only" (botocore's cognito-idp
 # CreateUserPoolClient CallbackURLs); every other callback or sign-out URL must be https.
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def instances_for(copies: int, copies_per_instance: int) -> int:
+    """Instances that hold ``copies`` copies of an inference component (rounded up)."""
+    return -(-copies // copies_per_instance)
 
 
 class ConfigError(ValueError):
@@ -122,13 +142,35 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class EndpointSettings:
-    """The SageMaker real-time endpoint: instance type, scaling bounds and start-up limits."""
+    """The SageMaker real-time endpoint: hosting mode, instance type, scaling bounds and start-up limits.
 
+    ``single-model`` runs the model on the endpoint's variant and scales instances (``min_instances``..
+    ``max_instances``, at least one). ``inference-component`` runs it as an inference component whose
+    copies scale (``min_copies``..``max_copies``, 0 allowed); SageMaker adds and removes their instances.
+    """
+
+    mode: str = _rule(
+        SINGLE_MODEL, " or ".join(repr(m) for m in ENDPOINT_MODES), lambda v: v in ENDPOINT_MODES
+    )
     instance_type: str = _rule(
         "ml.g6.12xlarge", f"a GPU ml.* instance type: {', '.join(GPU_COUNT)}", lambda v: v in GPU_COUNT
     )
-    min_instances: int = _rule(1, "an integer >= 1", lambda v: v >= 1)
-    max_instances: int = _rule(1, "an integer >= min_instances", lambda v: v >= 1)
+    min_instances: int = _rule(1, "an integer >= 1 (single-model mode)", lambda v: v >= 1)
+    max_instances: int = _rule(1, "an integer >= min_instances (single-model mode)", lambda v: v >= 1)
+    min_copies: int = _rule(
+        0,
+        "an integer >= 0 (inference-component mode; 0 scales the endpoint to zero when idle)",
+        lambda v: v >= 0,
+    )
+    max_copies: int = _rule(
+        1, "an integer >= 1 and >= min_copies (inference-component mode)", lambda v: v >= 1
+    )
+    scale_to_zero_idle_minutes: int = _rule(
+        30,
+        f"{_IDLE_MINUTES_MIN}..{_IDLE_MINUTES_MAX} (inference-component mode with min_copies 0: minutes "
+        "without a request before the last copy is removed)",
+        lambda v: _IDLE_MINUTES_MIN <= v <= _IDLE_MINUTES_MAX,
+    )
     startup_health_check_timeout_seconds: int = _rule(1800, "60..3600", lambda v: 60 <= v <= 3600)
     model_download_timeout_seconds: int = _rule(1800, "60..3600", lambda v: 60 <= v <= 3600)
     inference_ami_version: str = _rule(
@@ -137,8 +179,15 @@ class EndpointSettings:
         lambda v: v in INFERENCE_AMI_VERSIONS,
     )
     target_concurrent_requests: int = _rule(
-        8, "an integer >= 1 (in-flight requests per instance)", lambda v: v >= 1
+        8,
+        "an integer >= 1 (in-flight requests per instance, or per copy in inference-component mode)",
+        lambda v: v >= 1,
     )
+
+    @property
+    def inference_component(self) -> bool:
+        """Whether the model runs as an inference component (copies scale, down to zero if allowed)."""
+        return self.mode == INFERENCE_COMPONENT
 
 
 BASE_IMAGE_SOURCES = ("ecr-pull-through", "docker-hub")
@@ -328,6 +377,35 @@ class EnvironmentConfig:
         return self.model.tp_degree or self.gpu_count
 
     @property
+    def copies_per_instance(self) -> int:
+        """Copies of the model one instance holds: each copy takes ``tp_degree`` of the instance's GPUs."""
+        return self.gpu_count // self.tp_degree
+
+    @property
+    def copy_memory_mb(self) -> int:
+        """Host memory one copy reserves (MinMemoryRequiredInMb): half its GPUs' share of the instance's.
+
+        SageMaker places a copy only on an instance with this much memory free, and its own agents and the
+        container runtime use some of every instance's memory, so a copy never asks for its full share.
+        """
+        share_gib = MEMORY_GIB[self.endpoint.instance_type] * self.tp_degree / self.gpu_count
+        return int(share_gib * 1024) // 2
+
+    @property
+    def max_ic_instances(self) -> int:
+        """Instances managed instance scaling may run: enough for ``max_copies`` copies."""
+        return instances_for(self.endpoint.max_copies, self.copies_per_instance)
+
+    @property
+    def inference_component_name(self) -> str | None:
+        """The inference component's name (inference-component mode), derived from the endpoint's.
+
+        It names the instance type through the endpoint's name, so a new instance type, which replaces the
+        endpoint, creates the component under a new name instead of colliding with the old one.
+        """
+        return f"{self.endpoint_name}-model" if self.endpoint.inference_component else None
+
+    @property
     def stack_name(self) -> str:
         """CloudFormation stack name of this environment."""
         return f"SageMakerAgent-{self.name}"
@@ -421,8 +499,24 @@ def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
             raise ConfigError(name, key, f"got {section!r}; expected a JSON object")
         sections[attribute] = _parse_fields(name, f"{key}.", section, cls)
     config = _parse_fields(name, "", top_level, EnvironmentConfig, name=name, **sections)
+    _check_mode_keys(config, raw.get("endpoint", {}))
     _check_cross_field_rules(config)
     return config
+
+
+def _check_mode_keys(config: EnvironmentConfig, endpoint: Mapping[str, Any]) -> None:
+    """Refuse a setting of the other endpoint mode: it would be silently ignored."""
+    for mode, keys in _MODE_KEYS.items():
+        if mode == config.endpoint.mode:
+            continue
+        for key in keys:
+            if key in endpoint:
+                raise ConfigError(
+                    config.name,
+                    f"endpoint.{key}",
+                    f"only read in endpoint.mode {mode!r}; this environment's mode is "
+                    f"{config.endpoint.mode!r}",
+                )
 
 
 def _check_cross_field_rules(config: EnvironmentConfig) -> None:
@@ -469,6 +563,27 @@ def _check_cross_field_rules(config: EnvironmentConfig) -> None:
             "endpoint.min_instances",
             f"got {endpoint.min_instances}; allowed: at most "
             f"endpoint.max_instances ({endpoint.max_instances})",
+        )
+    if endpoint.inference_component:
+        _check_inference_component_rules(config)
+
+
+def _check_inference_component_rules(config: EnvironmentConfig) -> None:
+    endpoint = config.endpoint
+    if endpoint.min_copies > endpoint.max_copies:
+        raise ConfigError(
+            config.name,
+            "endpoint.min_copies",
+            f"got {endpoint.min_copies}; allowed: at most endpoint.max_copies ({endpoint.max_copies})",
+        )
+    # A production environment (one that keeps its data) must answer at once: at zero copies every request
+    # is refused until a copy has started, which takes minutes (docs/deploy.md, "Scale to zero").
+    if config.retain_data and endpoint.min_copies == 0:
+        raise ConfigError(
+            config.name,
+            "endpoint.min_copies",
+            "got 0; allowed: at least 1 in an environment with retain_data true (a production environment "
+            "keeps a copy in service; scale to zero is for environments that do not retain data)",
         )
 
 

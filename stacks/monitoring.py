@@ -94,8 +94,14 @@ class Monitoring(Construct):
         self.alarms.append(alarm)
         return alarm
 
-    def watch_endpoint(self, endpoint_name: str, gpu_count: int) -> list[cloudwatch.IAlarm]:
+    def watch_endpoint(
+        self, endpoint_name: str, gpu_count: int, inference_component_name: str | None = None
+    ) -> list[cloudwatch.IAlarm]:
         """Alarm on the endpoint's errors and latency; return the error alarms a rollout rolls back on.
+
+        With an inference component, SageMaker reports the invocation metrics per component (dimension
+        InferenceComponentName, "Inference component metrics" in the SageMaker guide's CloudWatch metrics
+        page), and instance metrics stay per endpoint and variant.
 
         No GPU-memory alarm: vLLM and SGLang reserve a fixed share of each GPU's memory for weights and KV
         cache at start-up (vLLM's ``--gpu-memory-utilization``, 0.9 by default; SGLang's
@@ -103,13 +109,22 @@ class Monitoring(Construct):
         pressure shows as latency (the ModelLatency alarm) and queued requests (ConcurrentRequestsPerModel
         on the dashboard).
         """
-        dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT_NAME}
+        variant = {"EndpointName": endpoint_name, "VariantName": VARIANT_NAME}
+        invocations = (
+            variant
+            if inference_component_name is None
+            else {"InferenceComponentName": inference_component_name}
+        )
+        watched = inference_component_name or endpoint_name
+        concurrency = (
+            "ConcurrentRequestsPerModel" if inference_component_name is None else "ConcurrentRequestsPerCopy"
+        )
 
         def metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace=namespace,
                 metric_name=name,
-                dimensions_map=dimensions,
+                dimensions_map=variant if namespace == _INSTANCE_NAMESPACE else invocations,
                 statistic=statistic,
                 period=_PERIOD,
             )
@@ -118,18 +133,14 @@ class Monitoring(Construct):
         model_errors = metric("InvocationModelErrors", "Sum")
         latency = metric("ModelLatency", "p90")
         rollback = [
-            self._alarm(
-                server_errors, "Endpoint5xx", f"{endpoint_name} answered 5XX (container or engine errors)"
-            ),
-            self._alarm(
-                model_errors, "EndpointModelErrors", f"{endpoint_name}'s container answered with an error"
-            ),
+            self._alarm(server_errors, "Endpoint5xx", f"{watched} answered 5XX (container or engine errors)"),
+            self._alarm(model_errors, "EndpointModelErrors", f"{watched}'s container answered with an error"),
         ]
         latency_seconds = self._settings.model_latency_p90_seconds
         self._alarm(
             latency,
             "ModelLatencyP90",
-            f"p90 model latency of {endpoint_name} above {latency_seconds}s",
+            f"p90 model latency of {watched} above {latency_seconds}s",
             threshold=latency_seconds * _MICROSECONDS,
             evaluation_periods=3,
             datapoints_to_alarm=2,
@@ -146,7 +157,7 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Concurrent requests and CPU",
-                left=[metric("ConcurrentRequestsPerModel", "Maximum")],
+                left=[metric(concurrency, "Maximum")],
                 right=[metric("CPUUtilization", "Average", _INSTANCE_NAMESPACE)],
             ),
             cloudwatch.GraphWidget(

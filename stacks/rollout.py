@@ -12,7 +12,7 @@ the endpoint's error alarms fires.
 
 from __future__ import annotations
 
-from stacks.config import EndpointSettings
+from stacks.config import EndpointSettings, instances_for
 
 ROLLING_BATCH_INSTANCES = 1
 # How long SageMaker watches the alarms on each new batch (or the new fleet) before going on.
@@ -40,3 +40,30 @@ def rollout_timeout_seconds(endpoint: EndpointSettings) -> int:
     )
     steps = -(-endpoint.max_instances // ROLLING_BATCH_INSTANCES) if is_rolling(endpoint) else 1
     return max(_MIN_ROLLOUT_SECONDS, min(_MAX_ROLLOUT_SECONDS, steps * step))
+
+
+# --- Inference-component mode -----------------------------------------------------------------------------
+# A component's rolling update replaces a share of its copies per step; SageMaker requires the batch to be
+# "between 5% to 50% of the copy count of the inference component" (InferenceComponentRollingUpdatePolicy,
+# SageMaker API reference), so the largest allowed share is used. How SageMaker rounds 50% of one copy is
+# not documented; a step replaces at least one copy, as preflight counts (copy_batch).
+COPY_BATCH_PERCENT = 50
+_COPY_STEPS = -(-100 // COPY_BATCH_PERCENT)
+
+
+def copy_batch(max_copies: int) -> int:
+    """Return the copies one rolling step replaces at most (its share of the copies, rounded up)."""
+    return -(-max_copies * COPY_BATCH_PERCENT // 100)
+
+
+def component_rollout_timeout_seconds(endpoint: EndpointSettings) -> int:
+    """Time allowed for a whole component rollout: each step starts, loads and bakes new copies."""
+    step = (
+        endpoint.model_download_timeout_seconds + endpoint.startup_health_check_timeout_seconds + BAKE_SECONDS
+    )
+    return max(_MIN_ROLLOUT_SECONDS, min(_MAX_ROLLOUT_SECONDS, _COPY_STEPS * step))
+
+
+def component_rollout_instances(endpoint: EndpointSettings, copies_per_instance: int) -> int:
+    """Instances a component may need at once: its copies at most, plus one rolling step's new copies."""
+    return instances_for(endpoint.max_copies + copy_batch(endpoint.max_copies), copies_per_instance)

@@ -14,6 +14,8 @@ from typing import Final, Generic, TypeVar
 
 # --- The function's environment variables (docs/agent-api.md, "Configuration") ---------------------------
 ENV_ENDPOINT_NAME: Final = "AGENT_ENDPOINT_NAME"
+# Unset or empty: invoke the endpoint's own model (single-model mode); set: invoke this inference component.
+ENV_INFERENCE_COMPONENT_NAME: Final = "AGENT_INFERENCE_COMPONENT_NAME"
 ENV_REGION: Final = "AGENT_REGION"
 ENV_RESPONSE_FORMAT: Final = "AGENT_RESPONSE_FORMAT"
 ENV_SYSTEM_PROMPT: Final = "AGENT_SYSTEM_PROMPT"
@@ -35,6 +37,7 @@ ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
 AGENT_VARIABLES: Final = frozenset(
     {
         ENV_ENDPOINT_NAME,
+        ENV_INFERENCE_COMPONENT_NAME,
         ENV_REGION,
         ENV_RESPONSE_FORMAT,
         ENV_SYSTEM_PROMPT,
@@ -81,6 +84,9 @@ class Bounded(Generic[_N]):
 # --- Settings: defaults and rules -------------------------------------------------------------------------
 # SageMaker's naming rule for endpoints.
 ENDPOINT_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# SageMaker's naming rule for inference components (CreateInferenceComponent, botocore's model).
+INFERENCE_COMPONENT_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?")
+INFERENCE_COMPONENT_NAME_MAX_CHARS: Final = 63
 REGION_PATTERN: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 RESPONSE_FORMAT_DEFAULT: Final = "auto"
 RESPONSE_FORMAT_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -55,6 +55,8 @@ class Settings:
     stream_reasoning: bool = contract.STREAM_REASONING_DEFAULT
     # Unset where callers authenticate with IAM (or run locally).
     cognito: CognitoSettings | None = None
+    # The endpoint's inference component to invoke; None invokes the endpoint's own model.
+    inference_component_name: str | None = None
 
     @property
     def sessions_enabled(self) -> bool:
@@ -78,6 +80,14 @@ class Settings:
         endpoint_name = reader.matching(
             contract.ENV_ENDPOINT_NAME, contract.ENDPOINT_NAME_PATTERN, "a SageMaker endpoint name"
         )
+        component = env.get(contract.ENV_INFERENCE_COMPONENT_NAME) or None
+        if component is not None and not (
+            len(component) <= contract.INFERENCE_COMPONENT_NAME_MAX_CHARS
+            and contract.INFERENCE_COMPONENT_NAME_PATTERN.fullmatch(component)
+        ):
+            reader.errors.append(
+                f"{contract.ENV_INFERENCE_COMPONENT_NAME}: {component!r} is not an inference component name"
+            )
         region = env.get(contract.ENV_REGION) or env.get("AWS_REGION") or None
         if region is not None and not contract.REGION_PATTERN.fullmatch(region):
             name = contract.ENV_REGION if env.get(contract.ENV_REGION) else "AWS_REGION"
@@ -118,6 +128,7 @@ class Settings:
             log_level=reader.one_of(contract.ENV_LOG_LEVEL, contract.LOG_LEVELS, contract.LOG_LEVEL_DEFAULT),
             stream_reasoning=reader.boolean(contract.ENV_STREAM_REASONING, contract.STREAM_REASONING_DEFAULT),
             cognito=reader.cognito(),
+            inference_component_name=component,
         )
         if reader.errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(reader.errors))

@@ -43,7 +43,11 @@ def web_adapter_layer_arn(architecture: str, version: int) -> str:
 
 
 def agent_environment(
-    agent: AgentSettings, endpoint_name: str, sessions_bucket: str, sign_in: CognitoSignIn | None
+    agent: AgentSettings,
+    endpoint_name: str,
+    inference_component_name: str | None,
+    sessions_bucket: str,
+    sign_in: CognitoSignIn | None,
 ) -> dict[str, str]:
     """Return the function's environment: every agent API setting explicitly, then the Web Adapter's."""
     cognito = (
@@ -53,6 +57,7 @@ def agent_environment(
     )
     return {
         contract.ENV_ENDPOINT_NAME: endpoint_name,
+        contract.ENV_INFERENCE_COMPONENT_NAME: inference_component_name or "",
         contract.ENV_REGION: Aws.REGION,
         contract.ENV_RESPONSE_FORMAT: agent.response_format,
         contract.ENV_SYSTEM_PROMPT: agent.system_prompt,
@@ -130,6 +135,7 @@ class AgentApi(Construct):
         api_settings: ApiSettings,
         lambda_dir: Path,
         endpoint_name: str,
+        inference_component_name: str | None,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         retain: bool,
@@ -197,7 +203,9 @@ class AgentApi(Construct):
                     ),
                 )
             ],
-            environment=agent_environment(agent, endpoint_name, self.sessions.bucket_name, self.sign_in),
+            environment=agent_environment(
+                agent, endpoint_name, inference_component_name, self.sessions.bucket_name, self.sign_in
+            ),
             environment_encryption=key,
             log_group=function_logs,
             tracing=lambda_.Tracing.ACTIVE,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from agent_api import contract
+from agent_api.agent_factory import model_config
 from agent_api.settings import Settings, SettingsError
 
 BASE = {"AGENT_ENDPOINT_NAME": "my-endpoint"}
@@ -96,6 +97,8 @@ def test_unknown_agent_variable_is_named() -> None:
     [
         ("AGENT_ENDPOINT_NAME", "bad name!", "is not a SageMaker endpoint name"),
         ("AGENT_REGION", "moon-1", "is not an AWS region name"),
+        ("AGENT_INFERENCE_COMPONENT_NAME", "model_1", "is not an inference component name"),
+        ("AGENT_INFERENCE_COMPONENT_NAME", "m" * 64, "is not an inference component name"),
         ("AGENT_RESPONSE_FORMAT", "Open AI", "is not a response format name"),
         ("AGENT_SYSTEM_PROMPT", "  ", "must not be blank"),
         ("AGENT_MAX_TOKENS", "lots", "is not an integer"),
@@ -176,3 +179,17 @@ def test_a_partial_cognito_sign_in_names_the_missing_variables() -> None:
 )
 def test_an_invalid_cognito_variable_is_named(variable: str, value: str) -> None:
     assert f"{variable}: {value!r} is not" in error_for(**{**COGNITO, variable: value})
+
+
+def test_inference_component_is_read_and_empty_means_the_endpoints_own_model() -> None:
+    assert load(AGENT_INFERENCE_COMPONENT_NAME="dev-g6-12xlarge-model").inference_component_name == (
+        "dev-g6-12xlarge-model"
+    )
+    assert load(AGENT_INFERENCE_COMPONENT_NAME="").inference_component_name is None
+    assert load().inference_component_name is None
+
+
+def test_the_provider_invokes_the_configured_component_and_only_then() -> None:
+    with_component = load(AGENT_INFERENCE_COMPONENT_NAME="dev-model")
+    assert model_config(with_component, 64, 0.1)["inference_component_name"] == "dev-model"
+    assert "inference_component_name" not in model_config(load(), 64, 0.1)

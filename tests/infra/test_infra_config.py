@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from stacks.config import ConfigError, parse_environment, select_environments
+from stacks.instance_types import GPU_COUNT, MEMORY_GIB
 from tests.infra.infra_support import ROOT, cdk_context
 
 pytestmark = pytest.mark.infra
@@ -225,3 +226,83 @@ def test_environments_in_different_accounts_may_share_a_pull_through_prefix() ->
     shared = merged(image={"pull_through_prefix": "docker-hub"})
     other_account = {**shared, "account": "210987654321"}
     assert len(select_environments({"dev": shared, "prod": other_account}, "all")) == 2
+
+
+# --- Endpoint modes (issue 12) ------------------------------------------------------------------------------
+
+IC = {"mode": "inference-component"}
+
+
+def test_unknown_endpoint_mode_names_both_modes() -> None:
+    error = error_for(merged(endpoint={"mode": "serverless"}))
+    assert error.key == "endpoint.mode"
+    assert "allowed: 'single-model' or 'inference-component'" in str(error)
+
+
+def test_inference_component_mode_defaults_to_zero_to_one_copy_after_30_idle_minutes() -> None:
+    config = parse_environment("staging", merged(endpoint=IC))
+    endpoint = config.endpoint
+    assert (endpoint.min_copies, endpoint.max_copies, endpoint.scale_to_zero_idle_minutes) == (0, 1, 30)
+    assert config.inference_component_name == "SageMakerAgent-staging-g6-12xlarge-model"
+
+
+def test_single_model_mode_has_no_component() -> None:
+    assert parse_environment("staging", merged()).inference_component_name is None
+
+
+def test_min_copies_above_max_copies_is_rejected() -> None:
+    error = error_for(merged(endpoint={**IC, "min_copies": 3, "max_copies": 2}))
+    assert error.key == "endpoint.min_copies"
+    assert "at most endpoint.max_copies (2)" in str(error)
+
+
+def test_an_environment_that_retains_data_must_keep_a_copy() -> None:
+    raw = {**merged(endpoint={**IC, "min_copies": 0}), "retain_data": True}
+    error = error_for(raw)
+    assert error.key == "endpoint.min_copies"
+    assert "at least 1 in an environment with retain_data true" in str(error)
+    kept = {**merged(endpoint={**IC, "min_copies": 1}), "retain_data": True}
+    assert parse_environment("staging", kept).endpoint.min_copies == 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "key"),
+    [
+        ({**IC, "min_instances": 2}, "endpoint.min_instances"),
+        ({**IC, "max_instances": 2}, "endpoint.max_instances"),
+        ({"min_copies": 1}, "endpoint.min_copies"),
+        ({"mode": "single-model", "scale_to_zero_idle_minutes": 20}, "endpoint.scale_to_zero_idle_minutes"),
+    ],
+)
+def test_a_setting_of_the_other_mode_is_refused_not_ignored(endpoint: dict[str, Any], key: str) -> None:
+    error = error_for(merged(endpoint=endpoint))
+    assert error.key == key
+    assert "only read in endpoint.mode" in str(error)
+
+
+@pytest.mark.parametrize(("minutes", "accepted"), [(14, False), (15, True), (1440, True), (1441, False)])
+def test_idle_minutes_cover_api_gateways_wait_and_at_most_a_day(minutes: int, accepted: bool) -> None:
+    raw = merged(endpoint={**IC, "scale_to_zero_idle_minutes": minutes})
+    if accepted:
+        assert parse_environment("staging", raw).endpoint.scale_to_zero_idle_minutes == minutes
+    else:
+        assert "allowed: 15..1440" in str(error_for(raw))
+
+
+def test_every_accepted_instance_type_has_its_memory() -> None:
+    assert set(MEMORY_GIB) == set(GPU_COUNT)
+
+
+def test_copies_share_an_instance_by_tensor_parallel_degree() -> None:
+    raw = merged(endpoint={**IC, "max_copies": 5}, model={"tp_degree": 2})
+    config = parse_environment("staging", raw)
+    # ml.g6.12xlarge: 4 GPUs and 192 GiB; a 2-GPU copy reserves half of its 96 GiB share.
+    assert (config.copies_per_instance, config.copy_memory_mb, config.max_ic_instances) == (2, 49152, 3)
+
+
+def test_dev_runs_a_scale_to_zero_component_and_prod_a_single_model_endpoint() -> None:
+    environments = cdk_context()["environments"]
+    dev = parse_environment("dev", environments["dev"]).endpoint
+    prod = parse_environment("prod", environments["prod"]).endpoint
+    assert (dev.mode, dev.min_copies) == ("inference-component", 0)
+    assert (prod.mode, prod.min_instances) == ("single-model", 2)

@@ -153,20 +153,22 @@ def test_prod_rolls_out_one_instance_at_a_time_and_rolls_back_on_the_endpoint_er
     assert alarms == [{"Ref": alarm_id} for alarm_id in expected] and len(alarms) == 2
 
 
-def test_a_one_instance_endpoint_rolls_out_blue_green_all_at_once(template: Lookup) -> None:
+def test_a_one_instance_endpoint_rolls_out_blue_green_all_at_once(weights: dict[str, Any]) -> None:
     # A rolling batch "must be between 5% to 50% of the variant's total instance count" (RollingUpdatePolicy).
-    config = _endpoint(template("dev"))["DeploymentConfig"]
+    config = _endpoint(weights)["DeploymentConfig"]
     assert "RollingUpdatePolicy" not in config
     routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "ALL_AT_ONCE"
     assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 2
 
 
-@pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_rollout_timings_are_within_sagemakers_api_limits(template: Lookup, environment: str) -> None:
+@pytest.mark.parametrize("environment", ["weights", "prod"])
+def test_rollout_timings_are_within_sagemakers_api_limits(
+    template: Lookup, weights: dict[str, Any], environment: str
+) -> None:
     # Ranges from botocore's SageMaker model (the update policies and TrafficRoutingConfig).
     shapes = botocore.session.get_session().get_service_model("sagemaker").shape_for
-    config = _endpoint(template(environment))["DeploymentConfig"]
+    config = _endpoint(weights if environment == "weights" else template(environment))["DeploymentConfig"]
     (policy_name,) = {"RollingUpdatePolicy", "BlueGreenUpdatePolicy"} & set(config)
     policy = config[policy_name]
     checked = [(shapes(policy_name), policy)]
@@ -214,15 +216,19 @@ def test_changing_the_instance_type_replaces_the_endpoint_and_its_scalable_targe
     # ("Update endpoints that use auto scaling"). EndpointName and ScalableTarget.ResourceId are both
     # "Update requires: Replacement": CloudFormation creates the new endpoint and target under the same
     # logical ids, then deletes the old target before the old endpoint (it depends on it).
+    # dev runs an inference component: its name, the scalable target's ResourceId, carries the endpoint's,
+    # so the component and its target are replaced with the endpoint instead of colliding with the old ones.
     before, after = template("dev"), other_instance_type
     (endpoint_id,) = resources(before, "AWS::SageMaker::Endpoint")
     assert set(resources(after, "AWS::SageMaker::Endpoint")) == {endpoint_id}
     names = (_endpoint(before)["EndpointName"], _endpoint(after)["EndpointName"])
     assert names == ("SageMakerAgent-dev-g6-12xlarge", "SageMakerAgent-dev-g6e-12xlarge")
-    for version in (before, after):
-        (target_id,) = resources(version, "AWS::ApplicationAutoScaling::ScalableTarget")
-        target = resources(version, "AWS::ApplicationAutoScaling::ScalableTarget")[target_id]["Properties"]
-        assert json.dumps({"Fn::GetAtt": [endpoint_id, "EndpointName"]}) in json.dumps(target["ResourceId"])
+    for version, name in zip((before, after), names, strict=True):
+        (component,) = resources(version, "AWS::SageMaker::InferenceComponent").values()
+        assert component["Properties"]["InferenceComponentName"] == f"{name}-model"
+        assert component["Properties"]["EndpointName"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
+        (target,) = resources(version, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+        assert target["Properties"]["ResourceId"] == f"inference-component/{name}-model"
     assert set(resources(before, "AWS::ApplicationAutoScaling::ScalableTarget")) == set(
         resources(after, "AWS::ApplicationAutoScaling::ScalableTarget")
     )
@@ -254,11 +260,23 @@ def test_alarms_cover_endpoint_errors_latency_agent_errors_throttles_and_api_5xx
 
 
 def test_endpoint_alarms_watch_the_endpoint_by_its_deployed_name(template: Lookup) -> None:
-    dev = template("dev")
-    name = _endpoint(dev)["EndpointName"]
-    for alarm_id in _alarm_ids(dev, "MonitoringEndpoint", "MonitoringModelLatency"):
-        dimensions = resources(dev, "AWS::CloudWatch::Alarm")[alarm_id]["Properties"]["Dimensions"]
+    prod = template("prod")
+    name = _endpoint(prod)["EndpointName"]
+    for alarm_id in _alarm_ids(prod, "MonitoringEndpoint", "MonitoringModelLatency"):
+        dimensions = resources(prod, "AWS::CloudWatch::Alarm")[alarm_id]["Properties"]["Dimensions"]
         assert {"Name": "EndpointName", "Value": name} in dimensions
+
+
+def test_component_alarms_watch_the_component_by_its_deployed_name(template: Lookup) -> None:
+    # SageMaker reports an inference component's invocation metrics per InferenceComponentName.
+    dev = template("dev")
+    (component,) = resources(dev, "AWS::SageMaker::InferenceComponent").values()
+    name = component["Properties"]["InferenceComponentName"]
+    alarm_ids = _alarm_ids(dev, "MonitoringEndpoint", "MonitoringModelLatency")
+    assert len(alarm_ids) == 3
+    for alarm_id in alarm_ids:
+        dimensions = resources(dev, "AWS::CloudWatch::Alarm")[alarm_id]["Properties"]["Dimensions"]
+        assert dimensions == [{"Name": "InferenceComponentName", "Value": name}]
 
 
 # --- Item 1: base images ------------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         log_level=agent.log_level,
         stream_reasoning=agent.stream_reasoning,
         cognito=sign_in(config, variables),
+        inference_component_name=config.inference_component_name,
     )
 
 
@@ -123,7 +124,7 @@ def test_stream_reasoning_reaches_the_function(stream_reasoning: bool) -> None:
     config = parse_environment(
         "dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": stream_reasoning}}
     )
-    variables = agent_environment(config.agent, "endpoint", "bucket", None)
+    variables = agent_environment(config.agent, "endpoint", None, "bucket", None)
     variables[contract.ENV_REGION] = "us-east-1"  # a CloudFormation token at synth
     assert Settings.from_env(variables).stream_reasoning is stream_reasoning
 

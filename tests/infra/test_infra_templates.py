@@ -141,10 +141,10 @@ def test_x86_function_uses_the_x86_adapter_layer_and_system_prompt(weights: dict
 
 
 def test_agent_function_may_invoke_only_its_endpoint(template: Lookup) -> None:
-    statements = policy_statements(template("dev"), "AgentApiFunctionServiceRole")
+    statements = policy_statements(template("prod"), "AgentApiFunctionServiceRole")
     invoke = [s for s in statements if "sagemaker:InvokeEndpoint" in as_list(s["Action"])]
     assert len(invoke) == 1
-    (endpoint,) = resources(template("dev"), "AWS::SageMaker::Endpoint")
+    (endpoint,) = resources(template("prod"), "AWS::SageMaker::Endpoint")
     assert invoke[0]["Resource"] == {"Ref": endpoint}
     assert "sagemaker:InvokeEndpointWithResponseStream" in invoke[0]["Action"]
 
@@ -162,12 +162,9 @@ def test_sessions_bucket_is_encrypted_private_tls_only_and_expiring(template: Lo
 # --- SageMaker ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("environment", "instances"), [("dev", 1), ("prod", 2)])
-def test_variant_runs_the_configured_gpu_instances_on_a_cuda_13_ami(
-    template: Lookup, environment: str, instances: int
-) -> None:
-    (variant,) = only(template(environment), "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
-    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.g6.12xlarge", instances)
+def test_variant_runs_the_configured_gpu_instances_on_a_cuda_13_ami(template: Lookup) -> None:
+    (variant,) = only(template("prod"), "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.g6.12xlarge", 2)
     assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
     assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 1800
     assert variant["ModelDataDownloadTimeoutInSeconds"] == 1800

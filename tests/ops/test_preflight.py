@@ -183,6 +183,19 @@ def test_quota_fails_below_a_rolling_rollout_with_the_increase_request(stubbed: 
     )
 
 
+def test_inference_component_quota_covers_its_copies_plus_a_rolling_step(stubbed: Stubbed) -> None:
+    # 3 copies at most, 2 per instance (tp_degree 2 of 4 GPUs), a rolling step adds half of 3: 5 copies.
+    quota(stubbed, "ml.g6.12xlarge", 2.0)
+    config = environment(
+        model={**HF["model"], "tp_degree": 2}, endpoint={"mode": "inference-component", "max_copies": 3}
+    )
+    result = preflight.check_quota(config, stubbed.clients)
+    assert result.problem == (
+        "quota 2, a deploy and a rollout need 3 (3 copies at most by autoscaling + a rolling step's new "
+        "copies, 2 per instance)"
+    )
+
+
 def test_instance_type_without_an_endpoint_quota_is_not_offered_in_the_region(stubbed: Stubbed) -> None:
     quota(stubbed, "ml.g5.2xlarge", 1.0)
     result = preflight.check_quota(environment(endpoint={"instance_type": "ml.p5.48xlarge"}), stubbed.clients)

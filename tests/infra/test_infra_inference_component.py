@@ -1,0 +1,284 @@
+"""Inference-component mode (issue 12): dev's scale-to-zero component, and a component that keeps copies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import botocore.session
+import pytest
+
+from tests.infra.infra_support import agent_function, only, resources, synthesize
+from tests.infra.test_infra_templates import as_list, policy_statements
+
+pytestmark = pytest.mark.infra
+
+Lookup = Callable[[str], dict[str, Any]]
+COMPONENT = "SageMakerAgent-dev-g6-12xlarge-model"
+# A production-like component: keeps copies (retain_data forbids zero), two GPUs per copy, two per instance.
+KEPT_ENV = {
+    "retain_data": True,
+    "model": {"hf_model_id": "meta-llama/Llama-3.1-8B-Instruct", "tp_degree": 2},
+    "endpoint": {"mode": "inference-component", "min_copies": 1, "max_copies": 4},
+}
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    synthesized = synthesize(tmp_path_factory.mktemp("kept.out"), env="kept", environments={"kept": KEPT_ENV})
+    return synthesized.templates["SageMakerAgent-kept"]
+
+
+def _component(template: dict[str, Any]) -> dict[str, Any]:
+    return only(template, "AWS::SageMaker::InferenceComponent")
+
+
+def _by_type(template: dict[str, Any], policy_type: str) -> list[dict[str, Any]]:
+    policies = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    return [p["Properties"] for p in policies if p["Properties"]["PolicyType"] == policy_type]
+
+
+def _alarm_with_action(template: dict[str, Any], policy_prefix: str) -> dict[str, Any]:
+    (policy_id,) = [
+        key
+        for key in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
+        if key.startswith(policy_prefix)
+    ]
+    (alarm,) = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("AlarmActions") == [{"Ref": policy_id}]
+    ]
+    return alarm
+
+
+def _policy(template: dict[str, Any], prefix: str) -> dict[str, Any]:
+    (policy,) = [
+        p["Properties"]
+        for key, p in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if key.startswith(prefix)
+    ]
+    return policy
+
+
+# --- Endpoint and component ---------------------------------------------------------------------------------
+
+
+def test_dev_endpoint_config_has_a_modelless_variant_managed_down_to_zero_instances(template: Lookup) -> None:
+    config = only(template("dev"), "AWS::SageMaker::EndpointConfig")
+    (role_id,) = [
+        key
+        for key in resources(template("dev"), "AWS::IAM::Role")
+        if key.startswith("InferenceExecutionRole")
+    ]
+    # CreateEndpointConfig needs ExecutionRoleArn to host inference components.
+    assert config["ExecutionRoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    (variant,) = config["ProductionVariants"]
+    assert "ModelName" not in variant
+    assert variant["ManagedInstanceScaling"] == {
+        "Status": "ENABLED",
+        "MinInstanceCount": 0,
+        "MaxInstanceCount": 1,
+    }
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.g6.12xlarge", 1)
+    assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
+
+
+def test_dev_component_runs_the_model_on_every_gpu_with_its_memory_and_startup_limits(
+    template: Lookup,
+) -> None:
+    dev = template("dev")
+    component = _component(dev)
+    (model_id,) = resources(dev, "AWS::SageMaker::Model")
+    (endpoint_id,) = resources(dev, "AWS::SageMaker::Endpoint")
+    assert component["InferenceComponentName"] == COMPONENT
+    assert component["EndpointName"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
+    assert component["VariantName"] == "AllTraffic"
+    spec = component["Specification"]
+    assert spec["ModelName"] == {"Fn::GetAtt": [model_id, "ModelName"]}
+    # ml.g6.12xlarge: 4 GPUs, 192 GiB; one copy takes all four GPUs and reserves half the memory.
+    assert spec["ComputeResourceRequirements"] == {
+        "NumberOfAcceleratorDevicesRequired": 4,
+        "MinMemoryRequiredInMb": 192 * 1024 // 2,
+    }
+    assert spec["StartupParameters"] == {
+        "ModelDataDownloadTimeoutInSeconds": 1800,
+        "ContainerStartupHealthCheckTimeoutInSeconds": 1800,
+    }
+    # The deploy starts one copy even with min_copies 0, so it proves the model loads.
+    assert component["RuntimeConfig"] == {"CopyCount": 1}
+
+
+def test_dev_endpoint_has_no_endpoint_level_rollout_its_component_rolls_instead(template: Lookup) -> None:
+    (endpoint,) = resources(template("dev"), "AWS::SageMaker::Endpoint").values()
+    assert "DeploymentConfig" not in endpoint["Properties"]
+
+
+def test_component_rolls_out_half_its_copies_at_a_time_and_rolls_back_on_its_error_alarms(
+    template: Lookup,
+) -> None:
+    dev = template("dev")
+    config = _component(dev)["DeploymentConfig"]
+    policy = config["RollingUpdatePolicy"]
+    # "between 5% to 50% of the copy count" (InferenceComponentRollingUpdatePolicy.MaximumBatchSize).
+    half = {"Type": "CAPACITY_PERCENT", "Value": 50}
+    assert (policy["MaximumBatchSize"], policy["RollbackMaximumBatchSize"]) == (half, half)
+    assert policy["WaitIntervalInSeconds"] == 300
+    alarms = [a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]]
+    expected = [k for k in resources(dev, "AWS::CloudWatch::Alarm") if k.startswith("MonitoringEndpoint")]
+    assert alarms == [{"Ref": alarm_id} for alarm_id in expected] and len(alarms) == 2
+
+
+@pytest.mark.parametrize("environment", ["dev", "kept"])
+def test_component_and_endpoint_config_use_only_fields_and_ranges_of_sagemakers_api(
+    template: Lookup, kept: dict[str, Any], environment: str
+) -> None:
+    # CloudFormation passes these properties to CreateInferenceComponent and CreateEndpointConfig: every name
+    # must be a member of botocore's shape and every integer within its documented range.
+    shapes = botocore.session.get_session().get_service_model("sagemaker").shape_for
+    built = kept if environment == "kept" else template(environment)
+
+    def check(shape: Any, value: Any) -> None:
+        if shape.type_name == "structure":
+            assert set(value) <= set(shape.members), (shape.name, set(value) - set(shape.members))
+            for member, inner in value.items():
+                check(shape.members[member], inner)
+        elif shape.type_name == "list":
+            for item in value:
+                check(shape.member, item)
+        elif shape.type_name in ("integer", "float") and isinstance(value, int | float):
+            limits = shape.metadata
+            assert limits.get("min", value) <= value <= limits.get("max", value), (shape.name, value)
+        elif shape.type_name == "string" and isinstance(value, str) and "enum" in shape.metadata:
+            assert value in shape.metadata["enum"], (shape.name, value)
+
+    component = _component(built)
+    check(shapes("InferenceComponentSpecification"), component["Specification"])
+    check(shapes("InferenceComponentRuntimeConfig"), component["RuntimeConfig"])
+    check(shapes("InferenceComponentDeploymentConfig"), component["DeploymentConfig"])
+    (variant,) = only(built, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    check(shapes("ProductionVariant"), variant)
+
+
+def test_a_component_of_two_gpus_fits_two_copies_per_instance(kept: dict[str, Any]) -> None:
+    requirements = _component(kept)["Specification"]["ComputeResourceRequirements"]
+    assert requirements == {"NumberOfAcceleratorDevicesRequired": 2, "MinMemoryRequiredInMb": 96 * 1024 // 2}
+    (variant,) = only(kept, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    # 4 copies at most, 2 per ml.g6.12xlarge: 2 instances; at least 1 copy: 1 instance.
+    assert variant["ManagedInstanceScaling"] == {
+        "Status": "ENABLED",
+        "MinInstanceCount": 1,
+        "MaxInstanceCount": 2,
+    }
+    assert _component(kept)["RuntimeConfig"] == {"CopyCount": 1}
+
+
+# --- Copy-count autoscaling ---------------------------------------------------------------------------------
+
+
+def test_dev_copies_scale_between_zero_and_one_on_concurrent_requests_per_copy(template: Lookup) -> None:
+    dev = template("dev")
+    target = only(dev, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["ResourceId"] == f"inference-component/{COMPONENT}"
+    assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 1)
+    (tracking,) = _by_type(dev, "TargetTrackingScaling")
+    config = tracking["TargetTrackingScalingPolicyConfiguration"]
+    assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+    )
+    assert config["TargetValue"] == 8
+    # Scale-in to zero belongs to the idle policy alone, at the configured idle time.
+    assert config["DisableScaleIn"] is True
+
+
+def test_a_refused_request_at_zero_copies_starts_a_copy(template: Lookup) -> None:
+    dev = template("dev")
+    # Target tracking cannot scale out from zero: a step policy on NoCapacityInvocationFailures must.
+    policy = _policy(dev, "InferenceScaleOutFromZero")["StepScalingPolicyConfiguration"]
+    assert policy["AdjustmentType"] == "ChangeInCapacity"
+    assert policy["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    alarm = _alarm_with_action(dev, "InferenceScaleOutFromZero")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SageMaker", "NoCapacityInvocationFailures")
+    assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": COMPONENT}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (60, 1)
+
+
+def test_dev_scales_in_to_zero_after_30_minutes_without_a_request_served_or_refused(template: Lookup) -> None:
+    dev = template("dev")
+    policy = _policy(dev, "InferenceScaleInToZero")["StepScalingPolicyConfiguration"]
+    assert policy["AdjustmentType"] == "ExactCapacity"
+    assert policy["StepAdjustments"] == [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}]
+    alarm = _alarm_with_action(dev, "InferenceScaleInToZero")
+    assert (alarm["EvaluationPeriods"], alarm["Threshold"]) == (30, 0)
+    assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
+    # No data at all is no traffic: idle.
+    assert alarm["TreatMissingData"] == "breaching"
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert metrics["expr_1"]["Expression"] == "FILL(served, 0) + FILL(refused, 0)"
+    for metric_id, name in (("served", "Invocations"), ("refused", "NoCapacityInvocationFailures")):
+        stat = metrics[metric_id]["MetricStat"]
+        assert (stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]) == (name, "Sum", 60)
+        assert stat["Metric"]["Dimensions"] == [{"Name": "InferenceComponentName", "Value": COMPONENT}]
+
+
+def test_a_component_that_keeps_copies_has_no_zero_policies_and_scales_in_by_tracking(
+    kept: dict[str, Any],
+) -> None:
+    target = only(kept, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    assert _by_type(kept, "StepScaling") == []
+    (tracking,) = _by_type(kept, "TargetTrackingScaling")
+    assert tracking["TargetTrackingScalingPolicyConfiguration"]["DisableScaleIn"] is False
+    alarms = [
+        a["Properties"]["MetricName"]
+        for a in resources(kept, "AWS::CloudWatch::Alarm").values()
+        if "MetricName" in a["Properties"]
+    ]
+    assert "NoCapacityInvocationFailures" not in alarms
+
+
+# --- The agent function -------------------------------------------------------------------------------------
+
+
+def test_agent_function_invokes_the_endpoint_and_its_component(template: Lookup) -> None:
+    dev = template("dev")
+    statements = policy_statements(dev, "AgentApiFunctionServiceRole")
+    (invoke,) = [s for s in statements if "sagemaker:InvokeEndpoint" in as_list(s["Action"])]
+    (endpoint_id,) = resources(dev, "AWS::SageMaker::Endpoint")
+    (component_id,) = resources(dev, "AWS::SageMaker::InferenceComponent")
+    expected = [{"Ref": endpoint_id}, {"Fn::GetAtt": [component_id, "InferenceComponentArn"]}]
+    assert sorted(map(json.dumps, invoke["Resource"])) == sorted(map(json.dumps, expected))
+
+
+def test_agent_function_may_describe_and_resize_only_its_own_component(template: Lookup) -> None:
+    dev = template("dev")
+    (component_id,) = resources(dev, "AWS::SageMaker::InferenceComponent")
+    statements = policy_statements(dev, "AgentApiFunctionServiceRole")
+    control = [s for s in statements if "InferenceComponent" in json.dumps(s["Action"])]
+    assert control == [
+        {
+            "Action": [
+                "sagemaker:DescribeInferenceComponent",
+                "sagemaker:UpdateInferenceComponentRuntimeConfig",
+            ],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [component_id, "InferenceComponentArn"]},
+        }
+    ]
+
+
+def test_prod_function_has_no_component_and_no_component_permissions(template: Lookup) -> None:
+    prod = template("prod")
+    assert resources(prod, "AWS::SageMaker::InferenceComponent") == {}
+    assert agent_function(prod)["Environment"]["Variables"]["AGENT_INFERENCE_COMPONENT_NAME"] == ""
+    statements = policy_statements(prod, "AgentApiFunctionServiceRole")
+    assert not [s for s in statements if "InferenceComponent" in json.dumps(s["Action"])]
+
+
+def test_dev_function_is_told_its_component(template: Lookup) -> None:
+    variables = agent_function(template("dev"))["Environment"]["Variables"]
+    assert variables["AGENT_INFERENCE_COMPONENT_NAME"] == COMPONENT
+    assert template("dev")["Outputs"]["InferenceComponentName"]["Value"] == COMPONENT
