@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.sagemaker_runtime import sagemaker_client
+from tests.support.sagemaker_runtime import sagemaker_client, sagemaker_control_client
 from tests.support.scripted_server import ScriptedServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +66,40 @@ def test_cli_serves_the_named_endpoint_with_the_faults_given_as_flags(emulator_p
     assert response["Body"].read() == b'{"ok": true}'
 
 
+def test_cli_serves_a_scaled_to_zero_component_that_wakes_after_its_warm_up(
+    container: ScriptedServer,
+) -> None:
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "local.emulator", "--backend", container.url, "--port", "0"),
+            *("--inference-component", "ic", "--copies", "0", "--warm-up-seconds", "0"),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert match is not None
+        client = sagemaker_client(match[1])
+        with pytest.raises(ClientError) as caught:
+            client.invoke_endpoint(EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}")
+        sagemaker_control_client(match[1]).update_inference_component_runtime_config(
+            InferenceComponentName="ic", DesiredRuntimeConfig={"CopyCount": 1}
+        )
+        answer = client.invoke_endpoint(
+            EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}"
+        )["Body"].read()
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert answer == b'{"ok": true}'
+
+
 def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
     process, _ = emulator_process
 
@@ -84,6 +118,15 @@ def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
             "throttle_after_requests must be >= 0",
         ),
         (["--backend", "http://127.0.0.1:1", "--split-every", "0"], "split_every must be >= 1"),
+        (["--backend", "http://127.0.0.1:1", "--copies", "0"], "--copies and --warm-up-seconds need"),
+        (
+            ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--copies", "-1"],
+            "copies must be within 0..",
+        ),
+        (
+            ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--warm-up-seconds", "-1"],
+            "warm_up_seconds must be >= 0",
+        ),
     ],
 )
 def test_cli_rejects_bad_flags_with_a_message_naming_them(args: list[str], message: str) -> None:

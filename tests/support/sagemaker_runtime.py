@@ -65,6 +65,19 @@ def sagemaker_client(url: str, **config: Any) -> Any:
     )
 
 
+def sagemaker_control_client(url: str) -> Any:
+    """A real boto3 ``sagemaker`` (control-plane) client for ``url`` (the emulator's inference-component
+    calls); it does not retry."""
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
 def collect_stream(response: dict[str, Any]) -> list[bytes]:
     """The ``PayloadPart`` bytes of a response stream, as botocore parsed them."""
     return [event["PayloadPart"]["Bytes"] for event in response["Body"]]
