@@ -28,7 +28,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 
-from .errors import EndpointInvocationError, ModelStreamError, is_context_overflow
+from .errors import (
+    EndpointInvocationError,
+    ModelNotReadyError,
+    ModelStreamError,
+    is_context_overflow,
+    is_no_capacity,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -122,8 +128,8 @@ def translate_error(error: Exception) -> Exception:
     """Return the provider's exception for a botocore error (others are returned unchanged).
 
     Throttling → ``ModelThrottledException``; a context-length message → ``ContextWindowOverflowException``;
-    an error event in the stream → :class:`ModelStreamError`; any other error answer →
-    :class:`EndpointInvocationError`.
+    an error event in the stream → :class:`ModelStreamError`; an inference component with no copy in
+    service → :class:`ModelNotReadyError`; any other error answer → :class:`EndpointInvocationError`.
     """
     if not isinstance(error, ClientError):
         return error
@@ -142,6 +148,8 @@ def translate_error(error: Exception) -> Exception:
     if code in _STREAM_ERROR_EVENTS:
         # botocore keeps only the event's type and message (not its ErrorCode member).
         return ModelStreamError(message, code)
+    if is_no_capacity(code, message):
+        return ModelNotReadyError(status if isinstance(status, int) else None, code, message)
     return EndpointInvocationError(status if isinstance(status, int) else None, code, message)
 
 

@@ -13,11 +13,17 @@ import pytest
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 
 from local.emulator import Faults
+from local.emulator.components import NO_CAPACITY_MESSAGE
 from local.emulator.eventstream import CONTENT_TYPE as EVENT_STREAM
 from local.emulator.eventstream import encode_message as encode_frame
 from local.emulator.eventstream import payload_part
 from sagemaker_provider import SageMakerModel
-from sagemaker_provider.errors import EndpointInvocationError, ModelStreamError, StreamTruncatedError
+from sagemaker_provider.errors import (
+    EndpointInvocationError,
+    ModelNotReadyError,
+    ModelStreamError,
+    StreamTruncatedError,
+)
 from sagemaker_provider.transport import IDLE_READER_THREAD_NAME, READER_THREAD_NAME, ReaderThreads
 from tests.provider.helpers import FIXTURES, body_files, fixture_id, parse_parts
 from tests.support.sagemaker_runtime import (
@@ -143,6 +149,19 @@ async def test_validation_error_raises_endpoint_invocation_error(endpoint: SageM
     events = await _events(model)
     assert isinstance(events[-1], EndpointInvocationError)
     assert (events[-1].status_code, events[-1].error_code) == (400, "ValidationError")
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_component_scaled_to_zero_raises_model_not_ready(stream: bool) -> None:
+    with SageMakerRuntime(inference_components=("ic-1",), component_copies=0) as endpoint:
+        events = await _events(_model(endpoint, inference_component_name="ic-1", stream=stream))
+    assert type(events[-1]) is ModelNotReadyError
+    assert (events[-1].status_code, events[-1].error_code, events[-1].message) == (
+        400,
+        "ValidationError",
+        NO_CAPACITY_MESSAGE,
+    )
+    assert endpoint.container.received == []
 
 
 async def test_non_streaming_invoke_reads_whole_body(endpoint: SageMakerRuntime) -> None:
