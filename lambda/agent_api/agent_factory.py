@@ -56,11 +56,14 @@ class RetryPolicy:
 
 def model_config(settings: Settings, max_tokens: int, temperature: float) -> SageMakerConfig:
     """Return the provider configuration of one request's model (no region: the client is shared)."""
-    return {
+    config: SageMakerConfig = {
         "endpoint_name": settings.endpoint_name,
         "response_format": settings.response_format,
         "params": {"max_tokens": max_tokens, "temperature": temperature},
     }
+    if settings.inference_component_name is not None:
+        config["inference_component_name"] = settings.inference_component_name
+    return config
 
 
 def validate_model_config(settings: Settings) -> None:

@@ -14,6 +14,8 @@ from typing import Final, Generic, TypeVar
 
 # --- The function's environment variables (docs/agent-api.md, "Configuration") ---------------------------
 ENV_ENDPOINT_NAME: Final = "AGENT_ENDPOINT_NAME"
+# Unset or empty: invoke the endpoint's own model (single-model mode); set: invoke this inference component.
+ENV_INFERENCE_COMPONENT_NAME: Final = "AGENT_INFERENCE_COMPONENT_NAME"
 ENV_REGION: Final = "AGENT_REGION"
 ENV_RESPONSE_FORMAT: Final = "AGENT_RESPONSE_FORMAT"
 ENV_SYSTEM_PROMPT: Final = "AGENT_SYSTEM_PROMPT"
@@ -30,6 +32,7 @@ ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
 AGENT_VARIABLES: Final = frozenset(
     {
         ENV_ENDPOINT_NAME,
+        ENV_INFERENCE_COMPONENT_NAME,
         ENV_REGION,
         ENV_RESPONSE_FORMAT,
         ENV_SYSTEM_PROMPT,
@@ -71,6 +74,9 @@ class Bounded(Generic[_N]):
 # --- Settings: defaults and rules -------------------------------------------------------------------------
 # SageMaker's naming rule for endpoints.
 ENDPOINT_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# SageMaker's naming rule for inference components (CreateInferenceComponent, botocore's model).
+INFERENCE_COMPONENT_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?")
+INFERENCE_COMPONENT_NAME_MAX_CHARS: Final = 63
 REGION_PATTERN: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 RESPONSE_FORMAT_DEFAULT: Final = "auto"
 RESPONSE_FORMAT_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -112,7 +118,10 @@ def unknown_tools(value: str) -> list[str]:
 # --- The HTTP API -----------------------------------------------------------------------------------------
 CHAT_PATH: Final = "/chat"
 HEALTH_PATH: Final = "/health"
-REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature")
+# The model's state (in service, warming, scaled to zero) and the request that wakes it (issue 12).
+STATUS_PATH: Final = "/status"
+WARM_PATH: Final = "/warm"
+REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature", "wait")
 # A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
 # kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).
 SESSION_ID_MAX_CHARS: Final = 128
@@ -135,5 +144,16 @@ MODEL_CONNECT_TIMEOUT_SECONDS: Final = 5
 MODEL_READ_TIMEOUT_SECONDS: Final = 60
 # The longest total backoff of a throttled request (agent_api.agent_factory.RetryPolicy stays within it).
 RETRY_BACKOFF_BUDGET_SECONDS: Final = 10
+# Waking an inference component scaled to zero (docs/agent-api.md, "Scaled to zero"). API Gateway ends a
+# streamed response after 15 minutes in all, and after 5 idle minutes on a regional endpoint (30 s on an
+# edge-optimized one) ("Stream the integration response for your proxy integrations in API Gateway"). A
+# chat request waits for a copy at most WARMING_BUDGET_SECONDS, leaving the rest of the 15 minutes to the
+# answer; while it waits it checks the model every WARMING_POLL_SECONDS and sends a `status` event each
+# time, so the stream is never idle for long.
+API_GATEWAY_STREAM_LIMIT_SECONDS: Final = 15 * 60
+WARMING_BUDGET_SECONDS: Final = 10 * 60
+WARMING_POLL_SECONDS: Final = 10
+# The Retry-After of a `model_warming` answer to a caller that does not wait: a copy takes minutes.
+WARMING_RETRY_AFTER_SECONDS: Final = 60
 # A shorter function timeout would cut off a model response the agent is still allowed to wait for.
 MIN_LAMBDA_TIMEOUT_SECONDS: Final = MODEL_READ_TIMEOUT_SECONDS

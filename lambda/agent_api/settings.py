@@ -38,6 +38,8 @@ class Settings:
     metrics_namespace: str
     # Applied by Powertools' Logger, which reads the same variable; checked here so a typo fails at start.
     log_level: str
+    # The endpoint's inference component to invoke; None invokes the endpoint's own model.
+    inference_component_name: str | None = None
 
     @property
     def sessions_enabled(self) -> bool:
@@ -61,6 +63,14 @@ class Settings:
         endpoint_name = reader.matching(
             contract.ENV_ENDPOINT_NAME, contract.ENDPOINT_NAME_PATTERN, "a SageMaker endpoint name"
         )
+        component = env.get(contract.ENV_INFERENCE_COMPONENT_NAME) or None
+        if component is not None and not (
+            len(component) <= contract.INFERENCE_COMPONENT_NAME_MAX_CHARS
+            and contract.INFERENCE_COMPONENT_NAME_PATTERN.fullmatch(component)
+        ):
+            reader.errors.append(
+                f"{contract.ENV_INFERENCE_COMPONENT_NAME}: {component!r} is not an inference component name"
+            )
         region = env.get(contract.ENV_REGION) or env.get("AWS_REGION") or None
         if region is not None and not contract.REGION_PATTERN.fullmatch(region):
             name = contract.ENV_REGION if env.get(contract.ENV_REGION) else "AWS_REGION"
@@ -99,6 +109,7 @@ class Settings:
                 contract.METRICS_NAMESPACE,
             ),
             log_level=reader.one_of(contract.ENV_LOG_LEVEL, contract.LOG_LEVELS, contract.LOG_LEVEL_DEFAULT),
+            inference_component_name=component,
         )
         if reader.errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(reader.errors))

@@ -33,6 +33,8 @@ class ChatRequest:
     session_id: str | None
     max_tokens: int
     temperature: float
+    wait: bool = True
+    """Whether to wait for a model scaled to zero to wake (streaming `status` events) or be told at once."""
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -79,6 +81,7 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         session_id=_session_id(data, settings),
         max_tokens=_max_tokens(data, settings),
         temperature=_temperature(data, settings),
+        wait=_wait(data),
     )
 
 
@@ -139,3 +142,12 @@ def _temperature(data: dict[str, Any], settings: Settings) -> float:
             f"field 'temperature' must be a number from {bounds.low:g} to {bounds.high:g}",
         )
     return float(value)
+
+
+def _wait(data: dict[str, Any]) -> bool:
+    value = data.get("wait")
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise RequestError(400, "invalid_field", "field 'wait' must be true or false")
+    return value

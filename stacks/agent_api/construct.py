@@ -44,6 +44,8 @@ def agent_environment(agent: AgentSettings, endpoint_name: str, sessions_bucket:
     """Return the function's environment: every agent API setting explicitly, then the Web Adapter's."""
     return {
         contract.ENV_ENDPOINT_NAME: endpoint_name,
+        # This stack deploys a classic single-model endpoint: no inference component to invoke or wake.
+        contract.ENV_INFERENCE_COMPONENT_NAME: "",
         contract.ENV_REGION: Aws.REGION,
         contract.ENV_RESPONSE_FORMAT: agent.response_format,
         contract.ENV_SYSTEM_PROMPT: agent.system_prompt,
@@ -96,6 +98,7 @@ def chat_request_schema(max_prompt_chars: int, max_tokens: int) -> apigateway.Js
                 minimum=contract.TEMPERATURE.low,
                 maximum=contract.TEMPERATURE.high,
             ),
+            "wait": apigateway.JsonSchema(type=[apigateway.JsonSchemaType.BOOLEAN, null]),
         },
     )
 

@@ -23,8 +23,10 @@ def test_tool_registry_implements_exactly_the_contract_tools() -> None:
 def test_app_serves_the_contract_paths() -> None:
     app = create_app(Settings.from_env({contract.ENV_ENDPOINT_NAME: "endpoint"}))
     paths = {route.path: route.methods for route in app.routes if isinstance(route, Route)}
-    assert set(paths) == {contract.CHAT_PATH, contract.HEALTH_PATH}
+    assert set(paths) == {contract.CHAT_PATH, contract.HEALTH_PATH, contract.STATUS_PATH, contract.WARM_PATH}
     assert "POST" in (paths[contract.CHAT_PATH] or set())
+    assert "GET" in (paths[contract.STATUS_PATH] or set())
+    assert "POST" in (paths[contract.WARM_PATH] or set())
 
 
 def documented_settings() -> dict[str, tuple[str, str]]:
