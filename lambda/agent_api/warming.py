@@ -211,7 +211,13 @@ class WarmingService:
         if isinstance(turn, ErrorReply):
             yield sse.encode_event("error", turn.body())
             return
-        async for chunk in stream_turn(turn, await turn.next()):
+        try:
+            first = await turn.next()
+        except BaseException:
+            # The client left before the turn's first event: stop the turn (and release its session).
+            await turn.close()
+            raise
+        async for chunk in stream_turn(turn, first):
             yield chunk
 
 
