@@ -148,23 +148,25 @@ class WarmingService:
 
     async def status(self, request: Request) -> Response:
         """`GET /status`: the model's state."""
-        if self.warmer is None:
-            return JSONResponse({"state": ModelState.IN_SERVICE.value})
-        try:
-            status = await self.warmer.status()
-        except (BotoCoreError, ClientError) as exc:
-            return _json_error(_unavailable(exc))
-        return JSONResponse(status.body())
+        return await self._answer(Warmer.status, warming_status=200)
 
     async def warm(self, request: Request) -> Response:
         """`POST /warm`: ask for a copy unless one is in service or wanted (202 while warming, else 200)."""
+        return await self._answer(Warmer.warm, warming_status=202)
+
+    async def _answer(
+        self, call: Callable[[Warmer], Awaitable[ModelStatus]], *, warming_status: int
+    ) -> Response:
+        """Answer the state `call` leaves the model in: 200 in service, else `warming_status`."""
         if self.warmer is None:
             return JSONResponse({"state": ModelState.IN_SERVICE.value})
         try:
-            status = await self.warmer.warm()
+            status = await call(self.warmer)
         except (BotoCoreError, ClientError) as exc:
-            return _json_error(_unavailable(exc))
-        return JSONResponse(status.body(), status_code=200 if status.state is ModelState.IN_SERVICE else 202)
+            error = _unavailable(exc)
+            return JSONResponse(error.body(), status_code=error.status)
+        in_service = status.state is ModelState.IN_SERVICE
+        return JSONResponse(status.body(), status_code=200 if in_service else warming_status)
 
     async def wake_and_refuse(self, error: ErrorReply, request_id: str) -> Response:
         """Ask for a copy, then refuse the request (`"wait": false`): 503 `model_warming` with Retry-After."""
@@ -225,10 +227,6 @@ def _unavailable(exc: BotoCoreError | ClientError) -> ErrorReply:
     logger.warning("the model's state could not be read or changed", extra={"detail": str(exc)})
     code = exc.response.get("Error", {}).get("Code", "Unknown") if isinstance(exc, ClientError) else "network"
     return ErrorReply(STATUS_UNAVAILABLE, f"the model's state could not be read or changed ({code})", 502)
-
-
-def _json_error(error: ErrorReply) -> Response:
-    return JSONResponse(error.body(), status_code=error.status)
 
 
 def _gave_up(elapsed: float) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,32 +27,31 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def emulator_process(container: ScriptedServer) -> Iterator[tuple[subprocess.Popen[str], str]]:
+@contextmanager
+def _serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``python -m local.emulator --port 0 ARGS``; yield the process and the URL it printed."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.emulator",
-            "--backend",
-            container.url,
-            "--port",
-            "0",
-            "--throttle",
-            "1",
-        ],
+        [sys.executable, "-m", "local.emulator", "--port", "0", *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None
-    match = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
-    assert match is not None
-    yield process, match[1]
-    if process.poll() is None:
-        process.kill()
-    process.communicate(timeout=10)
+    try:
+        assert process.stdout is not None
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert match is not None
+        yield process, match[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+@pytest.fixture
+def emulator_process(container: ScriptedServer) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with _serving("--backend", container.url, "--throttle", "1") as running:
+        yield running
 
 
 def test_cli_serves_the_named_endpoint_with_the_faults_given_as_flags(emulator_process) -> None:
@@ -69,32 +69,17 @@ def test_cli_serves_the_named_endpoint_with_the_faults_given_as_flags(emulator_p
 def test_cli_serves_a_scaled_to_zero_component_that_wakes_after_its_warm_up(
     container: ScriptedServer,
 ) -> None:
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "local.emulator", "--backend", container.url, "--port", "0"),
-            *("--inference-component", "ic", "--copies", "0", "--warm-up-seconds", "0"),
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        match = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
-        assert match is not None
-        client = sagemaker_client(match[1])
+    component_flags = ("--inference-component", "ic", "--copies", "0", "--warm-up-seconds", "0")
+    with _serving("--backend", container.url, *component_flags) as (_, url):
+        client = sagemaker_client(url)
         with pytest.raises(ClientError) as caught:
             client.invoke_endpoint(EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}")
-        sagemaker_control_client(match[1]).update_inference_component_runtime_config(
+        sagemaker_control_client(url).update_inference_component_runtime_config(
             InferenceComponentName="ic", DesiredRuntimeConfig={"CopyCount": 1}
         )
         answer = client.invoke_endpoint(
             EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}"
         )["Body"].read()
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
 
     assert caught.value.response["Error"]["Code"] == "ValidationError"
     assert answer == b'{"ok": true}'

@@ -11,21 +11,12 @@ from botocore.exceptions import ClientError
 
 from local.emulator import Emulator, Endpoint
 from local.emulator.components import NO_CAPACITY_MESSAGE, InferenceComponent
+from tests.support.clock import ManualClock
 from tests.support.recordings import fixture_reply
 from tests.support.sagemaker_runtime import ENDPOINT, sagemaker_client, sagemaker_control_client
 from tests.support.scripted_server import ScriptedServer
 
 COMPONENT = "test-component"
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -94,7 +85,7 @@ def test_copy_in_service_after_the_warm_up_answers_invocations(container: Script
 
 
 def test_component_comes_into_service_warm_up_seconds_after_the_request() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     component = InferenceComponent(COMPONENT, ENDPOINT, copies=0, warm_up_seconds=30, clock=clock)
 
     component.set_copy_count(1)
