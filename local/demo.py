@@ -2,7 +2,8 @@
 
 It builds the tiny model, starts vLLM CPU, the SageMaker-runtime emulator, S3 (moto) and the agent API,
 sends the prompt, prints the streamed events as they arrive, and stops everything (no process is left).
-The exit code is 0 only if the agent called a tool, got its result and finished its answer.
+The exit code is 0 only if the agent called a tool, got its result and finished its answer. With ``--cold``
+the model starts scaled to zero: the agent API wakes it and streams its warming status before the answer.
 """
 
 import argparse
@@ -17,6 +18,8 @@ from httpx_sse import connect_sse
 from local.stack import EXAMPLE_PROMPT, LocalStack, StackError, stop_on_sigterm
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(10.0, read=120.0)
+COLD_START_SECONDS: Final = 20.0
+"""How long the scaled-to-zero model of ``--cold`` takes to wake (minutes on AWS)."""
 
 
 class DemoFailedError(Exception):
@@ -45,6 +48,8 @@ def run_prompt(agent_url: str, prompt: str, out: TextIO) -> None:
             mid_line = event.event == "text"
             if event.event == "text":
                 out.write(data["delta"])
+            elif event.event == "status":
+                out.write(f"{elapsed} model {data['state']} ({data['elapsed_s']} s so far)\n")
             elif event.event == "tool_use":
                 out.write(f"{elapsed} tool call   {data['name']}({json.dumps(data['input'])})\n")
             elif event.event == "tool_result":
@@ -71,12 +76,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--prompt", default=EXAMPLE_PROMPT, help="the prompt (default: %(default)r)")
     parser.add_argument("--backend", metavar="URL", help="use this model server instead of starting vLLM CPU")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help=f"start with the model scaled to zero; it wakes in {COLD_START_SECONDS:.0f} s when asked",
+    )
     args = parser.parse_args(argv)
     stop_on_sigterm()
     started = time.monotonic()
     try:
         with LocalStack(
-            backend_url=args.backend, progress=lambda message: print(f"· {message}", flush=True)
+            backend_url=args.backend,
+            progress=lambda message: print(f"· {message}", flush=True),
+            cold_start_seconds=COLD_START_SECONDS if args.cold else None,
         ) as stack:
             print(
                 f"· stack ready after {time.monotonic() - started:.0f} s; "

@@ -9,7 +9,9 @@ The agent API runs as in Lambda (`lambda/run.sh`, uvicorn on `agent_api.app:app`
 variables point it at the emulator and at moto's S3 server, with dummy credentials.
 
 `python -m local.stack` starts it and keeps it running until Ctrl-C; `--backend URL` serves an
-OpenAI-compatible server you already run instead of building the tiny model and starting vLLM.
+OpenAI-compatible server you already run instead of building the tiny model and starting vLLM. `--cold S`
+serves the model as an inference component scaled to zero that takes S seconds to wake: the agent API wakes
+it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as it does on AWS.
 """
 
 import argparse
@@ -41,6 +43,8 @@ from local.vllm_server import VllmServer, VllmServerError, free_port
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 RUN_SCRIPT: Final = REPO_ROOT / "lambda" / "run.sh"
 ENDPOINT_NAME: Final = "local-endpoint"
+COMPONENT_NAME: Final = "local-component"
+"""The inference component the endpoint hosts in the scaled-to-zero mode (``cold_start_seconds``)."""
 SESSIONS_BUCKET: Final = "local-agent-sessions"
 REGION: Final = "us-east-1"
 DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -62,7 +66,8 @@ class LocalStack:
 
     ``backend_url`` None builds the tiny model and starts vLLM CPU; otherwise the emulator forwards to
     that URL. ``tools`` sets ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks
-    ``get_weather``).
+    ``get_weather``). ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference
+    component with no copy, a copy coming into service that long after the agent API asks for one.
     """
 
     def __init__(
@@ -74,7 +79,11 @@ class LocalStack:
         emulator_port: int = 0,
         tools: str | None = LOCAL_TOOLS,
         progress: Progress | None = None,
+        cold_start_seconds: float | None = None,
     ) -> None:
+        if cold_start_seconds is not None and cold_start_seconds < 0:
+            raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
+        self._cold_start_seconds = cold_start_seconds
         self._backend_url = backend_url
         self._faults = faults
         self._agent_port = agent_port
@@ -135,9 +144,16 @@ class LocalStack:
         else:
             _check_reachable(self._backend_url)
             self.backend_url = self._backend_url
+        cold = self._cold_start_seconds
+        component = None if cold is None else COMPONENT_NAME
+        components = () if component is None else (component,)
         self._emulator = stack.enter_context(
             Emulator(
-                {ENDPOINT_NAME: Endpoint(self.backend_url)}, port=self._emulator_port, faults=self._faults
+                {ENDPOINT_NAME: Endpoint(self.backend_url, inference_components=components)},
+                port=self._emulator_port,
+                faults=self._faults,
+                component_copies=1 if component is None else 0,
+                warm_up_seconds=cold or 0.0,
             )
         )
         self.s3_url = stack.enter_context(_moto_s3())
@@ -146,7 +162,12 @@ class LocalStack:
         )
         agent = AgentApiProcess(
             port=self._agent_port or free_port(),
-            environment=agent_environment(self._emulator.url, self.s3_url, self._tools),
+            environment=agent_environment(
+                self._emulator.url,
+                self.s3_url,
+                self._tools,
+                inference_component=component,
+            ),
             log_file=self._workdir / "agent-api.log",
         )
         self._agent = stack.enter_context(agent)
@@ -176,8 +197,13 @@ def _check_reachable(url: str) -> None:
         raise StackError(f"nothing answers at {url}: {error}") from error
 
 
-def agent_environment(emulator_url: str, s3_url: str, tools: str | None) -> dict[str, str]:
+def agent_environment(
+    emulator_url: str, s3_url: str, tools: str | None, inference_component: str | None = None
+) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
+
+    With ``inference_component``, the agent API invokes (and wakes) that component, its `sagemaker` client
+    pointed at the emulator too.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
     AWS profile nor a stray setting can leak into the local stack.
@@ -205,6 +231,9 @@ def agent_environment(emulator_url: str, s3_url: str, tools: str | None) -> dict
     )
     if tools is not None:
         environment["AGENT_TOOLS"] = tools
+    if inference_component is not None:
+        environment["AGENT_INFERENCE_COMPONENT_NAME"] = inference_component
+        environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
     return environment
 
 
@@ -260,7 +289,8 @@ def usage_text(stack: LocalStack) -> str:
     body = f'{{"prompt": "{EXAMPLE_PROMPT}"}}'
     return "\n".join(
         [
-            f"Agent API            {agent}  (POST /chat, GET /health; log: {stack.agent_log})",
+            f"Agent API            {agent}  (POST /chat, GET /health, GET /status, POST /warm; "
+            f"log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
             f"Model server         {stack.backend_url}",
             f"S3 (moto)            {stack.s3_url}  (bucket {SESSIONS_BUCKET!r})",
@@ -304,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tools", default=LOCAL_TOOLS, help="AGENT_TOOLS for the agent API (default: %(default)s)"
     )
+    parser.add_argument(
+        "--cold",
+        type=float,
+        metavar="S",
+        help="serve the model as an inference component scaled to zero, taking S seconds to wake",
+    )
     add_fault_arguments(parser)
     return parser
 
@@ -320,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             emulator_port=args.emulator_port,
             tools=args.tools,
             progress=lambda message: print(f"· {message}", flush=True),
+            cold_start_seconds=args.cold,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, help="cap on generated tokens (within the server's cap)")
     parser.add_argument("--temperature", type=float, help="sampling temperature (0..2)")
     parser.add_argument("--no-sign", action="store_true", help="send the request unsigned (local API)")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if the model is scaled to zero, fail at once (503 model_warming) instead of waiting for it",
+    )
     return parser
 
 
@@ -77,6 +82,8 @@ def prepare_call(args: argparse.Namespace) -> ChatCall:
         body["max_tokens"] = args.max_tokens
     if args.temperature is not None:
         body["temperature"] = args.temperature
+    if args.no_wait:
+        body["wait"] = False
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
     session: boto3.Session | None = None
@@ -130,6 +137,10 @@ class Renderer:
             return None
         if event.name == "text":
             self._write(str(data.get("delta", "")))
+        elif event.name == "status":
+            # The model is scaled to zero and waking: progress, not part of the answer.
+            self.err.write(f"[model {data.get('state')}: {data.get('elapsed_s')} s]\n")
+            self.err.flush()
         elif event.name == "tool_use":
             self._end_line()
             self._write(f"[tool {data.get('name')} {json.dumps(data.get('input'), ensure_ascii=False)}]\n")

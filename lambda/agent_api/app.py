@@ -22,7 +22,7 @@ from strands import Agent
 
 from agent_api import contract, openai_api, sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
-from agent_api.errors import ErrorReply, classify, http_error_reply, unexpected_error_reply
+from agent_api.errors import MODEL_WARMING, ErrorReply, classify, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
 from agent_api.sessions import (
     SessionBusyError,
@@ -42,8 +42,10 @@ from agent_api.validation import (
     parse_chat_request,
     read_body,
 )
+from agent_api.warming import Warmer, WarmingPolicy, WarmingService
 
 if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 
@@ -57,13 +59,20 @@ class ChatService:
     """The `/chat` and `/health` handlers, holding what lives for the whole process.
 
     `sessions` is the session store when the settings enable sessions; validation accepts a request's
-    `session_id` only then.
+    `session_id` only then. `warming` wakes a model scaled to zero when a turn finds no copy in service.
     """
 
-    def __init__(self, settings: Settings, factory: AgentFactory, sessions: SessionStore | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: AgentFactory,
+        sessions: SessionStore | None,
+        warming: WarmingService,
+    ) -> None:
         self.settings = settings
         self.factory = factory
         self.sessions = sessions
+        self.warming = warming
 
     async def health(self, request: Request) -> Response:
         """Readiness check for the Lambda Web Adapter."""
@@ -147,12 +156,16 @@ class ChatService:
         turn.start()
         return turn
 
+    def _turn(self, chat_request: ChatRequest, lease: SessionLease | None, request_id: str) -> AgentTurn:
+        """Start the request's own agent turn (its conversation, or its session's)."""
+        return self.start_turn(
+            chat_request, lease, request_id, functools.partial(self._build_agent, chat_request, lease)
+        )
+
     async def _start_turn(
         self, request: Request, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
     ) -> Response:
-        turn = self.start_turn(
-            chat_request, lease, request_id, functools.partial(self._build_agent, chat_request, lease)
-        )
+        turn = self._turn(chat_request, lease, request_id)
         first = await _first_event(turn, request)
         if isinstance(first, _ClientGone):
             # Nobody is left to answer: the turn is cancelled (the model call closed, the session released).
@@ -161,12 +174,35 @@ class ChatService:
             return Response(status_code=499)
         if isinstance(first, ErrorReply):
             await turn.close()
+            if first.code == MODEL_WARMING:
+                return await self._model_warming(request, chat_request, first, request_id)
             return error_response(first, request_id)
         return StreamingResponse(
             _stream(turn, first),
             media_type=sse.MEDIA_TYPE,
             headers={**sse.HEADERS, "x-request-id": request_id},
         )
+
+    async def _model_warming(
+        self, request: Request, chat_request: ChatRequest, error: ErrorReply, request_id: str
+    ) -> Response:
+        """Wake a model found scaled to zero before anything streamed, then wait for it or refuse at once."""
+        if not chat_request.wait or self.warming.warmer is None:
+            return await self.warming.wake_and_refuse(error, request_id)
+        restart = functools.partial(self._restart_turn, chat_request, request, request_id)
+        return self.warming.wait_then_answer(restart, _stream, request_id)
+
+    async def _restart_turn(
+        self, chat_request: ChatRequest, request: Request, request_id: str
+    ) -> AgentTurn | ErrorReply:
+        """Start the request's turn again once the model is awake (its session, released, opened again)."""
+        lease: SessionLease | None = None
+        if chat_request.session_id is not None:
+            opened = await self.open_session(chat_request.session_id, request, request_id)
+            if isinstance(opened, ErrorReply):
+                return opened
+            lease = opened
+        return self._turn(chat_request, lease, request_id)
 
     def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
         """Build the request's agent; with a session it starts from the conversation read with the lease."""
@@ -241,11 +277,15 @@ def create_app(
     boto_session: boto3.Session | None = None,
     runtime_client: SageMakerRuntimeClient | None = None,
     retry_policy: RetryPolicy | None = None,
+    sagemaker_client: SageMakerClient | None = None,
+    warming_policy: WarmingPolicy | None = None,
 ) -> Starlette:
     """Build the app; settings default to the `AGENT_*` environment, retries to `RetryPolicy()`.
 
     The one `sagemaker-runtime` client every request's model uses is created here (from `boto_session`,
-    with the model timeouts) unless `runtime_client` is given.
+    with the model timeouts) unless `runtime_client` is given. With an inference component, the `sagemaker`
+    client that wakes it (`sagemaker_client`, else one from `boto_session`) waits as `warming_policy` says
+    (default `WarmingPolicy()`).
 
     Raises:
         SettingsError: if the configuration is invalid, naming each bad variable.
@@ -266,11 +306,16 @@ def create_app(
     sessions = (
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
-    service = ChatService(settings, AgentFactory(settings, client, retry_policy or RetryPolicy()), sessions)
+    warming = WarmingService(_warmer(settings, session, sagemaker_client), warming_policy or WarmingPolicy())
+    service = ChatService(
+        settings, AgentFactory(settings, client, retry_policy or RetryPolicy()), sessions, warming
+    )
     application = Starlette(
         routes=[
             Route(contract.CHAT_PATH, service.chat, methods=["POST"]),
             Route(contract.HEALTH_PATH, service.health, methods=["GET"]),
+            Route(contract.STATUS_PATH, warming.status, methods=["GET"]),
+            Route(contract.WARM_PATH, warming.warm, methods=["POST"]),
             *openai_api.routes(service),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
@@ -279,6 +324,16 @@ def create_app(
     # the two routes is the documented JSON 404 instead.
     application.router.redirect_slashes = False
     return application
+
+
+def _warmer(settings: Settings, session: boto3.Session, client: SageMakerClient | None) -> Warmer | None:
+    """Return the configured inference component's warmer; None for a classic endpoint (always in service)."""
+    if settings.inference_component_name is None:
+        return None
+    sagemaker: SageMakerClient = (
+        client if client is not None else session.client("sagemaker", region_name=settings.region)
+    )
+    return Warmer(sagemaker, settings.inference_component_name)
 
 
 def __getattr__(name: str) -> Any:

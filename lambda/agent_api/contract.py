@@ -153,7 +153,10 @@ OPENAI_MODELS_PATH: Final = f"{OPENAI_PREFIX}/models"
 OPENAI_MODEL_ID: Final = "agent"
 # The request header naming a stored session to continue on `/v1/chat/completions` (the body is OpenAI's).
 SESSION_ID_HEADER: Final = "X-Session-Id"
-REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature")
+# The model's state (in service, warming, scaled to zero) and the request that wakes it (issue 12).
+STATUS_PATH: Final = "/status"
+WARM_PATH: Final = "/warm"
+REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature", "wait")
 # A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
 # kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).
 SESSION_ID_MAX_CHARS: Final = 128
@@ -176,5 +179,16 @@ MODEL_CONNECT_TIMEOUT_SECONDS: Final = 5
 MODEL_READ_TIMEOUT_SECONDS: Final = 60
 # The longest total backoff of a throttled request (agent_api.agent_factory.RetryPolicy stays within it).
 RETRY_BACKOFF_BUDGET_SECONDS: Final = 10
+# Waking an inference component scaled to zero (docs/agent-api.md, "Scaled to zero"). API Gateway ends a
+# streamed response after 15 minutes in all, and after 5 idle minutes on a regional endpoint (30 s on an
+# edge-optimized one) ("Stream the integration response for your proxy integrations in API Gateway"). A
+# chat request waits for a copy at most WARMING_BUDGET_SECONDS, leaving the rest of the 15 minutes to the
+# answer; while it waits it checks the model every WARMING_POLL_SECONDS and sends a `status` event each
+# time, so the stream is never idle for long.
+API_GATEWAY_STREAM_LIMIT_SECONDS: Final = 15 * 60
+WARMING_BUDGET_SECONDS: Final = 10 * 60
+WARMING_POLL_SECONDS: Final = 10
+# The Retry-After of a `model_warming` answer to a caller that does not wait: a copy takes minutes.
+WARMING_RETRY_AFTER_SECONDS: Final = 60
 # A shorter function timeout would cut off a model response the agent is still allowed to wait for.
 MIN_LAMBDA_TIMEOUT_SECONDS: Final = MODEL_READ_TIMEOUT_SECONDS

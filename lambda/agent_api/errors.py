@@ -19,11 +19,14 @@ from sagemaker_provider.errors import (
     EndpointInvocationError,
     EndpointTimeoutError,
     MalformedChunkError,
+    ModelNotReadyError,
     ModelStreamError,
     StreamTruncatedError,
 )
 
 _MAX_MESSAGE_CHARS = 500
+MODEL_WARMING = "model_warming"
+"""The code of a request that found the model scaled to zero (HTTP 503 with Retry-After, or an event)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,10 @@ def classify(exc: BaseException, request_id: str) -> ErrorReply:
     if isinstance(exc, MalformedChunkError):
         return ErrorReply(
             "malformed_response", "the model endpoint sent a response that could not be read", 502
+        )
+    if isinstance(exc, ModelNotReadyError):
+        return ErrorReply(
+            MODEL_WARMING, "the model is scaled to zero and is being started; retry in a few minutes", 503
         )
     if isinstance(exc, ModelStreamError | EndpointInvocationError):
         return ErrorReply(

@@ -39,6 +39,8 @@ class ChatRequest:
     session_id: str | None
     max_tokens: int
     temperature: float
+    wait: bool = True
+    """Whether to wait for a model scaled to zero to wake (streaming `status` events) or be told at once."""
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -86,6 +88,7 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         session_id=_session_id(data, settings),
         max_tokens=parse_max_tokens(data, settings),
         temperature=parse_temperature(data, settings),
+        wait=_wait(data),
     )
 
 
@@ -215,3 +218,12 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise RequestError(413, "body_too_large", f"request body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _wait(data: dict[str, Any]) -> bool:
+    value = data.get("wait")
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise RequestError(400, "invalid_field", "field 'wait' must be true or false")
+    return value

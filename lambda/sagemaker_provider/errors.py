@@ -12,6 +12,7 @@ import re
 from typing import Literal
 
 _MAX_SHOWN_BYTES = 200
+_NO_CAPACITY_PREFIX = "Inference Component has no capacity to process this request"
 
 # Phrases that servers use when the prompt does not fit: vLLM ("maximum context length", "maximum model
 # length"), SGLang ("longer than the model's context length"), TGI ("`inputs` must have less than N tokens",
@@ -127,6 +128,26 @@ class EndpointConnectionError(SageMakerProviderError):
         self.kind = kind
         self.message = message
         super().__init__(message)
+
+
+class ModelNotReadyError(EndpointInvocationError):
+    """The endpoint's inference component has no copy in service (scaled to zero).
+
+    SageMaker refused the invocation at once, nothing was queued. A copy takes minutes to come up once one is
+    asked for.
+    """
+
+
+def is_no_capacity(error_code: str, message: str) -> bool:
+    """Tell whether SageMaker refused an invocation because its inference component has no copy in service.
+
+    SageMaker answers 400 ``ValidationError`` "Inference Component has no capacity to process this
+    request. ApplicationAutoScaling may be in-progress (if configured) or try to increase the capacity by
+    invoking UpdateInferenceComponentRuntimeConfig API." (AWS Machine Learning blog, "Unlock cost savings
+    with the new scale down to zero feature in SageMaker Inference", 2024); the code alone is shared by
+    every other bad request, so the message's start tells them apart.
+    """
+    return error_code == "ValidationError" and message.startswith(_NO_CAPACITY_PREFIX)
 
 
 def is_context_overflow(message: str) -> bool:

@@ -38,8 +38,10 @@ from .errors import (
     EndpointConnectionError,
     EndpointInvocationError,
     EndpointTimeoutError,
+    ModelNotReadyError,
     ModelStreamError,
     is_context_overflow,
+    is_no_capacity,
 )
 
 if TYPE_CHECKING:
@@ -137,10 +139,10 @@ def translate_error(error: Exception) -> Exception:
     """Return the provider's exception for a botocore or urllib3 error (others are returned unchanged).
 
     Throttling → ``ModelThrottledException``; a context-length message → ``ContextWindowOverflowException``;
-    an error event in the stream → :class:`ModelStreamError`; any other error answer →
-    :class:`EndpointInvocationError`; a read timeout (before or during the stream) →
-    :class:`EndpointTimeoutError`; a connection closed mid-answer or an endpoint that cannot be reached →
-    :class:`EndpointConnectionError`.
+    an error event in the stream → :class:`ModelStreamError`; an inference component with no copy in
+    service → :class:`ModelNotReadyError`; any other error answer → :class:`EndpointInvocationError`; a read
+    timeout (before or during the stream) → :class:`EndpointTimeoutError`; a connection closed mid-answer or
+    an endpoint that cannot be reached → :class:`EndpointConnectionError`.
     """
     # botocore wraps the errors of the call itself; while the event stream is read, urllib3's own reach the
     # reader unwrapped (botocore.eventstream reads the raw urllib3 response).
@@ -167,6 +169,8 @@ def translate_error(error: Exception) -> Exception:
     if code in _STREAM_ERROR_EVENTS:
         # botocore keeps only the event's type and message (not its ErrorCode member).
         return ModelStreamError(message, code)
+    if is_no_capacity(code, message):
+        return ModelNotReadyError(status if isinstance(status, int) else None, code, message)
     return EndpointInvocationError(status if isinstance(status, int) else None, code, message)
 
 

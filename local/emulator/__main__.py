@@ -40,6 +40,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--region", default="us-east-1", help="region shown in messages (default: %(default)s)"
     )
     parser.add_argument("--backend-timeout", type=float, default=60.0, help="seconds per backend read")
+    components = parser.add_argument_group("inference component (scale to zero)")
+    components.add_argument(
+        "--inference-component",
+        metavar="NAME",
+        help="the endpoint hosts this inference component: every invocation must name it",
+    )
+    components.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        metavar="N",
+        help="copies of the component in service at start; 0 = scaled to zero (default: %(default)s)",
+    )
+    components.add_argument(
+        "--warm-up-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds a copy asked for takes to come into service (default: %(default)s)",
+    )
     add_fault_arguments(parser)
     return parser
 
@@ -50,13 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         faults = faults_from_arguments(args)
+        if args.inference_component is None and (args.copies != 1 or args.warm_up_seconds):
+            raise ValueError("--copies and --warm-up-seconds need --inference-component")
+        components = (args.inference_component,) if args.inference_component else ()
         emulator = Emulator(
-            {args.endpoint_name: Endpoint(args.backend)},
+            {args.endpoint_name: Endpoint(args.backend, inference_components=components)},
             host=args.host,
             port=args.port,
             region=args.region,
             faults=faults,
             backend_timeout=args.backend_timeout,
+            component_copies=args.copies,
+            warm_up_seconds=args.warm_up_seconds,
         )
     except (ValueError, OSError) as error:
         parser.error(str(error))
@@ -72,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             f"SageMaker runtime emulator on {emulator.url}: endpoint {args.endpoint_name!r} -> {args.backend}"
         )
         print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={emulator.url}", flush=True)
+        if components:
+            print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER={emulator.url}", flush=True)
         emulator.serve_forever()
     return 0
 

@@ -78,3 +78,8 @@ def model_error(endpoint_name: str, region: str, original_status: int, original_
             "OriginalStatusCode": original_status,
         },
     )
+
+
+def control_plane_error(code: str, message: str, status: int = 400) -> ErrorResponse:
+    """Return a ``sagemaker`` (JSON 1.1 protocol) error: the code in ``__type``, as botocore reads it."""
+    return ErrorResponse(status, code, {"__type": code, "message": message})

@@ -3,7 +3,9 @@
 It serves ``InvokeEndpoint`` (``POST /endpoints/{name}/invocations``) and ``InvokeEndpointWithResponseStream``
 (``POST /endpoints/{name}/invocations-response-stream``) by forwarding the body to a container-contract
 server and answering as SageMaker does: the container's bytes (or, on the stream route, AWS event-stream
-``PayloadPart`` frames), and SageMaker's error responses and stream exception events.
+``PayloadPart`` frames), and SageMaker's error responses and stream exception events. On the same port it
+answers the ``sagemaker`` client's inference-component calls (``local.emulator.control_plane``), so an
+inference component can be scaled to zero and woken as on AWS.
 """
 
 import http.client
@@ -18,9 +20,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from local.emulator import errors, eventstream
+from local.emulator import control_plane, errors, eventstream
 from local.emulator.backend import BackendUnreachableError, Endpoint, open_invocation
 from local.emulator.background import BackgroundServer
+from local.emulator.components import NO_CAPACITY_MESSAGE, InferenceComponent
 from local.emulator.faults import Faults, FaultState
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,10 @@ class Emulator(BackgroundServer):
     replaced at any time with ``set_faults``. ``on_invocation`` is called (from the serving thread) with
     every request an invocation route reads a body for, throttled and invalid ones included: what a client
     really sent, for tests and debugging.
+
+    Every inference component of the endpoints starts with ``component_copies`` copies in service (0: scaled
+    to zero, so invocations are refused until a copy is asked for); copies asked for come into service
+    ``warm_up_seconds`` later. ``components`` holds them by name.
     """
 
     def __init__(
@@ -83,6 +90,8 @@ class Emulator(BackgroundServer):
         faults: Faults | None = None,
         backend_timeout: float = 60.0,
         on_invocation: Callable[[Invocation], None] | None = None,
+        component_copies: int = 1,
+        warm_up_seconds: float = 0.0,
     ) -> None:
         if not endpoints:
             raise ValueError("the emulator needs at least one endpoint")
@@ -93,6 +102,13 @@ class Emulator(BackgroundServer):
         self.backend_timeout = backend_timeout
         self.fault_state = FaultState(faults)
         self.on_invocation = on_invocation
+        self.components = {
+            name: InferenceComponent(
+                name, endpoint_name, copies=component_copies, warm_up_seconds=warm_up_seconds, region=region
+            )
+            for endpoint_name, endpoint in self.endpoints.items()
+            for name in endpoint.inference_components
+        }
         super().__init__(_EmulatorHTTPServer((host, port), self), "sagemaker-emulator")
 
     @property
@@ -153,7 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_post(self) -> None:
         emulator = self.server.emulator
-        match = _ROUTE.match(urllib.parse.urlsplit(self.path).path)
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/" and "X-Amz-Target" in self.headers:
+            self._serve_control_plane(emulator)
+            return
+        match = _ROUTE.match(path)
         if match is None:
             self._unknown_operation()
             return
@@ -181,9 +201,37 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:
             self._send_error(errors.validation_error(problem))
             return
+        component = self.headers.get("X-Amzn-SageMaker-Inference-Component")
+        if component is not None and not emulator.components[component].copies_in_service():
+            self._send_error(errors.validation_error(NO_CAPACITY_MESSAGE))
+            return
         if faults.first_byte_delay:
             time.sleep(faults.first_byte_delay)
         self._invoke(emulator, endpoint_name, endpoint, body, faults, stream=stream)
+
+    def _serve_control_plane(self, emulator: Emulator) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        if "Authorization" not in self.headers:
+            self._send_error(errors.missing_authentication())
+            return
+        answer = control_plane.handle(
+            self.headers.get("X-Amz-Target"), body, emulator.components, emulator.region
+        )
+        if isinstance(answer, errors.ErrorResponse):
+            self._send_error(answer)
+            return
+        payload = answer.encoded_body()
+        self._send_head(
+            200,
+            {
+                "x-amzn-RequestId": str(uuid.uuid4()),
+                "Content-Type": control_plane.CONTENT_TYPE,
+                "Content-Length": str(len(payload)),
+            },
+        )
+        self._write(payload)
 
     def _unknown_operation(self) -> None:
         self._head_sent = False

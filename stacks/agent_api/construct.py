@@ -114,6 +114,7 @@ def chat_request_schema(max_prompt_chars: int, max_tokens: int) -> apigateway.Js
                 minimum=contract.TEMPERATURE.low,
                 maximum=contract.TEMPERATURE.high,
             ),
+            "wait": apigateway.JsonSchema(type=[apigateway.JsonSchemaType.BOOLEAN, null]),
         },
     )
 

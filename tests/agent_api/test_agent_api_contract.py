@@ -32,10 +32,14 @@ def test_app_serves_the_contract_paths() -> None:
         contract.HEALTH_PATH,
         contract.OPENAI_CHAT_COMPLETIONS_PATH,
         contract.OPENAI_MODELS_PATH,
+        contract.STATUS_PATH,
+        contract.WARM_PATH,
     }
     assert "POST" in (paths[contract.CHAT_PATH] or set())
     assert "POST" in (paths[contract.OPENAI_CHAT_COMPLETIONS_PATH] or set())
     assert "GET" in (paths[contract.OPENAI_MODELS_PATH] or set())
+    assert "GET" in (paths[contract.STATUS_PATH] or set())
+    assert "POST" in (paths[contract.WARM_PATH] or set())
 
 
 def _routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, BaseRoute]]:

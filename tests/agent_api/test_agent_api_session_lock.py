@@ -7,25 +7,18 @@ import boto3
 import pytest
 
 from agent_api.sessions import LOCAL_OWNER, LOCK_PREFIX, SessionBusyError, SessionStore
+from tests.support.clock import ManualClock
 
 OWNER = LOCAL_OWNER
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(sessions_bucket: str, clock: Clock) -> SessionStore:
+def store(sessions_bucket: str, clock: ManualClock) -> SessionStore:
     return SessionStore(sessions_bucket, boto3.Session(), lock_ttl_seconds=100, clock=clock)
 
 
@@ -71,7 +64,7 @@ def test_a_released_session_can_be_acquired_again(store: SessionStore, sessions_
     assert lock_exists(sessions_bucket, "s1")
 
 
-def test_an_expired_lock_is_taken_over(store: SessionStore, clock: Clock, sessions_bucket: str) -> None:
+def test_an_expired_lock_is_taken_over(store: SessionStore, clock: ManualClock, sessions_bucket: str) -> None:
     stale = store.acquire("s1", OWNER)
     clock.now += 101
     taken = store.acquire("s1", OWNER)
@@ -79,14 +72,14 @@ def test_an_expired_lock_is_taken_over(store: SessionStore, clock: Clock, sessio
     assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
-def test_an_unexpired_lock_is_not_taken_over(store: SessionStore, clock: Clock) -> None:
+def test_an_unexpired_lock_is_not_taken_over(store: SessionStore, clock: ManualClock) -> None:
     store.acquire("s1", OWNER)
     clock.now += 99
     with pytest.raises(SessionBusyError):
         store.acquire("s1", OWNER)
 
 
-def test_release_after_takeover_leaves_the_new_holders_lock(store: SessionStore, clock: Clock) -> None:
+def test_release_after_takeover_leaves_the_new_holders_lock(store: SessionStore, clock: ManualClock) -> None:
     stale = store.acquire("s1", OWNER)
     clock.now += 101
     store.acquire("s1", OWNER)
@@ -96,7 +89,7 @@ def test_release_after_takeover_leaves_the_new_holders_lock(store: SessionStore,
 
 
 def test_an_unreadable_lock_counts_as_expired(
-    store: SessionStore, sessions_bucket: str, clock: Clock
+    store: SessionStore, sessions_bucket: str, clock: ManualClock
 ) -> None:
     boto3.client("s3").put_object(Bucket=sessions_bucket, Key=f"{LOCK_PREFIX}s1.lock", Body=b"not json")
     lease = store.acquire("s1", OWNER)
@@ -104,7 +97,7 @@ def test_an_unreadable_lock_counts_as_expired(
     assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 
 
-def test_lock_records_its_expiry(store: SessionStore, sessions_bucket: str, clock: Clock) -> None:
+def test_lock_records_its_expiry(store: SessionStore, sessions_bucket: str, clock: ManualClock) -> None:
     store.acquire("s1", OWNER)
     assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100
 

@@ -69,6 +69,27 @@ def test_an_error_event_is_reported_with_its_code(api: ScriptedServer) -> None:
     assert "error (model_error): OOM" in err
 
 
+def test_warming_status_is_shown_on_stderr_before_the_answer(api: ScriptedServer) -> None:
+    api.reply = answer(
+        ("status", {"state": "warming", "elapsed_s": 0}),
+        ("status", {"state": "warming", "elapsed_s": 10}),
+        ("text", {"delta": "Hello"}),
+        DONE,
+    )
+    code, out, err = run("Hi", "--url", api.url, "--no-sign")
+    assert (code, out) == (EXIT_OK, "Hello\n")
+    assert err.startswith("[model warming: 0 s]\n[model warming: 10 s]\n")
+
+
+def test_no_wait_asks_the_api_not_to_wait_and_shows_its_503(api: ScriptedServer) -> None:
+    body = json.dumps({"code": "model_warming", "message": "the model is scaled to zero"}).encode()
+    api.reply = Reply([body], status=503, chunked=False)
+    code, _, err = run("Hi", "--url", api.url, "--no-sign", "--no-wait")
+    assert json.loads(api.received[0].body) == {"prompt": "Hi", "wait": False}
+    assert code == EXIT_API_ERROR
+    assert "HTTP 503 model_warming" in err
+
+
 def test_a_stream_cut_before_done_is_an_error(api: ScriptedServer) -> None:
     api.reply = answer(("text", {"delta": "Par"}))
     code, _, err = run("Hi", "--url", api.url, "--no-sign")

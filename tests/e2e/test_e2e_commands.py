@@ -38,6 +38,22 @@ def test_demo_prints_the_tool_call_and_the_answer_and_exits_zero(vllm_url: str) 
     assert "Sunny in Paris, 21 degrees" in result.stdout
 
 
+def test_cold_demo_shows_the_model_warming_then_the_answer(vllm_url: str) -> None:
+    # `make demo COLD=1`: the model starts scaled to zero and takes COLD_START_SECONDS to wake.
+    result = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--backend", vllm_url, "--cold"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert result.returncode == 0, result.stderr
+    warming = result.stdout.index("model warming (0 s so far)")
+    assert warming < result.stdout.index("tool call   get_weather")
+    assert "Sunny in Paris, 21 degrees" in result.stdout
+
+
 def test_demo_leaves_no_agent_api_behind(vllm_url: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "local.demo", "--backend", vllm_url],

@@ -49,6 +49,21 @@ def test_agent_environment_sets_agent_tools_only_when_given(tools: str | None, e
     assert environment.get("AGENT_TOOLS") == expected
 
 
+def test_agent_environment_names_the_component_and_points_the_sagemaker_client_at_the_emulator() -> None:
+    classic = agent_environment("http://127.0.0.1:1", "http://127.0.0.1:2", tools=None)
+    cold = agent_environment("http://127.0.0.1:1", "http://127.0.0.1:2", tools=None, inference_component="ic")
+
+    assert "AGENT_INFERENCE_COMPONENT_NAME" not in classic
+    assert "AWS_ENDPOINT_URL_SAGEMAKER" not in classic
+    assert cold["AGENT_INFERENCE_COMPONENT_NAME"] == "ic"
+    assert cold["AWS_ENDPOINT_URL_SAGEMAKER"] == "http://127.0.0.1:1"
+
+
+def test_stack_refuses_a_negative_cold_start() -> None:
+    with pytest.raises(ValueError, match="cold_start_seconds must be >= 0"):
+        LocalStack(backend_url="http://127.0.0.1:9", cold_start_seconds=-1)
+
+
 @pytest.mark.parametrize(
     ("backend", "message"),
     [("http://127.0.0.1:9", "nothing answers at http://127.0.0.1:9"), ("nope", "must be an http(s) URL")],

@@ -5,12 +5,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.sagemaker_runtime import sagemaker_client
+from tests.support.sagemaker_runtime import sagemaker_client, sagemaker_control_client
 from tests.support.scripted_server import ScriptedServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,32 +27,31 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def emulator_process(container: ScriptedServer) -> Iterator[tuple[subprocess.Popen[str], str]]:
+@contextmanager
+def _serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``python -m local.emulator --port 0 ARGS``; yield the process and the URL it printed."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.emulator",
-            "--backend",
-            container.url,
-            "--port",
-            "0",
-            "--throttle",
-            "1",
-        ],
+        [sys.executable, "-m", "local.emulator", "--port", "0", *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None
-    match = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
-    assert match is not None
-    yield process, match[1]
-    if process.poll() is None:
-        process.kill()
-    process.communicate(timeout=10)
+    try:
+        assert process.stdout is not None
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert match is not None
+        yield process, match[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+@pytest.fixture
+def emulator_process(container: ScriptedServer) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with _serving("--backend", container.url, "--throttle", "1") as running:
+        yield running
 
 
 def test_cli_serves_the_named_endpoint_with_the_faults_given_as_flags(emulator_process) -> None:
@@ -64,6 +64,25 @@ def test_cli_serves_the_named_endpoint_with_the_faults_given_as_flags(emulator_p
 
     assert caught.value.response["Error"]["Code"] == "ThrottlingException"
     assert response["Body"].read() == b'{"ok": true}'
+
+
+def test_cli_serves_a_scaled_to_zero_component_that_wakes_after_its_warm_up(
+    container: ScriptedServer,
+) -> None:
+    component_flags = ("--inference-component", "ic", "--copies", "0", "--warm-up-seconds", "0")
+    with _serving("--backend", container.url, *component_flags) as (_, url):
+        client = sagemaker_client(url)
+        with pytest.raises(ClientError) as caught:
+            client.invoke_endpoint(EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}")
+        sagemaker_control_client(url).update_inference_component_runtime_config(
+            InferenceComponentName="ic", DesiredRuntimeConfig={"CopyCount": 1}
+        )
+        answer = client.invoke_endpoint(
+            EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}"
+        )["Body"].read()
+
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert answer == b'{"ok": true}'
 
 
 def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
@@ -84,6 +103,15 @@ def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
             "throttle_after_requests must be >= 0",
         ),
         (["--backend", "http://127.0.0.1:1", "--split-every", "0"], "split_every must be >= 1"),
+        (["--backend", "http://127.0.0.1:1", "--copies", "0"], "--copies and --warm-up-seconds need"),
+        (
+            ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--copies", "-1"],
+            "copies must be within 0..",
+        ),
+        (
+            ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--warm-up-seconds", "-1"],
+            "warm_up_seconds must be >= 0",
+        ),
     ],
 )
 def test_cli_rejects_bad_flags_with_a_message_naming_them(args: list[str], message: str) -> None:

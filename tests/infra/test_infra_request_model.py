@@ -40,7 +40,11 @@ def corpus(max_prompt_chars: int, max_tokens: int) -> list[Case]:
 
     return [
         Case("prompt only", chat(), True),
-        Case("every field", chat(session_id="s-1", max_tokens=1, temperature=0), True),
+        Case("every field", chat(session_id="s-1", max_tokens=1, temperature=0, wait=False), True),
+        Case("wait true", chat(wait=True), True),
+        Case("wait null", chat(wait=None), True),
+        Case("wait a string", chat(wait="no"), False),
+        Case("wait 0", chat(wait=0), False),
         Case("prompt at the limit", {"prompt": "x" * max_prompt_chars}, True),
         Case("prompt of astral characters at the limit", {"prompt": "\U0001f600" * max_prompt_chars}, True),
         Case("prompt over the limit", {"prompt": "x" * (max_prompt_chars + 1)}, False),

@@ -15,6 +15,7 @@ from strands import Agent
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 
 from local.emulator import Faults
+from local.emulator.components import NO_CAPACITY_MESSAGE
 from local.emulator.eventstream import CONTENT_TYPE as EVENT_STREAM
 from local.emulator.eventstream import encode_message as encode_frame
 from local.emulator.eventstream import payload_part
@@ -23,6 +24,7 @@ from sagemaker_provider.errors import (
     EndpointConnectionError,
     EndpointInvocationError,
     EndpointTimeoutError,
+    ModelNotReadyError,
     ModelStreamError,
     StreamTruncatedError,
 )
@@ -151,6 +153,19 @@ async def test_validation_error_raises_endpoint_invocation_error(endpoint: SageM
     events = await _events(model)
     assert isinstance(events[-1], EndpointInvocationError)
     assert (events[-1].status_code, events[-1].error_code) == (400, "ValidationError")
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_component_scaled_to_zero_raises_model_not_ready(stream: bool) -> None:
+    with SageMakerRuntime(inference_components=("ic-1",), component_copies=0) as endpoint:
+        events = await _events(_model(endpoint, inference_component_name="ic-1", stream=stream))
+    assert type(events[-1]) is ModelNotReadyError
+    assert (events[-1].status_code, events[-1].error_code, events[-1].message) == (
+        400,
+        "ValidationError",
+        NO_CAPACITY_MESSAGE,
+    )
+    assert endpoint.container.received == []
 
 
 async def test_non_streaming_invoke_reads_whole_body(endpoint: SageMakerRuntime) -> None:

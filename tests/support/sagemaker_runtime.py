@@ -65,6 +65,19 @@ def sagemaker_client(url: str, **config: Any) -> Any:
     )
 
 
+def sagemaker_control_client(url: str) -> Any:
+    """A real boto3 ``sagemaker`` (control-plane) client for ``url`` (the emulator's inference-component
+    calls); it does not retry."""
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
 def collect_stream(response: dict[str, Any]) -> list[bytes]:
     """The ``PayloadPart`` bytes of a response stream, as botocore parsed them."""
     return [event["PayloadPart"]["Bytes"] for event in response["Body"]]
@@ -72,6 +85,9 @@ def collect_stream(response: dict[str, Any]) -> list[bytes]:
 
 class SageMakerRuntime:
     """The emulator serving ``endpoint_name`` in front of a ``ScriptedServer`` container; a context manager.
+
+    Its ``inference_components`` start with ``component_copies`` copies (0: scaled to zero) and copies asked
+    for come into service after ``warm_up_seconds``.
 
     ``requests`` records every request the emulator received (throttled ones included), in order.
     """
@@ -82,6 +98,8 @@ class SageMakerRuntime:
         endpoint_name: str = ENDPOINT,
         inference_components: tuple[str, ...] = (),
         backend_timeout: float = 60.0,
+        component_copies: int = 1,
+        warm_up_seconds: float = 0.0,
     ) -> None:
         self.requests: list[Invocation] = []
         self.container = ScriptedServer()
@@ -89,6 +107,8 @@ class SageMakerRuntime:
             {endpoint_name: Endpoint(self.container.url, inference_components=inference_components)},
             backend_timeout=backend_timeout,
             on_invocation=self.requests.append,
+            component_copies=component_copies,
+            warm_up_seconds=warm_up_seconds,
         )
         if steps:
             self.script(*steps)
@@ -105,6 +125,10 @@ class SageMakerRuntime:
 
     def client(self, **config: Any) -> Any:
         return sagemaker_client(self.url, **config)
+
+    def control_client(self) -> Any:
+        """A ``sagemaker`` client for the emulator's inference-component calls."""
+        return sagemaker_control_client(self.url)
 
     def script(self, *steps: Step) -> None:
         """Answer the next calls with ``steps`` in order (the last one repeats).

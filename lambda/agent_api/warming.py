@@ -1,0 +1,238 @@
+"""Waking a model whose inference component is scaled to zero: `/status`, `/warm` and `/chat`'s wait.
+
+While an inference component has no copy, SageMaker refuses every invocation at once (the provider's
+`ModelNotReadyError`) and queues nothing; its scale-out alarm reacts only after a minute or more. So the agent
+API asks for a copy itself (`UpdateInferenceComponentRuntimeConfig`, CopyCount 1) as soon as a request finds
+none, and, unless the caller said `"wait": false`, keeps the request's stream alive with `status` events until
+`DescribeInferenceComponent` shows a copy in service, then answers. Every check describes the component first
+and asks for a copy only when none is wanted yet, one check at a time per process: requests arriving during
+one warm-up start one copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from agent_api import contract, sse
+from agent_api.errors import MODEL_WARMING, ErrorReply
+from agent_api.observability import logger
+from agent_api.turn import AgentTurn
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+STATUS_UNAVAILABLE = "model_status_unavailable"
+"""The code of a failed `DescribeInferenceComponent` / `UpdateInferenceComponentRuntimeConfig` call."""
+
+
+class ModelState(StrEnum):
+    """The model's state as `GET /status` and the `status` events name it."""
+
+    IN_SERVICE = "in_service"
+    WARMING = "warming"
+    SCALED_TO_ZERO = "scaled_to_zero"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What `DescribeInferenceComponent` says about the copies of the component."""
+
+    state: ModelState
+    desired_copies: int
+    current_copies: int
+
+    def body(self) -> dict[str, Any]:
+        """Return the `GET /status` / `POST /warm` answer."""
+        return {
+            "state": self.state.value,
+            "desired_copies": self.desired_copies,
+            "current_copies": self.current_copies,
+        }
+
+
+@dataclass(frozen=True)
+class WarmingPolicy:
+    """How long a `/chat` request waits for a copy, how often it checks, and the Retry-After of a refusal."""
+
+    budget_seconds: float = contract.WARMING_BUDGET_SECONDS
+    poll_seconds: float = contract.WARMING_POLL_SECONDS
+    retry_after_seconds: int = contract.WARMING_RETRY_AFTER_SECONDS
+
+    def __post_init__(self) -> None:
+        if not 0 < self.budget_seconds < contract.API_GATEWAY_STREAM_LIMIT_SECONDS:
+            raise ValueError(
+                f"budget_seconds must be within 0..{contract.API_GATEWAY_STREAM_LIMIT_SECONDS} (exclusive), "
+                f"got {self.budget_seconds}"
+            )
+        # A `status` event goes out on every check: at least every 30 s keeps any API Gateway stream alive.
+        if not 0 < self.poll_seconds <= 30:
+            raise ValueError(f"poll_seconds must be within 0..30, got {self.poll_seconds}")
+        if self.retry_after_seconds < 1:
+            raise ValueError(f"retry_after_seconds must be >= 1, got {self.retry_after_seconds}")
+
+
+class Warmer:
+    """Reads and raises the copy count of one inference component through an injected `sagemaker` client.
+
+    The function may call `DescribeInferenceComponent` and `UpdateInferenceComponentRuntimeConfig` on its own
+    component only (the stack's grant). Calls run in worker threads: boto3 blocks.
+    """
+
+    def __init__(self, client: SageMakerClient, component_name: str) -> None:
+        self._client = client
+        self.component_name = component_name
+        self._lock = asyncio.Lock()
+
+    async def status(self) -> ModelStatus:
+        """Describe the component."""
+        described = await asyncio.to_thread(
+            self._client.describe_inference_component, InferenceComponentName=self.component_name
+        )
+        runtime = described.get("RuntimeConfig", {})
+        desired = int(runtime.get("DesiredCopyCount", 0))
+        current = int(runtime.get("CurrentCopyCount", 0))
+        if current > 0:
+            state = ModelState.IN_SERVICE
+        elif desired > 0:
+            state = ModelState.WARMING
+        else:
+            state = ModelState.SCALED_TO_ZERO
+        return ModelStatus(state, desired, current)
+
+    async def warm(self) -> ModelStatus:
+        """Ask for one copy unless one is in service or already asked for; return the state after that."""
+        # One check at a time: a request arriving while another asks for a copy sees that copy wanted.
+        async with self._lock:
+            status = await self.status()
+            if status.state is not ModelState.SCALED_TO_ZERO:
+                return status
+            await asyncio.to_thread(
+                self._client.update_inference_component_runtime_config,
+                InferenceComponentName=self.component_name,
+                DesiredRuntimeConfig={"CopyCount": 1},
+            )
+            logger.info("asked for a copy of the model", extra={"inference_component": self.component_name})
+            return ModelStatus(ModelState.WARMING, 1, status.current_copies)
+
+
+StartTurn = Callable[[], Awaitable[AgentTurn | ErrorReply]]
+"""Starts the request's turn again (reopening its session); an `ErrorReply` if it cannot."""
+StreamTurn = Callable[[AgentTurn, Any], AsyncIterator[bytes]]
+"""Streams a started turn's events from its first item on (the `/chat` stream)."""
+
+
+class WarmingService:
+    """The `/status` and `/warm` handlers, and the wait of a `/chat` request that found the model asleep.
+
+    Without an inference component (`warmer` None: a classic endpoint) the model is always in service.
+    """
+
+    def __init__(
+        self,
+        warmer: Warmer | None,
+        policy: WarmingPolicy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.warmer = warmer
+        self.policy = policy
+        self._clock = clock
+
+    async def status(self, request: Request) -> Response:
+        """`GET /status`: the model's state."""
+        return await self._answer(Warmer.status, warming_status=200)
+
+    async def warm(self, request: Request) -> Response:
+        """`POST /warm`: ask for a copy unless one is in service or wanted (202 while warming, else 200)."""
+        return await self._answer(Warmer.warm, warming_status=202)
+
+    async def _answer(
+        self, call: Callable[[Warmer], Awaitable[ModelStatus]], *, warming_status: int
+    ) -> Response:
+        """Answer the state `call` leaves the model in: 200 in service, else `warming_status`."""
+        if self.warmer is None:
+            return JSONResponse({"state": ModelState.IN_SERVICE.value})
+        try:
+            status = await call(self.warmer)
+        except (BotoCoreError, ClientError) as exc:
+            error = _unavailable(exc)
+            return JSONResponse(error.body(), status_code=error.status)
+        in_service = status.state is ModelState.IN_SERVICE
+        return JSONResponse(status.body(), status_code=200 if in_service else warming_status)
+
+    async def wake_and_refuse(self, error: ErrorReply, request_id: str) -> Response:
+        """Ask for a copy, then refuse the request (`"wait": false`): 503 `model_warming` with Retry-After."""
+        if self.warmer is not None:
+            try:
+                await self.warmer.warm()
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
+        return JSONResponse(
+            error.body(),
+            status_code=error.status,
+            headers={"Retry-After": str(self.policy.retry_after_seconds), "x-request-id": request_id},
+        )
+
+    def wait_then_answer(self, start_turn: StartTurn, stream_turn: StreamTurn, request_id: str) -> Response:
+        """Stream `status` events until a copy is in service, then the answer of a new turn."""
+        return StreamingResponse(
+            self._wait_then_answer(start_turn, stream_turn),
+            media_type=sse.MEDIA_TYPE,
+            headers={**sse.HEADERS, "x-request-id": request_id},
+        )
+
+    async def _wait_then_answer(self, start_turn: StartTurn, stream_turn: StreamTurn) -> AsyncIterator[bytes]:
+        assert self.warmer is not None, "only a request to an inference component waits for one"
+        started = self._clock()
+        try:
+            status = await self.warmer.warm()
+            while status.state is not ModelState.IN_SERVICE:
+                elapsed = self._clock() - started
+                if elapsed >= self.policy.budget_seconds:
+                    logger.warning("the model did not wake in time", extra={"waited_s": round(elapsed)})
+                    yield sse.encode_event("error", _gave_up(elapsed))
+                    return
+                yield sse.encode_event(
+                    "status", {"state": ModelState.WARMING.value, "elapsed_s": int(elapsed)}
+                )
+                await asyncio.sleep(min(self.policy.poll_seconds, self.policy.budget_seconds - elapsed))
+                status = await self.warmer.warm()
+        except (BotoCoreError, ClientError) as exc:
+            yield sse.encode_event("error", _unavailable(exc).body())
+            return
+        logger.info("the model woke; answering", extra={"waited_s": round(self._clock() - started)})
+        turn = await start_turn()
+        if isinstance(turn, ErrorReply):
+            yield sse.encode_event("error", turn.body())
+            return
+        try:
+            first = await turn.next()
+        except BaseException:
+            # The client left before the turn's first event: stop the turn (and release its session).
+            await turn.close()
+            raise
+        async for chunk in stream_turn(turn, first):
+            yield chunk
+
+
+def _unavailable(exc: BotoCoreError | ClientError) -> ErrorReply:
+    logger.warning("the model's state could not be read or changed", extra={"detail": str(exc)})
+    code = exc.response.get("Error", {}).get("Code", "Unknown") if isinstance(exc, ClientError) else "network"
+    return ErrorReply(STATUS_UNAVAILABLE, f"the model's state could not be read or changed ({code})", 502)
+
+
+def _gave_up(elapsed: float) -> dict[str, Any]:
+    waited = round(elapsed)
+    return {
+        "code": MODEL_WARMING,
+        "message": f"the model did not come into service within {waited} s; it is still starting: retry",
+        "waited_s": waited,
+    }
