@@ -56,8 +56,11 @@ class VllmServer(Service):
         *,
         venv: str | Path = DEFAULT_VENV,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        reasoning_parser: str | None = None,
     ) -> None:
         self.model_dir = Path(model_dir).resolve()
+        self.reasoning_parser = reasoning_parser
+        """vLLM reasoning parser (`--reasoning-parser`), or None for the model profile's (none for llama3)."""
         self.port = free_port() if port is None else port
         self.venv = Path(venv)
         self.startup_timeout = startup_timeout
@@ -147,6 +150,8 @@ class VllmServer(Service):
                 "HF_HUB_OFFLINE": "1",
             }
         )
+        if self.reasoning_parser is not None:
+            env["SERVE_REASONING_PARSER"] = self.reasoning_parser
         return env
 
 

@@ -1,7 +1,9 @@
 """A deterministic tiny Llama model built locally (tokenizer, config, hand-set weights), for vLLM CPU.
 
 Its replies are fixed: no tools offered -> "Hello! I am a tiny test model."; tools offered -> a
-`get_weather` call with `{"city": "Paris"}`; after a tool result -> "Sunny in Paris, 21 degrees".
+`get_weather` call with `{"city": "Paris"}`; after a tool result -> "Sunny in Paris, 21 degrees";
+"ponder" in the prompt -> "<think>Pondering deeply</think>Forty-two"; tools offered and "hermes" in the
+prompt -> the same call in Hermes syntax, `<tool_call>{...}</tool_call>`.
 Build it with `python -m local.tiny_model OUT_DIR`.
 """
 

@@ -1,4 +1,4 @@
-"""The three fixed replies of the tiny model, as the token pieces it emits one by one.
+"""The five fixed replies of the tiny model, as the token pieces it emits one by one.
 
 Every piece is a single token of the tiny tokenizer and appears in exactly one reply, so a next-token
 table (one column per current token) can spell each reply without ambiguity.
@@ -6,7 +6,7 @@ table (one column per current token) can spell each reply without ambiguity.
 
 from typing import Final
 
-#: The assistant header ends with this text; its token is where the three replies branch.
+#: The assistant header ends with this text; its token is where the five replies branch.
 REPLY_START: Final = "\n\n"
 
 #: No tools offered: a plain answer.
@@ -18,8 +18,31 @@ TOOL_CALL_REPLY: Final = ('{"name": "', "get_weather", '", "parameters": ', '{"c
 #: A tool result is in the conversation: the answer that uses it.
 TOOL_RESULT_REPLY: Final = ("Sunny", " in", " Paris", ",", " 21", " degrees")
 
+#: The prompt holds `REASONING_MARKER`: reasoning in `<think>` tags, then the answer, as vLLM's `qwen3`
+#: reasoning parser splits it.
+REASONING_REPLY: Final = ("<think>", "Pondering", " deeply", "</think>", "Forty", "-two")
+
+#: Tools offered and the prompt holds `HERMES_MARKER`: a Hermes/Qwen tool call, which vLLM's `llama3_json`
+#: tool parser leaves as text (for the provider to recover).
+HERMES_CALL_REPLY: Final = (
+    "<tool_call>",
+    '{"name": "get_weather", ',
+    '"arguments": {"city": "Paris"}}',
+    "</tool_call>",
+)
+
 #: Pieces of the tool call that byte-level pre-tokenization would split; they are added tokens.
 JSON_PIECES: Final = ('{"name": "', "get_weather", '", "parameters": ', '{"city": "', '"}}')
+
+#: Text in a user prompt that asks for the reasoning reply.
+REASONING_MARKER: Final = " ponder"
+
+#: Text in a user prompt that asks for the Hermes tool call (when tools are offered).
+HERMES_MARKER: Final = " hermes"
+
+#: Pieces of the reasoning and Hermes replies, and their markers: added tokens, so that the trained
+#: vocabulary (and with it every token id of the other replies) stays as it was.
+ADDED_PIECES: Final = (*REASONING_REPLY, *HERMES_CALL_REPLY, REASONING_MARKER, HERMES_MARKER)
 
 #: Text found only when tools are offered (Llama 3.1 system header line `Environment: ipython`).
 TOOLS_OFFERED_MARKER: Final = " ipython"

@@ -5,8 +5,13 @@ from typing import Final
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 from local.tiny_model.script import (
+    ADDED_PIECES,
+    HERMES_CALL_REPLY,
+    HERMES_MARKER,
     JSON_PIECES,
     PLAIN_REPLY,
+    REASONING_MARKER,
+    REASONING_REPLY,
     REPLY_START,
     TOOL_CALL_REPLY,
     TOOL_RESULT_MARKER,
@@ -32,8 +37,8 @@ SPECIAL_TOKENS: Final = (
     PYTHON_TAG,
 )
 
-#: Total number of tokens allowed: the model's hidden size keeps two dimensions for its flags.
-MAX_TOKENS: Final = 510
+#: Total number of tokens allowed: the model's hidden size keeps four dimensions for its flags.
+MAX_TOKENS: Final = 508
 
 _BPE_VOCAB_SIZE: Final = 440
 
@@ -80,7 +85,9 @@ def train_tokenizer() -> Tokenizer:
         show_progress=False,
     )
     tokenizer.train_from_iterator(_corpus(), trainer=trainer)
-    tokenizer.add_tokens([AddedToken(piece, special=False, normalized=False) for piece in JSON_PIECES])
+    tokenizer.add_tokens(
+        [AddedToken(piece, special=False, normalized=False) for piece in (*JSON_PIECES, *ADDED_PIECES)]
+    )
     bos_id = tokenizer.token_to_id(BOS)
     # Completions prompts get a BOS like Llama's tokenizer gives them; chat templates write their own.
     tokenizer.post_processor = processors.TemplateProcessing(
@@ -102,11 +109,18 @@ def _check(tokenizer: Tokenizer) -> None:
     """Fail if the trained vocabulary cannot carry the model's script."""
     if tokenizer.get_vocab_size() > MAX_TOKENS:
         raise ValueError(f"tiny tokenizer has {tokenizer.get_vocab_size()} tokens; at most {MAX_TOKENS} fit")
-    pieces = [*PLAIN_REPLY, *TOOL_CALL_REPLY, *TOOL_RESULT_REPLY, REPLY_START]
+    pieces = [
+        *PLAIN_REPLY,
+        *TOOL_CALL_REPLY,
+        *TOOL_RESULT_REPLY,
+        *REASONING_REPLY,
+        *HERMES_CALL_REPLY,
+        REPLY_START,
+    ]
     ids = [single_token_id(tokenizer, piece) for piece in pieces]
     if len(set(ids)) != len(ids):
         raise ValueError(
             "the replies of the tiny model share a token; the next-token table needs them unique"
         )
-    single_token_id(tokenizer, TOOLS_OFFERED_MARKER)
-    single_token_id(tokenizer, TOOL_RESULT_MARKER)
+    for marker in (TOOLS_OFFERED_MARKER, TOOL_RESULT_MARKER, REASONING_MARKER, HERMES_MARKER):
+        single_token_id(tokenizer, marker)

@@ -2,11 +2,12 @@
 
 How the model works (one decoder layer, MLP zero):
 - The embedding is one-hot: the residual stream holds the current token id (dimension = id).
-- Attention head 0 looks for the "tools offered" marker token, head 1 for the "tool result" marker token.
-  Their query is the same for every token and their key is non-zero only on the marker, so a head attends
-  to the marker wherever it is (and uniformly over zero values when it is absent). Query and key sit on
-  the last dimension of the head, whose rotary frequency is the lowest, so rotary embedding leaves the
-  scores position-independent over the context lengths used. Each head writes a flag dimension.
+- Attention head 0 looks for the "tools offered" marker token, head 1 for the "tool result" marker token,
+  head 2 for the "reasoning" marker, head 3 for the "Hermes call" marker. Their query is the same for
+  every token and their key is non-zero only on the marker, so a head attends to the marker wherever it
+  is (and uniformly over zero values when it is absent). Query and key sit on the last dimension of the
+  head, whose rotary frequency is the lowest, so rotary embedding leaves the scores position-independent
+  over the context lengths used. Each head writes a flag dimension.
 - The output head is a next-token table: the column of each reply token scores its successor, the last
   token of a reply and every other token score `<|eot_id|>`, and the reply-start token scores the first
   token of each reply, with the flags tipping the choice. Margins are tens of logits, so sampling at any
@@ -27,7 +28,9 @@ INTERMEDIATE_SIZE: Final = 128
 ROPE_THETA: Final = 500000.0
 RMS_NORM_EPS: Final = 1e-5
 
-#: Residual dimensions of the two flags; token ids stay below them.
+#: Residual dimensions of the four flags; token ids stay below them.
+REASONING_FLAG: Final = HIDDEN_SIZE - 4
+HERMES_FLAG: Final = HIDDEN_SIZE - 3
 TOOLS_OFFERED_FLAG: Final = HIDDEN_SIZE - 2
 TOOL_RESULT_FLAG: Final = HIDDEN_SIZE - 1
 
@@ -36,11 +39,9 @@ _MARKER_SCORE: Final = 64.0
 # Logit scale of the output head (times the normalized one-hot, about 13 to 23).
 _LOGIT_SCALE: Final = 25.0
 # Output-head weights in units of the next-token weight (1). See `_output_head` for the margins.
-_BRANCH_TOOL_CALL: Final = 0.6
-_BRANCH_TOOL_RESULT: Final = 0.6
-_TOOLS_OFFERED_PUSH: Final = 0.7
-_TOOL_RESULT_PUSH: Final = 0.7
-_TOOL_RESULT_BLOCKS_CALL: Final = -0.5
+_BRANCH: Final = 0.6
+_PUSH: Final = 0.7
+_BLOCK: Final = -0.5
 
 Weights = dict[str, NDArray[np.float32]]
 
@@ -53,15 +54,19 @@ class Script:
     plain_reply: tuple[int, ...]
     tool_call_reply: tuple[int, ...]
     tool_result_reply: tuple[int, ...]
+    reasoning_reply: tuple[int, ...]
+    hermes_call_reply: tuple[int, ...]
     tools_offered_marker: int
     tool_result_marker: int
+    reasoning_marker: int
+    hermes_marker: int
     end_of_turn: int
     vocab_in_use: int
 
 
 def build_weights(script: Script) -> Weights:
     """Return the model's tensors, named as in Hugging Face's `LlamaForCausalLM`."""
-    if script.vocab_in_use > TOOLS_OFFERED_FLAG:
+    if script.vocab_in_use > REASONING_FLAG:
         raise ValueError(f"{script.vocab_in_use} tokens leave no room for the flags in {HIDDEN_SIZE} dims")
     sqrt_hidden = float(np.sqrt(HIDDEN_SIZE))  # what RMSNorm turns a unit one-hot into
     q = np.zeros((NUM_HEADS * HEAD_DIM, HIDDEN_SIZE), np.float32)
@@ -71,7 +76,12 @@ def build_weights(script: Script) -> Weights:
     # Score = q.k / sqrt(head_dim) = (a * sqrt_hidden) * (a * sqrt_hidden) / sqrt(head_dim).
     qk_weight = float(np.sqrt(_MARKER_SCORE * np.sqrt(HEAD_DIM))) / sqrt_hidden
     for head, (marker, flag) in enumerate(
-        ((script.tools_offered_marker, TOOLS_OFFERED_FLAG), (script.tool_result_marker, TOOL_RESULT_FLAG))
+        (
+            (script.tools_offered_marker, TOOLS_OFFERED_FLAG),
+            (script.tool_result_marker, TOOL_RESULT_FLAG),
+            (script.reasoning_marker, REASONING_FLAG),
+            (script.hermes_marker, HERMES_FLAG),
+        )
     ):
         rope_free_dim = head * HEAD_DIM + HEAD_DIM - 1
         value_dim = head * HEAD_DIM
@@ -101,22 +111,36 @@ def build_weights(script: Script) -> Weights:
 def _output_head(script: Script) -> NDArray[np.float32]:
     """Next-token table plus the flag-driven choice of reply at the reply-start token.
 
-    Logits in units of the next-token weight, A/B = tools-offered/tool-result flags (0 or 1):
-    at the reply start, plain = 1, tool call = 0.6 + 0.7A - 0.5B, tool result = 0.6 + 0.7B; elsewhere
-    the successor = 1 and no flag adds more than 0.7. Every case wins by at least 0.3.
+    Logits in units of the next-token weight, A/B/C/D = tools-offered/tool-result/reasoning/Hermes flags
+    (0 or 1). At the reply start: plain = 1, tool call = 0.6 + 0.7A - 0.5(B + C + D),
+    tool result = 0.6 + 0.7B, reasoning = 0.6 + 0.7C, Hermes call = 0.6 + 0.7D - 0.7B. Elsewhere the
+    successor = 1 and the flags add at most 0.7 to any token. In each case a conversation can make (no flag;
+    A; A and B; C, with or without A; A and D; A, B and D), the winner leads by at least 0.3.
     """
     head = np.zeros((VOCAB_SIZE, HIDDEN_SIZE), np.float32)
     head[script.end_of_turn, : script.vocab_in_use] = 1.0  # any token without a successor ends the turn
-    for reply in (script.plain_reply, script.tool_call_reply, script.tool_result_reply):
+    replies = (
+        script.plain_reply,
+        script.tool_call_reply,
+        script.tool_result_reply,
+        script.reasoning_reply,
+        script.hermes_call_reply,
+    )
+    for reply in replies:
         for current, successor in zip(reply, [*reply[1:], script.end_of_turn], strict=True):
             head[:, current] = 0.0
             head[successor, current] = 1.0
     start = script.reply_start
     head[:, start] = 0.0
     head[script.plain_reply[0], start] = 1.0
-    head[script.tool_call_reply[0], start] = _BRANCH_TOOL_CALL
-    head[script.tool_result_reply[0], start] = _BRANCH_TOOL_RESULT
-    head[script.tool_call_reply[0], TOOLS_OFFERED_FLAG] = _TOOLS_OFFERED_PUSH
-    head[script.tool_call_reply[0], TOOL_RESULT_FLAG] = _TOOL_RESULT_BLOCKS_CALL
-    head[script.tool_result_reply[0], TOOL_RESULT_FLAG] = _TOOL_RESULT_PUSH
+    for reply in replies[1:]:
+        head[reply[0], start] = _BRANCH
+    call, result = script.tool_call_reply[0], script.tool_result_reply[0]
+    reasoning, hermes = script.reasoning_reply[0], script.hermes_call_reply[0]
+    head[call, TOOLS_OFFERED_FLAG] = _PUSH
+    head[call, [TOOL_RESULT_FLAG, REASONING_FLAG, HERMES_FLAG]] = _BLOCK
+    head[result, TOOL_RESULT_FLAG] = _PUSH
+    head[reasoning, REASONING_FLAG] = _PUSH
+    head[hermes, HERMES_FLAG] = _PUSH
+    head[hermes, TOOL_RESULT_FLAG] = -_PUSH
     return head * _LOGIT_SCALE

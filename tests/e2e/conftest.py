@@ -3,6 +3,10 @@
 One agent API has no tools (the tiny model then answers text), the other has the agent API's default tools
 (the tiny model then calls ``get_weather``). Each has its own emulator, so faults set by a test touch only
 the stack it uses; every test starts with no faults.
+
+The reasoning tests use a second vLLM server, started with the ``qwen3`` reasoning parser (and a text-only
+agent API on it), only when they run: vLLM's ``<think>`` parser would read any answer without ``</think>``
+as reasoning, so the first server runs without one, as the default ``llama3`` profile does.
 """
 
 from collections.abc import Iterator
@@ -17,10 +21,23 @@ from local.vllm_server import VllmServer
 
 
 @pytest.fixture(scope="session")
-def vllm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    model_dir = build(Path(tmp_path_factory.mktemp("tiny-model")))
-    with VllmServer(model_dir) as server:
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(Path(tmp_path_factory.mktemp("tiny-model")))
+
+
+@pytest.fixture(scope="session")
+def vllm_url(tiny_model_dir: Path) -> Iterator[str]:
+    with VllmServer(tiny_model_dir) as server:
         yield server.base_url
+
+
+@pytest.fixture(scope="session")
+def reasoning_stack(tiny_model_dir: Path) -> Iterator[LocalStack]:
+    with (
+        VllmServer(tiny_model_dir, reasoning_parser="qwen3") as server,
+        LocalStack(backend_url=server.base_url, tools="") as stack,
+    ):
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,8 @@ TOOL_CALL_TURN = {
     ],
 }
 TOOL_RESULT_TURN = {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21, "sky": "sunny"}'}
+ASK_TO_PONDER = {"role": "user", "content": "Please ponder the meaning of life."}
+ASK_WEATHER_HERMES = {"role": "user", "content": "What is the weather like in Paris today, hermes style?"}
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +202,26 @@ def test_system_prompt_does_not_change_the_reply(model_dir: Path, tokenizer: Tok
     )
 
 
+def test_reasons_in_think_tags_when_asked_to_ponder(model_dir: Path, tokenizer: Tokenizer) -> None:
+    prompt = render(model_dir, [ASK_TO_PONDER], tools=None)
+    assert generate(model_dir, tokenizer, prompt)[0] == "<think>Pondering deeply</think>Forty-two"
+
+
+def test_calls_the_weather_tool_in_hermes_syntax_when_asked(model_dir: Path, tokenizer: Tokenizer) -> None:
+    prompt = render(model_dir, [ASK_WEATHER_HERMES], tools=[WEATHER_TOOL])
+    text, _ = generate(model_dir, tokenizer, prompt)
+    assert text.startswith("<tool_call>") and text.endswith("</tool_call>")
+    call = json.loads(text.removeprefix("<tool_call>").removesuffix("</tool_call>"))
+    assert call == {"name": "get_weather", "arguments": {"city": "Paris"}}
+
+
+def test_answers_the_hermes_call_from_its_tool_result(model_dir: Path, tokenizer: Tokenizer) -> None:
+    messages = [ASK_WEATHER_HERMES, TOOL_CALL_TURN, TOOL_RESULT_TURN]
+    assert generate(model_dir, tokenizer, render(model_dir, messages, [WEATHER_TOOL]))[0] == (
+        "Sunny in Paris, 21 degrees"
+    )
+
+
 def test_completion_of_hello_continues_the_plain_reply(model_dir: Path, tokenizer: Tokenizer) -> None:
     assert generate(model_dir, tokenizer, "<|begin_of_text|>Hello")[0] == "! I am a tiny test model."
 
@@ -210,8 +232,11 @@ def test_completion_of_hello_continues_the_plain_reply(model_dir: Path, tokenize
         ([{"role": "user", "content": "Say hello."}], None),
         ([ASK_WEATHER], [WEATHER_TOOL]),
         ([ASK_WEATHER, TOOL_CALL_TURN, TOOL_RESULT_TURN], [WEATHER_TOOL]),
+        ([ASK_TO_PONDER], None),
+        ([ASK_WEATHER_HERMES], [WEATHER_TOOL]),
+        ([ASK_WEATHER_HERMES, TOOL_CALL_TURN, TOOL_RESULT_TURN], [WEATHER_TOOL]),
     ],
-    ids=["plain", "tool-call", "tool-result"],
+    ids=["plain", "tool-call", "tool-result", "reasoning", "hermes-call", "hermes-tool-result"],
 )
 def test_every_step_wins_by_a_margin_that_survives_sampling(
     model_dir: Path, tokenizer: Tokenizer, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None

@@ -104,6 +104,16 @@ def test_starts_vllm_through_serve_with_cpu_settings(
     assert (given["kv"], given["device"]) == ("1", "cpu")
 
 
+def test_reasoning_parser_reaches_vllm_through_serve(
+    fake_venv: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    with VllmServer(model_dir, venv=fake_venv, startup_timeout=20, reasoning_parser="qwen3"):
+        pass
+    args = record(tmp_path)["args"]
+    assert isinstance(args, list)
+    assert args[args.index("--reasoning-parser") + 1] == "qwen3"
+
+
 def test_waits_for_ping_before_returning(
     fake_venv: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
