@@ -260,6 +260,7 @@ def usage_text(stack: LocalStack) -> str:
     body = f'{{"prompt": "{EXAMPLE_PROMPT}"}}'
     return "\n".join(
         [
+            f"Chat page            {agent}/  (open it in a browser)",
             f"Agent API            {agent}  (POST /chat, GET /health; log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
             f"Model server         {stack.backend_url}",

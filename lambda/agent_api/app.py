@@ -24,6 +24,7 @@ from agent_api import sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.errors import ErrorReply, classify
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
+from agent_api.page import ChatPage
 from agent_api.sessions import (
     SessionBusyError,
     SessionLease,
@@ -227,6 +228,7 @@ def create_app(
         routes=[
             Route("/chat", service.chat, methods=["POST"]),
             Route("/health", service.health, methods=["GET"]),
+            *ChatPage(settings).routes(),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )

@@ -112,6 +112,11 @@ def unknown_tools(value: str) -> list[str]:
 # --- The HTTP API -----------------------------------------------------------------------------------------
 CHAT_PATH: Final = "/chat"
 HEALTH_PATH: Final = "/health"
+# The chat page, and the JSON it reads at start: `{"auth": ..., "sessions": bool}` (docs/agent-api.md).
+PAGE_PATH: Final = "/"
+PAGE_CONFIG_PATH: Final = "/config.json"
+# The page's auth mode when the API itself checks no caller (the local stack).
+PAGE_AUTH_NONE: Final = "none"
 REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature")
 # A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
 # kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).

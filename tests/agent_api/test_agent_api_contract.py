@@ -23,7 +23,12 @@ def test_tool_registry_implements_exactly_the_contract_tools() -> None:
 def test_app_serves_the_contract_paths() -> None:
     app = create_app(Settings.from_env({contract.ENV_ENDPOINT_NAME: "endpoint"}))
     paths = {route.path: route.methods for route in app.routes if isinstance(route, Route)}
-    assert set(paths) == {contract.CHAT_PATH, contract.HEALTH_PATH}
+    assert set(paths) == {
+        contract.CHAT_PATH,
+        contract.HEALTH_PATH,
+        contract.PAGE_PATH,
+        contract.PAGE_CONFIG_PATH,
+    }
     assert "POST" in (paths[contract.CHAT_PATH] or set())
 
 
