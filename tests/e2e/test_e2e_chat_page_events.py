@@ -4,8 +4,6 @@ send on demand (a warming model, a refusal with Retry-After, a stream cut off). 
 """
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from selenium.webdriver import Chrome
@@ -14,19 +12,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from agent_api.page import PAGE_FILE
 from agent_api.sse import encode_event
-from tests.e2e.browser import chromium
-from tests.e2e.test_e2e_chat_page import ask, finished, text_of
+from tests.e2e.browser import ask, finished, open_page, text_of
 from tests.support.scripted_server import Reply, ScriptedServer
 
 pytestmark = pytest.mark.e2e
 
 DONE = encode_event("done", {"stop_reason": "end_turn", "usage": {"input_tokens": 9, "output_tokens": 2}})
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Chrome]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
 
 
 def serve_page(chat_reply: Reply) -> ScriptedServer:
@@ -37,11 +28,6 @@ def serve_page(chat_reply: Reply) -> ScriptedServer:
     )
 
 
-def open_page(browser: Chrome, server: ScriptedServer) -> None:
-    browser.get(f"{server.url}/")
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "send").is_enabled())
-
-
 def test_warming_status_shows_until_the_answer_starts(browser: Chrome) -> None:
     warming = encode_event("status", {"state": "warming", "elapsed_s": 3})
     chat = Reply(
@@ -50,7 +36,7 @@ def test_warming_status_shows_until_the_answer_starts(browser: Chrome) -> None:
         pause_after=1,
     )
     with serve_page(chat) as server:
-        open_page(browser, server)
+        open_page(browser, server.url)
         reply = ask(browser, "Hello")
         notice = browser.find_element(By.ID, "notice")
         WebDriverWait(browser, 10).until(lambda _: notice.is_displayed())
@@ -69,7 +55,7 @@ def test_refusal_before_streaming_shows_its_code_and_retry_after(browser: Chrome
     body = json.dumps({"code": "model_warming", "message": "the model is starting"}).encode()
     refusal = Reply([body], status=503, headers={"Retry-After": "30"}, chunked=False)
     with serve_page(refusal) as server:
-        open_page(browser, server)
+        open_page(browser, server.url)
         reply = finished(browser, ask(browser, "Hello"))
 
         assert reply.get_attribute("data-state") == "error"
@@ -78,12 +64,16 @@ def test_refusal_before_streaming_shows_its_code_and_retry_after(browser: Chrome
 
 
 def test_stream_cut_off_keeps_its_text_and_says_so(browser: Chrome) -> None:
-    cut = Reply(
-        [encode_event("text", {"delta": "Half an ans"})], content_type="text/event-stream", break_after=1
-    )
+    # The connection breaks only once the page shows the text: data and a reset that arrive together may
+    # reach the page as the reset alone.
+    text = encode_event("text", {"delta": "Half an ans"})
+    cut = Reply([text], content_type="text/event-stream", pause_after=1, break_after=1)
     with serve_page(cut) as server:
-        open_page(browser, server)
-        reply = finished(browser, ask(browser, "Hello"))
+        open_page(browser, server.url)
+        reply = ask(browser, "Hello")
+        WebDriverWait(browser, 10).until(lambda _: text_of(reply) == "Half an ans")
+        cut.resume.set()
+        finished(browser, reply)
 
         assert reply.get_attribute("data-state") == "error"
         assert text_of(reply) == "Half an ans"
