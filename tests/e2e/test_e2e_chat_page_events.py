@@ -20,12 +20,16 @@ pytestmark = pytest.mark.e2e
 DONE = encode_event("done", {"stop_reason": "end_turn", "usage": {"input_tokens": 9, "output_tokens": 2}})
 
 
-def serve_page(chat_reply: Reply) -> ScriptedServer:
-    return ScriptedServer(
+def page_replies() -> list[Reply]:
+    """The page and its configuration, as the app serves them."""
+    return [
         Reply([PAGE_FILE.read_bytes()], content_type="text/html; charset=utf-8", chunked=False),
         Reply([json.dumps({"auth": "none", "sessions": False}).encode()], chunked=False),
-        chat_reply,
-    )
+    ]
+
+
+def serve_page(chat_reply: Reply, *then: Reply) -> ScriptedServer:
+    return ScriptedServer(*page_replies(), chat_reply, *then)
 
 
 def test_warming_status_shows_until_the_answer_starts(browser: Chrome) -> None:
@@ -78,3 +82,19 @@ def test_stream_cut_off_keeps_its_text_and_says_so(browser: Chrome) -> None:
         assert reply.get_attribute("data-state") == "error"
         assert text_of(reply) == "Half an ans"
         assert reply.find_element(By.CSS_SELECTOR, ".error").text.startswith("the answer was cut off")
+
+
+def test_reload_while_streaming_keeps_the_prompt_and_says_the_answer_was_cut(browser: Chrome) -> None:
+    held = Reply([encode_event("text", {"delta": "Hal"})], content_type="text/event-stream", pause_after=1)
+    with serve_page(held, *page_replies()) as server:
+        open_page(browser, server.url)
+        reply = ask(browser, "Hello")
+        WebDriverWait(browser, 10).until(lambda _: text_of(reply) == "Hal")
+
+        open_page(browser, server.url)  # loads the page again, as a reload does
+
+        user, kept = browser.find_elements(By.CSS_SELECTOR, ".msg")
+        assert user.text == "Hello"
+        assert kept.get_attribute("data-state") == "error"
+        error = kept.find_element(By.CSS_SELECTOR, ".error").text
+        assert error == "the page was closed before the answer ended"
