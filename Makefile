@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm lock lint test test-unit test-e2e synth preflight smoke demo local ask bench bench-e2e bench-sessions clean
+.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke demo local ask bench bench-e2e bench-sessions clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,14 @@ $(VENV_VLLM)/.installed: local/requirements-vllm.txt
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv, install pinned Python deps, Node 24 and the CDK CLI
 
 setup-vllm: $(VENV_VLLM)/.installed ## Create .venv-vllm with vLLM CPU (about 3.5 minutes, 3.5 GB)
+
+# The chat page's browser test (tests/e2e/test_e2e_chat_page.py) drives Debian's Chromium through Debian's
+# chromedriver with Selenium (Playwright's own browser download is not reachable everywhere). Installing
+# them needs root, as in CI; elsewhere run this target with sudo once.
+setup-browser: ## Install headless Chromium and chromedriver from Debian's packages (needs root)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	fi
 
 # Each lock is compiled from its .in file by uv, with every file's hash. The Lambda lock comes first, for
 # the function's runtime (Python 3.13 on Linux: one resolution serves both architectures, and bundling
@@ -80,10 +88,10 @@ lint: setup ## ruff and mypy over the CDK app, the ops tools, the Lambda code an
 test-unit: setup ## Unit and functional tests (no vLLM)
 	$(WITH_NODE) $(VENV)/bin/pytest -m "not e2e"
 
-test: lint setup-vllm ## Every check: lint, type checks, all tests including end to end
+test: lint setup-vllm setup-browser ## Every check: lint, type checks, all tests including end to end
 	$(WITH_NODE) $(VENV)/bin/pytest
 
-test-e2e: setup setup-vllm ## Only the end-to-end tests (real vLLM CPU behind the emulator)
+test-e2e: setup setup-vllm setup-browser ## Only the end-to-end tests (real vLLM CPU behind the emulator)
 	$(WITH_NODE) $(VENV)/bin/pytest -m e2e
 
 demo: setup setup-vllm ## Try it without AWS: tiny model on vLLM CPU, emulator, agent API; one tool-calling prompt; COLD=1 starts the model scaled to zero

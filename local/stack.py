@@ -289,6 +289,7 @@ def usage_text(stack: LocalStack) -> str:
     body = f'{{"prompt": "{EXAMPLE_PROMPT}"}}'
     return "\n".join(
         [
+            f"Chat page            {agent}/  (open it in a browser)",
             f"Agent API            {agent}  (POST /chat, GET /health, GET /status, POST /warm; "
             f"log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",

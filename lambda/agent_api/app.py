@@ -24,6 +24,7 @@ from agent_api import contract, openai_api, sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.errors import MODEL_WARMING, ErrorReply, classify, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
+from agent_api.page import ChatPage
 from agent_api.sessions import (
     SessionBusyError,
     SessionLease,
@@ -317,6 +318,7 @@ def create_app(
             Route(contract.STATUS_PATH, warming.status, methods=["GET"]),
             Route(contract.WARM_PATH, warming.warm, methods=["POST"]),
             *openai_api.routes(service),
+            *ChatPage(settings).routes(),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )

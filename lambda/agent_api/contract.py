@@ -156,6 +156,11 @@ SESSION_ID_HEADER: Final = "X-Session-Id"
 # The model's state (in service, warming, scaled to zero) and the request that wakes it (issue 12).
 STATUS_PATH: Final = "/status"
 WARM_PATH: Final = "/warm"
+# The chat page, and the JSON it reads at start: `{"auth": ..., "sessions": bool}` (docs/agent-api.md).
+PAGE_PATH: Final = "/"
+PAGE_CONFIG_PATH: Final = "/config.json"
+# The page's auth mode when the API itself checks no caller (the local stack).
+PAGE_AUTH_NONE: Final = "none"
 REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature", "wait")
 # A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
 # kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).

@@ -34,6 +34,8 @@ def test_app_serves_the_contract_paths() -> None:
         contract.OPENAI_MODELS_PATH,
         contract.STATUS_PATH,
         contract.WARM_PATH,
+        contract.PAGE_PATH,
+        contract.PAGE_CONFIG_PATH,
     }
     assert "POST" in (paths[contract.CHAT_PATH] or set())
     assert "POST" in (paths[contract.OPENAI_CHAT_COMPLETIONS_PATH] or set())

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver import Chrome
 
 from local.emulator import Faults
 from local.stack import LocalStack
 from local.tiny_model import build
 from local.vllm_server import VllmServer
+from tests.e2e.browser import chromium
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +64,10 @@ def text_api(text_stack: LocalStack) -> Iterator[LocalStack]:
 def tools_api(tools_stack: LocalStack) -> Iterator[LocalStack]:
     yield tools_stack
     tools_stack.emulator.set_faults(Faults())
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Chrome]:
+    """Headless Chromium with a fresh profile, for the chat page's tests."""
+    with chromium(tmp_path / "profile") as driver:
+        yield driver

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from agent_api.page import PAGE_FILE
 from local.emulator import Emulator, Endpoint
 from local.server_process import ServerProcess
 from local.stack import (
@@ -100,6 +101,14 @@ def test_bundled_agent_answers_its_health_check(bundled_agent: tuple[str, str]) 
     response = httpx.get(f"{agent_url}/health", timeout=10)
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_bundled_agent_serves_the_chat_page(bundled_agent: tuple[str, str]) -> None:
+    agent_url, _ = bundled_agent
+    response = httpx.get(f"{agent_url}/", timeout=10)
+
+    assert response.status_code == 200
+    assert response.content == PAGE_FILE.read_bytes()
 
 
 def test_bundled_agent_runs_a_tool_call_turn_and_keeps_the_session_in_s3(

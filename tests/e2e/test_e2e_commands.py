@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from local.stack import LocalStack
@@ -100,6 +101,10 @@ def test_stack_command_serves_until_interrupted_then_stops_everything(vllm_url: 
         output = "".join(lines)
         agent_url = re.search(r"Agent API\s+(http://[\d.:]+)", output)
         assert agent_url is not None, output
+        page_url = re.search(r"Chat page\s+(http://\S+)", output)
+        assert page_url is not None, output
+        assert page_url[1] == f"{agent_url[1]}/"
+        assert httpx.get(page_url[1]).headers["content-type"] == "text/html; charset=utf-8"
         assert chat(agent_url[1], prompt="What is the weather in Paris?").text == "Sunny in Paris, 21 degrees"
 
         process.send_signal(signal.SIGINT)

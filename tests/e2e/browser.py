@@ -1,0 +1,85 @@
+"""Headless Chromium from Debian's packages, driven by Selenium through Debian's chromedriver.
+
+`make test` installs both (`make setup-browser`); Playwright's own browser download is not used.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM: Final = Path("/usr/bin/chromium")
+CHROMEDRIVER: Final = Path("/usr/bin/chromedriver")
+# No sandbox: CI runs as root, where Chromium's sandbox cannot start. The rest keeps the browser from
+# reaching the network on its own (updates, sync, first-run pages).
+CHROMIUM_FLAGS: Final = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=900,640",
+)
+
+
+class BrowserMissingError(RuntimeError):
+    """Chromium or chromedriver is not installed."""
+
+
+@contextmanager
+def chromium(profile_dir: Path) -> Iterator[webdriver.Chrome]:
+    """Start headless Chromium with a fresh profile in ``profile_dir``; quit it on leaving."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        raise BrowserMissingError(f"{', '.join(missing)} missing: run `make setup-browser`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+# --- Driving the chat page (lambda/agent_api/chat_page.html) ----------------------------------------------
+# A reply's element carries `data-state`: `streaming` until its `done` (`done`) or its error (`error`).
+ANSWER_TIMEOUT: Final = 60.0
+PAGE_LOAD_TIMEOUT: Final = 10.0
+
+
+def open_page(driver: webdriver.Chrome, base_url: str) -> None:
+    """Load the chat page at ``base_url``/ and wait until it has read its configuration."""
+    driver.get(f"{base_url}/")
+    WebDriverWait(driver, PAGE_LOAD_TIMEOUT).until(lambda d: d.find_element(By.ID, "send").is_enabled())
+
+
+def ask(driver: webdriver.Chrome, prompt: str) -> WebElement:
+    """Send a prompt from the page; return the element of the agent's reply (still streaming)."""
+    before = len(driver.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
+    driver.find_element(By.ID, "prompt").send_keys(prompt)
+    driver.find_element(By.ID, "send").click()
+    replies: list[WebElement] = WebDriverWait(driver, PAGE_LOAD_TIMEOUT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[before:]
+    )
+    return replies[0]
+
+
+def finished(driver: webdriver.Chrome, reply: WebElement) -> WebElement:
+    """Wait until ``reply`` has ended (done or error); return it."""
+    WebDriverWait(driver, ANSWER_TIMEOUT).until(lambda _: reply.get_attribute("data-state") != "streaming")
+    return reply
+
+
+def text_of(reply: WebElement) -> str:
+    """Return the answer's text as streamed so far."""
+    return str(reply.find_element(By.CSS_SELECTOR, ".text").get_attribute("textContent"))
