@@ -240,6 +240,7 @@ class AgentApi(Construct):
 
         self.chat_url = self._chat_route(agent)
         self.openai_base_url = self._openai_routes()
+        self._model_state_routes()
 
     @property
     def page_url(self) -> str:
@@ -372,6 +373,15 @@ class AgentApi(Construct):
         models = self.api.root.resource_for_path(contract.OPENAI_MODELS_PATH)
         models.add_method("GET", self._streaming_integration(), **self._authorization())
         return self.api.url_for_path(contract.OPENAI_PREFIX)
+
+    def _model_state_routes(self) -> None:
+        """Add ``GET /status`` and ``POST /warm``, so a model scaled to zero can be checked and woken."""
+        self.api.root.resource_for_path(contract.STATUS_PATH).add_method(
+            "GET", self._streaming_integration(), **self._authorization()
+        )
+        self.api.root.resource_for_path(contract.WARM_PATH).add_method(
+            "POST", self._streaming_integration(), **self._authorization()
+        )
 
     def _streaming_integration(self) -> apigateway.LambdaIntegration:
         """Proxy to the function, streaming its response."""

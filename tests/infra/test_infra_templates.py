@@ -53,10 +53,12 @@ ROUTES = [
     (contract.CHAT_PATH, "POST"),
     (contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST"),
     (contract.OPENAI_MODELS_PATH, "GET"),
+    (contract.STATUS_PATH, "GET"),
+    (contract.WARM_PATH, "POST"),
 ]
 
 
-def test_the_api_serves_chat_and_the_openai_routes_only(template: Lookup) -> None:
+def test_the_api_serves_chat_the_openai_and_the_model_state_routes_only(template: Lookup) -> None:
     assert set(api_methods(template("dev"))) == set(ROUTES)
 
 
