@@ -167,11 +167,17 @@ def test_prompt_over_the_limit_however_escaped_is_too_long_not_too_large(default
     assert (response.status_code, response.json()["code"]) == (400, "prompt_too_long")
 
 
-@pytest.mark.parametrize("path", ["/chat/", "/chat//", "/health/", "/", "/CHAT"])
+@pytest.mark.parametrize("path", ["/chat/", "/chat//", "/health/", "/CHAT", "/config.json/"])
 def test_unknown_path_is_a_json_404_never_a_redirect(app: Harness, path: str) -> None:
     response = app.client.post(path, json={"prompt": "Hi"}, headers={"host": "evil.example"})
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
     assert "location" not in response.headers
+
+
+def test_a_prompt_posted_to_the_chat_page_is_a_json_405(app: Harness) -> None:
+    # `/` is the chat page (GET only): a prompt sent there is told the method is wrong, in JSON.
+    response = app.client.post("/", json={"prompt": "Hi"})
+    assert (response.status_code, response.json()["code"]) == (405, "method_not_allowed")
 
 
 @pytest.mark.parametrize("charset", ["utf-16", "latin-1"])
