@@ -585,6 +585,17 @@ def _check_inference_component_rules(config: EnvironmentConfig) -> None:
             "got 0; allowed: at least 1 in an environment with retain_data true (a production environment "
             "keeps a copy in service; scale to zero is for environments that do not retain data)",
         )
+    # A request finding no copy waits for one inside the function (docs/agent-api.md, "Scaled to zero"): a
+    # shorter timeout would end it with Lambda's own error instead of the answer or `model_warming`.
+    timeout = config.lambda_.timeout_seconds
+    if endpoint.min_copies == 0 and timeout < contract.MIN_LAMBDA_TIMEOUT_SCALE_TO_ZERO_SECONDS:
+        raise ConfigError(
+            config.name,
+            "lambda.timeout_seconds",
+            f"got {timeout}; allowed: at least {contract.MIN_LAMBDA_TIMEOUT_SCALE_TO_ZERO_SECONDS} with "
+            f"endpoint.min_copies 0 (a request may wait {contract.WARMING_BUDGET_SECONDS} s for a copy, "
+            "then needs time for its answer)",
+        )
 
 
 def select_environments(environments: Any, selection: str) -> list[EnvironmentConfig]:

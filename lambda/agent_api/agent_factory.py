@@ -31,6 +31,9 @@ from sagemaker_provider.transport import create_client
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
+DEMAND_PROMPT: Messages = [{"role": "user", "content": [{"text": "ping"}]}]
+"""What `AgentFactory.signal_demand` sends: any one-message conversation will do."""
+
 MODEL_CLIENT_CONFIG = Config(
     connect_timeout=MODEL_CONNECT_TIMEOUT_SECONDS,
     read_timeout=MODEL_READ_TIMEOUT_SECONDS,
@@ -97,6 +100,16 @@ class AgentFactory:
     def model(self, max_tokens: int, temperature: float) -> SageMakerModel:
         """Build the provider for one request, with the request's generation limits."""
         return SageMakerModel(client=self._client, **model_config(self.settings, max_tokens, temperature))
+
+    async def signal_demand(self) -> None:
+        """Invoke the model once for a single token, so that SageMaker's metrics count one request.
+
+        While its inference component has no copy, SageMaker refuses it at once (`ModelNotReadyError`) and
+        counts it in `NoCapacityInvocationFailures` (agent_api.warming says why that matters).
+        """
+        model = self.model(max_tokens=1, temperature=self.settings.temperature)
+        async for _ in model.stream(DEMAND_PROMPT):
+            pass
 
     def agent(
         self,

@@ -307,10 +307,10 @@ def create_app(
     sessions = (
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
-    warming = WarmingService(_warmer(settings, session, sagemaker_client), warming_policy or WarmingPolicy())
-    service = ChatService(
-        settings, AgentFactory(settings, client, retry_policy or RetryPolicy()), sessions, warming
-    )
+    factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
+    warmer = _warmer(settings, session, sagemaker_client, factory)
+    warming = WarmingService(warmer, warming_policy or WarmingPolicy())
+    service = ChatService(settings, factory, sessions, warming)
     application = Starlette(
         routes=[
             Route(contract.CHAT_PATH, service.chat, methods=["POST"]),
@@ -328,14 +328,16 @@ def create_app(
     return application
 
 
-def _warmer(settings: Settings, session: boto3.Session, client: SageMakerClient | None) -> Warmer | None:
+def _warmer(
+    settings: Settings, session: boto3.Session, client: SageMakerClient | None, factory: AgentFactory
+) -> Warmer | None:
     """Return the configured inference component's warmer; None for a classic endpoint (always in service)."""
     if settings.inference_component_name is None:
         return None
     sagemaker: SageMakerClient = (
         client if client is not None else session.client("sagemaker", region_name=settings.region)
     )
-    return Warmer(sagemaker, settings.inference_component_name)
+    return Warmer(sagemaker, settings.inference_component_name, factory.signal_demand)
 
 
 def __getattr__(name: str) -> Any:

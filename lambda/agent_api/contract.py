@@ -197,3 +197,5 @@ WARMING_POLL_SECONDS: Final = 10
 WARMING_RETRY_AFTER_SECONDS: Final = 60
 # A shorter function timeout would cut off a model response the agent is still allowed to wait for.
 MIN_LAMBDA_TIMEOUT_SECONDS: Final = MODEL_READ_TIMEOUT_SECONDS
+# With a model that scales to zero, one request may wait the whole warming budget before its answer.
+MIN_LAMBDA_TIMEOUT_SCALE_TO_ZERO_SECONDS: Final = WARMING_BUDGET_SECONDS + MIN_LAMBDA_TIMEOUT_SECONDS

@@ -7,6 +7,13 @@ none, and, unless the caller said `"wait": false`, keeps the request's stream al
 `DescribeInferenceComponent` shows a copy in service, then answers. Every check describes the component first
 and asks for a copy only when none is wanted yet, one check at a time per process: requests arriving during
 one warm-up start one copy.
+
+Before asking, the agent sends the component one invocation (`signal_demand`), which SageMaker refuses and
+counts in `NoCapacityInvocationFailures`. The stack's idle alarm counts those as requests; while it is in
+ALARM (idle, at zero copies) CloudWatch runs its scale-in-to-zero action again at each evaluation, not only
+when the alarm enters ALARM, so a copy asked for without such a count (a bare `POST /warm`) would be removed
+again within about a minute. The count also fires the scale-out-from-zero alarm, which asks for the copy
+again if it was removed before the idle alarm saw the count (docs/deploy.md, "Scale to zero").
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from strands.types.exceptions import ModelThrottledException
 
 from agent_api import contract, sse
 from agent_api.errors import MODEL_WARMING, ErrorReply
 from agent_api.observability import logger
 from agent_api.turn import AgentTurn
+from sagemaker_provider.errors import ModelNotReadyError, SageMakerProviderError
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -80,16 +89,22 @@ class WarmingPolicy:
             raise ValueError(f"retry_after_seconds must be >= 1, got {self.retry_after_seconds}")
 
 
+SignalDemand = Callable[[], Awaitable[None]]
+"""Sends the component one invocation, so that SageMaker's metrics count a request (module docstring)."""
+
+
 class Warmer:
     """Reads and raises the copy count of one inference component through an injected `sagemaker` client.
 
     The function may call `DescribeInferenceComponent` and `UpdateInferenceComponentRuntimeConfig` on its own
-    component only (the stack's grant). Calls run in worker threads: boto3 blocks.
+    component only (the stack's grant). Calls run in worker threads: boto3 blocks. `signal_demand` runs
+    before every request for a copy.
     """
 
-    def __init__(self, client: SageMakerClient, component_name: str) -> None:
+    def __init__(self, client: SageMakerClient, component_name: str, signal_demand: SignalDemand) -> None:
         self._client = client
         self.component_name = component_name
+        self._signal_demand = signal_demand
         self._lock = asyncio.Lock()
 
     async def status(self) -> ModelStatus:
@@ -115,6 +130,7 @@ class Warmer:
             status = await self.status()
             if status.state is not ModelState.SCALED_TO_ZERO:
                 return status
+            await self._count_demand()
             await asyncio.to_thread(
                 self._client.update_inference_component_runtime_config,
                 InferenceComponentName=self.component_name,
@@ -122,6 +138,18 @@ class Warmer:
             )
             logger.info("asked for a copy of the model", extra={"inference_component": self.component_name})
             return ModelStatus(ModelState.WARMING, 1, status.current_copies)
+
+    async def _count_demand(self) -> None:
+        """Have SageMaker count a request; the copy is asked for whatever this invocation meets."""
+        try:
+            await self._signal_demand()
+        except ModelNotReadyError:
+            return  # Refused for lack of capacity, and counted: what it is sent for.
+        except (SageMakerProviderError, ModelThrottledException, BotoCoreError, ClientError) as exc:
+            logger.warning(
+                "the invocation announcing a request for a copy failed; asking for the copy all the same",
+                extra={"inference_component": self.component_name, "exception": type(exc).__name__},
+            )
 
 
 StartTurn = Callable[[], Awaitable[AgentTurn | ErrorReply]]

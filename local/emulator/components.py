@@ -29,7 +29,9 @@ class InferenceComponent:
 
     Copies asked for above the current count come into service ``warm_up_seconds`` after the (latest)
     request; fewer copies take effect at once. Thread-safe: the emulator serves from many threads.
-    ``copy_count_requests`` records every count asked for, in order (for tests and debugging).
+    ``copy_count_requests`` records every count asked for, in order, and ``invocations`` and
+    ``no_capacity_invocation_failures`` count invocations as the CloudWatch metrics of those names that the
+    scale-to-zero alarms watch (for tests and debugging).
     """
 
     def __init__(
@@ -51,6 +53,8 @@ class InferenceComponent:
         self.warm_up_seconds = warm_up_seconds
         self.region = region
         self.copy_count_requests: list[int] = []
+        self.invocations = 0
+        self.no_capacity_invocation_failures = 0
         self._clock = clock
         self._lock = threading.Lock()
         self._current = copies
@@ -74,6 +78,16 @@ class InferenceComponent:
         with self._lock:
             self._settle()
             return self._current
+
+    def admit(self) -> bool:
+        """Take one invocation, and count it: served if a copy is in service, else refused (no capacity)."""
+        with self._lock:
+            self._settle()
+            if self._current:
+                self.invocations += 1
+                return True
+            self.no_capacity_invocation_failures += 1
+            return False
 
     def set_copy_count(self, copies: int) -> None:
         """Ask for ``copies`` copies (``UpdateInferenceComponentRuntimeConfig``)."""

@@ -202,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(errors.validation_error(problem))
             return
         component = self.headers.get("X-Amzn-SageMaker-Inference-Component")
-        if component is not None and not emulator.components[component].copies_in_service():
+        if component is not None and not emulator.components[component].admit():
             self._send_error(errors.validation_error(NO_CAPACITY_MESSAGE))
             return
         if faults.first_byte_delay:

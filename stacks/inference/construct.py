@@ -374,10 +374,19 @@ class InferenceEndpoint(Construct):
         """Copy-count autoscaling: target tracking, and with min_copies 0 scale-out from and scale-in to zero.
 
         Target tracking cannot scale out from zero copies (there is no per-copy metric without a copy), so a
-        step policy adds a copy when the component refuses a request for lack of capacity
+        step policy starts a copy when the component refuses a request for lack of capacity
         (NoCapacityInvocationFailures), as AWS documents for scale to zero. Scale-in to zero is a second step
         policy on an idle alarm, so the idle time is exactly the configured one; target tracking then only
         scales out, or it would remove the last copy on its own schedule.
+
+        Both step policies set an exact count. An alarm's Auto Scaling action runs again while the alarm stays
+        in ALARM, not only on the transition ("Except for Auto Scaling actions, the actions happen only on
+        state transitions", CloudWatch User Guide, "Alarm actions"), and a step scale-out adds again once its
+        cooldown ends (Application Auto Scaling API, StepScalingPolicyConfiguration.Cooldown). A warm-up takes
+        5-15 minutes, during which refused requests keep the scale-out alarm in ALARM: "add one copy" would
+        climb to max_copies, "exactly one copy" asks for the one copy the first request needs (target tracking
+        adds more once it has a copy to measure). The agent's own request for a copy is that same one copy
+        (lambda/agent_api/warming.py).
         """
         scales_to_zero = endpoint.min_copies == 0
         target = self._track_concurrency(
@@ -414,7 +423,7 @@ class InferenceEndpoint(Construct):
             )
 
         refused = metric("NoCapacityInvocationFailures", "Maximum")
-        wake = step("ScaleOutFromZero", autoscaling.AdjustmentType.CHANGE_IN_CAPACITY)
+        wake = step("ScaleOutFromZero", autoscaling.AdjustmentType.EXACT_CAPACITY)
         wake.add_adjustment(adjustment=1, lower_bound=0)
         no_capacity = refused.create_alarm(
             self,

@@ -19,9 +19,10 @@ from httpx_sse import ServerSentEvent, connect_sse
 from agent_api.app import create_app
 from agent_api.settings import Settings, SettingsError
 from agent_api.warming import WarmingPolicy
+from local.emulator.components import InferenceComponent
 from tests.agent_api.harness import FAST_RETRIES, serve
 from tests.support.recordings import fixture_parts
-from tests.support.sagemaker_runtime import SageMakerRuntime, Stream
+from tests.support.sagemaker_runtime import SageMakerRuntime, Stream, Throttle
 
 COMPONENT = "test-component"
 HELLO = "Hello! I am a tiny test model."
@@ -37,8 +38,12 @@ class Cold:
         self.runtime = runtime
 
     @property
+    def component(self) -> InferenceComponent:
+        return self.runtime.emulator.components[COMPONENT]
+
+    @property
     def copy_count_requests(self) -> list[int]:
-        return self.runtime.emulator.components[COMPONENT].copy_count_requests
+        return self.component.copy_count_requests
 
     def chat(self, body: dict[str, Any]) -> list[ServerSentEvent]:
         with connect_sse(self.client, "POST", "/chat", json=body) as source:
@@ -178,6 +183,43 @@ def test_warm_twice_asks_for_one_copy_and_warm_when_in_service_answers_200(cold:
 
     assert (first.status_code, second.status_code) == (202, 200)
     assert second.json()["state"] == "in_service"
+    assert app.copy_count_requests == [1]
+
+
+def test_warm_at_zero_sends_one_invocation_that_sagemaker_refuses_and_counts(cold: ColdFactory) -> None:
+    # The count is what keeps the stack's idle alarm from removing the copy again (agent_api.warming).
+    app = cold(warm_up_seconds=60)
+
+    response = app.client.post("/warm")
+
+    assert response.status_code == 202
+    assert (app.component.no_capacity_invocation_failures, app.component.invocations) == (1, 0)
+    assert app.runtime.bodies[0]["max_tokens"] == 1
+    assert app.runtime.container.received == []
+    assert app.copy_count_requests == [1]
+
+
+def test_warm_sends_no_invocation_once_a_copy_is_wanted_or_in_service(cold: ColdFactory) -> None:
+    app = cold(warm_up_seconds=60)
+
+    app.client.post("/warm")
+    again = app.client.post("/warm")
+    app.component.warm_up_seconds = 0
+    in_service = app.client.post("/warm")
+
+    assert (again.status_code, in_service.status_code) == (202, 200)
+    assert len(app.runtime.requests) == 1
+    assert app.copy_count_requests == [1]
+
+
+def test_a_failed_demand_invocation_still_asks_for_the_copy(cold: ColdFactory) -> None:
+    app = cold(warm_up_seconds=60)
+    app.runtime.script(Throttle())
+
+    response = app.client.post("/warm")
+
+    assert (response.status_code, response.json()["state"]) == (202, "warming")
+    assert app.component.no_capacity_invocation_failures == 0
     assert app.copy_count_requests == [1]
 
 

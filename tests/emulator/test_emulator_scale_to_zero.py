@@ -97,6 +97,19 @@ def test_component_comes_into_service_warm_up_seconds_after_the_request() -> Non
     assert component.describe()["InferenceComponentStatus"] == "InService"
 
 
+def test_invocations_are_counted_as_the_scale_to_zero_alarms_metrics_count_them() -> None:
+    clock = ManualClock()
+    component = InferenceComponent(COMPONENT, ENDPOINT, copies=0, warm_up_seconds=30, clock=clock)
+
+    refused = component.admit()
+    component.set_copy_count(1)
+    clock.now += 30
+    served = [component.admit(), component.admit()]
+
+    assert (refused, served) == (False, [True, True])
+    assert (component.no_capacity_invocation_failures, component.invocations) == (1, 2)
+
+
 def test_scaling_in_to_zero_takes_effect_at_once() -> None:
     component = InferenceComponent(COMPONENT, ENDPOINT, copies=1, warm_up_seconds=600)
 

@@ -250,6 +250,15 @@ def test_single_model_mode_has_no_component() -> None:
     assert parse_environment("staging", merged()).inference_component_name is None
 
 
+def test_scale_to_zero_needs_a_function_timeout_covering_the_warming_wait() -> None:
+    short = merged(endpoint={**IC, "min_copies": 0}, **{"lambda": {"timeout_seconds": 659}})
+    error = error_for(short)
+    assert error.key == "lambda.timeout_seconds"
+    assert "at least 660 with endpoint.min_copies 0" in str(error)
+    kept = merged(endpoint={**IC, "min_copies": 1}, **{"lambda": {"timeout_seconds": 60}})
+    assert parse_environment("staging", kept).lambda_.timeout_seconds == 60
+
+
 def test_min_copies_above_max_copies_is_rejected() -> None:
     error = error_for(merged(endpoint={**IC, "min_copies": 3, "max_copies": 2}))
     assert error.key == "endpoint.min_copies"

@@ -193,11 +193,12 @@ def test_dev_copies_scale_between_zero_and_one_on_concurrent_requests_per_copy(t
     assert config["DisableScaleIn"] is True
 
 
-def test_a_refused_request_at_zero_copies_starts_a_copy(template: Lookup) -> None:
+def test_a_refused_request_at_zero_copies_starts_exactly_one_copy(template: Lookup) -> None:
     dev = template("dev")
-    # Target tracking cannot scale out from zero: a step policy on NoCapacityInvocationFailures must.
+    # Target tracking cannot scale out from zero: a step policy on NoCapacityInvocationFailures must. It sets
+    # one copy, not "one more": the alarm's action runs again while refusals keep it in ALARM.
     policy = _policy(dev, "InferenceScaleOutFromZero")["StepScalingPolicyConfiguration"]
-    assert policy["AdjustmentType"] == "ChangeInCapacity"
+    assert policy["AdjustmentType"] == "ExactCapacity"
     assert policy["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
     alarm = _alarm_with_action(dev, "InferenceScaleOutFromZero")
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SageMaker", "NoCapacityInvocationFailures")
