@@ -191,7 +191,7 @@ class ChatService:
         if not chat_request.wait or self.warming.warmer is None:
             return await self.warming.wake_and_refuse(error, request_id)
         restart = functools.partial(self._restart_turn, chat_request, request, request_id)
-        return self.warming.wait_then_answer(restart, _stream, request_id)
+        return self.warming.wait_then_answer(restart, _stream, {"x-request-id": request_id})
 
     async def _restart_turn(
         self, chat_request: ChatRequest, request: Request, request_id: str

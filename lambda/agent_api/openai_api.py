@@ -27,7 +27,7 @@ from strands import Agent
 from strands.types.content import Message, Messages
 
 from agent_api import contract, sse
-from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
+from agent_api.errors import MODEL_WARMING, ErrorReply, http_error_reply, unexpected_error_reply
 from agent_api.observability import logger, request_id_from_headers
 from agent_api.sessions import SessionLease
 from agent_api.settings import Settings
@@ -43,6 +43,7 @@ from agent_api.validation import (
     parse_temperature,
     read_body,
 )
+from agent_api.warming import WaitingStream
 
 if TYPE_CHECKING:
     from agent_api.app import ChatService
@@ -340,28 +341,61 @@ class OpenAIService:
                 "max_tokens": chat_request.max_tokens,
             },
         )
+        turn = await self._start_turn(completion, request, request_id)
+        if isinstance(turn, ErrorReply):
+            return openai_error(turn, request_id)
+        first = await turn.next()
+        headers = {"x-request-id": request_id}
+        if chat_request.session_id is not None:
+            headers[contract.SESSION_ID_HEADER] = chat_request.session_id
+        chunks = _Chunks(f"chatcmpl-{uuid.uuid4().hex}", completion.include_usage)
+        if isinstance(first, ErrorReply):
+            await turn.close()
+            if first.code == MODEL_WARMING:
+                return await self._model_warming(completion, request, first, headers, chunks)
+            return openai_error(first, request_id)
+        if not completion.stream:
+            return await _whole(turn, first, chunks.completion_id, headers)
+        return StreamingResponse(
+            _stream(turn, first, chunks), media_type=sse.MEDIA_TYPE, headers={**sse.HEADERS, **headers}
+        )
+
+    async def _start_turn(
+        self, completion: CompletionRequest, request: Request, request_id: str
+    ) -> AgentTurn | ErrorReply:
+        """Start the completion's turn (on its session, opened and locked first, when it names one)."""
+        chat_request = completion.chat
         lease: SessionLease | None = None
         if chat_request.session_id is not None:
             opened = await self.chat.open_session(chat_request.session_id, request, request_id)
             if isinstance(opened, ErrorReply):
-                return openai_error(opened, request_id)
+                return opened
             lease = opened
-        turn = self.chat.start_turn(
+        return self.chat.start_turn(
             chat_request, lease, request_id, functools.partial(self._build_agent, completion, lease)
         )
-        first = await turn.next()
-        if isinstance(first, ErrorReply):
-            await turn.close()
-            return openai_error(first, request_id)
-        headers = {"x-request-id": request_id}
-        if chat_request.session_id is not None:
-            headers[contract.SESSION_ID_HEADER] = chat_request.session_id
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        if not completion.stream:
-            return await _whole(turn, first, completion_id, headers)
-        chunks = _Chunks(completion_id, completion.include_usage)
-        return StreamingResponse(
-            _stream(turn, first, chunks), media_type=sse.MEDIA_TYPE, headers={**sse.HEADERS, **headers}
+
+    async def _model_warming(
+        self,
+        completion: CompletionRequest,
+        request: Request,
+        error: ErrorReply,
+        headers: dict[str, str],
+        chunks: _Chunks,
+    ) -> Response:
+        """Wake a model found scaled to zero: a stream waits for it, a whole completion is refused at once.
+
+        A whole completion has nothing to send while it waits, and API Gateway closes a response idle for 5
+        minutes (docs/agent-api.md, "Scaled to zero"): it gets 503 with Retry-After, which the OpenAI SDKs
+        honour when they retry.
+        """
+        warming = self.chat.warming
+        request_id = headers["x-request-id"]
+        if not completion.stream or warming.warmer is None:
+            return await warming.wake_and_refuse(error, request_id, render=error_body)
+        restart = functools.partial(self._start_turn, completion, request, request_id)
+        return warming.wait_then_answer(
+            restart, functools.partial(_stream, chunks=chunks), headers, WAITING_STREAM
         )
 
     def _build_agent(self, completion: CompletionRequest, lease: SessionLease | None) -> Agent:
@@ -441,6 +475,7 @@ class _Chunks:
     """Builds the `chat.completion.chunk`s of one streamed completion as SSE `data:` lines."""
 
     def __init__(self, completion_id: str, include_usage: bool) -> None:
+        self.completion_id = completion_id
         self._base = {
             "id": completion_id,
             "object": "chat.completion.chunk",
@@ -467,6 +502,14 @@ class _Chunks:
 
 def _data_line(data: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+WAITING_STREAM: Final = WaitingStream(
+    # An SSE comment: OpenAI's SDKs skip it, and it keeps the stream from looking idle while the model wakes.
+    status=lambda elapsed: f": model warming, {elapsed} s\n\n".encode(),
+    error=lambda error, extra: _data_line({"error": {**error_body(error)["error"], **extra}}),
+)
+"""How a streamed completion waits for a model scaled to zero (`agent_api.warming`)."""
 
 
 async def _stream(turn: AgentTurn, first: SseEvent | None, chunks: _Chunks) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""Waking a model whose inference component is scaled to zero: `/status`, `/warm` and `/chat`'s wait.
+"""Waking a model whose inference component is scaled to zero: `/status`, `/warm`, and the wait of a request.
 
 While an inference component has no copy, SageMaker refuses every invocation at once (the provider's
 `ModelNotReadyError`) and queues nothing; its scale-out alarm reacts only after a minute or more. So the agent
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.requests import Request
@@ -158,6 +158,25 @@ StreamTurn = Callable[[AgentTurn, Any], AsyncIterator[bytes]]
 """Streams a started turn's events from its first item on (the `/chat` stream)."""
 
 
+@dataclass(frozen=True)
+class WaitingStream:
+    """How a waiting request's stream says that the model is warming, and how it reports an error."""
+
+    status: Callable[[int], bytes]
+    """The keep-alive sent on every check, from the whole seconds waited so far."""
+    error: Callable[[ErrorReply, Mapping[str, Any]], bytes]
+    """An error ending the stream, with fields to add to its body."""
+
+
+CHAT_STREAM: Final = WaitingStream(
+    status=lambda elapsed: sse.encode_event(
+        "status", {"state": ModelState.WARMING.value, "elapsed_s": elapsed}
+    ),
+    error=lambda error, extra: sse.encode_event("error", {**error.body(), **extra}),
+)
+"""`/chat`'s: `status` events, and its `error` event."""
+
+
 class WarmingService:
     """The `/status` and `/warm` handlers, and the wait of a `/chat` request that found the model asleep.
 
@@ -196,28 +215,41 @@ class WarmingService:
         in_service = status.state is ModelState.IN_SERVICE
         return JSONResponse(status.body(), status_code=200 if in_service else warming_status)
 
-    async def wake_and_refuse(self, error: ErrorReply, request_id: str) -> Response:
-        """Ask for a copy, then refuse the request (`"wait": false`): 503 `model_warming` with Retry-After."""
+    async def wake_and_refuse(
+        self,
+        error: ErrorReply,
+        request_id: str,
+        render: Callable[[ErrorReply], Mapping[str, Any]] = ErrorReply.body,
+    ) -> Response:
+        """Ask for a copy, then refuse the request: 503 `model_warming`, Retry-After, in `render`'s words."""
         if self.warmer is not None:
             try:
                 await self.warmer.warm()
             except (BotoCoreError, ClientError) as exc:
                 logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
         return JSONResponse(
-            error.body(),
+            render(error),
             status_code=error.status,
             headers={"Retry-After": str(self.policy.retry_after_seconds), "x-request-id": request_id},
         )
 
-    def wait_then_answer(self, start_turn: StartTurn, stream_turn: StreamTurn, request_id: str) -> Response:
-        """Stream `status` events until a copy is in service, then the answer of a new turn."""
+    def wait_then_answer(
+        self,
+        start_turn: StartTurn,
+        stream_turn: StreamTurn,
+        headers: Mapping[str, str],
+        writer: WaitingStream = CHAT_STREAM,
+    ) -> Response:
+        """Stream `writer`'s status until a copy is in service, then the answer of a new turn."""
         return StreamingResponse(
-            self._wait_then_answer(start_turn, stream_turn),
+            self._wait_then_answer(start_turn, stream_turn, writer),
             media_type=sse.MEDIA_TYPE,
-            headers={**sse.HEADERS, "x-request-id": request_id},
+            headers={**sse.HEADERS, **headers},
         )
 
-    async def _wait_then_answer(self, start_turn: StartTurn, stream_turn: StreamTurn) -> AsyncIterator[bytes]:
+    async def _wait_then_answer(
+        self, start_turn: StartTurn, stream_turn: StreamTurn, writer: WaitingStream
+    ) -> AsyncIterator[bytes]:
         assert self.warmer is not None, "only a request to an inference component waits for one"
         started = self._clock()
         try:
@@ -226,20 +258,18 @@ class WarmingService:
                 elapsed = self._clock() - started
                 if elapsed >= self.policy.budget_seconds:
                     logger.warning("the model did not wake in time", extra={"waited_s": round(elapsed)})
-                    yield sse.encode_event("error", _gave_up(elapsed))
+                    yield writer.error(*_gave_up(elapsed))
                     return
-                yield sse.encode_event(
-                    "status", {"state": ModelState.WARMING.value, "elapsed_s": int(elapsed)}
-                )
+                yield writer.status(int(elapsed))
                 await asyncio.sleep(min(self.policy.poll_seconds, self.policy.budget_seconds - elapsed))
                 status = await self.warmer.warm()
         except (BotoCoreError, ClientError) as exc:
-            yield sse.encode_event("error", _unavailable(exc).body())
+            yield writer.error(_unavailable(exc), {})
             return
         logger.info("the model woke; answering", extra={"waited_s": round(self._clock() - started)})
         turn = await start_turn()
         if isinstance(turn, ErrorReply):
-            yield sse.encode_event("error", turn.body())
+            yield writer.error(turn, {})
             return
         try:
             first = await turn.next()
@@ -257,10 +287,7 @@ def _unavailable(exc: BotoCoreError | ClientError) -> ErrorReply:
     return ErrorReply(STATUS_UNAVAILABLE, f"the model's state could not be read or changed ({code})", 502)
 
 
-def _gave_up(elapsed: float) -> dict[str, Any]:
+def _gave_up(elapsed: float) -> tuple[ErrorReply, dict[str, Any]]:
     waited = round(elapsed)
-    return {
-        "code": MODEL_WARMING,
-        "message": f"the model did not come into service within {waited} s; it is still starting: retry",
-        "waited_s": waited,
-    }
+    message = f"the model did not come into service within {waited} s; it is still starting: retry"
+    return ErrorReply(MODEL_WARMING, message, 503), {"waited_s": waited}

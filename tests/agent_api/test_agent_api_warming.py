@@ -6,6 +6,7 @@ does, and answers the `sagemaker` client's DescribeInferenceComponent / UpdateIn
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -13,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from httpx_sse import ServerSentEvent, connect_sse
 
@@ -220,6 +222,54 @@ def test_a_failed_demand_invocation_still_asks_for_the_copy(cold: ColdFactory) -
 
     assert (response.status_code, response.json()["state"]) == (202, "warming")
     assert app.component.no_capacity_invocation_failures == 0
+    assert app.copy_count_requests == [1]
+
+
+def test_streamed_openai_completion_waits_for_the_model_and_the_sdk_reads_the_answer(
+    cold: ColdFactory,
+) -> None:
+    app = cold(warm_up_seconds=0.3)
+    client = openai.OpenAI(base_url=app.client.base_url.join("/v1"), api_key="unused", max_retries=0)
+
+    stream = client.chat.completions.create(
+        model="agent", messages=[{"role": "user", "content": "Hi"}], stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+    assert text == HELLO
+    assert app.copy_count_requests == [1]
+
+
+def test_streamed_openai_completion_keeps_its_stream_alive_with_comments_while_the_model_warms(
+    cold: ColdFactory,
+) -> None:
+    app = cold(warm_up_seconds=60, budget_seconds=0.3)
+
+    response = app.client.post(
+        "/v1/chat/completions",
+        json={"model": "agent", "messages": [{"role": "user", "content": "Hi"}], "stream": True},
+    )
+
+    assert response.status_code == 200
+    *waiting, last = [block for block in response.text.split("\n\n") if block]
+    assert waiting and all(block.startswith(": model warming, ") for block in waiting)
+    error = json.loads(last.removeprefix("data: "))["error"]
+    assert (error["code"], error["type"], error["waited_s"]) == ("model_warming", "server_error", 0)
+    assert app.copy_count_requests == [1]
+
+
+def test_whole_openai_completion_is_refused_at_once_with_retry_after_and_wakes_the_model(
+    cold: ColdFactory,
+) -> None:
+    app = cold(warm_up_seconds=60)
+
+    response = app.client.post(
+        "/v1/chat/completions", json={"model": "agent", "messages": [{"role": "user", "content": "Hi"}]}
+    )
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "model_warming"
+    assert int(response.headers["retry-after"]) >= 1
     assert app.copy_count_requests == [1]
 
 
