@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -10,7 +13,8 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
 
 # Never part of the deployment package: tests, caches and the requirements files themselves.
 SOURCE_EXCLUDES = (
@@ -34,7 +38,7 @@ _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"
 AWS_SERVICES = (
     "sagemaker-runtime",  # sagemaker_provider: InvokeEndpointWithResponseStream
     "s3",  # agent_api.sessions: the session store and its locks
-    "sagemaker",  # the control plane (inference components): within the size budget, not called yet
+    "sagemaker",  # agent_api.warming: describing and waking an inference component scaled to zero
 )
 # Distributions the lock installs that no code path of the function imports (17 MiB). Strands declares
 # mcp but imports it only for MCP tools (strands.tools.mcp, strands.vended_tools), and the function's tools
@@ -86,6 +90,32 @@ class PipLocalBundling:
         self.python_version = python_version
         self.max_bytes = max_bytes
 
+    def asset_hash(self) -> str:
+        """Return a hash of everything the bundle is built from: the asset's hash, so any change redeploys.
+
+        CDK's own hash of a bundled asset is its copied sources (``requirements.txt`` is excluded from the
+        copy) plus the bundling options as JSON, where this bundler is a bare object reference
+        (``AssetStaging.calculateHash`` in aws-cdk-lib): a new lock, a change of the pruned distributions or
+        the kept models would not change it, and ``cdk deploy`` would keep the old code. This hash covers the
+        sources and the lock by relative path and content, the target platform, the prune lists, the size
+        budget and this module's own code (the pip command and the pruning); it is the same on every clone.
+        """
+        digest = hashlib.sha256()
+        for path in sorted(self.source_dir.rglob("*")):
+            relative = path.relative_to(self.source_dir)
+            if path.is_file() and (relative.as_posix() == "requirements.txt" or not _excluded(relative)):
+                digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        settings = {
+            "platform": _PLATFORMS[self.architecture],
+            "python_version": self.python_version,
+            "aws_services": AWS_SERVICES,
+            "pruned_distributions": PRUNED_DISTRIBUTIONS,
+            "max_bytes": self.max_bytes,
+        }
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        digest.update(Path(__file__).read_bytes())
+        return digest.hexdigest()
+
     def pip_command(self, output_dir: str) -> list[str]:
         """Return the pip command installing the requirements for Lambda's platform into ``output_dir``."""
         return [
@@ -128,6 +158,23 @@ class PipLocalBundling:
             raise LocalBundlingError(f"{summary}: too large; largest parts: {largest_parts(root)}")
         print(summary, file=sys.stderr)
         return True
+
+
+def bundled_code(source_dir: Path, *, architecture: str, python_version: str) -> lambda_.Code:
+    """``source_dir`` with its pip dependencies for the function's platform, bundled locally (no Docker)."""
+    bundler = PipLocalBundling(source_dir, architecture=architecture, python_version=python_version)
+    return lambda_.Code.from_asset(
+        str(source_dir),
+        exclude=[f"**/{pattern}" for pattern in SOURCE_EXCLUDES],
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=bundler.asset_hash(),
+        bundling=BundlingOptions(image=UNUSED_DOCKER_IMAGE, local=bundler),  # type: ignore[arg-type]
+    )
+
+
+def _excluded(relative: Path) -> bool:
+    """Whether a path under the sources is left out of the bundle (as ``shutil.ignore_patterns`` does)."""
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in SOURCE_EXCLUDES)
 
 
 def bundle_size(root: Path) -> int:

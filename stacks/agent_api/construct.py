@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, BundlingOptions, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks import nag
-from stacks.agent_api.bundling import SOURCE_EXCLUDES, UNUSED_DOCKER_IMAGE, PipLocalBundling
+from stacks.agent_api.bundling import bundled_code
 from stacks.agent_api.lambda_contract import contract
 from stacks.agent_api.sign_in import CognitoSignIn
 from stacks.config import AgentSettings, ApiSettings, LambdaSettings, split_urls
@@ -192,7 +192,11 @@ class AgentApi(Construct):
             architecture=_ARCHITECTURES[function_settings.architecture],
             # The Web Adapter execs run.sh, which starts uvicorn; the adapter proxies each invocation to it.
             handler="run.sh",
-            code=_bundled_code(lambda_dir, function_settings.architecture),
+            code=bundled_code(
+                lambda_dir,
+                architecture=function_settings.architecture,
+                python_version=LAMBDA_RUNTIME.name.removeprefix("python"),
+            ),
             memory_size=function_settings.memory_mb,
             timeout=Duration.seconds(function_settings.timeout_seconds),
             layers=[
@@ -392,15 +396,3 @@ class AgentApi(Construct):
             # Streaming integrations may run up to 15 minutes (buffered ones stop at 29 seconds).
             timeout=Duration.minutes(15),
         )
-
-
-def _bundled_code(lambda_dir: Path, architecture: str) -> lambda_.Code:
-    """``lambda/`` with its pip dependencies for the function's platform, bundled locally (no Docker)."""
-    bundler = PipLocalBundling(
-        lambda_dir, architecture=architecture, python_version=LAMBDA_RUNTIME.name.removeprefix("python")
-    )
-    return lambda_.Code.from_asset(
-        str(lambda_dir),
-        exclude=[f"**/{pattern}" for pattern in SOURCE_EXCLUDES],
-        bundling=BundlingOptions(image=UNUSED_DOCKER_IMAGE, local=bundler),  # type: ignore[arg-type]
-    )

@@ -276,6 +276,57 @@ def test_cdk_asset_is_bundled_locally_never_with_docker(
     assert calls[0][calls[0].index("--target") + 1] != str(asset_dir)  # CDK bundles into a staging dir
 
 
+def _staged_asset(source: Path, outdir: Path) -> str:
+    """Synthesize a function of ``bundled_code(source)`` into ``outdir``; return its asset's name."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_lambda as lambda_
+
+    app = App(outdir=str(outdir))
+    lambda_.Function(
+        Stack(app, "Bundled"),
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="run.sh",
+        code=bundling.bundled_code(source, architecture="arm64", python_version="3.13"),
+    )
+    app.synth()
+    (asset_dir,) = outdir.glob("asset.*")
+    return asset_dir.name
+
+
+def test_a_new_lock_alone_gives_the_function_a_new_asset(
+    source: Path, tmp_path: Path, pip_calls: Callable[[PipRun], list[list[str]]]
+) -> None:
+    # CDK's own hash of a bundled asset leaves out requirements.txt (excluded from the copy): without the
+    # bundler's hash, `cdk deploy` would keep the old dependencies.
+    pip_calls(miniature_install)
+    before = _staged_asset(source, tmp_path / "before")
+    (source / "requirements.txt").write_text("tiny-package==1.1 --hash=sha256:11\n")
+
+    assert _staged_asset(source, tmp_path / "after") != before
+
+
+def test_the_bundle_hash_follows_what_the_bundle_is_built_from_and_nothing_else(
+    source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def asset_hash(architecture: str = "arm64") -> str:
+        return PipLocalBundling(source, architecture=architecture, python_version="3.13").asset_hash()
+
+    first = asset_hash()
+    (source / "agent_api" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\1")
+    (source / "tests" / "test_app.py").write_text("assert True\n")
+    unchanged = asset_hash()
+    other_platform = asset_hash("x86_64")
+    monkeypatch.setattr(bundling, "AWS_SERVICES", (*AWS_SERVICES, "ec2"))
+    other_models = asset_hash()
+    monkeypatch.undo()
+    (source / "agent_api" / "app.py").write_text("app = 1\n")
+    other_source = asset_hash()
+
+    assert unchanged == first
+    assert len({first, other_platform, other_models, other_source}) == 4
+
+
 def test_cdk_fails_with_the_pip_error_instead_of_trying_docker(
     source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
