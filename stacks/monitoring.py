@@ -17,6 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.agent_api.lambda_contract import contract
 from stacks.config import MonitoringSettings
 from stacks.inference.construct import VARIANT_NAME
 
@@ -67,7 +68,7 @@ class Monitoring(Construct):
 
     def _alarm(
         self,
-        metric: cloudwatch.Metric,
+        metric: cloudwatch.Metric | cloudwatch.MathExpression,
         construct_id: str,
         description: str,
         *,
@@ -170,20 +171,44 @@ class Monitoring(Construct):
         )
         return list(rollback)
 
-    def watch_agent(self, function: lambda_.IFunction, api: apigateway.RestApi) -> None:
-        """Alarm on the agent function's errors and throttles and the API's 5XX; finish the dashboard."""
+    def watch_agent(
+        self, function: lambda_.IFunction, api: apigateway.RestApi, metrics_namespace: str
+    ) -> None:
+        """Alarm on the agent function's errors and throttles and the API's 5XX; finish the dashboard.
+
+        The agent API's `503 model_warming` refusals (a model scaled to zero waking: expected, and answered
+        with Retry-After) are counted by the app in ``metrics_namespace`` and left out of the 5XX alarm, which
+        would otherwise fire on every such request.
+        """
         errors = function.metric_errors(period=_PERIOD, statistic="Sum")
         throttles = function.metric_throttles(period=_PERIOD, statistic="Sum")
         api_errors = api.metric_server_error(period=_PERIOD, statistic="Sum")
+        warming_refusals = cloudwatch.Metric(
+            namespace=metrics_namespace,
+            metric_name=contract.MODEL_WARMING_REFUSALS_METRIC,
+            dimensions_map={"service": contract.SERVICE_NAME},
+            statistic="Sum",
+            period=_PERIOD,
+        )
+        unexpected_api_errors = cloudwatch.MathExpression(
+            expression="FILL(api5xx, 0) - FILL(warming, 0)",
+            using_metrics={"api5xx": api_errors, "warming": warming_refusals},
+            period=_PERIOD,
+            label="5XX answers other than model_warming",
+        )
         self._alarm(errors, "AgentErrors", "The agent function failed (uncaught error or timeout)")
         self._alarm(throttles, "AgentThrottles", "The agent function was throttled (concurrency limit)")
-        self._alarm(api_errors, "Api5xx", "The agent API answered 5XX")
+        self._alarm(
+            unexpected_api_errors, "Api5xx", "The agent API answered 5XX (other than 503 model_warming)"
+        )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Agent function",
                 left=[function.metric_invocations(), errors, throttles],
                 right=[function.metric_duration(statistic="p90")],
             ),
-            cloudwatch.GraphWidget(title="Agent API", left=[api.metric_count(), api_errors]),
+            cloudwatch.GraphWidget(
+                title="Agent API", left=[api.metric_count(), api_errors, warming_refusals]
+            ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms)),
         )

@@ -309,7 +309,8 @@ def create_app(
     )
     factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
     warmer = _warmer(settings, session, sagemaker_client, factory)
-    warming = WarmingService(warmer, warming_policy or WarmingPolicy())
+    metrics = functools.partial(RequestMetrics, settings.metrics_namespace, settings.service_name)
+    warming = WarmingService(warmer, warming_policy or WarmingPolicy(), metrics)
     service = ChatService(settings, factory, sessions, warming)
     application = Starlette(
         routes=[

@@ -105,6 +105,9 @@ DEFAULT_TOOLS: Final = ("current_time", "calculator")
 BUCKET_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 SERVICE_NAME: Final = "agent-api"
 METRICS_NAMESPACE: Final = "SageMakerStrandsAgent"
+# The app's count of its `503 model_warming` refusals: expected answers while a model scaled to zero wakes,
+# which the stack's API 5XX alarm leaves out (stacks/monitoring.py). Powertools dimensions it by `service`.
+MODEL_WARMING_REFUSALS_METRIC: Final = "ModelWarmingRefusals"
 # CloudWatch namespaces: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' (botocore's
 # PutMetricData model) nor with 'AWS/', which is reserved for AWS services (CloudWatch concepts page).
 METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0-9._/#: -]{0,254}")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from agent_api.contract import ENV_SERVICE_NAME, SERVICE_NAME
+from agent_api.contract import ENV_SERVICE_NAME, MODEL_WARMING_REFUSALS_METRIC, SERVICE_NAME
 
 logger = Logger(service=os.environ.get(ENV_SERVICE_NAME) or SERVICE_NAME)
 
@@ -75,6 +75,10 @@ class RequestMetrics:
     def error(self) -> None:
         """Count one failed request (its code is in the log line)."""
         self._metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+
+    def model_warming_refusal(self) -> None:
+        """Count one request refused with `503 model_warming` (the model is scaled to zero and waking)."""
+        self._metrics.add_metric(name=MODEL_WARMING_REFUSALS_METRIC, unit=MetricUnit.Count, value=1)
 
     def cancelled(self) -> None:
         """Count one turn stopped because its client went away."""

@@ -32,7 +32,7 @@ from strands.types.exceptions import ModelThrottledException
 
 from agent_api import contract, sse
 from agent_api.errors import MODEL_WARMING, ErrorReply
-from agent_api.observability import logger
+from agent_api.observability import RequestMetrics, logger
 from agent_api.turn import AgentTurn
 from sagemaker_provider.errors import ModelNotReadyError, SageMakerProviderError
 
@@ -187,10 +187,12 @@ class WarmingService:
         self,
         warmer: Warmer | None,
         policy: WarmingPolicy,
+        metrics: Callable[[], RequestMetrics],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.warmer = warmer
         self.policy = policy
+        self._metrics = metrics
         self._clock = clock
 
     async def status(self, request: Request) -> Response:
@@ -227,6 +229,9 @@ class WarmingService:
                 await self.warmer.warm()
             except (BotoCoreError, ClientError) as exc:
                 logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
+        metrics = self._metrics()
+        metrics.model_warming_refusal()
+        metrics.flush()
         return JSONResponse(
             render(error),
             status_code=error.status,

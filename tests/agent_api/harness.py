@@ -105,3 +105,22 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
 
 
 HarnessFactory = Callable[..., Harness]
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    """The JSON objects among `output`'s lines: log records and EMF metric documents (what Lambda logs)."""
+    lines = []
+    for line in output.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+    return lines
+
+
+def total(document: dict[str, Any], name: str) -> float:
+    """The sum of metric `name`'s values in one EMF document (one value, or a list of them)."""
+    values = document[name]
+    return float(sum(values)) if isinstance(values, list) else float(values)

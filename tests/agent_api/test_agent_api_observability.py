@@ -12,7 +12,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from agent_api.observability import logger
-from tests.agent_api.harness import Harness, HarnessFactory, wait_until
+from tests.agent_api.harness import Harness, HarnessFactory, json_lines, total, wait_until
 from tests.support.recordings import calculator_call_parts, fixture_parts
 from tests.support.sagemaker_runtime import Step, Stream, Throttle
 
@@ -25,23 +25,6 @@ def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     stream = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", stream)
     return stream
-
-
-def total(document: dict[str, Any], name: str) -> float:
-    values = document[name]
-    return float(sum(values)) if isinstance(values, list) else float(values)
-
-
-def json_lines(output: str) -> list[dict[str, Any]]:
-    lines = []
-    for line in output.splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            lines.append(value)
-    return lines
 
 
 def test_logs_carry_the_lambda_request_id(harness: HarnessFactory, logs: io.StringIO) -> None:

@@ -22,7 +22,7 @@ from agent_api.app import create_app
 from agent_api.settings import Settings, SettingsError
 from agent_api.warming import WarmingPolicy
 from local.emulator.components import InferenceComponent
-from tests.agent_api.harness import FAST_RETRIES, serve
+from tests.agent_api.harness import FAST_RETRIES, json_lines, serve, total
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import SageMakerRuntime, Stream, Throttle
 
@@ -114,6 +114,21 @@ def test_request_that_does_not_wait_gets_503_model_warming_with_retry_after(cold
     assert int(response.headers["retry-after"]) >= 1
     # The model was asked to wake all the same: the caller's retry finds it warmer.
     assert app.copy_count_requests == [1]
+
+
+def test_a_model_warming_refusal_is_counted_for_the_api_5xx_alarm_to_leave_out(
+    cold: ColdFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    app = cold(warm_up_seconds=60)
+
+    app.client.post("/chat", json={"prompt": "Hi", "wait": False})
+
+    documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    refusals = [doc for doc in documents if "ModelWarmingRefusals" in doc]
+    assert len(refusals) == 1
+    assert total(refusals[0], "ModelWarmingRefusals") == 1
+    assert refusals[0]["service"] == "agent-api"
 
 
 def test_warming_longer_than_the_budget_ends_with_model_warming_and_the_time_waited(

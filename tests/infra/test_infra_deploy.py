@@ -10,6 +10,7 @@ import botocore.session
 import pytest
 
 from ops.preflight import MIN_BOOTSTRAP_VERSION
+from stacks.agent_api.lambda_contract import contract
 from stacks.config import EndpointSettings, EnvironmentConfig
 from stacks.rollout import rollout_instances
 from tests.infra.infra_support import cdk_context, resources, synthesize
@@ -245,18 +246,44 @@ def test_every_endpoint_name_fits_sagemakers_limit() -> None:
 def test_alarms_cover_endpoint_errors_latency_agent_errors_throttles_and_api_5xx(template: Lookup) -> None:
     prod = template("prod")
     alarms = [r["Properties"] for r in resources(prod, "AWS::CloudWatch::Alarm").values()]
-    assert sorted((a["Namespace"], a["MetricName"]) for a in alarms) == [
-        ("AWS/ApiGateway", "5XXError"),
+    single = [a for a in alarms if "MetricName" in a]
+    assert sorted((a["Namespace"], a["MetricName"]) for a in single) == [
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
         ("AWS/SageMaker", "Invocation5XXErrors"),
         ("AWS/SageMaker", "InvocationModelErrors"),
         ("AWS/SageMaker", "ModelLatency"),
     ]
+    (api_5xx,) = [a for a in alarms if "Metrics" in a]
+    assert "5XX" in api_5xx["AlarmDescription"]
     (topic,) = resources(prod, "AWS::SNS::Topic")
     assert all(alarm["AlarmActions"] == [{"Ref": topic}] for alarm in alarms)
-    latency = next(a for a in alarms if a["MetricName"] == "ModelLatency")
+    latency = next(a for a in single if a["MetricName"] == "ModelLatency")
     assert latency["Threshold"] == 120 * 1_000_000
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_api_5xx_alarm_leaves_out_the_apps_own_model_warming_refusals(
+    template: Lookup, environment: str
+) -> None:
+    # A model scaled to zero answers `503 model_warming` with Retry-After by design: not an alarm.
+    alarm = next(
+        a["Properties"]
+        for a in resources(template(environment), "AWS::CloudWatch::Alarm").values()
+        if "Metrics" in a["Properties"] and "5XX" in a["Properties"]["AlarmDescription"]
+    )
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert metrics["expr_1"]["Expression"] == "FILL(api5xx, 0) - FILL(warming, 0)"
+    api = metrics["api5xx"]["MetricStat"]["Metric"]
+    assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
+    warming = metrics["warming"]["MetricStat"]
+    # What RequestMetrics.model_warming_refusal writes: Powertools' EMF, dimensioned by service.
+    assert warming["Metric"] == {
+        "Namespace": contract.METRICS_NAMESPACE,
+        "MetricName": contract.MODEL_WARMING_REFUSALS_METRIC,
+        "Dimensions": [{"Name": "service", "Value": contract.SERVICE_NAME}],
+    }
+    assert (warming["Stat"], alarm["Threshold"]) == ("Sum", 1)
 
 
 def test_endpoint_alarms_watch_the_endpoint_by_its_deployed_name(template: Lookup) -> None:
