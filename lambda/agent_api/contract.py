@@ -27,7 +27,8 @@ ENV_MAX_PROMPT_CHARS: Final = "AGENT_MAX_PROMPT_CHARS"
 ENV_STREAM_REASONING: Final = "AGENT_STREAM_REASONING"
 # How callers of the deployed API authenticate (AUTH_MODES), which the chat page must know to reach it.
 ENV_AUTH: Final = "AGENT_AUTH"
-# Cognito sign-in of a `api.auth: cognito` environment, for the chat page (empty or unset: no sign-in).
+# Cognito sign-in of a `api.auth: cognito` environment, for the chat page: required when AGENT_AUTH is
+# cognito, empty or unset otherwise.
 ENV_COGNITO_DOMAIN: Final = "AGENT_COGNITO_DOMAIN"
 ENV_COGNITO_CLIENT_ID: Final = "AGENT_COGNITO_CLIENT_ID"
 ENV_COGNITO_SCOPE: Final = "AGENT_COGNITO_SCOPE"

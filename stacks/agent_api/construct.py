@@ -276,7 +276,7 @@ class AgentApi(Construct):
         )
 
     def _authorization(self) -> dict[str, Any]:
-        """Return the authorization every method of the API sets (cdk-nag's APIG4 and COG4 check each)."""
+        """Return the authorization every method but the page's sets (cdk-nag's APIG4 and COG4 check each)."""
         if self.sign_in is not None:
             return self.sign_in.method_options()
         return {"authorization_type": apigateway.AuthorizationType.IAM}
