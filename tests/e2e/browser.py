@@ -98,5 +98,9 @@ def finished(driver: webdriver.Chrome, reply: WebElement) -> WebElement:
 
 
 def text_of(reply: WebElement) -> str:
-    """Return the answer's text as streamed so far."""
-    return str(reply.find_element(By.CSS_SELECTOR, ".text").get_attribute("textContent"))
+    """Return the answer's text as streamed so far.
+
+    One script reads it in the page: the page redraws a reply's children with every event, so a child found
+    by one WebDriver call may be gone (stale) by the next.
+    """
+    return str(reply.parent.execute_script("return arguments[0].querySelector('.text').textContent;", reply))
