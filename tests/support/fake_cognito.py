@@ -1,7 +1,8 @@
 """A local stand-in for a Cognito user pool's managed login, and for API Gateway's Cognito authorizer.
 
 :class:`FakeCognito` is a real HTTP server on 127.0.0.1 answering the three managed-login endpoints the chat
-page uses, as Cognito's developer guide documents them:
+page uses, as Cognito's developer guide documents them
+(https://docs.aws.amazon.com/cognito/latest/developerguide/<page>.html):
 
 - ``GET /oauth2/authorize`` (page "authorization-endpoint"): checks ``response_type=code``, the client id,
   that ``redirect_uri`` is one of the client's callback URLs and an S256 ``code_challenge``, then answers as
@@ -10,9 +11,10 @@ page uses, as Cognito's developer guide documents them:
   once; its client id and redirect URI must be the authorize request's, and the S256 of ``code_verifier``
   its ``code_challenge`` (RFC 7636). It answers ``{"access_token", "id_token", "refresh_token",
   "expires_in", "token_type": "Bearer"}`` or a 400 ``{"error": ...}``, always with
-  ``Access-Control-Allow-Origin: *``, the header the guide says the real endpoint sends. It answers no
-  preflight (``OPTIONS``): the page's request must be a CORS simple request, which the guide's header
-  alone lets a browser make.
+  ``Access-Control-Allow-Origin: *``, the header the guide says the real endpoint sends for browser-based
+  apps (a public client's PKCE exchange is its example; Cognito supports no other CORS policy there; the
+  sentence is in the current page's translations). It answers no preflight (``OPTIONS``): the page's
+  request must be a CORS simple request, which the guide's header alone lets a browser make.
 - ``GET /logout`` (page "logout-endpoint"): checks the client id and that ``logout_uri`` is one of its
   sign-out URLs, ends the session and redirects there.
 
