@@ -3,8 +3,9 @@
 1. The endpoint, invoked directly with a tool-offering request, answers with a tool call that the project's
    provider (``lambda/sagemaker_provider``) parses.
 2. ``POST /chat`` (SigV4-signed, or with a Cognito access token where the environment uses ``api.auth:
-   cognito``; unsigned when the API is local) streams text in more than one event and ends with ``done``;
-   the time to the first text and the total time are printed.
+   cognito``: ``--token`` or ``$COGNITO_ACCESS_TOKEN``, else one from the machine client's credentials;
+   unsigned when the API is local) streams text in more than one event and ends with ``done``; the time to
+   the first text and the total time are printed.
 
 The endpoint and the chat URL come from the stack's outputs, or from ``--url``/``--endpoint-url`` for the
 local stack (``python -m local.stack`` prints both). Run with ``lambda`` and ``client`` on ``PYTHONPATH``.
@@ -213,15 +214,20 @@ def _logs_hint(target: Target) -> str:
     )
 
 
-def chat_events(target: Target, session: Any) -> Iterator[Any]:
-    """Send the smoke prompt to ``/chat`` (authenticated when not local); yield its events as they arrive."""
-    from agent_client.api import ChatCall, encode_body, sign
+def chat_events(target: Target, session: Any, token: str | None = None) -> Iterator[Any]:
+    """Send the smoke prompt to ``/chat``; yield its events as they arrive.
+
+    With ``token`` (an access token the caller gave), the request carries it; otherwise it is authenticated
+    the target's way: a token from the machine client (Cognito), SigV4, or nothing (a local API).
+    """
+    from agent_client.api import ChatCall, bearer, encode_body, sign
 
     body = {"prompt": PROMPT}
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-    if target.machine_client is not None:
+    if token is None and target.machine_client is not None:
         token = access_token(session.client("cognito-idp", region_name=target.region), target.machine_client)
-        headers["Authorization"] = f"Bearer {token}"
+    if token is not None:
+        headers.update(bearer(token))
     elif target.signed:
         headers = sign(session, target.region, target.chat_url, encode_body(body), headers)
     return ChatCall(url=target.chat_url, body=body, headers=headers).events()
@@ -229,6 +235,8 @@ def chat_events(target: Target, session: Any) -> Iterator[Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Smoke-test one environment (or the local stack); 0 when both checks passed."""
+    from agent_client.api import TOKEN_VARIABLE, given_token
+
     parser = argparse.ArgumentParser(prog="python -m ops.smoke", description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="dev", help="environment of cdk.json (default: dev)")
     parser.add_argument(
@@ -236,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--endpoint-url", help="SageMaker runtime URL to use with --url (the local emulator)")
     parser.add_argument("--endpoint-name", help="endpoint name to use with --url")
+    parser.add_argument(
+        "--token",
+        help="a Cognito access token for /chat instead of SigV4 or the machine client's (api.auth: cognito); "
+        f"default: ${TOKEN_VARIABLE}, which keeps it out of the process list",
+    )
     args = parser.parse_args(argv)
+    token = given_token(args.token)
     import boto3
 
     if args.url:
@@ -268,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     runtime = session.client("sagemaker-runtime", endpoint_url=target.endpoint_url)
     print(f"Smoke test of {target.endpoint_name} and {target.chat_url}")
-    results = (check_endpoint(target, runtime), check_chat(target, lambda: chat_events(target, session)))
+    results = (
+        check_endpoint(target, runtime),
+        check_chat(target, lambda: chat_events(target, session, token)),
+    )
     return 0 if report(results) else 1
 
 

@@ -1,8 +1,13 @@
-"""Talking to the agent API: finding its URL, signing the request with SigV4, streaming the response."""
+"""Talking to the agent API: finding its URL, authenticating the request, streaming the response.
+
+A request is signed with SigV4 (`api.auth: iam`) or carries a Cognito access token as a bearer token
+(`api.auth: cognito`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +27,10 @@ if TYPE_CHECKING:
 
 API_URL_OUTPUT_KEY = "ApiUrl"
 SIGNING_SERVICE = "execute-api"
+# Where programs read a Cognito access token from when no --token is given (an `api.auth: cognito` API).
+TOKEN_VARIABLE = "COGNITO_ACCESS_TOKEN"  # noqa: S105 (a variable's name, not a secret)
+# A bearer token's characters (RFC 6750, b64token): a Cognito access token is a JWT, well within them.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _READ_SIZE = 65536
 
@@ -117,6 +126,29 @@ def sign(
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(credentials.get_frozen_credentials(), SIGNING_SERVICE, region).add_auth(request)
     return dict(request.headers.items())
+
+
+def given_token(flag: str | None) -> str | None:
+    """Return the access token a user gave: ``flag`` (``--token``), else ``$COGNITO_ACCESS_TOKEN``.
+
+    Empty counts as not given.
+    """
+    return flag or os.environ.get(TOKEN_VARIABLE) or None
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Return the ``Authorization`` header sending ``token`` (an access token) as a bearer token.
+
+    Raises:
+        ClientFailure: ``token`` is not a bearer token (the message never repeats it).
+
+    """
+    if not _BEARER_TOKEN.fullmatch(token):
+        raise ClientFailure(
+            f"the access token is not a bearer token ({len(token)} characters; expected letters, digits and "
+            "-._~+/ as in a JWT): check --token or " + TOKEN_VARIABLE
+        )
+    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,17 @@ import boto3
 from botocore.exceptions import BotoCoreError
 
 from agent_client.api import (
+    TOKEN_VARIABLE,
     ApiHttpError,
     ChatCall,
     ClientFailure,
     api_url_from_stack,
+    bearer,
     chat_url,
     cloudformation_client,
     default_stack_name,
     encode_body,
+    given_token,
     region_from_url,
     sign,
 )
@@ -47,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, help="sampling temperature (0..2)")
     parser.add_argument("--no-sign", action="store_true", help="send the request unsigned (local API)")
     parser.add_argument(
+        "--token",
+        help="a Cognito access token, sent as a bearer token instead of a SigV4 signature (an api.auth: "
+        f"cognito environment); default: ${TOKEN_VARIABLE}, which keeps it out of the process list",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="if the model is scaled to zero, fail at once (503 model_warming) instead of waiting for it",
@@ -59,11 +67,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
+    token = given_token(args.token)
     try:
-        call = prepare_call(args)
+        call = prepare_call(args, token)
         return Renderer(out, err).render(call.events())
     except ApiHttpError as exc:
         err.write(f"error: {exc}\n")
+        if exc.status == 401:
+            err.write(f"{_unauthorized_hint(token)}\n")
         return EXIT_API_ERROR
     except ClientFailure as exc:
         err.write(f"error: {exc}\n")
@@ -73,8 +84,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return EXIT_CLIENT_ERROR
 
 
-def prepare_call(args: argparse.Namespace) -> ChatCall:
-    """Resolve the URL and build the (signed) request from the arguments."""
+def _unauthorized_hint(token: str | None) -> str:
+    # API Gateway's Cognito authorizer answers 401 to a missing, expired or otherwise invalid token.
+    if token is None:
+        return (
+            f"hint: this API wants a Cognito access token (api.auth: cognito): pass --token or set "
+            f"{TOKEN_VARIABLE}"
+        )
+    return "hint: the access token was refused; it may have expired (Cognito's last one hour by default)"
+
+
+def prepare_call(args: argparse.Namespace, token: str | None = None) -> ChatCall:
+    """Resolve the URL and build the request from the arguments.
+
+    With ``token``, the request carries it as a bearer token; otherwise it is SigV4-signed unless
+    ``--no-sign``.
+    """
     body: dict[str, Any] = {"prompt": args.prompt}
     if args.session:
         body["session_id"] = args.session
@@ -95,7 +120,9 @@ def prepare_call(args: argparse.Namespace) -> ChatCall:
             cloudformation_client(session), args.stack_name or default_stack_name(args.env)
         )
     url = chat_url(api_url)
-    if not args.no_sign:
+    if token is not None:
+        headers.update(bearer(token))
+    elif not args.no_sign:
         session = session or _session(args)
         region = args.region or region_from_url(url) or session.region_name
         if not region:

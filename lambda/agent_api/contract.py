@@ -25,7 +25,10 @@ ENV_TOOLS: Final = "AGENT_TOOLS"
 ENV_SESSIONS_BUCKET: Final = "AGENT_SESSIONS_BUCKET"
 ENV_MAX_PROMPT_CHARS: Final = "AGENT_MAX_PROMPT_CHARS"
 ENV_STREAM_REASONING: Final = "AGENT_STREAM_REASONING"
-# Cognito sign-in of a `api.auth: cognito` environment, for the chat page (empty or unset: no sign-in).
+# How callers of the deployed API authenticate (AUTH_MODES), which the chat page must know to reach it.
+ENV_AUTH: Final = "AGENT_AUTH"
+# Cognito sign-in of a `api.auth: cognito` environment, for the chat page: required when AGENT_AUTH is
+# cognito, empty or unset otherwise.
 ENV_COGNITO_DOMAIN: Final = "AGENT_COGNITO_DOMAIN"
 ENV_COGNITO_CLIENT_ID: Final = "AGENT_COGNITO_CLIENT_ID"
 ENV_COGNITO_SCOPE: Final = "AGENT_COGNITO_SCOPE"
@@ -47,6 +50,7 @@ AGENT_VARIABLES: Final = frozenset(
         ENV_SESSIONS_BUCKET,
         ENV_MAX_PROMPT_CHARS,
         ENV_STREAM_REASONING,
+        ENV_AUTH,
         ENV_COGNITO_DOMAIN,
         ENV_COGNITO_CLIENT_ID,
         ENV_COGNITO_SCOPE,
@@ -117,6 +121,15 @@ METRICS_NAMESPACE_RULE: Final = (
 # The model's reasoning streams as `reasoning` events unless this is "false".
 BOOLEANS: Final = ("true", "false")
 STREAM_REASONING_DEFAULT: Final = True
+# How callers authenticate, as `AGENT_AUTH` names it and the chat page's `config.json` reports it: `none` (the
+# API itself checks no caller: the local stack), or what API Gateway checks in front of a deployed API, `iam`
+# (SigV4, which a browser cannot sign) or `cognito` (a Cognito access token; the `AGENT_COGNITO_*` variables
+# then say how the page signs in). The stack sets it from cdk.json's `api.auth`; `none` is the default so that
+# the app run by itself, as the local stack runs it, serves a page that sends no credentials.
+AUTH_NONE: Final = "none"
+AUTH_IAM: Final = "iam"
+AUTH_COGNITO: Final = "cognito"
+AUTH_MODES: Final = (AUTH_NONE, AUTH_IAM, AUTH_COGNITO)
 # The OAuth resource server of a Cognito deployment and its one scope: API Gateway's authorizer admits only
 # access tokens carrying COGNITO_API_SCOPE (stacks/agent_api/sign_in.py).
 COGNITO_RESOURCE_SERVER: Final = "agent-api"
@@ -159,11 +172,11 @@ SESSION_ID_HEADER: Final = "X-Session-Id"
 # The model's state (in service, warming, scaled to zero) and the request that wakes it (issue 12).
 STATUS_PATH: Final = "/status"
 WARM_PATH: Final = "/warm"
-# The chat page, and the JSON it reads at start: `{"auth": ..., "sessions": bool}` (docs/agent-api.md).
+# The chat page, and the JSON it reads at start: `{"auth": ..., "sessions": bool}` and, under `cognito`, how
+# it signs in (docs/agent-api.md, "The chat page"). API Gateway serves both without authorization: a browser
+# must load them before it can sign in.
 PAGE_PATH: Final = "/"
 PAGE_CONFIG_PATH: Final = "/config.json"
-# The page's auth mode when the API itself checks no caller (the local stack).
-PAGE_AUTH_NONE: Final = "none"
 REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature", "wait")
 # A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
 # kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).

@@ -2,7 +2,8 @@
 
 The page is one self-contained HTML file (`chat_page.html`, inline script and style, nothing from another
 origin), read once when the app is built. Its Content-Security-Policy allows exactly that inline script and
-style (by their SHA-256) and requests to this origin only.
+style (by their SHA-256) and requests to this origin only, plus the Cognito managed-login origin where the
+page signs in there (it exchanges its authorization code at that origin's token endpoint with `fetch`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import base64
 import hashlib
 import re
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agent_api.contract import PAGE_AUTH_NONE, PAGE_CONFIG_PATH, PAGE_PATH
+from agent_api.contract import PAGE_CONFIG_PATH, PAGE_PATH
 from agent_api.settings import Settings
 
 PAGE_FILE: Final = Path(__file__).with_name("chat_page.html")
@@ -34,17 +35,33 @@ def _inline_hashes(html: str, tag: str) -> str:
     return " ".join(f"'sha256-{digest}'" for digest in digests)
 
 
+def page_config(settings: Settings) -> dict[str, Any]:
+    """Return what the page reads at start (docs/agent-api.md, "The chat page").
+
+    How callers authenticate, whether sessions are on and, under Cognito, where and how the page signs in.
+    """
+    config: dict[str, Any] = {"auth": settings.auth, "sessions": settings.sessions_enabled}
+    if settings.cognito is not None:
+        config["cognito"] = {
+            "domain": settings.cognito.domain,
+            "client_id": settings.cognito.client_id,
+            "scope": settings.cognito.scope,
+        }
+    return config
+
+
 class ChatPage:
-    """Serves the page and its configuration: the auth mode (`none` for now) and whether sessions are on."""
+    """Serves the page and its configuration (:func:`page_config`)."""
 
     def __init__(self, settings: Settings) -> None:
         html = PAGE_FILE.read_text(encoding="utf-8")
         self._html = html.encode()
+        sign_in = f" {settings.cognito.domain}" if settings.cognito is not None else ""
         policy = (
             "default-src 'none'",
             f"script-src {_inline_hashes(html, 'script')}",
             f"style-src {_inline_hashes(html, 'style')}",
-            "connect-src 'self'",
+            f"connect-src 'self'{sign_in}",
             # The page's empty icon (`data:,`), which spares the browser a request for /favicon.ico.
             "img-src data:",
             "base-uri 'none'",
@@ -57,7 +74,7 @@ class ChatPage:
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         }
-        self._config = {"auth": PAGE_AUTH_NONE, "sessions": settings.sessions_enabled}
+        self._config = page_config(settings)
 
     async def page(self, request: Request) -> Response:
         """Answer with the chat page."""

@@ -53,7 +53,9 @@ class Settings:
     # Applied by Powertools' Logger, which reads the same variable; checked here so a typo fails at start.
     log_level: str
     stream_reasoning: bool = contract.STREAM_REASONING_DEFAULT
-    # Unset where callers authenticate with IAM (or run locally).
+    # How callers authenticate (contract.AUTH_MODES): what the chat page is told, never checked by the app.
+    auth: str = contract.AUTH_NONE
+    # Set exactly when `auth` is cognito.
     cognito: CognitoSettings | None = None
     # The endpoint's inference component to invoke; None invokes the endpoint's own model.
     inference_component_name: str | None = None
@@ -106,6 +108,8 @@ class Settings:
         bucket = env.get(contract.ENV_SESSIONS_BUCKET) or None
         if bucket is not None and not contract.BUCKET_PATTERN.fullmatch(bucket):
             reader.errors.append(f"{contract.ENV_SESSIONS_BUCKET}: {bucket!r} is not a valid S3 bucket name")
+        auth = reader.one_of(contract.ENV_AUTH, contract.AUTH_MODES, contract.AUTH_NONE)
+        cognito = reader.cognito(required=auth == contract.AUTH_COGNITO)
         settings = cls(
             endpoint_name=endpoint_name,
             region=region,
@@ -127,7 +131,8 @@ class Settings:
             ),
             log_level=reader.one_of(contract.ENV_LOG_LEVEL, contract.LOG_LEVELS, contract.LOG_LEVEL_DEFAULT),
             stream_reasoning=reader.boolean(contract.ENV_STREAM_REASONING, contract.STREAM_REASONING_DEFAULT),
-            cognito=reader.cognito(),
+            auth=auth,
+            cognito=cognito,
             inference_component_name=component,
         )
         if reader.errors:
@@ -187,15 +192,24 @@ class _Reader:
             self.errors.append(f"{name}: {raw.strip()} is outside {bounds.range}")
         return value
 
-    def cognito(self) -> CognitoSettings | None:
-        """All three Cognito variables, or none of them (empty counts as unset)."""
+    def cognito(self, *, required: bool) -> CognitoSettings | None:
+        """All three Cognito variables when ``required`` (`AGENT_AUTH` is cognito), else none of them.
+
+        Empty counts as unset: the stack sets them empty outside Cognito environments.
+        """
         given = {name: self.env.get(name) or None for name in contract.COGNITO_VARIABLES}
-        if not any(given.values()):
+        if not required:
+            stray = [name for name, value in given.items() if value is not None]
+            if stray:
+                self.errors.append(
+                    f"{', '.join(stray)}: only with {contract.ENV_AUTH}={contract.AUTH_COGNITO} "
+                    "(the chat page signs in with Cognito only there)"
+                )
             return None
         missing = [name for name, value in given.items() if value is None]
         if missing:
             self.errors.append(
-                f"{', '.join(missing)}: required with {', '.join(n for n in given if n not in missing)}"
+                f"{', '.join(missing)}: required with {contract.ENV_AUTH}={contract.AUTH_COGNITO}"
             )
             return None
         checks = {

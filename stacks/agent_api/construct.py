@@ -1,4 +1,7 @@
-"""The agent API: the Strands agent Lambda behind the Web Adapter and an IAM-authorized streaming REST API."""
+"""The agent API: the Strands agent Lambda behind the Web Adapter and a streaming REST API.
+
+Every route is authorized the environment's way (IAM or Cognito), but the chat page's, which anyone may load.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +31,11 @@ _NO_WAF_REASON = (
     "IAM (SigV4) or Cognito authorization and stage throttling guard the API; attach a WAF web ACL if it "
     "must face anonymous internet traffic."
 )
+_PUBLIC_PAGE_REASON = (
+    "The chat page and its config.json carry no secret (the page's code, whether sessions are on, the "
+    "sign-in origin and public client id) and a browser must load them before it can sign in; every other "
+    "method requires the environment's authorization."
+)
 _NO_STAGE_LOGS_REASON = (
     "Stage logs need the account's API Gateway CloudWatch Logs role, set once per account and region outside "
     "the environments; api.stage_logs turns them on once it is (docs/deploy.md)."
@@ -49,12 +57,14 @@ def agent_environment(
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
 ) -> dict[str, str]:
-    """Return the function's environment: every agent API setting explicitly, then the Web Adapter's."""
-    cognito = (
-        sign_in.function_environment()
-        if sign_in is not None
-        else dict.fromkeys(contract.COGNITO_VARIABLES, "")
-    )
+    """Return the function's environment: every agent API setting explicitly, then the Web Adapter's.
+
+    ``sign_in`` is the environment's Cognito sign-in (``api.auth: cognito``); without it callers use IAM.
+    """
+    if sign_in is not None:
+        auth, cognito = contract.AUTH_COGNITO, sign_in.function_environment()
+    else:
+        auth, cognito = contract.AUTH_IAM, dict.fromkeys(contract.COGNITO_VARIABLES, "")
     return {
         contract.ENV_ENDPOINT_NAME: endpoint_name,
         contract.ENV_INFERENCE_COMPONENT_NAME: inference_component_name or "",
@@ -72,6 +82,7 @@ def agent_environment(
         contract.ENV_SERVICE_NAME: contract.SERVICE_NAME,
         contract.ENV_METRICS_NAMESPACE: agent.metrics_namespace,
         contract.ENV_LOG_LEVEL: agent.log_level,
+        contract.ENV_AUTH: auth,
         **cognito,
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
@@ -122,8 +133,8 @@ def chat_request_schema(max_prompt_chars: int, max_tokens: int) -> apigateway.Js
 class AgentApi(Construct):
     """Sessions bucket, agent function and ``POST /chat`` REST API streaming the function's response.
 
-    Every method of the API is authorized the environment's way (``api.auth``): IAM (SigV4), or a Cognito
-    access token carrying the API's scope (``sign_in``, made by :class:`CognitoSignIn`).
+    Every method of the API but the chat page's two is authorized the environment's way (``api.auth``): IAM
+    (SigV4), or a Cognito access token carrying the API's scope (``sign_in``, made by :class:`CognitoSignIn`).
     """
 
     def __init__(
@@ -245,6 +256,7 @@ class AgentApi(Construct):
         self.chat_url = self._chat_route(agent)
         self.openai_base_url = self._openai_routes()
         self._model_state_routes()
+        self._page_routes()
 
     @property
     def page_url(self) -> str:
@@ -268,7 +280,7 @@ class AgentApi(Construct):
         )
 
     def _authorization(self) -> dict[str, Any]:
-        """Return the authorization every method of the API sets (cdk-nag's APIG4 and COG4 check each)."""
+        """Return the authorization every method but the page's sets (cdk-nag's APIG4 and COG4 check each)."""
         if self.sign_in is not None:
             return self.sign_in.method_options()
         return {"authorization_type": apigateway.AuthorizationType.IAM}
@@ -386,6 +398,23 @@ class AgentApi(Construct):
         self.api.root.resource_for_path(contract.WARM_PATH).add_method(
             "POST", self._streaming_integration(), **self._authorization()
         )
+
+    def _page_routes(self) -> None:
+        """Add ``GET /`` (the chat page) and ``GET /config.json`` (how it signs in), with no authorization.
+
+        A browser cannot sign SigV4, and under Cognito it needs the page and its configuration to start the
+        sign-in; both are the same for every caller. The page then sends its access token on every call.
+        """
+        for path in (contract.PAGE_PATH, contract.PAGE_CONFIG_PATH):
+            method = self.api.root.resource_for_path(path).add_method(
+                "GET",
+                self._streaming_integration(),
+                authorization_type=apigateway.AuthorizationType.NONE,
+            )
+            nag.acknowledge(
+                method,
+                {"AwsSolutions-APIG4": _PUBLIC_PAGE_REASON, "AwsSolutions-COG4": _PUBLIC_PAGE_REASON},
+            )
 
     def _streaming_integration(self) -> apigateway.LambdaIntegration:
         """Proxy to the function, streaming its response."""

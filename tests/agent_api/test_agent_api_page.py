@@ -3,7 +3,21 @@ in tests/e2e/test_e2e_chat_page.py."""
 
 from __future__ import annotations
 
+from agent_api import contract
+from agent_api.settings import CognitoSettings
 from tests.agent_api.harness import HarnessFactory
+
+SIGN_IN = CognitoSettings(
+    domain="https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com",
+    client_id="4example5clientid6abcdefghi",
+    scope="openid email agent-api/invoke",
+)
+
+
+def csp(harness: HarnessFactory, **settings: object) -> dict[str, str]:
+    """The page's Content-Security-Policy, directive by directive."""
+    policy = harness([], **settings).client.get("/").headers["content-security-policy"]
+    return dict(part.split(" ", 1) for part in policy.split("; "))
 
 
 def test_page_is_uncached_html_that_calls_the_chat_route(harness: HarnessFactory) -> None:
@@ -17,14 +31,25 @@ def test_page_is_uncached_html_that_calls_the_chat_route(harness: HarnessFactory
 
 
 def test_page_may_run_only_its_own_inline_code_and_reach_only_its_origin(harness: HarnessFactory) -> None:
-    policy = harness([]).client.get("/").headers["content-security-policy"]
+    directives = csp(harness)
 
-    directives = dict(part.split(" ", 1) for part in policy.split("; "))
     assert directives["default-src"] == "'none'"
     assert directives["connect-src"] == "'self'"
     assert directives["script-src"].startswith("'sha256-")
     assert directives["style-src"].startswith("'sha256-")
-    assert "unsafe-inline" not in policy
+    assert "unsafe-inline" not in "; ".join(directives.values())
+
+
+def test_under_cognito_the_page_may_reach_exactly_the_sign_in_origin_too(harness: HarnessFactory) -> None:
+    directives = csp(harness, auth=contract.AUTH_COGNITO, cognito=SIGN_IN)
+
+    assert directives["connect-src"] == f"'self' {SIGN_IN.domain}"
+    # Sign-in leaves the page by navigation (authorize, logout), never by a form or a frame.
+    assert (directives["form-action"], directives["frame-ancestors"]) == ("'none'", "'none'")
+
+
+def test_under_iam_the_page_reaches_only_its_origin(harness: HarnessFactory) -> None:
+    assert csp(harness, auth=contract.AUTH_IAM)["connect-src"] == "'self'"
 
 
 def test_page_loads_nothing_from_another_origin(harness: HarnessFactory) -> None:
@@ -47,6 +72,22 @@ def test_config_says_sessions_are_on_with_a_bucket(harness: HarnessFactory) -> N
     response = harness([], sessions_bucket="page-sessions").client.get("/config.json")
 
     assert response.json() == {"auth": "none", "sessions": True}
+
+
+def test_config_names_iam_for_an_iam_deployment(harness: HarnessFactory) -> None:
+    response = harness([], auth=contract.AUTH_IAM, sessions_bucket="page-sessions").client.get("/config.json")
+
+    assert response.json() == {"auth": "iam", "sessions": True}
+
+
+def test_config_tells_a_cognito_deployments_page_how_to_sign_in(harness: HarnessFactory) -> None:
+    response = harness([], auth=contract.AUTH_COGNITO, cognito=SIGN_IN).client.get("/config.json")
+
+    assert response.json() == {
+        "auth": "cognito",
+        "sessions": False,
+        "cognito": {"domain": SIGN_IN.domain, "client_id": SIGN_IN.client_id, "scope": SIGN_IN.scope},
+    }
 
 
 def test_page_answers_only_get(harness: HarnessFactory) -> None:

@@ -142,30 +142,56 @@ def test_stream_reasoning_must_be_true_or_false() -> None:
 
 
 COGNITO = {
+    contract.ENV_AUTH: contract.AUTH_COGNITO,
     contract.ENV_COGNITO_DOMAIN: "https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com",
     contract.ENV_COGNITO_CLIENT_ID: "4example5clientid6abcdefghi",
     contract.ENV_COGNITO_SCOPE: "openid email agent-api/invoke",
 }
 
 
-def test_cognito_sign_in_is_read_when_all_three_variables_are_set() -> None:
+def test_cognito_sign_in_is_read_under_cognito_auth() -> None:
     from agent_api.settings import CognitoSettings
 
-    assert load(**COGNITO).cognito == CognitoSettings(
+    settings = load(**COGNITO)
+    assert settings.auth == contract.AUTH_COGNITO
+    assert settings.cognito == CognitoSettings(
         domain=COGNITO[contract.ENV_COGNITO_DOMAIN],
         client_id=COGNITO[contract.ENV_COGNITO_CLIENT_ID],
         scope=COGNITO[contract.ENV_COGNITO_SCOPE],
     )
 
 
-def test_empty_cognito_variables_mean_no_sign_in() -> None:
-    assert load(**dict.fromkeys(COGNITO, "")).cognito is None
-    assert load().cognito is None
+def test_auth_defaults_to_none_the_local_stacks_mode() -> None:
+    assert (load().auth, load().cognito) == (contract.AUTH_NONE, None)
 
 
-def test_a_partial_cognito_sign_in_names_the_missing_variables() -> None:
-    message = error_for(**{contract.ENV_COGNITO_DOMAIN: COGNITO[contract.ENV_COGNITO_DOMAIN]})
-    assert f"{contract.ENV_COGNITO_CLIENT_ID}, {contract.ENV_COGNITO_SCOPE}: required with" in message
+@pytest.mark.parametrize("auth", [contract.AUTH_NONE, contract.AUTH_IAM])
+def test_empty_cognito_variables_mean_no_sign_in(auth: str) -> None:
+    settings = load(**{**dict.fromkeys(COGNITO, ""), contract.ENV_AUTH: auth})
+    assert (settings.auth, settings.cognito) == (auth, None)
+
+
+def test_auth_must_be_one_of_the_modes() -> None:
+    assert "AGENT_AUTH: 'jwt' is not one of none, iam, cognito" in error_for(AGENT_AUTH="jwt")
+
+
+def test_cognito_auth_names_the_missing_sign_in_variables() -> None:
+    message = error_for(
+        **{
+            contract.ENV_AUTH: contract.AUTH_COGNITO,
+            contract.ENV_COGNITO_DOMAIN: COGNITO[contract.ENV_COGNITO_DOMAIN],
+        }
+    )
+    assert (
+        f"{contract.ENV_COGNITO_CLIENT_ID}, {contract.ENV_COGNITO_SCOPE}: required with AGENT_AUTH=cognito"
+        in (message)
+    )
+
+
+@pytest.mark.parametrize("auth", [contract.AUTH_NONE, contract.AUTH_IAM])
+def test_cognito_variables_outside_cognito_auth_are_refused(auth: str) -> None:
+    message = error_for(**{**COGNITO, contract.ENV_AUTH: auth})
+    assert f"{', '.join(contract.COGNITO_VARIABLES)}: only with AGENT_AUTH=cognito" in message
 
 
 @pytest.mark.parametrize(

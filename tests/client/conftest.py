@@ -1,4 +1,4 @@
-"""Client fixtures: a stand-in agent API (a scripted server) and dummy AWS credentials."""
+"""Client fixtures: a stand-in agent API (a scripted server), dummy AWS credentials and no access token."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent_client.api import TOKEN_VARIABLE
 from tests.support.scripted_server import ScriptedServer
 
 
@@ -20,7 +21,7 @@ def api() -> Iterator[ScriptedServer]:
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials only; never a real profile or instance metadata."""
     for name in list(os.environ):
-        if name.startswith("AWS_"):
+        if name.startswith("AWS_") or name == TOKEN_VARIABLE:
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

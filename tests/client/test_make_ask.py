@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_client.api import TOKEN_VARIABLE
 from tests.client.test_client_cli import DONE, answer
 from tests.support.scripted_server import Reply, ScriptedServer
 
@@ -63,3 +64,13 @@ def test_a_client_problem_is_named_as_the_clients_status_2() -> None:
     result = make_ask("PROMPT=Hi", "URL=http://127.0.0.1:9")
     assert result.returncode != 0
     assert "the client exited with status 2 (client-side problem)" in result.stderr
+
+
+def test_an_access_token_in_the_environment_is_sent_as_a_bearer_token(api: ScriptedServer) -> None:
+    # make passes the environment through to the client, which sends the token (--no-sign or not).
+    api.reply = answer(("text", {"delta": "Hello"}), DONE)
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
+    result = make_ask("PROMPT=Hi", f"URL={api.url}", env={**without_aws_credentials(), TOKEN_VARIABLE: token})
+    assert result.returncode == 0, result.stderr
+    assert api.received[0].headers["Authorization"] == f"Bearer {token}"
+    assert token not in result.stdout + result.stderr

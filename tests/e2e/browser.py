@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Final
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -60,7 +61,23 @@ PAGE_LOAD_TIMEOUT: Final = 10.0
 def open_page(driver: webdriver.Chrome, base_url: str) -> None:
     """Load the chat page at ``base_url``/ and wait until it has read its configuration."""
     driver.get(f"{base_url}/")
-    WebDriverWait(driver, PAGE_LOAD_TIMEOUT).until(lambda d: d.find_element(By.ID, "send").is_enabled())
+    wait_until_ready(driver)
+
+
+def sign_in(driver: webdriver.Chrome) -> None:
+    """Press the page's Sign in and wait until it is back from managed login, signed in."""
+    driver.find_element(By.ID, "sign-in").click()
+    wait_until_ready(driver)
+
+
+def wait_until_ready(driver: webdriver.Chrome) -> None:
+    """Wait until the page can send a prompt, across the navigations of a sign-in."""
+    # While the browser goes to the sign-in page and back, elements vanish or go stale.
+    WebDriverWait(
+        driver,
+        PAGE_LOAD_TIMEOUT,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(lambda d: d.find_element(By.ID, "send").is_enabled())
 
 
 def ask(driver: webdriver.Chrome, prompt: str) -> WebElement:
@@ -81,5 +98,9 @@ def finished(driver: webdriver.Chrome, reply: WebElement) -> WebElement:
 
 
 def text_of(reply: WebElement) -> str:
-    """Return the answer's text as streamed so far."""
-    return str(reply.find_element(By.CSS_SELECTOR, ".text").get_attribute("textContent"))
+    """Return the answer's text as streamed so far.
+
+    One script reads it in the page: the page redraws a reply's children with every event, so a child found
+    by one WebDriver call may be gone (stale) by the next.
+    """
+    return str(reply.parent.execute_script("return arguments[0].querySelector('.text').textContent;", reply))

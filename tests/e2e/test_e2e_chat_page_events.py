@@ -20,11 +20,11 @@ pytestmark = pytest.mark.e2e
 DONE = encode_event("done", {"stop_reason": "end_turn", "usage": {"input_tokens": 9, "output_tokens": 2}})
 
 
-def page_replies() -> list[Reply]:
-    """The page and its configuration, as the app serves them."""
+def page_replies(auth: str = "none") -> list[Reply]:
+    """The page and its configuration (with ``auth``), as the app serves them."""
     return [
         Reply([PAGE_FILE.read_bytes()], content_type="text/html; charset=utf-8", chunked=False),
-        Reply([json.dumps({"auth": "none", "sessions": False}).encode()], chunked=False),
+        Reply([json.dumps({"auth": auth, "sessions": False}).encode()], chunked=False),
     ]
 
 

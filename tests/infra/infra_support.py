@@ -9,6 +9,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from stacks.agent_api.lambda_contract import contract
+
 ROOT = Path(__file__).resolve().parents[2]
 # An environment unlike dev/prod: S3 weights, vLLM, a one-GPU instance, an x86_64 function, stage logs and
 # base images pulled from Docker Hub directly.
@@ -71,6 +73,34 @@ def only(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
     found = resources(template, resource_type)
     assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
     return dict(next(iter(found.values())).get("Properties", {}))
+
+
+# The REST API's methods as (path, HTTP method): those authorized the environment's way, and the chat page's
+# two, which need no authorization.
+ROUTES = [
+    (contract.CHAT_PATH, "POST"),
+    (contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST"),
+    (contract.OPENAI_MODELS_PATH, "GET"),
+    (contract.STATUS_PATH, "GET"),
+    (contract.WARM_PATH, "POST"),
+]
+PAGE_ROUTES = [(contract.PAGE_PATH.rstrip("/"), "GET"), (contract.PAGE_CONFIG_PATH, "GET")]
+
+
+def api_methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(path, HTTP method) -> the method's properties`` of the REST API."""
+    api_resources = resources(template, "AWS::ApiGateway::Resource")
+
+    def path(resource: dict[str, Any]) -> str:
+        if "Ref" not in resource:  # the root resource: {"Fn::GetAtt": [api, "RootResourceId"]}
+            return ""
+        properties = api_resources[resource["Ref"]]["Properties"]
+        return f"{path(properties['ParentId'])}/{properties['PathPart']}"
+
+    methods = resources(template, "AWS::ApiGateway::Method").values()
+    return {
+        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"] for m in methods
+    }
 
 
 def agent_function(template: dict[str, Any]) -> dict[str, Any]:

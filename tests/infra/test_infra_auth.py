@@ -13,7 +13,16 @@ import pytest
 
 from stacks.agent_api.lambda_contract import contract
 from stacks.config import ConfigError, parse_environment
-from tests.infra.infra_support import cdk_context, deployed_values, only, resources, synthesize
+from tests.infra.infra_support import (
+    PAGE_ROUTES,
+    ROUTES,
+    api_methods,
+    cdk_context,
+    deployed_values,
+    only,
+    resources,
+    synthesize,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -33,10 +42,19 @@ def logical_id(template: dict[str, Any], resource_type: str) -> str:
     return found
 
 
-def methods(template: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [method["Properties"] for method in resources(template, "AWS::ApiGateway::Method").values()]
-    assert found
-    return found
+def authorization(method: dict[str, Any]) -> tuple[Any, ...]:
+    return (method["AuthorizationType"], method.get("AuthorizerId"), method.get("AuthorizationScopes"))
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_the_api_routes_the_chat_page_and_its_config_to_anyone(template: Lookup, environment: str) -> None:
+    found = api_methods(template(environment))
+    assert found.keys() == {*ROUTES, *PAGE_ROUTES}
+    for route in PAGE_ROUTES:
+        # The browser loads them before it can sign in (and cannot sign SigV4 at all).
+        assert authorization(found[route]) == ("NONE", None, None)
+        # Served by the agent function, as /chat is.
+        assert found[route]["Integration"] == found[(contract.CHAT_PATH, "POST")]["Integration"]
 
 
 def test_cdk_json_ships_one_environment_of_each_auth_mode() -> None:
@@ -45,25 +63,28 @@ def test_cdk_json_ships_one_environment_of_each_auth_mode() -> None:
     assert modes == {"dev": "iam", "prod": "cognito"}
 
 
-def test_iam_environment_signs_every_method_and_makes_no_user_pool(template: Lookup) -> None:
+def test_iam_environment_signs_every_api_method_and_makes_no_user_pool(template: Lookup) -> None:
     dev = template("dev")
-    assert {method["AuthorizationType"] for method in methods(dev)} == {"AWS_IAM"}
+    found = api_methods(dev)
+    assert {route: authorization(found[route]) for route in ROUTES} == dict.fromkeys(
+        ROUTES, ("AWS_IAM", None, None)
+    )
     assert [r["Type"] for r in dev["Resources"].values() if r["Type"].startswith("AWS::Cognito::")] == []
     assert resources(dev, "AWS::ApiGateway::Authorizer") == {}
     assert COGNITO_OUTPUTS.isdisjoint(dev["Outputs"])
 
 
-def test_cognito_environment_authorizes_every_method_with_an_access_token_scope(template: Lookup) -> None:
+def test_cognito_environment_authorizes_every_api_method_with_an_access_token_scope(template: Lookup) -> None:
     prod = template("prod")
     authorizer = only(prod, "AWS::ApiGateway::Authorizer")
     assert authorizer["Type"] == "COGNITO_USER_POOLS"
     assert authorizer["IdentitySource"] == "method.request.header.Authorization"
     assert authorizer["ProviderARNs"] == [{"Fn::GetAtt": [logical_id(prod, "AWS::Cognito::UserPool"), "Arn"]}]
     authorizer_id = logical_id(prod, "AWS::ApiGateway::Authorizer")
-    assert [
-        (method["AuthorizationType"], method["AuthorizerId"], method["AuthorizationScopes"])
-        for method in methods(prod)
-    ] == [("COGNITO_USER_POOLS", {"Ref": authorizer_id}, [contract.COGNITO_API_SCOPE])] * len(methods(prod))
+    found = api_methods(prod)
+    assert {route: authorization(found[route]) for route in ROUTES} == dict.fromkeys(
+        ROUTES, ("COGNITO_USER_POOLS", {"Ref": authorizer_id}, [contract.COGNITO_API_SCOPE])
+    )
 
 
 def test_method_scopes_make_api_gateway_take_access_tokens_not_id_tokens() -> None:

@@ -66,6 +66,7 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         metrics_namespace=agent.metrics_namespace,
         log_level=agent.log_level,
         stream_reasoning=agent.stream_reasoning,
+        auth=config.api.auth,
         cognito=sign_in(config, variables),
         inference_component_name=config.inference_component_name,
     )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent_api import contract
-from tests.infra.infra_support import agent_function, only, resources
+from tests.infra.infra_support import PAGE_ROUTES, ROUTES, agent_function, api_methods, only, resources
 
 pytestmark = pytest.mark.infra
 
@@ -33,33 +33,8 @@ def as_list(value: Any) -> list[Any]:
 # --- API Gateway -------------------------------------------------------------------------------------------
 
 
-def api_methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """``(path, HTTP method) -> the method's properties`` of the REST API."""
-    api_resources = resources(template, "AWS::ApiGateway::Resource")
-
-    def path(resource: dict[str, Any]) -> str:
-        if "Ref" not in resource:  # the root resource: {"Fn::GetAtt": [api, "RootResourceId"]}
-            return ""
-        properties = api_resources[resource["Ref"]]["Properties"]
-        return f"{path(properties['ParentId'])}/{properties['PathPart']}"
-
-    methods = resources(template, "AWS::ApiGateway::Method").values()
-    return {
-        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"] for m in methods
-    }
-
-
-ROUTES = [
-    (contract.CHAT_PATH, "POST"),
-    (contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST"),
-    (contract.OPENAI_MODELS_PATH, "GET"),
-    (contract.STATUS_PATH, "GET"),
-    (contract.WARM_PATH, "POST"),
-]
-
-
-def test_the_api_serves_chat_the_openai_and_the_model_state_routes_only(template: Lookup) -> None:
-    assert set(api_methods(template("dev"))) == set(ROUTES)
+def test_the_api_serves_chat_the_openai_the_model_state_and_the_page_routes_only(template: Lookup) -> None:
+    assert set(api_methods(template("dev"))) == {*ROUTES, *PAGE_ROUTES}
 
 
 @pytest.mark.parametrize(("path", "http_method"), ROUTES)

@@ -14,7 +14,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ops.smoke import MachineClient, Target, access_token, check_chat, measure_chat, target_from_stack
+from agent_api.sse import encode_event
+from ops.smoke import (
+    MachineClient,
+    Target,
+    access_token,
+    chat_events,
+    check_chat,
+    measure_chat,
+    target_from_stack,
+)
 from stacks.agent_api.lambda_contract import contract
 from tests.support.scripted_server import Reply, ScriptedServer
 
@@ -219,3 +228,73 @@ def test_a_cognito_stack_without_its_machine_client_output_is_one_clear_error(
     )
     with pytest.raises(LookupError, match="has no TokenUrl output"):
         target_from_stack(client, "SageMakerAgent-prod", "us-east-1")  # type: ignore[arg-type]
+
+
+# --- How /chat is authenticated ----------------------------------------------------------------------------
+GIVEN_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
+
+
+def chat_answer() -> Reply:
+    events = [encode_event("text", {"delta": "Sun"}), encode_event("done", {"stop_reason": "end_turn"})]
+    return Reply(events, content_type="text/event-stream")
+
+
+class Session:
+    """Stands in for a boto3 session: AWS credentials to sign with, and the clients a test allows."""
+
+    def __init__(self, **clients: object) -> None:
+        self.clients = clients
+        self.boto = boto3.session.Session(
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="us-east-1"
+        )
+
+    def client(self, service: str, **_: object) -> object:
+        assert service in self.clients, f"smoke asked for a {service} client"
+        return self.clients[service]
+
+    def get_credentials(self) -> object:
+        return self.boto.get_credentials()
+
+
+# 127.0.0.2 is a loopback address, but not one smoke takes for the local stack: it authenticates there.
+REMOTE_HOST = "127.0.0.2"
+
+
+def test_a_given_token_is_sent_instead_of_a_signature() -> None:
+    with ScriptedServer(chat_answer(), host=REMOTE_HOST) as api:
+        target = Target("endpoint", f"{api.url}/chat", "us-east-1")
+        assert target.signed
+        events = [event.name for event in chat_events(target, Session(), GIVEN_TOKEN)]
+    assert events == ["text", "done"]
+    assert api.received[0].headers["Authorization"] == f"Bearer {GIVEN_TOKEN}"
+
+
+def test_without_a_token_an_iam_api_gets_a_sigv4_signature() -> None:
+    with ScriptedServer(chat_answer(), host=REMOTE_HOST) as api:
+        list(chat_events(Target("endpoint", f"{api.url}/chat", "us-east-1"), Session()))
+    authorization = api.received[0].headers["Authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/us-east-1/execute-api/aws4_request" in authorization
+
+
+def test_a_given_token_spares_the_machine_clients_credentials() -> None:
+    machine = MachineClient("us-east-1_Example1", "client1", "https://login.example.com/oauth2/token")
+    with ScriptedServer(chat_answer(), host=REMOTE_HOST) as api:
+        target = Target("endpoint", f"{api.url}/chat", "us-east-1", machine_client=machine)
+        # No cognito-idp client: smoke must not read the machine client's secret.
+        list(chat_events(target, Session(), GIVEN_TOKEN))
+    assert api.received[0].headers["Authorization"] == f"Bearer {GIVEN_TOKEN}"
+
+
+def test_without_a_token_a_cognito_api_gets_the_machine_clients(cognito: tuple[object, Stubber]) -> None:
+    client, stub = cognito
+    issued = {"access_token": "eyJ.machine.token", "expires_in": 3600, "token_type": "Bearer"}
+    with (
+        ScriptedServer(Reply([json.dumps(issued).encode()], chunked=False)) as login,
+        ScriptedServer(chat_answer(), host=REMOTE_HOST) as api,
+    ):
+        machine = MachineClient("us-east-1_Example1", "client1", f"{login.url}/oauth2/token")
+        with_secret(stub, machine)
+        target = Target("endpoint", f"{api.url}/chat", "us-east-1", machine_client=machine)
+        list(chat_events(target, Session(**{"cognito-idp": client})))
+    assert api.received[0].headers["Authorization"] == "Bearer eyJ.machine.token"
