@@ -78,8 +78,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
-# How callers authenticate to the agent API: SigV4 with IAM credentials, or Cognito user pool tokens.
-AUTH_MODES = ("iam", "cognito")
+# How callers of a deployed agent API authenticate: SigV4 with IAM credentials, or Cognito user pool tokens
+# (the agent API's own `none` is the local stack's, which API Gateway never fronts).
+AUTH_MODES = (contract.AUTH_IAM, contract.AUTH_COGNITO)
 # A Cognito prefix domain (botocore's cognito-idp DomainType; the managed login lives at
 # https://<prefix>.auth.<region>.amazoncognito.com).
 _DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$")

@@ -20,16 +20,49 @@ pytestmark = pytest.mark.e2e
 DONE = encode_event("done", {"stop_reason": "end_turn", "usage": {"input_tokens": 9, "output_tokens": 2}})
 
 
-def page_replies(auth: str = "none") -> list[Reply]:
-    """The page and its configuration (with ``auth``), as the app serves them."""
+IN_SERVICE = Reply([json.dumps({"state": "in_service"}).encode()], chunked=False)
+
+
+def page_replies(auth: str = "none", warm: Reply = IN_SERVICE) -> list[Reply]:
+    """The page and its configuration (with ``auth``) as the app serves them, then the page's `POST /warm`
+    (answered ``warm``), which it sends once it can send a prompt."""
     return [
         Reply([PAGE_FILE.read_bytes()], content_type="text/html; charset=utf-8", chunked=False),
         Reply([json.dumps({"auth": auth, "sessions": False}).encode()], chunked=False),
+        warm,
     ]
 
 
 def serve_page(chat_reply: Reply, *then: Reply) -> ScriptedServer:
     return ScriptedServer(*page_replies(), chat_reply, *then)
+
+
+def open_warmed_page(browser: Chrome, server: ScriptedServer) -> None:
+    """Open the page and wait for its `POST /warm`, so that the next request is the prompt's."""
+    already = len(server.received)
+    open_page(browser, server.url)
+    WebDriverWait(browser, 10).until(lambda _: len(server.received) >= already + 3)
+    assert (server.received[already + 2].method, server.received[already + 2].path) == ("POST", "/warm")
+
+
+def test_opening_the_page_wakes_a_model_scaled_to_zero_and_says_so_until_it_is_in_service(
+    browser: Chrome,
+) -> None:
+    warming = json.dumps({"state": "warming", "desired_copies": 1, "current_copies": 0}).encode()
+    in_service = json.dumps({"state": "in_service", "desired_copies": 1, "current_copies": 1}).encode()
+    with ScriptedServer(
+        *page_replies(warm=Reply([warming], status=202, chunked=False)), Reply([in_service], chunked=False)
+    ) as server:
+        open_warmed_page(browser, server)
+        notice = browser.find_element(By.ID, "notice")
+        WebDriverWait(browser, 10).until(lambda _: notice.is_displayed())
+        shown = notice.text
+        # The page checks GET /status every 15 s and clears its notice once a copy is in service.
+        WebDriverWait(browser, 30).until(lambda _: not notice.is_displayed())
+
+        assert shown.startswith("The model is starting")
+        assert [(r.method, r.path) for r in server.received[2:]] == [("POST", "/warm"), ("GET", "/status")]
+        assert browser.find_element(By.ID, "send").is_enabled()
 
 
 def test_warming_status_shows_until_the_answer_starts(browser: Chrome) -> None:
@@ -40,7 +73,7 @@ def test_warming_status_shows_until_the_answer_starts(browser: Chrome) -> None:
         pause_after=1,
     )
     with serve_page(chat) as server:
-        open_page(browser, server.url)
+        open_warmed_page(browser, server)
         reply = ask(browser, "Hello")
         notice = browser.find_element(By.ID, "notice")
         WebDriverWait(browser, 10).until(lambda _: notice.is_displayed())
@@ -59,7 +92,7 @@ def test_refusal_before_streaming_shows_its_code_and_retry_after(browser: Chrome
     body = json.dumps({"code": "model_warming", "message": "the model is starting"}).encode()
     refusal = Reply([body], status=503, headers={"Retry-After": "30"}, chunked=False)
     with serve_page(refusal) as server:
-        open_page(browser, server.url)
+        open_warmed_page(browser, server)
         reply = finished(browser, ask(browser, "Hello"))
 
         assert reply.get_attribute("data-state") == "error"
@@ -73,7 +106,7 @@ def test_stream_cut_off_keeps_its_text_and_says_so(browser: Chrome) -> None:
     text = encode_event("text", {"delta": "Half an ans"})
     cut = Reply([text], content_type="text/event-stream", pause_after=1, break_after=1)
     with serve_page(cut) as server:
-        open_page(browser, server.url)
+        open_warmed_page(browser, server)
         reply = ask(browser, "Hello")
         WebDriverWait(browser, 10).until(lambda _: text_of(reply) == "Half an ans")
         cut.resume.set()
@@ -87,7 +120,7 @@ def test_stream_cut_off_keeps_its_text_and_says_so(browser: Chrome) -> None:
 def test_reload_while_streaming_keeps_the_prompt_and_says_the_answer_was_cut(browser: Chrome) -> None:
     held = Reply([encode_event("text", {"delta": "Hal"})], content_type="text/event-stream", pause_after=1)
     with serve_page(held, *page_replies()) as server:
-        open_page(browser, server.url)
+        open_warmed_page(browser, server)
         reply = ask(browser, "Hello")
         WebDriverWait(browser, 10).until(lambda _: text_of(reply) == "Hal")
 

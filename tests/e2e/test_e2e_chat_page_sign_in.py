@@ -87,7 +87,8 @@ def test_the_page_signs_in_with_pkce_and_streams_a_tool_call_with_the_bearer_tok
         CLIENT_ID,
         cognito_api.page_url,
     )
-    assert cognito_api.authorizer.admitted == ["/chat"]
+    # The page's own POST /warm, once signed in, carried the token too.
+    assert sorted(cognito_api.authorizer.admitted) == ["/chat", "/warm"]
     assert reply.get_attribute("data-state") == "done"
     [tool] = reply.find_elements(By.CSS_SELECTOR, ".tool")
     assert tool.get_attribute("data-tool-name") == "get_weather"
@@ -164,7 +165,8 @@ def test_an_expired_token_leads_back_to_sign_in_and_the_prompt_survives(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant")
     )[0]
     assert finished(browser, reply).get_attribute("data-state") == "done"
-    assert cognito_api.authorizer.admitted == ["/chat"]
+    # The page's own POST /warm carried the token too.
+    assert sorted(cognito_api.authorizer.admitted) == ["/chat", "/warm", "/warm"]
 
 
 def test_sign_out_clears_the_token_and_the_conversation(cognito_api: SignInStack, browser: Chrome) -> None:
