@@ -155,7 +155,7 @@ class Warmer:
 StartTurn = Callable[[], Awaitable[AgentTurn | ErrorReply]]
 """Starts the request's turn again (reopening its session); an `ErrorReply` if it cannot."""
 StreamTurn = Callable[[AgentTurn, Any], AsyncIterator[bytes]]
-"""Streams a started turn's events from its first item on (the `/chat` stream)."""
+"""Streams a started turn's events from its first item on (`/chat`'s, or a streamed OpenAI completion's)."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ CHAT_STREAM: Final = WaitingStream(
 
 
 class WarmingService:
-    """The `/status` and `/warm` handlers, and the wait of a `/chat` request that found the model asleep.
+    """The `/status` and `/warm` handlers, and the wait of a request that found the model asleep.
 
     Without an inference component (`warmer` None: a classic endpoint) the model is always in service.
     """
