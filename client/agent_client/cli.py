@@ -139,12 +139,17 @@ def _session(args: argparse.Namespace) -> boto3.Session:
 
 
 class Renderer:
-    """Prints the answer to `out` as it arrives, tool calls inline; the summary and errors go to `err`."""
+    """Prints the answer to `out` as it arrives, tool calls inline.
+
+    The model's reasoning, the warming progress, the summary and errors go to `err`, so `out` holds the
+    answer alone.
+    """
 
     def __init__(self, out: TextIO, err: TextIO) -> None:
         self.out = out
         self.err = err
         self._line_open = False
+        self._reasoning_open = False
 
     def render(self, events: Iterable[Event]) -> int:
         """Print every event; the exit code says whether the answer completed."""
@@ -162,6 +167,10 @@ class Renderer:
             data = json.loads(event.data)
         except ValueError:
             return None
+        if event.name == "reasoning":
+            self._reason(str(data.get("delta", "")))
+            return None
+        self._end_reasoning()
         if event.name == "text":
             self._write(str(data.get("delta", "")))
         elif event.name == "status":
@@ -187,6 +196,21 @@ class Renderer:
             self.err.write(f"error ({data.get('code')}): {data.get('message')}\n")
             return EXIT_API_ERROR
         return None
+
+    def _reason(self, text: str) -> None:
+        if not text:
+            return
+        if not self._reasoning_open:
+            self.err.write("[reasoning] ")
+            self._reasoning_open = True
+        self.err.write(text)
+        self.err.flush()
+
+    def _end_reasoning(self) -> None:
+        if self._reasoning_open:
+            self.err.write("\n")
+            self.err.flush()
+            self._reasoning_open = False
 
     def _write(self, text: str) -> None:
         if text:

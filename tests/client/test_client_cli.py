@@ -81,6 +81,18 @@ def test_warming_status_is_shown_on_stderr_before_the_answer(api: ScriptedServer
     assert err.startswith("[model warming: 0 s]\n[model warming: 10 s]\n")
 
 
+def test_reasoning_is_shown_on_stderr_and_the_answer_alone_on_stdout(api: ScriptedServer) -> None:
+    api.reply = answer(
+        ("reasoning", {"delta": "The user greets me."}),
+        ("reasoning", {"delta": " Greet back."}),
+        ("text", {"delta": "Hello"}),
+        DONE,
+    )
+    code, out, err = run("Hi", "--url", api.url, "--no-sign")
+    assert (code, out) == (EXIT_OK, "Hello\n")
+    assert err.startswith("[reasoning] The user greets me. Greet back.\n[end_turn")
+
+
 def test_no_wait_asks_the_api_not_to_wait_and_shows_its_503(api: ScriptedServer) -> None:
     body = json.dumps({"code": "model_warming", "message": "the model is scaled to zero"}).encode()
     api.reply = Reply([body], status=503, chunked=False)
