@@ -61,6 +61,7 @@ class ChatService:
 
     `sessions` is the session store when the settings enable sessions; validation accepts a request's
     `session_id` only then. `warming` wakes a model scaled to zero when a turn finds no copy in service.
+    `metrics` makes each request's metrics.
     """
 
     def __init__(
@@ -69,11 +70,13 @@ class ChatService:
         factory: AgentFactory,
         sessions: SessionStore | None,
         warming: WarmingService,
+        metrics: Callable[[], RequestMetrics],
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.sessions = sessions
         self.warming = warming
+        self._metrics = metrics
 
     async def health(self, request: Request) -> Response:
         """Readiness check for the Lambda Web Adapter."""
@@ -103,15 +106,44 @@ class ChatService:
             },
         )
 
+        build_agent = functools.partial(self._build_agent, chat_request)
+        turn = await self.begin_turn(chat_request, request, request_id, build_agent)
+        if isinstance(turn, ErrorReply):
+            return error_response(turn, request_id)
+        return await self._answer(request, chat_request, turn, request_id)
+
+    async def begin_turn(
+        self,
+        chat_request: ChatRequest,
+        request: Request,
+        request_id: str,
+        build_agent: Callable[[SessionLease | None], Agent],
+    ) -> AgentTurn | ErrorReply:
+        """Start answering `chat_request` with the agent `build_agent` makes, or say why it cannot.
+
+        When the request names a session, the session is locked and read first and `build_agent` gets its
+        lease (else None); the turn saves and releases it.
+        """
         lease: SessionLease | None = None
         if chat_request.session_id is not None:
-            opened = await self.open_session(chat_request.session_id, request, request_id)
+            opened = await self._open_session(chat_request.session_id, request, request_id)
             if isinstance(opened, ErrorReply):
-                return error_response(opened, request_id)
+                return opened
             lease = opened
-        return await self._start_turn(request, chat_request, lease, request_id)
+        turn = AgentTurn(
+            functools.partial(build_agent, lease),
+            chat_request.prompt,
+            session_id=chat_request.session_id,
+            request_id=request_id,
+            metrics=self._metrics(),
+            on_answered=None if lease is None else functools.partial(asyncio.to_thread, lease.save),
+            on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
+            stream_reasoning=self.settings.stream_reasoning,
+        )
+        turn.start()
+        return turn
 
-    async def open_session(
+    async def _open_session(
         self, session_id: str, request: Request, request_id: str
     ) -> SessionLease | ErrorReply:
         """Lock and load the caller's session, or say why this request may not use it now."""
@@ -133,40 +165,10 @@ class ChatService:
             )
             return error
 
-    def start_turn(
-        self,
-        chat_request: ChatRequest,
-        lease: SessionLease | None,
-        request_id: str,
-        build_agent: Callable[[], Agent],
-    ) -> AgentTurn:
-        """Start answering `chat_request` with the agent `build_agent` makes.
-
-        The turn saves and releases the session `lease`, when there is one.
-        """
-        turn = AgentTurn(
-            build_agent,
-            chat_request.prompt,
-            session_id=chat_request.session_id,
-            request_id=request_id,
-            metrics=RequestMetrics(self.settings.metrics_namespace, self.settings.service_name),
-            on_answered=None if lease is None else functools.partial(asyncio.to_thread, lease.save),
-            on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
-            stream_reasoning=self.settings.stream_reasoning,
-        )
-        turn.start()
-        return turn
-
-    def _turn(self, chat_request: ChatRequest, lease: SessionLease | None, request_id: str) -> AgentTurn:
-        """Start the request's own agent turn (its conversation, or its session's)."""
-        return self.start_turn(
-            chat_request, lease, request_id, functools.partial(self._build_agent, chat_request, lease)
-        )
-
-    async def _start_turn(
-        self, request: Request, chat_request: ChatRequest, lease: SessionLease | None, request_id: str
+    async def _answer(
+        self, request: Request, chat_request: ChatRequest, turn: AgentTurn, request_id: str
     ) -> Response:
-        turn = self._turn(chat_request, lease, request_id)
+        """Stream the started turn's answer, or refuse the request if it failed before its first event."""
         first = await _first_event(turn, request)
         if isinstance(first, _ClientGone):
             # Nobody is left to answer: the turn is cancelled (the model call closed, the session released).
@@ -190,20 +192,10 @@ class ChatService:
         """Wake a model found scaled to zero before anything streamed, then wait for it or refuse at once."""
         if not chat_request.wait or self.warming.warmer is None:
             return await self.warming.wake_and_refuse(error, request_id)
-        restart = functools.partial(self._restart_turn, chat_request, request, request_id)
+        # Once the model is awake the turn starts again: its session, released by the refused turn, reopened.
+        build_agent = functools.partial(self._build_agent, chat_request)
+        restart = functools.partial(self.begin_turn, chat_request, request, request_id, build_agent)
         return self.warming.wait_then_answer(restart, _stream, {"x-request-id": request_id})
-
-    async def _restart_turn(
-        self, chat_request: ChatRequest, request: Request, request_id: str
-    ) -> AgentTurn | ErrorReply:
-        """Start the request's turn again once the model is awake (its session, released, opened again)."""
-        lease: SessionLease | None = None
-        if chat_request.session_id is not None:
-            opened = await self.open_session(chat_request.session_id, request, request_id)
-            if isinstance(opened, ErrorReply):
-                return opened
-            lease = opened
-        return self._turn(chat_request, lease, request_id)
 
     def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
         """Build the request's agent; with a session it starts from the conversation read with the lease."""
@@ -311,7 +303,7 @@ def create_app(
     warmer = _warmer(settings, session, sagemaker_client, factory)
     metrics = functools.partial(RequestMetrics, settings.metrics_namespace, settings.service_name)
     warming = WarmingService(warmer, warming_policy or WarmingPolicy(), metrics)
-    service = ChatService(settings, factory, sessions, warming)
+    service = ChatService(settings, factory, sessions, warming, metrics)
     application = Starlette(
         routes=[
             Route(contract.CHAT_PATH, service.chat, methods=["POST"]),

@@ -341,7 +341,7 @@ class OpenAIService:
                 "max_tokens": chat_request.max_tokens,
             },
         )
-        turn = await self._start_turn(completion, request, request_id)
+        turn = await self._begin_turn(completion, request, request_id)
         if isinstance(turn, ErrorReply):
             return openai_error(turn, request_id)
         first = await turn.next()
@@ -360,20 +360,12 @@ class OpenAIService:
             _stream(turn, first, chunks), media_type=sse.MEDIA_TYPE, headers={**sse.HEADERS, **headers}
         )
 
-    async def _start_turn(
+    async def _begin_turn(
         self, completion: CompletionRequest, request: Request, request_id: str
     ) -> AgentTurn | ErrorReply:
         """Start the completion's turn (on its session, opened and locked first, when it names one)."""
-        chat_request = completion.chat
-        lease: SessionLease | None = None
-        if chat_request.session_id is not None:
-            opened = await self.chat.open_session(chat_request.session_id, request, request_id)
-            if isinstance(opened, ErrorReply):
-                return opened
-            lease = opened
-        return self.chat.start_turn(
-            chat_request, lease, request_id, functools.partial(self._build_agent, completion, lease)
-        )
+        build_agent = functools.partial(self._build_agent, completion)
+        return await self.chat.begin_turn(completion.chat, request, request_id, build_agent)
 
     async def _model_warming(
         self,
@@ -393,7 +385,7 @@ class OpenAIService:
         request_id = headers["x-request-id"]
         if not completion.stream or warming.warmer is None:
             return await warming.wake_and_refuse(error, request_id, render=error_body)
-        restart = functools.partial(self._start_turn, completion, request, request_id)
+        restart = functools.partial(self._begin_turn, completion, request, request_id)
         return warming.wait_then_answer(
             restart, functools.partial(_stream, chunks=chunks), headers, WAITING_STREAM
         )

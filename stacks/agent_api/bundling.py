@@ -136,7 +136,10 @@ class PipLocalBundling:
         if not requirements.is_file():
             raise LocalBundlingError(f"cannot bundle {self.source_dir}: {requirements} does not exist")
         shutil.copytree(
-            self.source_dir, output_dir, ignore=shutil.ignore_patterns(*SOURCE_EXCLUDES), dirs_exist_ok=True
+            self.source_dir,
+            output_dir,
+            ignore=lambda _directory, names: {name for name in names if _excluded(Path(name))},
+            dirs_exist_ok=True,
         )
         command = self.pip_command(output_dir)
         result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
@@ -173,7 +176,7 @@ def bundled_code(source_dir: Path, *, architecture: str, python_version: str) ->
 
 
 def _excluded(relative: Path) -> bool:
-    """Whether a path under the sources is left out of the bundle (as ``shutil.ignore_patterns`` does)."""
+    """Whether a path under the sources is left out of the bundle: any of its parts matches an exclude."""
     return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in SOURCE_EXCLUDES)
 
 
