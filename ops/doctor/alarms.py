@@ -76,9 +76,8 @@ def check_alarms(account: Account, config: EnvironmentConfig, stack: DeployedSta
             tuple(fired),
         )
     elif watching:
-        yield Finding(
-            Status.OK, "alarm history", f"none of {plural(len(watching), 'alarm')} fired in the last {window}"
-        )
+        watched = plural(len(watching), "alarm")
+        yield Finding(Status.OK, "alarm history", f"no alarm fired in the last {window} ({watched} watching)")
     yield from _subscribers(account, config, watching)
 
 
@@ -92,7 +91,7 @@ def _subscribers(
         yield Finding(
             Status.WARN,
             subject,
-            f"{plural(len(silent), 'alarm')} notify no SNS topic: {', '.join(silent)}",
+            f"no SNS topic among the actions of {', '.join(silent)}: nobody hears of them",
             f"cdk deploy -c env={config.name} to restore their actions",
         )
     topics = sorted({topic for alarm in watching.values() for topic in _topics(alarm)})

@@ -252,7 +252,7 @@ def test_the_target_lists_its_newest_activities_in_plain_words(stubbed: Stubbed)
     )
     found = by_subject(run(stubbed), "scaling of")
     assert found.status is Status.OK
-    assert found.summary == "1 copy wanted, 0-1 allowed; 2 activities in the last 24 h 00 min"
+    assert found.summary == "1 copy wanted, 0-1 allowed; 2 activities in the last 24 h"
     assert found.evidence == (
         f"2026-05-04 11:00 UTC Successful: Setting desired copy count to 1. (alarm {WAKE_ALARM})",
         f"2026-05-04 09:00 UTC not scaled (AlreadyAtDesiredCapacity) (alarm {IDLE_ALARM})",
