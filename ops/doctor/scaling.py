@@ -47,8 +47,9 @@ _ACTIVITY_PAGES = 3  # 50 activities a page, newest first
 _ACTIVITIES_SHOWN = 5
 _CHANGES_SHOWN = 6
 _CAUSE_ALARM = re.compile(r"monitor alarm (?P<alarm>.+?) in state ALARM")
-_ENDPOINT_VARIANT = re.compile(r"endpoint/(?P<endpoint>[^/]+)/variant/(?P<variant>[^/]+)")
-_COMPONENT = "inference-component/"
+# The SageMaker resource ids Application Auto Scaling scales (API Reference, RegisterScalableTarget).
+ENDPOINT_VARIANT = re.compile(r"endpoint/(?P<endpoint>[^/]+)/variant/(?P<variant>[^/]+)")
+COMPONENT_PREFIX = "inference-component/"
 # Target tracking's alarms: the one firing on high values scales out, the one on low values scales in.
 _ABOVE = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "GreaterThanUpperThreshold"}
 _BELOW = {"LessThanThreshold", "LessThanOrEqualToThreshold", "LessThanLowerThreshold"}
@@ -133,10 +134,10 @@ def _dimension(target: ScalableTarget) -> ScalableDimensionType:
 def _desired(account: Account, target: ScalableTarget) -> int | None:
     """Return the target's desired capacity now, from the component or endpoint variant it scales."""
     try:
-        if target.resource_id.startswith(_COMPONENT):
-            component = account.component(target.resource_id.removeprefix(_COMPONENT))
+        if target.resource_id.startswith(COMPONENT_PREFIX):
+            component = account.component(target.resource_id.removeprefix(COMPONENT_PREFIX))
             return component.get("RuntimeConfig", {}).get("DesiredCopyCount")
-        match = _ENDPOINT_VARIANT.fullmatch(target.resource_id)
+        match = ENDPOINT_VARIANT.fullmatch(target.resource_id)
         if match is not None:
             for variant in account.endpoint(match["endpoint"]).get("ProductionVariants", []):
                 if variant["VariantName"] == match["variant"]:
