@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 _ALARM_NAMES_PER_CALL = 100
 # Alarm state changes kept per alarm: enough to tell a flapping alarm from a stuck one.
 _HISTORY_ITEMS = 100
+# Action runs shown for an alarm whose scaling did not follow: the newest tell why.
+_ACTION_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,18 @@ class StateChange:
 
     at: datetime
     state: str
+
+
+@dataclass(frozen=True)
+class ActionRun:
+    """One run of an alarm's action: when, CloudWatch's summary of it, and the target's error, if any.
+
+    The summary reads "Successfully executed action ..." or "Failed to execute action ...".
+    """
+
+    at: datetime
+    summary: str
+    error: str | None
 
 
 @dataclass
@@ -137,6 +151,38 @@ class Account:
             ]
             self._history[alarm_name] = sorted(changes, key=lambda change: change.at)
         return self._history[alarm_name]
+
+    def action_runs(self, alarm_name: str) -> list[ActionRun]:
+        """Return the newest runs of the alarm's actions in the window, oldest first (Action history items).
+
+        A scaling policy that refuses to act says why here, e.g. Application Auto Scaling's "No step
+        adjustment found for metric value ..." in the item's HistoryData ``error``.
+        """
+        items = self.clients.cloudwatch.describe_alarm_history(
+            AlarmName=alarm_name,
+            HistoryItemType="Action",
+            StartDate=self.since,
+            EndDate=self.now,
+            MaxRecords=_ACTION_RUNS,
+            ScanBy="TimestampDescending",
+        )["AlarmHistoryItems"]
+        runs = [
+            ActionRun(
+                item["Timestamp"], item.get("HistorySummary", ""), _action_error(item.get("HistoryData"))
+            )
+            for item in items
+            if "Timestamp" in item
+        ]
+        return sorted(runs, key=lambda run: run.at)
+
+
+def _action_error(data: str | None) -> str | None:
+    """Return the error of an Action history item's HistoryData, if it has one."""
+    try:
+        error = json.loads(data or "").get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error if isinstance(error, str) else None
 
 
 def _new_state(data: str | None, summary: str | None) -> str | None:

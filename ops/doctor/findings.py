@@ -42,12 +42,14 @@ class Verdict:
         return 1 if self.failures or self.errors else 0
 
     def __str__(self) -> str:
-        counts = f"{self.failures} problem(s), {self.warnings} warning(s)"
+        unread = f"{plural(self.errors, 'check')} could not read the account" if self.errors else ""
+        problems = plural(self.failures, "problem") if self.failures else ""
+        warnings = plural(self.warnings, "warning") if self.warnings else ""
         if self.failures:
-            return f"UNHEALTHY: {counts}, {self.errors} check(s) could not read the account"
+            return "UNHEALTHY: " + ", ".join(part for part in (problems, warnings, unread) if part)
         if self.errors:
-            return f"UNKNOWN: {self.errors} check(s) could not read the account; {counts}"
-        return f"HEALTHY, {self.warnings} warning(s)" if self.warnings else "HEALTHY"
+            return "UNKNOWN: " + ", ".join(part for part in (unread, warnings) if part)
+        return f"HEALTHY, {warnings}" if warnings else "HEALTHY"
 
 
 def report(findings: Iterable[Finding], out: Callable[[str], object] = print) -> Verdict:

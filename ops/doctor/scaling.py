@@ -15,10 +15,11 @@ the alarms that drive it (target tracking's own alarms included), so the doctor 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
@@ -302,70 +303,90 @@ def _alarm_finding(
     )
     state = alarm["StateValue"]
     entered = alarm.get("StateTransitionedTimestamp") or alarm["StateUpdatedTimestamp"]
+    window = duration(account.window)
     history = (
-        f"went to ALARM {plural(fired, 'time')} in the last {duration(account.window)}, "
-        f"caused {plural(len(caused), 'scaling activity', 'scaling activities')}"
+        f"went to ALARM {plural(fired, 'time')} in the last {window}" if fired else f"no ALARM in {window}"
     )
+    if caused:
+        history += f", which caused {plural(len(caused), 'scaling activity', 'scaling activities')}"
     summary = f"{state} since {when(entered)}; {history}"
     if state != "ALARM" or moves is None or desired is None or desired == moves.goal:
         return Finding(Status.OK, subject, summary, evidence=evidence)
+    since_entered = [activity for activity in caused if activity["StartTime"] >= entered - _GRACE]
+    judged = _judge(account, config, policy, alarm, moves, entered, desired, units, since_entered)
+    if judged is None:
+        return Finding(Status.OK, subject, f"{summary}; the {moves.word} is under way", evidence=evidence)
+    return dataclasses.replace(judged, subject=subject, evidence=evidence + judged.evidence)
+
+
+def _judge(
+    account: Account,
+    config: EnvironmentConfig,
+    policy: ScalingPolicyTypeDef,
+    alarm: MetricAlarmTypeDef,
+    moves: Push,
+    entered: datetime,
+    desired: int,
+    units: tuple[str, str],
+    since_entered: Sequence[ScalingActivityTypeDef],
+) -> Finding | None:
+    """Judge an alarm in ALARM whose policy would still move the capacity (``None``: it is moving it).
+
+    The finding's subject is left for the caller to fill in.
+    """
     waited = account.now - entered
-    unit = _unit(desired, units)
-    wanted = f"{moves.word} to {plural(moves.goal, *units)}"
+    goal = plural(moves.goal, *units)
+    verb = moves.word.replace("-", " ")
+    still = f"{plural(desired, *units)} still wanted"
     if not alarm.get("ActionsEnabled", True):
         return Finding(
             Status.FAIL,
-            subject,
+            "",
             f"in ALARM for {duration(waited)}, but its actions are disabled, so no {moves.word} follows "
-            f"({desired} {unit} wanted)",
-            f"aws cloudwatch enable-alarm-actions --alarm-names {alarm_name}",
-            evidence,
+            f"({still})",
+            f"aws cloudwatch enable-alarm-actions --alarm-names {alarm['AlarmName']}",
         )
-    since_entered = [activity for activity in caused if activity["StartTime"] >= entered - _GRACE]
     if since_entered:
         newest = since_entered[0]
         if _failed(newest):
             return Finding(
                 Status.FAIL,
-                subject,
-                f"in ALARM for {duration(waited)}; the {wanted} failed: "
+                "",
+                f"in ALARM for {duration(waited)}; the {moves.word} to {goal} failed: "
                 f"{newest.get('StatusMessage', 'no message')}",
                 f"act on the message; make preflight ENV={config.name} checks the instance quota",
-                evidence,
             )
         if _not_scaled(newest):
             codes = ", ".join(reason["Code"] for reason in newest.get("NotScaledReasons", []))
             return Finding(
                 Status.WARN,
-                subject,
-                f"in ALARM for {duration(waited)}; Application Auto Scaling decided not to {wanted} "
+                "",
+                f"in ALARM for {duration(waited)}; Application Auto Scaling decided not to {verb} to {goal} "
                 f"({codes})",
                 "nothing if the capacity is where it should be; else compare the target's minimum and "
                 "maximum with cdk.json and deploy",
-                evidence,
             )
-        return Finding(Status.OK, subject, f"{summary}; the {wanted} is under way", evidence=evidence)
+        return None
     if waited <= moves.cooldown + _GRACE:
         return Finding(
             Status.OK,
-            subject,
-            f"{summary}; the {wanted} is due within the policy's cooldown",
-            evidence=evidence,
+            "",
+            f"in ALARM for {duration(waited)}; the {moves.word} to {goal} is due within its policy's "
+            "cooldown",
         )
+    runs = account.action_runs(alarm["AlarmName"])
+    description = alarm.get("AlarmDescription", "no description")
     return Finding(
         Status.FAIL,
-        subject,
-        f"in ALARM since {when(entered)} ({duration(waited)}; "
-        f"{alarm.get('AlarmDescription', 'no description')}) "
-        f"but no {moves.word} activity followed: {desired} {unit} still wanted, the policy "
-        f"{policy['PolicyName']} would {wanted}",
-        "check that the alarm's action is the policy (aws cloudwatch describe-alarms --alarm-names "
-        f"{alarm_name} --query 'MetricAlarms[0].AlarmActions') and that the policy exists (aws "
-        f"application-autoscaling describe-scaling-policies --service-namespace {policy['ServiceNamespace']} "
-        f"--resource-id {policy['ResourceId']}); cdk deploy -c env={config.name} restores both",
-        evidence,
+        "",
+        f"in ALARM since {when(entered)} ({duration(waited)}; {description}) but no {moves.word} activity "
+        f"followed: {still}, the policy {policy['PolicyName']} would {verb} to {goal}",
+        "read why in the alarm's action runs above, if any; check that the alarm's action is the policy (aws "
+        f"cloudwatch describe-alarms --alarm-names {alarm['AlarmName']} --query "
+        "'MetricAlarms[0].AlarmActions') and that the policy exists (aws application-autoscaling "
+        f"describe-scaling-policies --service-namespace {policy['ServiceNamespace']} --resource-id "
+        f"{policy['ResourceId']}); cdk deploy -c env={config.name} restores both",
+        tuple(
+            f"{when(run.at)} action: {run.summary}" + (f": {run.error}" if run.error else "") for run in runs
+        ),
     )
-
-
-def _unit(count: int, units: tuple[str, str]) -> str:
-    return units[0] if count == 1 else units[1]

@@ -206,6 +206,24 @@ def history(*changes: tuple[datetime, str, str]) -> dict[str, Any]:
     }
 
 
+def action_runs(*runs: tuple[datetime, str, str | None]) -> dict[str, Any]:
+    """DescribeAlarmHistory Action items, given oldest first as (when, summary, error), sent newest first."""
+    return {
+        "AlarmHistoryItems": [
+            {
+                "AlarmName": "x",
+                "Timestamp": at,
+                "HistoryItemType": "Action",
+                "HistorySummary": summary,
+                "HistoryData": json.dumps(
+                    {"actionState": "Failed" if error else "Succeeded", **({"error": error} if error else {})}
+                ),
+            }
+            for at, summary, error in reversed(runs)
+        ]
+    }
+
+
 # --- Application Auto Scaling -------------------------------------------------------------------------------
 
 

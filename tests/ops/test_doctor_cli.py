@@ -6,12 +6,14 @@ import dataclasses
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ops.doctor.__main__ import run
+from ops.doctor.findings import Finding, Status, Verdict, duration, report
 from ops.environment import CDK_JSON, load_environment
 from tests.ops.conftest import Stubbed
 from tests.ops.doctor_fakes import (
@@ -25,6 +27,7 @@ from tests.ops.doctor_fakes import (
     STACK,
     TOPIC,
     WAKE_ALARM,
+    action_runs,
     activities,
     ago,
     alarm,
@@ -49,7 +52,11 @@ FROM_ZERO = step_policy("ScaleOutFromZero", (WAKE_ALARM,), (1,))
 
 
 def script_dev(
-    stubbed: Stubbed, *, idle: dict[str, Any] | None = None, endpoint_error: str | None = None
+    stubbed: Stubbed,
+    *,
+    idle: dict[str, Any] | None = None,
+    idle_actions: dict[str, Any] | None = None,
+    endpoint_error: str | None = None,
 ) -> None:
     """Every call of a whole run against a deployed dev environment, client by client, in order."""
     stub = stubbed.stub
@@ -88,6 +95,8 @@ def script_dev(
             "ScanBy": "TimestampDescending",
         },
     )
+    if idle_actions is not None:  # read only when the idle alarm's scale-in did not follow
+        cloudwatch.add_response("describe_alarm_history", idle_actions)
     cloudwatch.add_response("describe_alarm_history", history())
     # The watching alarms: the scaling ones are known already, only the others are described.
     cloudwatch.add_response(
@@ -125,11 +134,15 @@ def test_a_healthy_dev_environment_reads_as_such_and_exits_0(stubbed: Stubbed) -
 
 
 def test_a_scale_in_that_did_not_happen_makes_the_environment_unhealthy_exit_1(stubbed: Stubbed) -> None:
-    script_dev(stubbed, idle=alarm(IDLE_ALARM, "ALARM", ago(minutes=45), (TO_ZERO["PolicyARN"],)))
+    script_dev(
+        stubbed,
+        idle=alarm(IDLE_ALARM, "ALARM", ago(minutes=45), (TO_ZERO["PolicyARN"],)),
+        idle_actions=action_runs(),
+    )
     lines: list[str] = []
     assert run(DEV, stubbed.account, lines.append) == 1
     assert any(line.startswith(f"FAIL  scale-in alarm {IDLE_ALARM}: in ALARM since") for line in lines)
-    assert lines[-1] == "\nUNHEALTHY: 1 problem(s), 0 warning(s), 0 check(s) could not read the account"
+    assert lines[-1] == "\nUNHEALTHY: 1 problem"
 
 
 def test_a_call_the_credentials_may_not_make_fails_that_check_alone(stubbed: Stubbed) -> None:
@@ -141,7 +154,7 @@ def test_a_call_the_credentials_may_not_make_fails_that_check_alone(stubbed: Stu
         f"ERROR endpoint {ENDPOINT}: could not be read: An error occurred (AccessDeniedException)"
     )
     assert sum(line.startswith("ok ") for line in lines) == 10  # every other check still ran
-    assert lines[-1] == "\nUNKNOWN: 1 check(s) could not read the account; 0 problem(s), 0 warning(s)"
+    assert lines[-1] == "\nUNKNOWN: 1 check could not read the account"
 
 
 def test_an_environment_not_deployed_is_unhealthy_after_one_finding(stubbed: Stubbed) -> None:
@@ -253,3 +266,51 @@ def test_make_help_lists_the_doctor_and_passes_the_environment() -> None:
         ["make", "-n", "doctor", "ENV=prod", "HOURS=6"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "-m ops.doctor --env prod --hours 6" in dry
+
+
+@pytest.mark.parametrize(
+    ("counts", "verdict", "status"),
+    [
+        ((0, 0, 0), "HEALTHY", 0),
+        ((0, 2, 0), "HEALTHY, 2 warnings", 0),
+        ((1, 1, 0), "UNHEALTHY: 1 problem, 1 warning", 1),
+        ((2, 0, 1), "UNHEALTHY: 2 problems, 1 check could not read the account", 1),
+        ((0, 1, 2), "UNKNOWN: 2 checks could not read the account, 1 warning", 1),
+    ],
+)
+def test_the_verdict_and_its_exit_status(counts: tuple[int, int, int], verdict: str, status: int) -> None:
+    assert (str(Verdict(*counts)), Verdict(*counts).exit_status) == (verdict, status)
+
+
+def test_a_finding_prints_its_evidence_then_what_to_do() -> None:
+    lines: list[str] = []
+    findings = [
+        Finding(Status.OK, "a", "fine"),
+        Finding(Status.WARN, "b", "odd", "look", ("line 1", "line 2")),
+        Finding(Status.ERROR, "c", "could not be read: denied", "allow it"),
+    ]
+    assert report(findings, lines.append) == Verdict(0, 1, 1)
+    assert lines == [
+        "ok    a: fine",
+        "WARN  b: odd",
+        "      | line 1",
+        "      | line 2",
+        "      do: look",
+        "ERROR c: could not be read: denied",
+        "      do: allow it",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(seconds=42), "42 s"),
+        (timedelta(minutes=59, seconds=59), "59 min"),
+        (timedelta(hours=3, minutes=5), "3 h 05 min"),
+        (timedelta(hours=24), "24 h"),
+        (timedelta(days=3, hours=4, minutes=30), "3 days 4 h"),
+        (timedelta(seconds=-5), "0 s"),
+    ],
+)
+def test_durations_read_in_the_units_that_fit(span: timedelta, text: str) -> None:
+    assert duration(span) == text

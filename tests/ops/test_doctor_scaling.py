@@ -16,6 +16,7 @@ from tests.ops.doctor_fakes import (
     COMPONENT_TARGET,
     IDLE_ALARM,
     WAKE_ALARM,
+    action_runs,
     activities,
     activity,
     ago,
@@ -36,6 +37,8 @@ KEYS = {
     "ScalableDimension": "sagemaker:inference-component:DesiredCopyCount",
 }
 TO_ZERO = step_policy("ScaleInToZero", (IDLE_ALARM,), (0,))
+# What Application Auto Scaling answers an alarm whose metric value fits none of the policy's steps.
+NO_STEP = "No step adjustment found for metric value [] and breach threshold 0.0"
 FROM_ZERO = step_policy("ScaleOutFromZero", (WAKE_ALARM,), (1,))
 
 
@@ -97,16 +100,24 @@ def test_an_idle_alarm_in_alarm_with_no_scale_in_after_it_is_a_failure_saying_so
         stubbed,
         desired=1,
         alarm_items=(idle, alarm(WAKE_ALARM, actions=(FROM_ZERO["PolicyARN"],))),
-        histories=(history((ago(hours=3), "ALARM", "OK"), (ago(minutes=40), "OK", "ALARM")), history()),
+        histories=(
+            history((ago(hours=3), "ALARM", "OK"), (ago(minutes=40), "OK", "ALARM")),
+            action_runs((ago(minutes=39), f"Failed to execute action {TO_ZERO['PolicyARN']}", NO_STEP)),
+            history(),
+        ),
     )
     found = by_subject(run(stubbed), f"scale-in alarm {IDLE_ALARM}")
     assert found.status is Status.FAIL
     assert found.summary == (
         "in ALARM since 2026-05-04 11:20 UTC (40 min; no request for 30 minutes) but no scale-in activity "
-        "followed: 1 copy still wanted, the policy ScaleInToZero would scale-in to 0 copies"
+        "followed: 1 copy still wanted, the policy ScaleInToZero would scale in to 0 copies"
     )
     assert found.action is not None and f"--alarm-names {IDLE_ALARM}" in found.action
-    assert found.evidence == ("2026-05-04 09:00 UTC -> OK", "2026-05-04 11:20 UTC -> ALARM")
+    assert found.evidence == (
+        "2026-05-04 09:00 UTC -> OK",
+        "2026-05-04 11:20 UTC -> ALARM",
+        f"2026-05-04 11:21 UTC action: Failed to execute action {TO_ZERO['PolicyARN']}: {NO_STEP}",
+    )
 
 
 def test_within_the_policy_cooldown_a_missing_scale_in_is_not_yet_a_problem(stubbed: Stubbed) -> None:
@@ -114,7 +125,7 @@ def test_within_the_policy_cooldown_a_missing_scale_in_is_not_yet_a_problem(stub
     script(stubbed, alarm_items=(idle, alarm(WAKE_ALARM)), histories=(history(), history()))
     found = by_subject(run(stubbed), f"scale-in alarm {IDLE_ALARM}")
     assert found.status is Status.OK
-    assert found.summary.endswith("the scale-in to 0 copies is due within the policy's cooldown")
+    assert found.summary == "in ALARM for 3 min; the scale-in to 0 copies is due within its policy's cooldown"
 
 
 def test_a_scale_in_caused_by_the_alarm_after_it_fired_is_what_should_happen(stubbed: Stubbed) -> None:
@@ -161,7 +172,7 @@ def test_a_decision_not_to_scale_is_reported_with_application_auto_scalings_reas
     found = by_subject(findings, f"scale-in alarm {IDLE_ALARM}")
     assert found.status is Status.WARN
     assert found.summary.endswith(
-        "Application Auto Scaling decided not to scale-in to 0 copies (AlreadyAtMinCapacity)"
+        "Application Auto Scaling decided not to scale in to 0 copies (AlreadyAtMinCapacity)"
     )
     # A decision not to scale is no failure of the target.
     assert by_subject(findings, "scaling of").status is Status.OK
@@ -220,13 +231,13 @@ def test_target_tracking_alarms_are_read_from_the_policy_and_judged_by_their_com
             alarm(high, "ALARM", ago(minutes=30), (tracking["PolicyARN"],), operator="GreaterThanThreshold"),
             alarm(low, "OK", ago(hours=1), (tracking["PolicyARN"],), operator="LessThanThreshold"),
         ),
-        histories=(history((ago(minutes=30), "OK", "ALARM")), history()),
+        histories=(history((ago(minutes=30), "OK", "ALARM")), action_runs(), history()),
     )
     findings = run(stubbed)
     out = by_subject(findings, f"scale-out alarm {high}")
     assert out.status is Status.FAIL
     assert "no scale-out activity followed: 1 copy still wanted" in out.summary
-    assert "would scale-out to 3 copies" in out.summary
+    assert "would scale out to 3 copies" in out.summary
     assert by_subject(findings, f"scale-in alarm {low}").status is Status.OK
 
 
