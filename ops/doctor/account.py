@@ -94,10 +94,12 @@ class Account:
     clients: Clients
     now: datetime
     window: timedelta
-    _endpoints: dict[str, DescribeEndpointOutputTypeDef] = field(default_factory=dict)
-    _components: dict[str, DescribeInferenceComponentOutputTypeDef] = field(default_factory=dict)
-    _alarms: dict[str, MetricAlarmTypeDef] = field(default_factory=dict)
-    _history: dict[str, list[StateChange]] = field(default_factory=dict)
+    _endpoints: dict[str, DescribeEndpointOutputTypeDef] = field(default_factory=dict, init=False, repr=False)
+    _components: dict[str, DescribeInferenceComponentOutputTypeDef] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _alarms: dict[str, MetricAlarmTypeDef] = field(default_factory=dict, init=False, repr=False)
+    _history: dict[str, list[StateChange]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def since(self) -> datetime:

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 # Time for an alarm action to reach Application Auto Scaling and for an activity to be recorded, on top of
 # the policy's cooldown.
 _GRACE = timedelta(minutes=5)
-# Application Auto Scaling's cooldown when a policy sets none (API Reference, StepScalingPolicyConfiguration
-# and TargetTrackingScalingPolicyConfiguration: 300 seconds for SageMaker targets).
+# The cooldown when a policy sets none: "If not specified, the default value is 300" (CloudFormation User
+# Guide, ScalingPolicy StepScalingPolicyConfiguration.Cooldown; target tracking's cooldowns alike).
 _DEFAULT_COOLDOWN_SECONDS = 300
 _ACTIVITY_PAGES = 3  # 50 activities a page, newest first
 _ACTIVITIES_SHOWN = 5
@@ -65,8 +65,15 @@ class Push:
     """Where a policy takes the capacity when its alarm is in ALARM, and what that is called."""
 
     goal: int
-    word: str  # "scale-in" or "scale-out"
+    word: str  # "scale-in" or "scale-out": what the policy is for
     cooldown: timedelta
+    exact: bool = False  # sets the capacity to ``goal`` from either side
+
+    def towards(self, desired: int) -> str:
+        """Name the move from ``desired`` to the goal (an exact capacity may scale either way)."""
+        if not self.exact:
+            return self.word
+        return "scale-in" if self.goal < desired else "scale-out"
 
 
 def check_scaling(account: Account, config: EnvironmentConfig, target: ScalableTarget) -> Iterator[Finding]:
@@ -260,7 +267,9 @@ def push(
         if len(set(adjustments)) != 1:
             return None
         goal = min(max(adjustments[0], low), high)
-        return Push(goal, "scale-in" if goal == low and low < high else "scale-out", step_cooldown)
+        return Push(
+            goal, "scale-in" if goal == low and low < high else "scale-out", step_cooldown, exact=True
+        )
     if all(adjustment > 0 for adjustment in adjustments):
         return Push(high, "scale-out", step_cooldown)
     if all(adjustment < 0 for adjustment in adjustments):
@@ -305,7 +314,9 @@ def _alarm_finding(
     entered = alarm.get("StateTransitionedTimestamp") or alarm["StateUpdatedTimestamp"]
     window = duration(account.window)
     history = (
-        f"went to ALARM {plural(fired, 'time')} in the last {window}" if fired else f"no ALARM in {window}"
+        f"went to ALARM {plural(fired, 'time')} in the last {window}"
+        if fired
+        else f"not in ALARM in the last {window}"
     )
     if caused:
         history += f", which caused {plural(len(caused), 'scaling activity', 'scaling activities')}"
@@ -315,7 +326,9 @@ def _alarm_finding(
     since_entered = [activity for activity in caused if activity["StartTime"] >= entered - _GRACE]
     judged = _judge(account, config, policy, alarm, moves, entered, desired, units, since_entered)
     if judged is None:
-        return Finding(Status.OK, subject, f"{summary}; the {moves.word} is under way", evidence=evidence)
+        return Finding(
+            Status.OK, subject, f"{summary}; the {moves.towards(desired)} is under way", evidence=evidence
+        )
     return dataclasses.replace(judged, subject=subject, evidence=evidence + judged.evidence)
 
 
@@ -336,14 +349,14 @@ def _judge(
     """
     waited = account.now - entered
     goal = plural(moves.goal, *units)
-    verb = moves.word.replace("-", " ")
+    noun = moves.towards(desired)
+    verb = noun.replace("-", " ")
     still = f"{plural(desired, *units)} still wanted"
     if not alarm.get("ActionsEnabled", True):
         return Finding(
             Status.FAIL,
             "",
-            f"in ALARM for {duration(waited)}, but its actions are disabled, so no {moves.word} follows "
-            f"({still})",
+            f"in ALARM for {duration(waited)}, but its actions are disabled, so no {noun} follows ({still})",
             f"aws cloudwatch enable-alarm-actions --alarm-names {alarm['AlarmName']}",
         )
     if since_entered:
@@ -352,7 +365,7 @@ def _judge(
             return Finding(
                 Status.FAIL,
                 "",
-                f"in ALARM for {duration(waited)}; the {moves.word} to {goal} failed: "
+                f"in ALARM for {duration(waited)}; the {noun} to {goal} failed: "
                 f"{newest.get('StatusMessage', 'no message')}",
                 f"act on the message; make preflight ENV={config.name} checks the instance quota",
             )
@@ -371,15 +384,14 @@ def _judge(
         return Finding(
             Status.OK,
             "",
-            f"in ALARM for {duration(waited)}; the {moves.word} to {goal} is due within its policy's "
-            "cooldown",
+            f"in ALARM for {duration(waited)}; the {noun} to {goal} is due within its policy's cooldown",
         )
     runs = account.action_runs(alarm["AlarmName"])
     description = alarm.get("AlarmDescription", "no description")
     return Finding(
         Status.FAIL,
         "",
-        f"in ALARM since {when(entered)} ({duration(waited)}; {description}) but no {moves.word} activity "
+        f"in ALARM since {when(entered)} ({duration(waited)}; {description}) but no {noun} activity "
         f"followed: {still}, the policy {policy['PolicyName']} would {verb} to {goal}",
         "read why in the alarm's action runs above, if any; check that the alarm's action is the policy (aws "
         f"cloudwatch describe-alarms --alarm-names {alarm['AlarmName']} --query "

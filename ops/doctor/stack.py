@@ -37,8 +37,17 @@ COMPONENT_OUTPUT = "InferenceComponentName"
 _FAILED_EVENTS_SHOWN = 3
 
 _HEALTHY = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
-# Statuses in which the stack has nothing running to look at.
-_NOTHING_DEPLOYED = {"ROLLBACK_COMPLETE", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"}
+# Statuses in which the stack has nothing running to look at, or only part of it (a first create under way
+# or rolled back, a delete): what it lacks would read as failures.
+_NOTHING_DEPLOYED = {
+    "CREATE_IN_PROGRESS",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "REVIEW_IN_PROGRESS",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+}
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,8 @@ def read_stack(account: Account, config: EnvironmentConfig) -> tuple[Finding, De
             Finding(
                 Status.WARN,
                 subject,
-                f"{summary}: CloudFormation is still at work; what follows may change",
+                f"{summary}: CloudFormation is still at work"
+                + ("; what follows may change as it goes" if deployed.runs else ", nothing to check yet"),
                 f"run make doctor ENV={config.name} again when it ends",
             ),
             deployed,

@@ -345,3 +345,21 @@ def test_push_cannot_tell_for_mixed_steps_or_an_unknown_comparison() -> None:
     band = alarm("a", operator="LessThanLowerOrGreaterThanUpperThreshold")
     assert push(tracking_policy("p", ("a",)), band, registration) is None
     assert isinstance(push(step_policy("p", ("a",), (2,)), alarm("a"), registration), Push)
+
+
+def test_an_exact_capacity_below_the_wanted_one_is_named_a_scale_in_whatever_the_policy_is_for(
+    stubbed: Stubbed,
+) -> None:
+    # The wake policy sets exactly one copy: at two copies, what it would do is remove one.
+    wake = alarm(WAKE_ALARM, "ALARM", ago(minutes=30), (FROM_ZERO["PolicyARN"],))
+    script(
+        stubbed,
+        desired=2,
+        target=scalable_target(0, 2),
+        alarm_items=(alarm(IDLE_ALARM), wake),
+        histories=(history(), history(), action_runs()),
+    )
+    found = by_subject(run(stubbed), f"scale-out alarm {WAKE_ALARM}")
+    assert found.status is Status.FAIL
+    assert "no scale-in activity followed: 2 copies still wanted" in found.summary
+    assert found.summary.endswith("the policy ScaleOutFromZero would scale in to 1 copy")

@@ -68,12 +68,23 @@ def test_without_outputs_the_names_come_from_cdk_json(stubbed: Stubbed) -> None:
     )
 
 
-def test_a_deploy_under_way_is_a_warning_to_come_back(stubbed: Stubbed) -> None:
+def test_an_update_under_way_is_a_warning_to_come_back_and_what_runs_is_still_checked(
+    stubbed: Stubbed,
+) -> None:
     script(stubbed, "UPDATE_IN_PROGRESS")
     finding, deployed = read_stack(stubbed.account, DEV)
     assert finding.status is Status.WARN
+    assert finding.summary.endswith("CloudFormation is still at work; what follows may change as it goes")
     assert finding.action == "run make doctor ENV=dev again when it ends"
     assert deployed is not None and deployed.runs
+
+
+def test_a_first_create_under_way_has_nothing_to_check_yet(stubbed: Stubbed) -> None:
+    script(stubbed, "CREATE_IN_PROGRESS")
+    finding, deployed = read_stack(stubbed.account, DEV)
+    assert finding.status is Status.WARN
+    assert finding.summary.endswith("CloudFormation is still at work, nothing to check yet")
+    assert deployed is not None and not deployed.runs
 
 
 def failed_update_events() -> dict[str, list[dict[str, object]]]:
