@@ -118,8 +118,8 @@ synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) int
 	$(WITH_NODE) cdk synth -c env=all --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
-preflight: setup ## Check an account before `cdk deploy`: credentials, bootstrap, GPU quota, secrets [ENV=dev]
-	$(VENV)/bin/python -m ops.preflight --env $(or $(ENV),dev)
+preflight: setup ## Check an account before `cdk deploy`: credentials, bootstrap, GPU quota, secrets, caller roles [ENV=dev CALLER_ROLES="role ..."]
+	$(VENV)/bin/python -m ops.preflight --env $(or $(ENV),dev) $(foreach role,$(CALLER_ROLES),--caller-role $(role))
 
 smoke: setup ## After deploy: endpoint tool call, streamed /chat, time to first token [ENV=dev | URL=... ENDPOINT_URL=... ENDPOINT_NAME=...]
 	PYTHONPATH=lambda:client $(VENV)/bin/python -m ops.smoke $(if $(URL),--url $(URL) --endpoint-url $(ENDPOINT_URL) \

@@ -53,7 +53,8 @@ class Settings:
     # Applied by Powertools' Logger, which reads the same variable; checked here so a typo fails at start.
     log_level: str
     stream_reasoning: bool = contract.STREAM_REASONING_DEFAULT
-    # How callers authenticate (contract.AUTH_MODES): what the chat page is told, never checked by the app.
+    # How callers authenticate (contract.AUTH_MODES): what the chat page is told; under iam and cognito a
+    # session needs API Gateway's request context (agent_api.session_owner).
     auth: str = contract.AUTH_NONE
     # Set exactly when `auth` is cognito.
     cognito: CognitoSettings | None = None

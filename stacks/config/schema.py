@@ -63,6 +63,12 @@ ENDPOINT_MODES = (SINGLE_MODEL, INFERENCE_COMPONENT)
 IDLE_MINUTES_MIN, IDLE_MINUTES_MAX = 15, 1440
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+# The oldest Lambda Web Adapter layer (LambdaAdapterLayerX86/Arm64 version 18, adapter v0.7.2) that replaces a
+# client's own `x-amzn-request-context` header with API Gateway's request context: earlier layers appended the
+# real one after the client's, and the app would read the client's first (aws-lambda-web-adapter PR #286,
+# "override user-set x-amzn-{lambda,request}-context headers", first released in v0.7.2, whose README names
+# layer 18). The app names each session's owner from that header (docs/agent-api.md, "Security").
+MIN_WEB_ADAPTER_LAYER_VERSION = 18
 # How callers of a deployed agent API authenticate: SigV4 with IAM credentials, or Cognito user pool tokens
 # (the agent API's own `none` is the local stack's, which API Gateway never fronts).
 AUTH_MODES = (contract.AUTH_IAM, contract.AUTH_COGNITO)
@@ -251,7 +257,13 @@ class LambdaSettings:
         lambda v: contract.MIN_LAMBDA_TIMEOUT_SECONDS <= v <= LAMBDA_MAX_TIMEOUT_SECONDS,
     )
     architecture: str = rule("arm64", "'arm64' or 'x86_64'", lambda v: v in ("arm64", "x86_64"))
-    web_adapter_layer_version: int = rule(30, "a published LambdaAdapterLayer version >= 1", lambda v: v >= 1)
+    web_adapter_layer_version: int = rule(
+        30,
+        f"a published LambdaAdapterLayer version >= {MIN_WEB_ADAPTER_LAYER_VERSION} (older layers pass a "
+        "client's own x-amzn-request-context header on ahead of API Gateway's, so callers could pose as "
+        "other session owners)",
+        lambda v: v >= MIN_WEB_ADAPTER_LAYER_VERSION,
+    )
 
 
 def split_urls(value: str) -> tuple[str, ...]:
