@@ -62,6 +62,22 @@ class Kind(ABC):
     def allowed(self) -> str:
         """What a value may be, in words: synth's ``allowed: ...`` and the docs' table say it."""
 
+    @abstractmethod
+    def check(self, value: Any) -> list[Problem]:
+        """Return the problems of a `cdk.json` value (none: synth accepts it)."""
+
+    @abstractmethod
+    def encode(self, value: Any) -> str:
+        """Return the variable's text for a `cdk.json` value that :meth:`check` accepts."""
+
+    @abstractmethod
+    def read(self, text: str) -> Any:
+        """Return the value of a variable's text, or raise :class:`InvalidValue` saying why it has none."""
+
+
+class _Scalar(Kind):
+    """A kind with one JSON type in `cdk.json`, checked first, then whether the value is allowed."""
+
     @property
     @abstractmethod
     def expected(self) -> str:
@@ -75,16 +91,7 @@ class Kind(ABC):
     def allows(self, value: Any) -> bool:
         """Whether a `cdk.json` value of the right type is allowed."""
 
-    @abstractmethod
-    def encode(self, value: Any) -> str:
-        """Return the variable's text for a `cdk.json` value that :meth:`check` accepts."""
-
-    @abstractmethod
-    def read(self, text: str) -> Any:
-        """Return the value of a variable's text, or raise :class:`InvalidValue` saying why it has none."""
-
     def check(self, value: Any) -> list[Problem]:
-        """Return the problems of a `cdk.json` value: its type first, then whether it is allowed."""
         if not self.has_type(value):
             return [Problem("", f"got {value!r}; expected {self.expected}")]
         if not self.allows(value):
@@ -92,7 +99,7 @@ class Kind(ABC):
         return []
 
 
-class _Str(Kind):
+class _Str(_Scalar):
     """A kind whose `cdk.json` value and variable are the same string."""
 
     @property
@@ -201,7 +208,7 @@ class NameList(_Str):
 
 
 @dataclass(frozen=True)
-class Boolean(Kind):
+class Boolean(_Scalar):
     """``true`` or ``false``: a JSON boolean in `cdk.json`, the word in the variable."""
 
     @property
@@ -228,7 +235,7 @@ class Boolean(Kind):
 
 
 @dataclass(frozen=True)
-class Integer(Kind):
+class Integer(_Scalar):
     """A whole number from ``low`` to ``high``."""
 
     low: int
@@ -268,7 +275,7 @@ class Integer(Kind):
 
 
 @dataclass(frozen=True)
-class Number(Kind):
+class Number(_Scalar):
     """A number from ``low`` to ``high`` (never NaN or infinite: the bounds are finite)."""
 
     low: float
@@ -326,16 +333,6 @@ class Json(Kind):
     @property
     def allowed(self) -> str:
         return self.shape
-
-    @property
-    def expected(self) -> str:
-        return "a JSON value"
-
-    def has_type(self, value: Any) -> bool:
-        return True
-
-    def allows(self, value: Any) -> bool:
-        return not self.validate(value)
 
     def check(self, value: Any) -> list[Problem]:
         return self.validate(value)
