@@ -81,7 +81,7 @@ lint: setup ## ruff and mypy over the CDK app, the ops tools, the Lambda code an
 	$(VENV)/bin/mypy app.py stacks
 	MYPYPATH=client $(VENV)/bin/mypy ops
 	$(VENV)/bin/mypy local
-	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_settings.py serve_runner.py
+	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_contract.py serve_settings.py serve_runner.py
 	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
 	cd client && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p agent_client
 

@@ -7,7 +7,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from local.emulator import Faults
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from local.tiny_model.script import TOOL_RESULT_REPLY
 from tests.e2e.browser import ANSWER_TIMEOUT, ask, finished, open_page, text_of
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 STATE_AND_TEXT = "return [arguments[0].dataset.state, arguments[0].querySelector('.text').textContent];"
 
 
-def test_tool_call_and_its_answer_show_on_the_page(tools_api: LocalStack, browser: Chrome) -> None:
+def test_tool_call_and_its_answer_show_on_the_page(tools_api: LocalDeployment, browser: Chrome) -> None:
     open_page(browser, tools_api.agent_url)
 
     reply = finished(browser, ask(browser, "What is the weather in Paris?"))
@@ -29,7 +29,7 @@ def test_tool_call_and_its_answer_show_on_the_page(tools_api: LocalStack, browse
     assert text_of(reply) == "".join(TOOL_RESULT_REPLY)
 
 
-def test_answer_shows_while_it_is_still_streaming(tools_api: LocalStack, browser: Chrome) -> None:
+def test_answer_shows_while_it_is_still_streaming(tools_api: LocalDeployment, browser: Chrome) -> None:
     # Each part of the model's answer is held back 0.5 s: a page that waited for the whole body would
     # show nothing until the reply is done.
     tools_api.emulator.set_faults(Faults(part_delay=0.5))
@@ -51,7 +51,7 @@ def tokens_in(reply: WebElement) -> int:
     return int(reply.find_element(By.CSS_SELECTOR, ".meta").text.split(" tokens in")[0])
 
 
-def test_conversation_and_session_survive_a_reload(text_api: LocalStack, browser: Chrome) -> None:
+def test_conversation_and_session_survive_a_reload(text_api: LocalDeployment, browser: Chrome) -> None:
     open_page(browser, text_api.agent_url)
     first = finished(browser, ask(browser, "Hello"))
     first_shown = (text_of(first), first.find_element(By.CSS_SELECTOR, ".meta").text)
@@ -70,7 +70,7 @@ def test_conversation_and_session_survive_a_reload(text_api: LocalStack, browser
     assert tokens_in(second) > tokens_in(kept)
 
 
-def test_refusal_shows_its_error_code(tools_api: LocalStack, browser: Chrome) -> None:
+def test_refusal_shows_its_error_code(tools_api: LocalDeployment, browser: Chrome) -> None:
     tools_api.emulator.set_faults(Faults(throttle_requests=100))
     open_page(browser, tools_api.agent_url)
 

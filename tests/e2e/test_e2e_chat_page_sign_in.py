@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from agent_api.app import create_app
 from agent_api.contract import AUTH_COGNITO, AUTH_IAM
 from agent_api.settings import Settings
-from local.stack import LOCAL_TOOLS, LocalStack, agent_environment
+from local.stack import LOCAL_TOOLS, LocalDeployment, agent_environment
 from local.tiny_model.script import TOOL_RESULT_REPLY
 from tests.agent_api.harness import serve
 from tests.e2e.browser import PAGE_LOAD_TIMEOUT, ask, finished, sign_in, text_of, wait_until_ready
@@ -46,7 +46,7 @@ class SignInStack:
 
 
 @pytest.fixture
-def cognito_api(tools_api: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignInStack]:
+def cognito_api(tools_api: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignInStack]:
     environment = agent_environment(tools_api.emulator.url, tools_api.s3_url, LOCAL_TOOLS)
     for name, value in environment.items():
         if name.startswith("AWS_"):  # the emulator, moto's S3 and dummy credentials, for botocore
