@@ -5,6 +5,7 @@
 
 from local.emulator.backend import Endpoint
 from local.emulator.faults import Faults
-from local.emulator.server import Emulator, Invocation
+from local.emulator.invocations import Invocation
+from local.emulator.server import Emulator
 
 __all__ = ["Emulator", "Endpoint", "Faults", "Invocation"]

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 INVOCATIONS_PATH = "/invocations"
 
+Target = tuple[str, str, int, str]
+"""Where a backend call goes: (scheme, host, port, path with query)."""
+
 
 class BackendUnreachableError(Exception):
-    """The container could not be connected to or did not answer with HTTP headers."""
+    """The backend could not be connected to or did not answer with HTTP headers."""
 
 
 @dataclass(frozen=True)
@@ -27,32 +30,41 @@ class Endpoint:
     """Inference component names; when not empty, every request must name one of them."""
 
     def __post_init__(self) -> None:
-        parsed = urllib.parse.urlsplit(self.backend_url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"backend_url must be an http(s) URL with a host, got {self.backend_url!r}")
+        _check_url(self.backend_url)
         if not self.variants:
             raise ValueError("an endpoint needs at least one production variant")
 
     @property
-    def invocation_target(self) -> tuple[str, str, int, str]:
-        """The (scheme, host, port, path) the invocations are sent to."""
-        parsed = urllib.parse.urlsplit(self.backend_url)
-        scheme = parsed.scheme
-        port = parsed.port or (443 if scheme == "https" else 80)
-        path = parsed.path.rstrip("/") or INVOCATIONS_PATH
-        if parsed.query:
-            path = f"{path}?{parsed.query}"
-        return scheme, parsed.hostname or "", port, path
+    def invocation_target(self) -> Target:
+        """Where the invocations are sent."""
+        return _target(self.backend_url, INVOCATIONS_PATH)
 
 
-def open_invocation(
-    endpoint: Endpoint, body: bytes, headers: dict[str, str], timeout: float
+def _check_url(url: str) -> None:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"backend_url must be an http(s) URL with a host, got {url!r}")
+
+
+def _target(url: str, default_path: str) -> Target:
+    parsed = urllib.parse.urlsplit(url)
+    scheme = parsed.scheme
+    port = parsed.port or (443 if scheme == "https" else 80)
+    path = parsed.path.rstrip("/") or default_path
+    if parsed.query:
+        path = f"{path}?{parsed.query}"
+    return scheme, parsed.hostname or "", port, path
+
+
+def open_post(
+    backend_url: str, target: Target, body: bytes, headers: dict[str, str], timeout: float
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-    """POST ``body`` to the endpoint's container and return the connection and its response (headers read).
+    """POST ``body`` to ``target``; return the connection and its response (headers read).
 
-    The caller reads the body and closes the connection. ``timeout`` bounds the connection and each read.
+    ``backend_url`` names the server in errors. The caller reads the body and closes the connection.
+    ``timeout`` bounds the connection and each read.
     """
-    scheme, host, port, path = endpoint.invocation_target
+    scheme, host, port, path = target
     connection_class = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     connection = connection_class(host, port, timeout=timeout)
     try:
@@ -61,6 +73,14 @@ def open_invocation(
     except (OSError, http.client.HTTPException) as error:
         connection.close()
         raise BackendUnreachableError(
-            f"the model container at {endpoint.backend_url} did not answer: {error or type(error).__name__}"
+            f"the model server at {backend_url} did not answer: {error or type(error).__name__}"
         ) from error
     return connection, response
+
+
+def read_all(response: http.client.HTTPResponse) -> bytes:
+    """Return a (short) backend answer's whole body, or a note saying it broke off."""
+    try:
+        return response.read()
+    except (OSError, http.client.HTTPException) as error:
+        return f"(the error body broke off: {error!r})".encode()
