@@ -60,8 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a copy asked for takes to come into service (default: %(default)s)",
     )
+    components.add_argument(
+        "--extra-endpoint",
+        action="append",
+        default=[],
+        metavar="NAME[:COMPONENT]",
+        help="also serve endpoint NAME on the same backend (hosting inference component COMPONENT, which has "
+        "a copy in service from the start whatever --copies says); repeatable",
+    )
     add_fault_arguments(parser)
     return parser
+
+
+def _extra_endpoint(value: str, backend: str) -> tuple[str, Endpoint]:
+    """Return the name and ``Endpoint`` an ``--extra-endpoint NAME[:COMPONENT]`` value asks for."""
+    name, _, component = value.partition(":")
+    if not name or (":" in value and not component):
+        raise ValueError(f"--extra-endpoint takes NAME or NAME:COMPONENT, got {value!r}")
+    if not component:
+        return name, Endpoint(backend)
+    return name, Endpoint(backend, inference_components=(component,), component_copies=1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.inference_component is None and (args.copies != 1 or args.warm_up_seconds):
             raise ValueError("--copies and --warm-up-seconds need --inference-component")
         components = (args.inference_component,) if args.inference_component else ()
+        endpoints = {args.endpoint_name: Endpoint(args.backend, inference_components=components)}
+        for value in args.extra_endpoint:
+            name, endpoint = _extra_endpoint(value, args.backend)
+            if name in endpoints:
+                raise ValueError(f"endpoint {name!r} is named twice")
+            endpoints[name] = endpoint
         emulator = Emulator(
-            {args.endpoint_name: Endpoint(args.backend, inference_components=components)},
+            endpoints,
             host=args.host,
             port=args.port,
             region=args.region,
@@ -93,11 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        print(
-            f"SageMaker runtime emulator on {emulator.url}: endpoint {args.endpoint_name!r} -> {args.backend}"
-        )
+        print(f"AWS emulator on {emulator.url}")
+        print(f"SageMaker endpoints {', '.join(endpoints)} -> {args.backend}")
         print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={emulator.url}", flush=True)
-        if components:
+        if emulator.components:
             print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER={emulator.url}", flush=True)
         emulator.serve_forever()
     return 0

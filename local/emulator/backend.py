@@ -28,11 +28,16 @@ class Endpoint:
     """Production variant names; the first one answers when the request names none."""
     inference_components: tuple[str, ...] = ()
     """Inference component names; when not empty, every request must name one of them."""
+    component_copies: int | None = None
+    """Copies each of its inference components has in service at start; None: the emulator's
+    ``component_copies`` (so one endpoint can stay in service while another starts scaled to zero)."""
 
     def __post_init__(self) -> None:
         _check_url(self.backend_url)
         if not self.variants:
             raise ValueError("an endpoint needs at least one production variant")
+        if self.component_copies is not None and not self.inference_components:
+            raise ValueError("component_copies needs inference_components")
 
     @property
     def invocation_target(self) -> Target:

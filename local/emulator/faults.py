@@ -83,3 +83,37 @@ class FaultState:
                 return faults, False
             self._faults = replace(faults, throttle_requests=faults.throttle_requests - 1)
             return faults, True
+
+
+class FaultBook:
+    """The faults of one emulator: those for every request, and those set for one target alone.
+
+    A target is an endpoint name or a Bedrock model id. A request to a target with faults of its own takes
+    them (and counts down their throttling) and leaves everyone else's alone; any other request takes the
+    faults for every request.
+    """
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self._lock = threading.Lock()
+        self._everyone = FaultState(faults)
+        self._targets: dict[str, FaultState] = {}
+
+    @property
+    def current(self) -> Faults:
+        """The faults in force now for requests to targets without faults of their own."""
+        return self._everyone.current
+
+    def set(self, faults: Faults, target: str | None = None) -> None:
+        """Replace the faults of ``target`` or, with None, of every target (dropping those set for one)."""
+        with self._lock:
+            if target is None:
+                self._everyone.set(faults)
+                self._targets.clear()
+            else:
+                self._targets[target] = FaultState(faults)
+
+    def take_for_request(self, target: str) -> tuple[Faults, bool]:
+        """Return the faults for one new request to ``target`` and whether it is throttled."""
+        with self._lock:
+            state = self._targets.get(target, self._everyone)
+        return state.take_for_request()

@@ -60,7 +60,7 @@ def serve(exchange: Exchange, emulator: Emulator, endpoint_name: str, stream: bo
     if "Authorization" not in exchange.headers:
         exchange.send_error_response(errors.missing_authentication())
         return
-    faults, throttled = emulator.fault_state.take_for_request()
+    faults, throttled = emulator.fault_book.take_for_request(endpoint_name)
     if throttled:
         exchange.send_error_response(errors.throttling())
         return

@@ -16,7 +16,7 @@ from local.emulator.backend import Endpoint
 from local.emulator.background import BackgroundServer
 from local.emulator.components import InferenceComponent
 from local.emulator.exchange import ClientGoneError, Exchange
-from local.emulator.faults import Faults, FaultState
+from local.emulator.faults import FaultBook, Faults
 from local.emulator.invocations import Invocation
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,8 @@ class Emulator(BackgroundServer):
     really sent, for tests and debugging.
 
     Every inference component of the endpoints starts with ``component_copies`` copies in service (0: scaled
-    to zero, so invocations are refused until a copy is asked for); copies asked for come into service
-    ``warm_up_seconds`` later. ``components`` holds them by name.
+    to zero, so invocations are refused until a copy is asked for), unless its endpoint says otherwise;
+    copies asked for come into service ``warm_up_seconds`` later. ``components`` holds them by name.
     """
 
     def __init__(
@@ -61,13 +61,16 @@ class Emulator(BackgroundServer):
         self.endpoints = dict(endpoints)
         self.region = region
         self.backend_timeout = backend_timeout
-        self.fault_state = FaultState(faults)
+        self.fault_book = FaultBook(faults)
         self.on_invocation = on_invocation
+        names = [name for endpoint in self.endpoints.values() for name in endpoint.inference_components]
+        if len(set(names)) != len(names):
+            raise ValueError(f"inference component names must be unique across endpoints, got {names}")
         self.components = {
             name: InferenceComponent(
                 name,
                 endpoint_name,
-                copies=component_copies,
+                copies=component_copies if endpoint.component_copies is None else endpoint.component_copies,
                 warm_up_seconds=warm_up_seconds,
                 region=region,
             )
@@ -78,12 +81,16 @@ class Emulator(BackgroundServer):
 
     @property
     def faults(self) -> Faults:
-        """The faults in force now."""
-        return self.fault_state.current
+        """The faults in force now for every target without faults of its own."""
+        return self.fault_book.current
 
-    def set_faults(self, faults: Faults) -> None:
-        """Replace the faults for every request that arrives from now on."""
-        self.fault_state.set(faults)
+    def set_faults(self, faults: Faults, *, target: str | None = None) -> None:
+        """Replace the faults for the requests that arrive from now on.
+
+        ``target`` (an endpoint name) sets faults for the requests to it alone; without it, ``faults`` apply
+        to every request and replace the faults set for single targets.
+        """
+        self.fault_book.set(faults, target)
 
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):

@@ -85,6 +85,22 @@ def test_cli_serves_a_scaled_to_zero_component_that_wakes_after_its_warm_up(
     assert answer == b'{"ok": true}'
 
 
+def test_cli_serves_an_extra_endpoint_in_service_beside_a_scaled_to_zero_one(
+    container: ScriptedServer,
+) -> None:
+    flags = ("--inference-component", "ic", "--copies", "0", "--extra-endpoint", "spare:spare-ic")
+    with _serving("--backend", container.url, *flags) as (_, url):
+        client = sagemaker_client(url)
+        with pytest.raises(ClientError) as caught:
+            client.invoke_endpoint(EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}")
+        answer = client.invoke_endpoint(EndpointName="spare", InferenceComponentName="spare-ic", Body=b"{}")[
+            "Body"
+        ].read()
+
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert answer == b'{"ok": true}'
+
+
 def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
     process, _ = emulator_process
 
@@ -111,6 +127,12 @@ def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
         (
             ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--warm-up-seconds", "-1"],
             "warm_up_seconds must be >= 0",
+        ),
+        (["--backend", "http://127.0.0.1:1", "--extra-endpoint", "spare:"], "NAME or NAME:COMPONENT"),
+        (["--backend", "http://127.0.0.1:1", "--extra-endpoint", "local-endpoint"], "named twice"),
+        (
+            ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--extra-endpoint", "x:ic"],
+            "must be unique across endpoints",
         ),
     ],
 )
