@@ -1,4 +1,4 @@
-"""``python -m local.emulator --backend URL``: serve a SageMaker-runtime emulator in front of a container."""
+"""``python -m local.emulator --backend URL``: serve the emulated AWS APIs in front of a model server."""
 
 import argparse
 import contextlib
@@ -7,7 +7,7 @@ import signal
 import sys
 from types import FrameType
 
-from local.emulator.backend import Endpoint
+from local.emulator.backend import ConverseModel, Endpoint
 from local.emulator.options import add_fault_arguments, faults_from_arguments
 from local.emulator.server import Emulator
 
@@ -18,8 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser (faults are optional flags)."""
     parser = argparse.ArgumentParser(
         prog="python -m local.emulator",
-        description="Serve the SageMaker runtime API (InvokeEndpoint and InvokeEndpointWithResponseStream) "
-        "in front of a container-contract or OpenAI-compatible server.",
+        description="Serve the SageMaker runtime API (InvokeEndpoint and InvokeEndpointWithResponseStream), "
+        "and optionally Bedrock runtime's Converse and ConverseStream, in front of a container-contract or "
+        "OpenAI-compatible server.",
     )
     parser.add_argument(
         "--backend",
@@ -68,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="also serve endpoint NAME on the same backend (hosting inference component COMPONENT, which has "
         "a copy in service from the start whatever --copies says); repeatable",
     )
+    bedrock = parser.add_argument_group("Bedrock runtime (Converse, ConverseStream)")
+    bedrock.add_argument(
+        "--bedrock-model",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="answer Converse and ConverseStream for this model id, inference profile id or ARN, translated "
+        "to the backend's OpenAI chat-completions API (its /v1/chat/completions, or the path --backend has); "
+        "repeatable; any other model id is refused as Bedrock refuses it",
+    )
     add_fault_arguments(parser)
     return parser
 
@@ -97,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             if name in endpoints:
                 raise ValueError(f"endpoint {name!r} is named twice")
             endpoints[name] = endpoint
+        converse_models = {model_id: ConverseModel(args.backend) for model_id in args.bedrock_model}
         emulator = Emulator(
             endpoints,
+            converse_models=converse_models,
             host=args.host,
             port=args.port,
             region=args.region,
@@ -122,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={emulator.url}", flush=True)
         if emulator.components:
             print(f"boto3: AWS_ENDPOINT_URL_SAGEMAKER={emulator.url}", flush=True)
+        if converse_models:
+            print(f"Bedrock models {', '.join(converse_models)} -> {args.backend}")
+            print(f"boto3: AWS_ENDPOINT_URL_BEDROCK_RUNTIME={emulator.url}", flush=True)
         emulator.serve_forever()
     return 0
 

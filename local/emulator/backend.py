@@ -1,10 +1,15 @@
-"""The model container an emulated endpoint forwards to, and the HTTP call that reaches it."""
+"""The servers behind the emulator and the HTTP call that reaches them.
+
+An endpoint forwards to a container-contract server; a Bedrock model id is answered by an OpenAI-compatible
+chat-completions server (the same vLLM, locally).
+"""
 
 import http.client
 import urllib.parse
 from dataclasses import dataclass
 
 INVOCATIONS_PATH = "/invocations"
+CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
 
 Target = tuple[str, str, int, str]
 """Where a backend call goes: (scheme, host, port, path with query)."""
@@ -43,6 +48,25 @@ class Endpoint:
     def invocation_target(self) -> Target:
         """Where the invocations are sent."""
         return _target(self.backend_url, INVOCATIONS_PATH)
+
+
+@dataclass(frozen=True)
+class ConverseModel:
+    """The OpenAI-compatible server that answers Converse and ConverseStream for one Bedrock model id.
+
+    ``backend_url`` is the server's base URL (requests go to its ``/v1/chat/completions``); a URL with a path
+    is used as is (vLLM's ``/invocations`` takes chat-completions bodies too).
+    """
+
+    backend_url: str
+
+    def __post_init__(self) -> None:
+        _check_url(self.backend_url)
+
+    @property
+    def chat_completions_target(self) -> Target:
+        """Where the translated chat-completions requests are sent."""
+        return _target(self.backend_url, CHAT_COMPLETIONS_PATH)
 
 
 def _check_url(url: str) -> None:

@@ -1,7 +1,8 @@
 """The emulator's HTTP server: its configuration and state, and which module answers each request.
 
 - ``POST /endpoints/{name}/invocations[-response-stream]``: SageMaker runtime (``invocations``);
-- ``POST /`` with ``X-Amz-Target: SageMaker.*``: the ``sagemaker`` control plane (``control_plane``).
+- ``POST /`` with ``X-Amz-Target: SageMaker.*``: the ``sagemaker`` control plane (``control_plane``);
+- ``POST /model/{modelId}/converse[-stream]``: Bedrock runtime's Converse and ConverseStream (``converse``).
 """
 
 import logging
@@ -11,10 +12,11 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from http.server import ThreadingHTTPServer
 
-from local.emulator import control_plane, errors, invocations
-from local.emulator.backend import Endpoint
+from local.emulator import control_plane, converse, errors, invocations
+from local.emulator.backend import ConverseModel, Endpoint
 from local.emulator.background import BackgroundServer
 from local.emulator.components import InferenceComponent
+from local.emulator.converse import ConverseCall
 from local.emulator.exchange import ClientGoneError, Exchange
 from local.emulator.faults import FaultBook, Faults
 from local.emulator.invocations import Invocation
@@ -28,13 +30,17 @@ LISTEN_BACKLOG = socket.SOMAXCONN
 
 
 class Emulator(BackgroundServer):
-    """An emulator serving ``endpoints`` on ``host:port`` (port 0 picks a free one).
+    """An emulator serving SageMaker ``endpoints`` and Bedrock ``converse_models`` on ``host:port``.
 
-    Use it as a context manager (or ``start``/``stop``) to serve from a background thread, or call
-    ``serve_forever``; ``url`` is the base URL to give boto3 as ``endpoint_url``. ``faults`` can be
-    replaced at any time with ``set_faults``. ``on_invocation`` is called (from the serving thread) with
-    every request an invocation route reads a body for, throttled and invalid ones included: what a client
-    really sent, for tests and debugging.
+    Port 0 picks a free one. Use it as a context manager (or ``start``/``stop``) to serve from a background
+    thread, or call ``serve_forever``; ``url`` is the base URL to give boto3 as ``endpoint_url``. ``faults``
+    can be replaced at any time with ``set_faults``. ``on_invocation`` is called (from the serving thread)
+    with every request an invocation route reads a body for, throttled and invalid ones included: what a
+    client really sent, for tests and debugging; ``on_converse`` likewise with every Converse call.
+
+    ``converse_models`` maps each Bedrock model id (or inference profile id or ARN) the emulator answers
+    Converse and ConverseStream for to the OpenAI-compatible server that generates the answers; any other
+    model id is refused as Bedrock refuses an invalid model identifier.
 
     Every inference component of the endpoints starts with ``component_copies`` copies in service (0: scaled
     to zero, so invocations are refused until a copy is asked for), unless its endpoint says otherwise;
@@ -53,9 +59,11 @@ class Emulator(BackgroundServer):
         on_invocation: Callable[[Invocation], None] | None = None,
         component_copies: int = 1,
         warm_up_seconds: float = 0.0,
+        converse_models: Mapping[str, ConverseModel] | None = None,
+        on_converse: Callable[[ConverseCall], None] | None = None,
     ) -> None:
-        if not endpoints:
-            raise ValueError("the emulator needs at least one endpoint")
+        if not endpoints and not converse_models:
+            raise ValueError("the emulator needs at least one endpoint or Bedrock model")
         if backend_timeout <= 0:
             raise ValueError(f"backend_timeout must be > 0, got {backend_timeout}")
         self.endpoints = dict(endpoints)
@@ -63,6 +71,8 @@ class Emulator(BackgroundServer):
         self.backend_timeout = backend_timeout
         self.fault_book = FaultBook(faults)
         self.on_invocation = on_invocation
+        self.converse_models = dict(converse_models or {})
+        self.on_converse = on_converse
         names = [name for endpoint in self.endpoints.values() for name in endpoint.inference_components]
         if len(set(names)) != len(names):
             raise ValueError(f"inference component names must be unique across endpoints, got {names}")
@@ -87,8 +97,8 @@ class Emulator(BackgroundServer):
     def set_faults(self, faults: Faults, *, target: str | None = None) -> None:
         """Replace the faults for the requests that arrive from now on.
 
-        ``target`` (an endpoint name) sets faults for the requests to it alone; without it, ``faults`` apply
-        to every request and replace the faults set for single targets.
+        ``target`` (an endpoint name or a Bedrock model id) sets faults for the requests to it alone;
+        without it, ``faults`` apply to every request and replace the faults set for single targets.
         """
         self.fault_book.set(faults, target)
 
@@ -132,16 +142,18 @@ class _Handler(Exchange):
         if path == "/" and "X-Amz-Target" in self.headers:
             control_plane.serve(self, emulator.components, emulator.region)
             return
-        match = invocations.ROUTE.match(path)
-        if match is None:
+        if match := invocations.ROUTE.match(path):
+            if (body := self.read_body()) is not None:
+                endpoint_name = urllib.parse.unquote(match["name"])
+                stream = match["operation"] == invocations.STREAM_OPERATION
+                invocations.serve(self, emulator, endpoint_name, stream, body)
+        elif match := converse.ROUTE.match(path):
+            if (body := self.read_body()) is not None:
+                model_id = urllib.parse.unquote(match["model"])
+                stream = match["operation"] == converse.STREAM_OPERATION
+                converse.serve(self, emulator, model_id, stream, body)
+        else:
             self._unknown_operation()
-            return
-        body = self.read_body()
-        if body is None:
-            return
-        endpoint_name = urllib.parse.unquote(match["name"])
-        stream = match["operation"] == invocations.STREAM_OPERATION
-        invocations.serve(self, emulator, endpoint_name, stream, body)
 
     def _unknown_operation(self) -> None:
         self.head_sent = False

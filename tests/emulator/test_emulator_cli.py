@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.sagemaker_runtime import sagemaker_client, sagemaker_control_client
+from tests.support.bedrock_runtime import bedrock_client
+from tests.support.recordings import fixture_parts
+from tests.support.sagemaker_runtime import Stream, sagemaker_client, sagemaker_control_client
 from tests.support.scripted_server import ScriptedServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+USER = [{"role": "user", "content": [{"text": "Hello"}]}]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,6 +102,25 @@ def test_cli_serves_an_extra_endpoint_in_service_beside_a_scaled_to_zero_one(
 
     assert caught.value.response["Error"]["Code"] == "ValidationError"
     assert answer == b'{"ok": true}'
+
+
+def test_cli_answers_converse_for_the_bedrock_models_given_and_refuses_others() -> None:
+    model_id = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+    with (
+        ScriptedServer(Stream(fixture_parts("vllm/chat_stream_usage.txt"))) as openai_server,
+        _serving("--backend", openai_server.url, "--bedrock-model", model_id) as (process, url),
+    ):
+        client = bedrock_client(url)
+        answer = client.converse(modelId=model_id, messages=USER)
+        with pytest.raises(client.exceptions.ValidationException):
+            client.converse(modelId="amazon.nova-pro-v1:0", messages=USER)
+        process.send_signal(signal.SIGTERM)
+        assert process.stdout is not None
+        output = process.stdout.read()  # the lines after the first, which _serving read
+
+    assert answer["output"]["message"]["content"] == [{"text": "Hello! I am a tiny test model."}]
+    assert openai_server.received[0].path == "/v1/chat/completions"
+    assert f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url}" in output
 
 
 def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
