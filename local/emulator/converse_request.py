@@ -165,7 +165,8 @@ def _tool_message(result: object, where: str, tool_uses: set[str]) -> dict[str, 
 
 def _image_part(image: object, where: str) -> dict[str, Any]:
     fields = _object(image, where)
-    mime = _IMAGE_TYPES.get(fields.get("format"))  # type: ignore[arg-type]
+    image_format = fields.get("format")
+    mime = _IMAGE_TYPES.get(image_format) if isinstance(image_format, str) else None
     source = _object(fields.get("source"), f"{where}.source")
     if mime is None or not isinstance(source.get("bytes"), str):
         raise ConverseRequestError(
@@ -233,9 +234,8 @@ def _tool_config(config: object, body: dict[str, Any]) -> None:
     elif kind == "any":
         body["tool_choice"] = "required"
     elif kind == "tool":
-        name = _string(
-            _object(choice["tool"], "toolConfig.toolChoice.tool").get("name"), "toolChoice.tool.name"
-        )
+        tool = _object(choice["tool"], "toolConfig.toolChoice.tool")
+        name = _string(tool.get("name"), "toolConfig.toolChoice.tool.name")
         body["tool_choice"] = {"type": "function", "function": {"name": name}}
     else:
         raise ConverseRequestError(f"toolConfig.toolChoice must be auto, any or tool, got {kind!r}.")

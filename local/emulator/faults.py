@@ -15,24 +15,28 @@ class Faults:
     ``throttle_requests`` counts down: each request it applies to answers ``ThrottlingException``
     (botocore retries those, so a client sees the error only when it outlasts its retries), once
     ``throttle_after_requests`` (also counting down) has let its requests through. The other faults apply
-    to every request until the faults are replaced.
+    to every request until the faults are replaced. They apply to SageMaker's invocation routes and to
+    Bedrock's Converse routes (the stream faults to ConverseStream, in units of its deltas' text).
     """
 
     throttle_requests: int = 0
-    """Answer the next N requests (either route) with ``ThrottlingException``."""
+    """Answer the next N requests (any route) with ``ThrottlingException``."""
     throttle_after_requests: int = 0
     """Let this many requests through before ``throttle_requests`` starts counting (counts down too): for
     example, throttle an agent's second model call, the one after its tool call."""
     stream_error_after_bytes: int | None = None
-    """On the stream route, send this many payload bytes, then a stream error event, then end the stream."""
+    """On a stream route, send this many payload bytes (ConverseStream: UTF-8 bytes of the deltas' text and
+    tool input), then a stream error event, then end the stream."""
     stream_error_type: StreamErrorType = "ModelStreamError"
     """The exception event sent by ``stream_error_after_bytes``."""
     first_byte_delay: float = 0.0
-    """Seconds to wait before sending the response (either route)."""
+    """Seconds to wait before sending the response (any route)."""
     part_delay: float = 0.0
-    """Seconds to wait before each ``PayloadPart`` after the first (a slow token rate)."""
+    """Seconds to wait before each ``PayloadPart`` (or ``contentBlockDelta``) after the first (a slow token
+    rate)."""
     split_every: int | None = None
-    """Cut every ``PayloadPart`` into pieces of this many bytes (cutting UTF-8 sequences and SSE lines)."""
+    """Cut every ``PayloadPart`` into pieces of this many bytes (cutting UTF-8 sequences and SSE lines), and
+    every ``contentBlockDelta`` into deltas of this many characters."""
 
     def __post_init__(self) -> None:
         if self.throttle_requests < 0:

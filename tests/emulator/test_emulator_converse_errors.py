@@ -117,6 +117,10 @@ def test_request_the_emulator_cannot_answer_is_a_validation_exception_naming_why
             "messages.0.content.0 must set exactly one member, got ['image', 'text'].",
         ),
         (
+            b'{"messages": [{"role": "user", "content": [{"image": {"format": ["png"], "source": {}}}]}]}',
+            "messages.0.content.0.image must be a png, jpeg, gif or webp image given as bytes",
+        ),
+        (
             b'{"messages": [{"role": "user", "content": [{"text": "a"}]}], '
             b'"inferenceConfig": {"maxTokens": 0}}',
             "inferenceConfig.maxTokens must be an integer >= 1, got 0.",
