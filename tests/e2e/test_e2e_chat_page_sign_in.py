@@ -22,7 +22,7 @@ from local.stack import LOCAL_TOOLS, LocalStack, agent_environment
 from local.tiny_model.script import TOOL_RESULT_REPLY
 from tests.agent_api.harness import serve
 from tests.e2e.browser import PAGE_LOAD_TIMEOUT, ask, finished, sign_in, text_of, wait_until_ready
-from tests.e2e.test_e2e_chat_page_events import page_replies
+from tests.e2e.scripted_page import page_replies
 from tests.support.fake_cognito import CLIENT_ID, CognitoAuthorizer, FakeCognito
 from tests.support.scripted_server import ScriptedServer
 
