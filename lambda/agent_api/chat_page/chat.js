@@ -241,7 +241,7 @@ $("prompt").addEventListener("keydown", (event) => {
 });
 
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") stopTurn();
+  if (event.key === "Escape" && !event.isComposing) stopTurn();
 });
 
 $("stop").addEventListener("click", stopTurn);
