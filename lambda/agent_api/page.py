@@ -2,7 +2,7 @@
 
 The page's sources live in `chat_page/`: `index.html` names, in order, the style sheet and scripts to inline
 (`<!-- inline: chat.js -->`), and :func:`assemble_page` joins them into one HTML document once, when the app
-is built. So the page is one response, from any of its two addresses (a stage's root with and without its
+is built. So the page is one response, at either of its two addresses (a stage's root with and without its
 final slash: the page makes its requests relative to the root, see `chat_page/shared.js`), with nothing to
 load from another origin or another path. Its Content-Security-Policy allows exactly the inlined scripts and
 style (by their SHA-256, computed as they are joined) and requests to this origin only, plus the Cognito
@@ -27,13 +27,15 @@ from agent_api.contract import PAGE_CONFIG_PATH, PAGE_PATH
 from agent_api.settings import Settings
 
 PAGE_DIR: Final = Path(__file__).with_name("chat_page")
-PAGE_TEMPLATE: Final = PAGE_DIR / "index.html"
 # One directive per line of index.html, naming a file under PAGE_DIR.
 _INLINE: Final = re.compile(r"^<!-- inline: (?P<name>[\w./-]+) -->$", flags=re.MULTILINE)
 _ELEMENTS: Final = {".js": "script", ".css": "style"}
 # What would end an inline element early, or (`<script` after a `<!--`) keep the HTML parser from seeing
 # its end: HTML's script data states (HTML standard, 13.2.5.4 ff.). `<!--` alone is harmless.
-_FORBIDDEN: Final = {"script": re.compile(r"</?script", re.IGNORECASE), "style": re.compile(r"</style", re.I)}
+_FORBIDDEN: Final = {
+    "script": re.compile(r"</?script", re.IGNORECASE),
+    "style": re.compile(r"</style", re.IGNORECASE),
+}
 # A bundled library's source map comment: the page serves no map, so a browser's developer tools would ask
 # for one at a path that does not exist.
 _SOURCE_MAP: Final = re.compile(r"\n//# sourceMappingURL=\S+\s*$")
