@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from selenium.webdriver import Chrome
 
+from agent_api.settings import Settings
 from local.emulator import Faults
-from local.stack import LocalDeployment
+from local.stack import LOCAL_TOOLS, LocalDeployment, agent_environment
 from local.tiny_model import build
 from local.vllm_server import VllmServer
 from tests.e2e.browser import chromium
@@ -64,6 +65,17 @@ def text_api(text_stack: LocalDeployment) -> Iterator[LocalDeployment]:
 def tools_api(tools_stack: LocalDeployment) -> Iterator[LocalDeployment]:
     yield tools_stack
     tools_stack.emulator.set_faults(Faults())
+
+
+@pytest.fixture
+def in_process_settings(tools_api: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of an agent API run in this process on the tools stack's emulator and S3, for a test that
+    puts something in front of the app (an API Gateway stage, a Cognito authorizer)."""
+    environment = agent_environment(tools_api.emulator.url, tools_api.s3_url, LOCAL_TOOLS)
+    for name, value in environment.items():
+        if name.startswith("AWS_"):  # the emulator, moto's S3 and dummy credentials, for botocore
+            monkeypatch.setenv(name, value)
+    return Settings.from_env(environment)
 
 
 @pytest.fixture
