@@ -75,15 +75,17 @@ lock: $(VENV)/.installed ## Recompile every lock (*.txt, with hashes) from its *
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28
 
 # ops/smoke.py uses the provider (lambda/, on mypy's path) and the client's signing and SSE reader (client/).
-lint: setup ## ruff and mypy over the CDK app, the ops tools, the Lambda code and the client
+# ESLint (eslint.config.mjs) checks the chat page's own scripts, not the libraries it vendors.
+lint: setup ## ruff and mypy over the CDK app, ops tools, Lambda code and client; ESLint over the chat page
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy app.py stacks
 	MYPYPATH=client $(VENV)/bin/mypy ops
 	$(VENV)/bin/mypy local
-	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_settings.py serve_runner.py
+	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_contract.py serve_settings.py serve_runner.py
 	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
 	cd client && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p agent_client
+	$(WITH_NODE) eslint --max-warnings 0 lambda/agent_api/chat_page eslint.config.mjs
 
 test-unit: setup ## Unit and functional tests (no vLLM)
 	$(WITH_NODE) $(VENV)/bin/pytest -m "not e2e"
@@ -118,8 +120,8 @@ synth: setup ## Synthesize every environment (cdk-nag and cfn-lint included) int
 	$(WITH_NODE) cdk synth -c env=all --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
-preflight: setup ## Check an account before `cdk deploy`: credentials, bootstrap, GPU quota, secrets [ENV=dev]
-	$(VENV)/bin/python -m ops.preflight --env $(or $(ENV),dev)
+preflight: setup ## Check an account before `cdk deploy`: credentials, bootstrap, GPU quota, secrets, caller roles [ENV=dev CALLER_ROLES="role ..."]
+	$(VENV)/bin/python -m ops.preflight --env $(or $(ENV),dev) $(foreach role,$(CALLER_ROLES),--caller-role $(role))
 
 smoke: setup ## After deploy: endpoint tool call, streamed /chat, time to first token [ENV=dev | URL=... ENDPOINT_URL=... ENDPOINT_NAME=...]
 	PYTHONPATH=lambda:client $(VENV)/bin/python -m ops.smoke $(if $(URL),--url $(URL) --endpoint-url $(ENDPOINT_URL) \

@@ -30,7 +30,7 @@ from httpx_sse import aconnect_sse, connect_sse
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "lambda")]
 
 from agent_api.contract import DEFAULT_SYSTEM_PROMPT  # noqa: E402
-from local.stack import ENDPOINT_NAME, REGION, LocalStack  # noqa: E402
+from local.stack import ENDPOINT_NAME, REGION, LocalDeployment  # noqa: E402
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -170,7 +170,7 @@ def main() -> int:
     parser.add_argument("--backend", help="an already running vLLM (default: start one on the tiny model)")
     args = parser.parse_args()
 
-    with LocalStack(
+    with LocalDeployment(
         backend_url=args.backend, tools="", progress=lambda message: print(f"· {message}")
     ) as stack:
         runtime: SageMakerRuntimeClient = boto3.client(

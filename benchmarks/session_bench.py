@@ -39,7 +39,8 @@ from strands.agent.conversation_manager import NullConversationManager  # noqa: 
 
 from agent_api.app import create_app  # noqa: E402
 from agent_api.contract import SESSION_MAX_BYTES  # noqa: E402
-from agent_api.sessions import LOCAL_OWNER, SessionStore, SessionTooLargeError  # noqa: E402
+from agent_api.session_owner import LOCAL_OWNER  # noqa: E402
+from agent_api.sessions import SessionStore, SessionTooLargeError  # noqa: E402
 from agent_api.settings import Settings  # noqa: E402
 from tests.agent_api.harness import FAST_RETRIES, serve  # noqa: E402
 from tests.agent_api.session_support import S3Requests  # noqa: E402

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from serve_contract import SERVE_HF_TOKEN_SECRET, VARIABLE_PREFIX
 from serve_settings import SettingsError, engine_command, load_settings
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -42,33 +43,34 @@ def read_hf_token(secret_id: str, client: Any = None) -> str:
             client = boto3.client("secretsmanager")
         response = client.get_secret_value(SecretId=secret_id)
     except ImportError:
-        raise SecretError("SERVE_HF_TOKEN_SECRET is set but boto3 is not installed in the image") from None
+        raise SecretError(f"{SERVE_HF_TOKEN_SECRET} is set but boto3 is not installed in the image") from None
     except ClientError as error:
         details = error.response.get("Error", {})
         raise SecretError(
-            f"cannot read SERVE_HF_TOKEN_SECRET={secret_id}: {details.get('Code')}: {details.get('Message')}"
+            f"cannot read {SERVE_HF_TOKEN_SECRET}={secret_id}: "
+            f"{details.get('Code')}: {details.get('Message')}"
         ) from None
     except BotoCoreError as error:
-        raise SecretError(f"cannot read SERVE_HF_TOKEN_SECRET={secret_id}: {error}") from None
+        raise SecretError(f"cannot read {SERVE_HF_TOKEN_SECRET}={secret_id}: {error}") from None
     return _token_from(secret_id, response.get("SecretString"))
 
 
 def _token_from(secret_id: str, secret: object) -> str:
     if not isinstance(secret, str) or not secret.strip():
-        raise SecretError(f"SERVE_HF_TOKEN_SECRET={secret_id} has no text value (binary or empty secret)")
+        raise SecretError(f"{SERVE_HF_TOKEN_SECRET}={secret_id} has no text value (binary or empty secret)")
     text = secret.strip()
     if not text.startswith("{"):
         return text
     try:
         fields = json.loads(text)
     except json.JSONDecodeError:
-        raise SecretError(f"SERVE_HF_TOKEN_SECRET={secret_id} looks like JSON but does not parse") from None
+        raise SecretError(f"{SERVE_HF_TOKEN_SECRET}={secret_id} looks like JSON but does not parse") from None
     for key in _TOKEN_KEYS:
         value = fields.get(key) if isinstance(fields, dict) else None
         if isinstance(value, str) and value.strip():
             return value.strip()
     keys = " or ".join(_TOKEN_KEYS)
-    raise SecretError(f"SERVE_HF_TOKEN_SECRET={secret_id} is a JSON object without a {keys} key")
+    raise SecretError(f"{SERVE_HF_TOKEN_SECRET}={secret_id} is a JSON object without a {keys} key")
 
 
 class _SignalForwarder:
@@ -109,7 +111,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Entry point of `serve`: validate, fetch the token, run the engine; return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args not in ([], ["serve"]):
-        print("usage: serve  (settings come from SERVE_* environment variables)", file=sys.stderr)
+        print(f"usage: serve  (settings come from {VARIABLE_PREFIX}* environment variables)", file=sys.stderr)
         return 2
     env = dict(os.environ if environ is None else environ)
     try:

@@ -1,19 +1,7 @@
 """Read and validate the `SERVE_*` environment variables and build the engine command line.
 
-Standard library only: this module runs inside the serving image and on the developer's machine, and the
-CDK app loads this one file (`stacks/inference/serving_contract.py`) to validate `cdk.json`'s `model` section
-with the same model profiles and parser names at synth, so a value synth accepts is one the container accepts.
-
-Model profiles: for each model family, the tool-call parser and reasoning parser each engine runs it with.
-Parser names are those the engines' own source registers (the container and synth accept exactly these):
-
-- vLLM 0.32 (`vllm/tool_parsers/__init__.py` `_TOOL_PARSERS_TO_REGISTER`,
-  `vllm/reasoning/__init__.py` `_REASONING_PARSERS_TO_REGISTER`, read from the installed package);
-- SGLang main (sgl-project/sglang commit 00828e5, `python/sglang/srt/function_call/function_call_parser.py`
-  `FunctionCallParser.ToolCallParserEnum`, `python/sglang/srt/parser/reasoning_parser.py`
-  `ReasoningParser.DetectorMap`).
-
-A newer engine may accept more names: add them here, next to the version they come from.
+The variables, engines, model profiles and parser names are the container's contract (`serve_contract`).
+Standard library only: this module runs inside the serving image and on the developer's machine.
 """
 
 from __future__ import annotations
@@ -26,231 +14,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-ENGINES: Final = ("sglang", "vllm")
-
-#: Tool-call parser names each engine accepts (``--tool-call-parser``).
-TOOL_CALL_PARSERS: Final = {
-    "sglang": frozenset(
-        [
-            "apertus2509",
-            "cohere_command4",
-            "deepseekv3",
-            "deepseekv31",
-            "deepseekv32",
-            "deepseekv4",
-            "dots",
-            "glm",
-            "glm45",
-            "glm47",
-            "gpt-oss",
-            "k2_horizon",
-            "kimi_k2",
-            "kimi_k3",
-            "lfm2",
-            "ling3",
-            "llama3",
-            "mimo",
-            "minicpm5",
-            "mistral",
-            "muse",
-            "poolside_v1",
-            "pythonic",
-            "qwen",
-            "qwen25",
-            "qwen3_coder",
-            "spark25",
-            "step3",
-            "step3p5",
-            "minimax-m2",
-            "minimax-m3",
-            "trinity",
-            "interns1",
-            "hermes",
-            "hunyuan",
-            "gigachat3",
-            "gigachat35",
-            "gemma4",
-            "inkling",
-        ]
-    ),
-    "vllm": frozenset(
-        [
-            "apertus",
-            "cohere_command3",
-            "cohere_command4",
-            "deepseek_v3",
-            "deepseek_v31",
-            "deepseek_v32",
-            "deepseek_v4",
-            "deepseek_v41",
-            "dots",
-            "ernie45",
-            "functiongemma",
-            "gemma4",
-            "gigachat3",
-            "glm45",
-            "glm47",
-            "granite",
-            "granite-20b-fc",
-            "granite4",
-            "hermes",
-            "hf",
-            "hunyuan_a13b",
-            "hy_v3",
-            "hy_v4",
-            "inkling",
-            "internlm",
-            "jamba",
-            "k2_horizon",
-            "kimi_k2",
-            "kimi_k3",
-            "lfm2",
-            "ling3",
-            "llama3_json",
-            "llama4_json",
-            "llama4_pythonic",
-            "longcat",
-            "mimo",
-            "minicpm5",
-            "minimax_m2",
-            "minimax_m3",
-            "mistral",
-            "muse_glimmer",
-            "olmo3",
-            "openai",
-            "phi4_mini_json",
-            "plamo3",
-            "poolside_v1",
-            "pythonic",
-            "qwen3_coder",
-            "qwen3_json",
-            "qwen3_xml",
-            "seed_oss",
-            "step3",
-            "step3p5",
-            "xlam",
-        ]
-    ),
-}
-#: Reasoning parser names each engine accepts (``--reasoning-parser``).
-REASONING_PARSERS: Final = {
-    "sglang": frozenset(
-        [
-            "deepseek-r1",
-            "deepseek-v3",
-            "deepseek-v4",
-            "glm45",
-            "hunyuan",
-            "gpt-oss",
-            "kimi",
-            "kimi_k2",
-            "mimo",
-            "poolside_v1",
-            "qwen3",
-            "qwen3-thinking",
-            "minimax",
-            "minimax-append-think",
-            "step3",
-            "step3p5",
-            "mistral",
-            "nemotron_3",
-            "interns1",
-            "gemma4",
-        ]
-    ),
-    "vllm": frozenset(
-        [
-            "cohere_command3",
-            "cohere_command4",
-            "deepseek_r1",
-            "deepseek_v3",
-            "deepseek_v4",
-            "deepseek_v41",
-            "ernie45",
-            "gemma4",
-            "glm45",
-            "glm47",
-            "granite",
-            "granite_thinking_parser",
-            "hf",
-            "holo2",
-            "hunyuan_a13b",
-            "hy_v3",
-            "hy_v4",
-            "inkling",
-            "k2_horizon",
-            "kimi_k2",
-            "kimi_k3",
-            "ling3",
-            "mimo",
-            "minicpmv",
-            "minimax_m2",
-            "minimax_m2_append_think",
-            "minimax_m3",
-            "mistral",
-            "muse_glimmer",
-            "nemotron_v3",
-            "olmo3",
-            "openai_gptoss",
-            "plamo3",
-            "poolside_v1",
-            "qwen3",
-            "seed_oss",
-            "step3",
-            "step3p5",
-        ]
-    ),
-}
-#: Turns the profile's parser off when given instead of a name.
-NONE: Final = "none"
-
-
-@dataclass(frozen=True)
-class EngineFlags:
-    """What one engine runs a model family with: its tool-call parser and its reasoning parser."""
-
-    tool_call_parser: str
-    reasoning_parser: str | None = None
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A model family's flags for each engine."""
-
-    sglang: EngineFlags
-    vllm: EngineFlags
-
-    def flags(self, engine: str) -> EngineFlags:
-        """Return the flags of ``engine`` (``sglang`` or ``vllm``)."""
-        return self.sglang if engine == "sglang" else self.vllm
-
-
-def parser_problem(kind: str, engine: str, name: str) -> str | None:
-    """Return why ``name`` is not a ``kind`` (``tool-call``/``reasoning``) parser of ``engine``, or None."""
-    accepted = (TOOL_CALL_PARSERS if kind == "tool-call" else REASONING_PARSERS)[engine]
-    if name == NONE or name in accepted:
-        return None
-    return f"{name!r} is not a {engine} {kind} parser (one of: {NONE}, {', '.join(sorted(accepted))})"
-
-
-PROFILES: Final = {
-    # Llama 3.1 / 3.2 / 3.3: JSON tool calls; vLLM also needs its Llama 3.1 JSON tool chat template, which
-    # serve_settings adds when the model's own template does not render tools.
-    "llama3": Profile(EngineFlags("llama3"), EngineFlags("llama3_json")),
-    # Qwen3: Hermes-style <tool_call> blocks and <think> reasoning (SGLang's qwen25 parser reads them).
-    "qwen3": Profile(EngineFlags("qwen25", "qwen3"), EngineFlags("hermes", "qwen3")),
-    # Mistral 7B v0.3 / Nemo / Small: [TOOL_CALLS][...].
-    "mistral": Profile(EngineFlags("mistral"), EngineFlags("mistral")),
-    # DeepSeek-R1 distills and V3: DeepSeek tool-call tokens and <think> reasoning.
-    "deepseek_r1": Profile(
-        EngineFlags("deepseekv3", "deepseek-r1"), EngineFlags("deepseek_v3", "deepseek_r1")
-    ),
-    # gpt-oss: harmony channels for both.
-    "gpt_oss": Profile(EngineFlags("gpt-oss", "gpt-oss"), EngineFlags("openai", "openai_gptoss")),
-}
-DEFAULT_PROFILE: Final = "llama3"
-DEFAULT_MODEL_DIR: Final = "/opt/ml/model"
-DEVICES: Final = {"sglang": ("cuda", "cpu"), "vllm": ("cuda", "cpu")}
+from serve_contract import (
+    DEFAULT_MODEL_DIR,
+    DEFAULT_PROFILE,
+    DEFAULT_SERVED_MODEL_NAME,
+    DEVICES,
+    ENGINES,
+    KNOWN_VARIABLES,
+    NONE,
+    PROFILES,
+    SERVE_CHAT_TEMPLATE,
+    SERVE_DEVICE,
+    SERVE_ENGINE,
+    SERVE_EXTRA_ARGS,
+    SERVE_HF_TOKEN_SECRET,
+    SERVE_HOST,
+    SERVE_MAX_MODEL_LEN,
+    SERVE_MODEL_DIR,
+    SERVE_MODEL_ID,
+    SERVE_MODEL_PROFILE,
+    SERVE_PORT,
+    SERVE_REASONING_PARSER,
+    SERVE_SERVED_MODEL_NAME,
+    SERVE_TOOL_CALL_PARSER,
+    SERVE_TP_DEGREE,
+    VARIABLE_PREFIX,
+    parser_problem,
+)
 
 #: Where each engine's official image ships its Llama 3.1 JSON tool chat template.
 ENGINE_TOOL_TEMPLATES: Final = {
@@ -258,26 +48,6 @@ ENGINE_TOOL_TEMPLATES: Final = {
     "vllm": "/vllm-workspace/examples/tool_chat_template_llama3.1_json.jinja",
 }
 _LLAMA3_PARSERS: Final = {engine: PROFILES["llama3"].flags(engine).tool_call_parser for engine in ENGINES}
-
-KNOWN_VARIABLES: Final = frozenset(
-    {
-        "SERVE_ENGINE",
-        "SERVE_MODEL_ID",
-        "SERVE_MODEL_DIR",
-        "SERVE_HF_TOKEN_SECRET",
-        "SERVE_TP_DEGREE",
-        "SERVE_MAX_MODEL_LEN",
-        "SERVE_MODEL_PROFILE",
-        "SERVE_TOOL_CALL_PARSER",
-        "SERVE_REASONING_PARSER",
-        "SERVE_CHAT_TEMPLATE",
-        "SERVE_SERVED_MODEL_NAME",
-        "SERVE_HOST",
-        "SERVE_PORT",
-        "SERVE_DEVICE",
-        "SERVE_EXTRA_ARGS",
-    }
-)
 
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _NO_SPACE = re.compile(r"^\S+$")
@@ -288,8 +58,8 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The validated serving settings."""
+class ServeSettings:
+    """The validated serving settings (the container's; the agent API's are `agent_api.settings.Settings`)."""
 
     engine: str
     model: str
@@ -309,41 +79,41 @@ class Settings:
 
 def load_settings(
     environ: Mapping[str, str], engine_templates: Mapping[str, str] = ENGINE_TOOL_TEMPLATES
-) -> Settings:
+) -> ServeSettings:
     """Validate `environ`'s `SERVE_*` variables; raise `SettingsError` naming the first bad one.
 
     An empty variable counts as unset. `engine_templates` says where the engine ships its Llama 3.1
     tool chat template (the default is the official images' location).
     """
-    env = {key: value for key, value in environ.items() if key.startswith("SERVE_") and value != ""}
+    env = {key: value for key, value in environ.items() if key.startswith(VARIABLE_PREFIX) and value != ""}
     unknown = sorted(set(env) - KNOWN_VARIABLES)
     if unknown:
         raise SettingsError(f"unknown variable {unknown[0]}; known: {', '.join(sorted(KNOWN_VARIABLES))}")
-    engine = _choice(env, "SERVE_ENGINE", ENGINES, default=None)
+    engine = _choice(env, SERVE_ENGINE, ENGINES, default=None)
     model, model_is_local = _model(env)
-    profile = PROFILES[_choice(env, "SERVE_MODEL_PROFILE", tuple(PROFILES), default=DEFAULT_PROFILE)]
+    profile = PROFILES[_choice(env, SERVE_MODEL_PROFILE, tuple(PROFILES), default=DEFAULT_PROFILE)]
     flags = profile.flags(engine)
-    tool_call_parser = _parser(env, "SERVE_TOOL_CALL_PARSER", "tool-call", engine, flags.tool_call_parser)
-    reasoning_parser = _parser(env, "SERVE_REASONING_PARSER", "reasoning", engine, flags.reasoning_parser)
-    return Settings(
+    tool_call_parser = _parser(env, SERVE_TOOL_CALL_PARSER, "tool-call", engine, flags.tool_call_parser)
+    reasoning_parser = _parser(env, SERVE_REASONING_PARSER, "reasoning", engine, flags.reasoning_parser)
+    return ServeSettings(
         engine=engine,
         model=model,
         model_is_local=model_is_local,
-        hf_token_secret=env.get("SERVE_HF_TOKEN_SECRET"),
-        tp_degree=_int(env, "SERVE_TP_DEGREE", default=1, low=1, high=64),
-        max_model_len=_optional_int(env, "SERVE_MAX_MODEL_LEN", low=1, high=10_000_000),
+        hf_token_secret=env.get(SERVE_HF_TOKEN_SECRET),
+        tp_degree=_int(env, SERVE_TP_DEGREE, default=1, low=1, high=64),
+        max_model_len=_optional_int(env, SERVE_MAX_MODEL_LEN, low=1, high=10_000_000),
         tool_call_parser=tool_call_parser,
         reasoning_parser=reasoning_parser,
         chat_template=_chat_template(env, engine, model, model_is_local, tool_call_parser, engine_templates),
-        served_model_name=_no_space(env, "SERVE_SERVED_MODEL_NAME", default="model"),
-        host=_no_space(env, "SERVE_HOST", default="0.0.0.0"),  # noqa: S104 - SageMaker reaches the container on 8080
-        port=_int(env, "SERVE_PORT", default=8080, low=1, high=65535),
-        device=_choice(env, "SERVE_DEVICE", DEVICES[engine], default="") or None,
+        served_model_name=_no_space(env, SERVE_SERVED_MODEL_NAME, default=DEFAULT_SERVED_MODEL_NAME),
+        host=_no_space(env, SERVE_HOST, default="0.0.0.0"),  # noqa: S104 - SageMaker reaches the container on 8080
+        port=_int(env, SERVE_PORT, default=8080, low=1, high=65535),
+        device=_choice(env, SERVE_DEVICE, DEVICES[engine], default="") or None,
         extra_args=_extra_args(env),
     )
 
 
-def engine_command(settings: Settings) -> list[str]:
+def engine_command(settings: ServeSettings) -> list[str]:
     """Return the command line that starts the engine."""
     if settings.engine == "vllm":
         # The API server module rather than the `vllm serve` CLI: the CLI looks up the `vllm` distribution's
@@ -388,18 +158,24 @@ def _parser(env: Mapping[str, str], name: str, kind: str, engine: str, default: 
 
 def _model(env: Mapping[str, str]) -> tuple[str, bool]:
     """Return the model to serve and whether it is a local directory."""
-    model_id = env.get("SERVE_MODEL_ID")
+    model_id = env.get(SERVE_MODEL_ID)
     if model_id is not None:
-        if "SERVE_MODEL_DIR" in env:
-            raise SettingsError("SERVE_MODEL_ID and SERVE_MODEL_DIR are both set; set only one")
+        if SERVE_MODEL_DIR in env:
+            raise SettingsError(f"{SERVE_MODEL_ID} and {SERVE_MODEL_DIR} are both set; set only one")
         if not _MODEL_ID.match(model_id):
-            raise SettingsError(f"SERVE_MODEL_ID={model_id!r} is not a Hugging Face model id like 'org/name'")
+            raise SettingsError(
+                f"{SERVE_MODEL_ID}={model_id!r} is not a Hugging Face model id like 'org/name'"
+            )
         return model_id, False
-    model_dir = Path(env.get("SERVE_MODEL_DIR", DEFAULT_MODEL_DIR))
+    model_dir = Path(env.get(SERVE_MODEL_DIR, DEFAULT_MODEL_DIR))
     if not model_dir.is_dir():
-        raise SettingsError(f"SERVE_MODEL_DIR={model_dir} is not a directory (and SERVE_MODEL_ID is not set)")
+        raise SettingsError(
+            f"{SERVE_MODEL_DIR}={model_dir} is not a directory (and {SERVE_MODEL_ID} is not set)"
+        )
     if not (model_dir / "config.json").is_file():
-        raise SettingsError(f"SERVE_MODEL_DIR={model_dir} has no config.json: it does not hold model weights")
+        raise SettingsError(
+            f"{SERVE_MODEL_DIR}={model_dir} has no config.json: it does not hold model weights"
+        )
     return str(model_dir), True
 
 
@@ -412,10 +188,10 @@ def _chat_template(
     engine_templates: Mapping[str, str],
 ) -> str | None:
     """Choose the chat template: the user's file, else the engine's Llama 3.1 tool template where needed."""
-    chosen = env.get("SERVE_CHAT_TEMPLATE")
+    chosen = env.get(SERVE_CHAT_TEMPLATE)
     if chosen is not None:
         if not Path(chosen).is_file():
-            raise SettingsError(f"SERVE_CHAT_TEMPLATE={chosen} is not a file")
+            raise SettingsError(f"{SERVE_CHAT_TEMPLATE}={chosen} is not a file")
         return chosen
     if tool_call_parser != _LLAMA3_PARSERS[engine]:
         return None
@@ -478,8 +254,10 @@ def _no_space(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _extra_args(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = env.get("SERVE_EXTRA_ARGS", "")
+    raw = env.get(SERVE_EXTRA_ARGS, "")
     try:
         return tuple(shlex.split(raw))
     except ValueError as error:
-        raise SettingsError(f"SERVE_EXTRA_ARGS cannot be split like a shell command line: {error}") from None
+        raise SettingsError(
+            f"{SERVE_EXTRA_ARGS} cannot be split like a shell command line: {error}"
+        ) from None

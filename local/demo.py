@@ -15,7 +15,7 @@ from typing import Any, Final, TextIO
 import httpx
 from httpx_sse import connect_sse
 
-from local.stack import EXAMPLE_PROMPT, LocalStack, StackError, stop_on_sigterm
+from local.stack import EXAMPLE_PROMPT, LocalDeployment, StackError, stop_on_sigterm
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(10.0, read=120.0)
 COLD_START_SECONDS: Final = 20.0
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()
     started = time.monotonic()
     try:
-        with LocalStack(
+        with LocalDeployment(
             backend_url=args.backend,
             progress=lambda message: print(f"· {message}", flush=True),
             cold_start_seconds=COLD_START_SECONDS if args.cold else None,

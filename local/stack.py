@@ -39,6 +39,7 @@ from local.emulator.options import add_fault_arguments, faults_from_arguments
 from local.server_process import ServerProcess
 from local.tiny_model import build
 from local.vllm_server import VllmServer, VllmServerError, free_port
+from stacks.agent_api.lambda_contract import contract
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 RUN_SCRIPT: Final = REPO_ROOT / "lambda" / "run.sh"
@@ -61,8 +62,10 @@ class StackError(RuntimeError):
     """A part of the local stack could not be started; the message says which and why."""
 
 
-class LocalStack:
-    """Starts every part on 127.0.0.1 on entering, stops all of them (no process left) on leaving.
+class LocalDeployment:
+    """The deployment's parts on 127.0.0.1: vLLM CPU, the SageMaker emulator, S3 (moto) and the agent API.
+
+    Starts every part on entering, stops all of them (no process left) on leaving.
 
     ``backend_url`` None builds the tiny model and starts vLLM CPU; otherwise the emulator forwards to
     that URL. ``tools`` sets ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks
@@ -211,28 +214,28 @@ def agent_environment(
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AGENT_", "AWS_", "POWERTOOLS_")) and key != "PYTHONPATH"
+        if not key.startswith((contract.VARIABLE_PREFIX, "AWS_", "POWERTOOLS_")) and key != "PYTHONPATH"
     }
     environment.update(
         {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}",
-            "AGENT_ENDPOINT_NAME": ENDPOINT_NAME,
-            "AGENT_REGION": REGION,
-            "AGENT_SESSIONS_BUCKET": SESSIONS_BUCKET,
+            contract.AGENT_ENDPOINT_NAME.variable: ENDPOINT_NAME,
+            contract.AGENT_REGION.variable: REGION,
+            contract.AGENT_SESSIONS_BUCKET.variable: SESSIONS_BUCKET,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
             "AWS_ENDPOINT_URL_S3": s3_url,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": "agent-api-local",
-            "POWERTOOLS_METRICS_NAMESPACE": "LocalAgent",
+            contract.POWERTOOLS_SERVICE_NAME.variable: "agent-api-local",
+            contract.POWERTOOLS_METRICS_NAMESPACE.variable: "LocalAgent",
             **DUMMY_CREDENTIALS,
         }
     )
     if tools is not None:
-        environment["AGENT_TOOLS"] = tools
+        environment[contract.AGENT_TOOLS.variable] = tools
     if inference_component is not None:
-        environment["AGENT_INFERENCE_COMPONENT_NAME"] = inference_component
+        environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
     return environment
 
@@ -283,7 +286,7 @@ class AgentApiProcess(ServerProcess):
         return f"http://127.0.0.1:{self.port}"
 
 
-def usage_text(stack: LocalStack) -> str:
+def usage_text(stack: LocalDeployment) -> str:
     """Return the URLs of the running stack and commands to try it."""
     agent = stack.agent_url
     body = f'{{"prompt": "{EXAMPLE_PROMPT}"}}'
@@ -308,7 +311,7 @@ def usage_text(stack: LocalStack) -> str:
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM raise ``KeyboardInterrupt``, so that ``with LocalStack()`` stops every part on it too."""
+    """Make SIGTERM raise ``KeyboardInterrupt``, so that ``with LocalDeployment()`` stops every part on it."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -350,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        stack = LocalStack(
+        stack = LocalDeployment(
             backend_url=args.backend,
             faults=faults_from_arguments(args),
             agent_port=args.port,

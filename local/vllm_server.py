@@ -24,6 +24,7 @@ from typing import Final
 
 from local.lifecycle import Service
 from local.server_process import ServerProcess
+from stacks.inference.serving_contract import serving
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SERVE_SCRIPT: Final = REPO_ROOT / "container" / "serve"
@@ -132,26 +133,26 @@ class VllmServer(Service):
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith("SERVE_") and key not in {"PYTHONPATH", "PYTHONHOME"}
+            if not key.startswith(serving.VARIABLE_PREFIX) and key not in {"PYTHONPATH", "PYTHONHOME"}
         }
         env.update(
             {
                 "PATH": f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
                 "VIRTUAL_ENV": str(self.venv),
-                "SERVE_ENGINE": "vllm",
-                "SERVE_MODEL_DIR": str(self.model_dir),
-                "SERVE_DEVICE": "cpu",
-                "SERVE_HOST": "127.0.0.1",
-                "SERVE_PORT": str(self.port),
+                serving.SERVE_ENGINE: "vllm",
+                serving.SERVE_MODEL_DIR: str(self.model_dir),
+                serving.SERVE_DEVICE: "cpu",
+                serving.SERVE_HOST: "127.0.0.1",
+                serving.SERVE_PORT: str(self.port),
                 # torch.compile adds about 20 s to a CPU start and buys nothing for a one-layer model.
-                "SERVE_EXTRA_ARGS": "--enforce-eager",
+                serving.SERVE_EXTRA_ARGS: "--enforce-eager",
                 "VLLM_CPU_KVCACHE_SPACE": env.get("VLLM_CPU_KVCACHE_SPACE", CPU_KVCACHE_GIB),
                 "VLLM_NO_USAGE_STATS": "1",
                 "HF_HUB_OFFLINE": "1",
             }
         )
         if self.reasoning_parser is not None:
-            env["SERVE_REASONING_PARSER"] = self.reasoning_parser
+            env[serving.SERVE_REASONING_PARSER] = self.reasoning_parser
         return env
 
 

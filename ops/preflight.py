@@ -1,19 +1,20 @@
 """Check an account before ``cdk deploy``: ``python -m ops.preflight --env dev`` (``make preflight ENV=dev``).
 
-Each check reads only (STS, CloudFormation, Service Quotas, Secrets Manager, S3, API Gateway). A failed check
-prints what is wrong and the command that fixes it; any failure exits non-zero.
+Each check reads only (STS, CloudFormation, Service Quotas, Secrets Manager, S3, API Gateway, IAM). A failed
+check prints what is wrong and the command that fixes it; any failure exits non-zero (a warning does not).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ops.caller_roles import IamRoles, caller_roles_skipped, check_caller_role
 from ops.environment import load_environment
 from ops.results import Result, report
 from stacks.config import PULL_THROUGH_SECRET_PREFIX, ConfigError, EnvironmentConfig
@@ -51,6 +52,7 @@ class Clients:
     secrets: SecretsManagerClient
     s3: S3Client
     apigateway: ApiGatewayAccount
+    iam: IamRoles
 
 
 def _error_code(error: ClientError) -> str:
@@ -239,8 +241,10 @@ CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
 )
 
 
-def run_checks(config: EnvironmentConfig, clients: Clients) -> Iterator[Result]:
-    """Every check's result; after failed credentials nothing else can be checked.
+def run_checks(
+    config: EnvironmentConfig, clients: Clients, caller_roles: Sequence[str] = ()
+) -> Iterator[Result]:
+    """Every check's result, then one per role in ``caller_roles``; nothing after failed credentials.
 
     An AWS error a check does not expect (access denied, throttling...) fails that check with the error,
     never with a traceback.
@@ -250,14 +254,28 @@ def run_checks(config: EnvironmentConfig, clients: Clients) -> Iterator[Result]:
             result = check(config, clients)
         except (ClientError, BotoCoreError) as error:
             what = (check.__doc__ or check.__name__).splitlines()[0].removeprefix("Check ").rstrip(".")
-            result = Result(
-                what,
-                f"could not be checked: {error}",
-                "allow your credentials the read-only call named in the error, then run preflight again",
-            )
+            result = _not_checked(what, error)
         yield result
         if check is check_identity and not result.ok:
             return
+    skipped = caller_roles_skipped(config, caller_roles)
+    if skipped is not None:
+        yield skipped
+        return
+    for role in caller_roles:
+        try:
+            result = check_caller_role(clients.iam, role)
+        except (ClientError, BotoCoreError) as error:
+            result = _not_checked(f"caller role {role}", error)
+        yield result
+
+
+def _not_checked(what: str, error: ClientError | BotoCoreError) -> Result:
+    return Result(
+        what,
+        f"could not be checked: {error}",
+        "allow your credentials the read-only call named in the error, then run preflight again",
+    )
 
 
 def make_clients(region: str | None) -> Clients:
@@ -278,6 +296,7 @@ def make_clients(region: str | None) -> Clients:
         secrets=session.client("secretsmanager"),
         s3=session.client("s3"),
         apigateway=session.client("apigateway"),
+        iam=session.client("iam"),
     )
 
 
@@ -285,6 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     """Check the account for one environment of cdk.json; 0 when every check passed."""
     parser = argparse.ArgumentParser(prog="python -m ops.preflight", description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="dev", help="environment of cdk.json (default: dev)")
+    parser.add_argument(
+        "--caller-role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="a role (name or ARN) callers assume to call the API: warn if its trust policy lets them choose "
+        "any session name (repeat for each role; api.auth iam only)",
+    )
     args = parser.parse_args(argv)
     try:
         config = load_environment(args.env)
@@ -292,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"Preflight of {config.stack_name}")
-    return 0 if report(run_checks(config, make_clients(config.region))) else 1
+    return 0 if report(run_checks(config, make_clients(config.region), args.caller_role)) else 1
 
 
 if __name__ == "__main__":

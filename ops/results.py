@@ -8,27 +8,31 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Result:
-    """One check's outcome: what was checked, what is wrong (``None`` if nothing) and the fixing command."""
+    """One check's outcome: what was checked, what is wrong (``None`` if nothing) and the fixing command.
+
+    A ``warning`` is a problem worth fixing that does not stop a deploy: it is printed, and the check passes.
+    """
 
     name: str
     problem: str | None = None
     fix: str | None = None
+    warning: bool = False
 
     @property
     def ok(self) -> bool:
         """Whether the check passed."""
-        return self.problem is None
+        return self.problem is None or self.warning
 
 
 def report(results: Iterable[Result], out: Callable[[str], object] = print) -> bool:
-    """Print each result (a failure with its fix, if there is one); whether all passed."""
+    """Print each result (a failure or warning with its fix, if there is one); whether all passed."""
     passed = True
     for result in results:
-        if result.ok:
+        if result.problem is None:
             out(f"ok    {result.name}")
             continue
-        passed = False
-        out(f"FAIL  {result.name}: {result.problem}")
+        passed = passed and result.ok
+        out(f"{'WARN' if result.warning else 'FAIL'}  {result.name}: {result.problem}")
         if result.fix is not None:
             out(f"      fix: {result.fix}")
     return passed

@@ -25,14 +25,8 @@ from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_cl
 from agent_api.errors import MODEL_WARMING, ErrorReply, classify, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
 from agent_api.page import ChatPage
-from agent_api.sessions import (
-    SessionBusyError,
-    SessionLease,
-    SessionNotFoundError,
-    SessionOwnerUnknownError,
-    SessionStore,
-    owner_from_headers,
-)
+from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers
+from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
 from agent_api.settings import Settings, SettingsError
 from agent_api.turn import AgentTurn, SseEvent
 from agent_api.validation import (
@@ -149,10 +143,10 @@ class ChatService:
         """Lock and load the caller's session, or say why this request may not use it now."""
         assert self.sessions is not None, "requests name a session_id only with sessions on"
         try:
-            owner = owner_from_headers(request.headers)
+            owner = owner_from_headers(request.headers, self.settings.auth)
             # Lock and read the whole conversation in a worker thread: S3 I/O never runs on the loop.
             return await asyncio.to_thread(self.sessions.open, session_id, owner)
-        except (SessionBusyError, SessionNotFoundError, SessionOwnerUnknownError) as exc:
+        except (SessionBusyError, SessionOwnerUnknownError) as exc:
             error = _session_refusal(exc)
             logger.info("chat request rejected", extra={"code": error.code, "status": error.status})
             return error
@@ -203,15 +197,11 @@ class ChatService:
 
 
 def _session_refusal(exc: Exception) -> ErrorReply:
-    """Answer a request that may not use its session now (busy) or at all (not its caller's)."""
+    """Answer a request that may not use its session now (busy) or at all (no known caller)."""
     if isinstance(exc, SessionBusyError):
         busy = "another request is being answered on this session; retry when it has finished"
         return ErrorReply("session_busy", busy, 409)
-    if isinstance(exc, SessionOwnerUnknownError):
-        return ErrorReply(
-            "session_owner_unknown", "sessions need an authenticated caller; this request names none", 403
-        )
-    return ErrorReply("session_not_found", "no such session", 404)
+    return ErrorReply("session_owner_unknown", str(exc), 403)
 
 
 class _ClientGone:

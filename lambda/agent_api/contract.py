@@ -1,110 +1,38 @@
-"""What the agent API and its deployment agree on: variables, defaults, bounds, patterns, tools, timeouts.
+"""What the agent API and its deployment agree on: its settings, routes, request rules, tools and timeouts.
 
-One place for each fact. The Lambda imports this module: `Settings.from_env` and the request validation apply
-its rules. The CDK app loads this one file (`stacks/agent_api/lambda_contract.py`) to validate `cdk.json`
-with the same rules, to set every variable of the function explicitly and to derive the API's request model.
-So it imports nothing but the standard library. Patterns are matched whole (`fullmatch`).
+One place for each fact. The Lambda imports this module: `Settings.from_env` reads the settings table
+(`SETTINGS`) and the request validation applies its rules. The CDK app loads this file and the one it
+imports (`setting_kinds`, stacks/agent_api/lambda_contract.py) to validate `cdk.json` with the same rules,
+to set every variable of the function explicitly and to derive the API's request model and the docs' table
+of settings. So it imports nothing but the standard library and `setting_kinds`. Patterns are matched whole
+(`fullmatch`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Final
 
-# --- The function's environment variables (docs/agent-api.md, "Configuration") ---------------------------
-ENV_ENDPOINT_NAME: Final = "AGENT_ENDPOINT_NAME"
-# Unset or empty: invoke the endpoint's own model (single-model mode); set: invoke this inference component.
-ENV_INFERENCE_COMPONENT_NAME: Final = "AGENT_INFERENCE_COMPONENT_NAME"
-ENV_REGION: Final = "AGENT_REGION"
-ENV_RESPONSE_FORMAT: Final = "AGENT_RESPONSE_FORMAT"
-ENV_SYSTEM_PROMPT: Final = "AGENT_SYSTEM_PROMPT"
-ENV_MAX_TOKENS: Final = "AGENT_MAX_TOKENS"
-ENV_TEMPERATURE: Final = "AGENT_TEMPERATURE"
-ENV_TOOLS: Final = "AGENT_TOOLS"
-ENV_SESSIONS_BUCKET: Final = "AGENT_SESSIONS_BUCKET"
-ENV_MAX_PROMPT_CHARS: Final = "AGENT_MAX_PROMPT_CHARS"
-ENV_STREAM_REASONING: Final = "AGENT_STREAM_REASONING"
-# How callers of the deployed API authenticate (AUTH_MODES), which the chat page must know to reach it.
-ENV_AUTH: Final = "AGENT_AUTH"
-# Cognito sign-in of a `api.auth: cognito` environment, for the chat page: required when AGENT_AUTH is
-# cognito, empty or unset otherwise.
-ENV_COGNITO_DOMAIN: Final = "AGENT_COGNITO_DOMAIN"
-ENV_COGNITO_CLIENT_ID: Final = "AGENT_COGNITO_CLIENT_ID"
-ENV_COGNITO_SCOPE: Final = "AGENT_COGNITO_SCOPE"
-# Powertools reads these itself (service, namespace, log level); the settings check them too.
-ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
-ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
-ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+from .setting_kinds import Boolean, Choice, Integer, NameList, Number, Prose, Setting, Text
 
-AGENT_VARIABLES: Final = frozenset(
-    {
-        ENV_ENDPOINT_NAME,
-        ENV_INFERENCE_COMPONENT_NAME,
-        ENV_REGION,
-        ENV_RESPONSE_FORMAT,
-        ENV_SYSTEM_PROMPT,
-        ENV_MAX_TOKENS,
-        ENV_TEMPERATURE,
-        ENV_TOOLS,
-        ENV_SESSIONS_BUCKET,
-        ENV_MAX_PROMPT_CHARS,
-        ENV_STREAM_REASONING,
-        ENV_AUTH,
-        ENV_COGNITO_DOMAIN,
-        ENV_COGNITO_CLIENT_ID,
-        ENV_COGNITO_SCOPE,
-    }
-)
-COGNITO_VARIABLES: Final = (ENV_COGNITO_DOMAIN, ENV_COGNITO_CLIENT_ID, ENV_COGNITO_SCOPE)
-POWERTOOLS_VARIABLES: Final = frozenset({ENV_SERVICE_NAME, ENV_METRICS_NAMESPACE, ENV_LOG_LEVEL})
-
-_N = TypeVar("_N", int, float)
-
-
-def _plain(number: float) -> str:
-    return str(number) if isinstance(number, int) else f"{number:g}"
-
-
-@dataclass(frozen=True)
-class Bounded(Generic[_N]):
-    """A numeric setting: its default and its inclusive bounds."""
-
-    default: _N
-    low: _N
-    high: _N
-
-    def allows(self, value: float) -> bool:
-        """Whether ``value`` lies within the bounds (never NaN or infinite: the bounds are finite)."""
-        # Comparing, not math.isfinite: an integer too large for a float must be rejected, not raise.
-        return self.low <= value <= self.high
-
-    @property
-    def range(self) -> str:
-        """The bounds as people write them, e.g. ``1..1000000`` or ``0..2``."""
-        return f"{_plain(self.low)}..{_plain(self.high)}"
-
-
-# --- Settings: defaults and rules -------------------------------------------------------------------------
+# --- Values the settings and the requests share -------------------------------------------------------
 # SageMaker's naming rule for endpoints.
 ENDPOINT_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 # SageMaker's naming rule for inference components (CreateInferenceComponent, botocore's model).
 INFERENCE_COMPONENT_NAME_PATTERN: Final = re.compile(r"[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?")
 INFERENCE_COMPONENT_NAME_MAX_CHARS: Final = 63
 REGION_PATTERN: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
-RESPONSE_FORMAT_DEFAULT: Final = "auto"
 RESPONSE_FORMAT_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 DEFAULT_SYSTEM_PROMPT: Final = (
     "You are a helpful assistant. Answer concisely. Use the available tools when they help, "
     "and say so when you do not know something."
 )
-# `max_tokens` is both the default and the cap of a request's `max_tokens`.
-MAX_TOKENS: Final = Bounded(default=1024, low=1, high=1_000_000)
-TEMPERATURE: Final = Bounded(default=0.2, low=0.0, high=2.0)
-MAX_PROMPT_CHARS: Final = Bounded(default=16_000, low=1, high=10_000_000)
+# A request's `max_tokens` and `temperature` obey these too: `AGENT_MAX_TOKENS` is both the default and the
+# cap of a request's `max_tokens` (agent_api.validation, and API Gateway's request model).
+MAX_TOKENS: Final = Integer(1, 1_000_000)
+TEMPERATURE: Final = Number(0.0, 2.0)
 # The tools lambda/agent_api/tools.py implements; `get_weather` is an opt-in demo tool for the local stack.
 TOOL_NAMES: Final = ("current_time", "calculator", "get_weather")
-DEFAULT_TOOLS: Final = ("current_time", "calculator")
 # S3's general-purpose bucket naming rule, without dots (they break virtual-hosted TLS).
 BUCKET_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 SERVICE_NAME: Final = "agent-api"
@@ -118,9 +46,6 @@ METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0
 METRICS_NAMESPACE_RULE: Final = (
     "a CloudWatch namespace: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' or 'AWS/'"
 )
-# The model's reasoning streams as `reasoning` events unless this is "false".
-BOOLEANS: Final = ("true", "false")
-STREAM_REASONING_DEFAULT: Final = True
 # How callers authenticate, as `AGENT_AUTH` names it and the chat page's `config.json` reports it: `none` (the
 # API itself checks no caller: the local stack), or what API Gateway checks in front of a deployed API, `iam`
 # (SigV4, which a browser cannot sign) or `cognito` (a Cognito access token; the `AGENT_COGNITO_*` variables
@@ -145,17 +70,163 @@ COGNITO_SCOPE_PATTERN: Final = re.compile(
     r"[\x21\x23-\x5B\x5D-\x7E]{1,256}( [\x21\x23-\x5B\x5D-\x7E]{1,256})*"
 )
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-LOG_LEVEL_DEFAULT: Final = "INFO"
+_NOT_BLANK: Final = re.compile(r"\s*\S.*", re.DOTALL)
+_COGNITO_SIGN_IN: Final = "the stack: its Cognito sign-in (`api.auth: cognito`), empty under `iam`"
 
+# --- The settings table (docs/agent-api.md, "Configuration") ---------------------------------------------
+# Every variable the function reads, once: where the deployment takes it from (a cdk.json key, or the stack),
+# its kind, default and meaning. Synth validates cdk.json with it (stacks/config/schema.py), the stack writes
+# the function's environment from it (stacks/agent_api/construct.py), `Settings.from_env` reads it back
+# (agent_api/settings.py), and docs/agent-api.md's table is generated from it
+# (stacks/agent_api/settings_docs.py). Each row is named after its variable; `Setting.name` (the variable
+# without its prefix, lower-case) is its field in `Settings` and its key in cdk.json's section.
+AGENT_ENDPOINT_NAME: Final = Setting(
+    "AGENT_ENDPOINT_NAME",
+    Text(ENDPOINT_NAME_PATTERN, "a SageMaker endpoint name"),
+    "SageMaker endpoint name",
+    source="the stack: its endpoint",
+    required=True,
+)
+AGENT_INFERENCE_COMPONENT_NAME: Final = Setting(
+    "AGENT_INFERENCE_COMPONENT_NAME",
+    Text(INFERENCE_COMPONENT_NAME_PATTERN, "an inference component name", INFERENCE_COMPONENT_NAME_MAX_CHARS),
+    "the endpoint's inference component to invoke, and to wake when scaled to zero; unset or empty = the "
+    "endpoint's own model",
+    source="the stack: its inference component (`endpoint.mode: inference-component`), empty otherwise",
+)
+AGENT_REGION: Final = Setting(
+    "AGENT_REGION",
+    Text(REGION_PATTERN, "an AWS region name (e.g. us-east-1)"),
+    "region of the endpoint",
+    source="the stack: its region",
+    fallback="AWS_REGION",
+)
+AGENT_RESPONSE_FORMAT: Final = Setting(
+    "AGENT_RESPONSE_FORMAT",
+    Text(RESPONSE_FORMAT_PATTERN, "a response format name (1-64 of a-z 0-9 _ -, e.g. auto, openai-chat)"),
+    "provider response format (`auto`, `openai-chat`, `tgi`, `lmi`, ...; docs/provider.md)",
+    default="auto",
+    key="agent.response_format",
+)
+AGENT_SYSTEM_PROMPT: Final = Setting(
+    "AGENT_SYSTEM_PROMPT",
+    Prose(),
+    "system prompt",
+    default=DEFAULT_SYSTEM_PROMPT,
+    key="agent.system_prompt",
+    default_text="a short built-in one",
+)
+AGENT_MAX_TOKENS: Final = Setting(
+    "AGENT_MAX_TOKENS",
+    MAX_TOKENS,
+    "default and cap of per-request `max_tokens`",
+    default=1024,
+    key="agent.max_tokens",
+)
+AGENT_TEMPERATURE: Final = Setting(
+    "AGENT_TEMPERATURE", TEMPERATURE, "default temperature", default=0.2, key="agent.temperature"
+)
+AGENT_TOOLS: Final = Setting(
+    "AGENT_TOOLS",
+    NameList(TOOL_NAMES, "tool"),
+    'enabled tools (section "Tools" below); empty = none',
+    default="current_time,calculator",
+    key="agent.tools",
+)
+AGENT_SESSIONS_BUCKET: Final = Setting(
+    "AGENT_SESSIONS_BUCKET",
+    Text(BUCKET_PATTERN, "a valid S3 bucket name"),
+    "S3 bucket for sessions; unset or empty = sessions disabled",
+    source="the stack: its sessions bucket",
+)
+AGENT_MAX_PROMPT_CHARS: Final = Setting(
+    "AGENT_MAX_PROMPT_CHARS",
+    Integer(1, 10_000_000),
+    "maximum prompt length in characters",
+    default=16_000,
+    key="agent.max_prompt_chars",
+)
+AGENT_STREAM_REASONING: Final = Setting(
+    "AGENT_STREAM_REASONING",
+    Boolean(),
+    "stream the model's reasoning as `reasoning` events",
+    default=True,
+    key="agent.stream_reasoning",
+)
+AGENT_AUTH: Final = Setting(
+    "AGENT_AUTH",
+    Choice(AUTH_MODES),
+    "how callers authenticate, as the chat page is told (`config.json`): `none` (the API checks no caller: "
+    "the app run by itself), `iam` or `cognito` (API Gateway checks them, and a session request without "
+    "its request context is refused, see [Security](#security))",
+    default=AUTH_NONE,
+    source="the stack: `api.auth`",
+)
+AGENT_COGNITO_DOMAIN: Final = Setting(
+    "AGENT_COGNITO_DOMAIN",
+    Text(COGNITO_DOMAIN_PATTERN, "an https:// origin (no path)"),
+    "sign-in for the chat page: the managed-login origin, `https://<prefix>.auth.<region>.amazoncognito.com` "
+    "(its `/oauth2/authorize` and `/oauth2/token`); required, with the next two, when `AGENT_AUTH` is "
+    "`cognito`, and refused otherwise (empty counts as unset)",
+    source=_COGNITO_SIGN_IN,
+)
+AGENT_COGNITO_CLIENT_ID: Final = Setting(
+    "AGENT_COGNITO_CLIENT_ID",
+    Text(COGNITO_CLIENT_ID_PATTERN, "a Cognito app client id"),
+    "sign-in for the chat page: the public app client (authorization code with PKCE, no secret)",
+    source=_COGNITO_SIGN_IN,
+)
+AGENT_COGNITO_SCOPE: Final = Setting(
+    "AGENT_COGNITO_SCOPE",
+    Text(COGNITO_SCOPE_PATTERN, "OAuth scopes separated by single spaces"),
+    f"sign-in for the chat page: the scopes to request; they include the API's `{COGNITO_API_SCOPE}`, which "
+    "API Gateway requires in the access token",
+    source=_COGNITO_SIGN_IN,
+)
+# Powertools reads these itself (service, namespace, log level); the settings check them too.
+POWERTOOLS_SERVICE_NAME: Final = Setting(
+    "POWERTOOLS_SERVICE_NAME",
+    Text(_NOT_BLANK, "a service name (not blank)"),
+    "`service` in logs and metrics",
+    default=SERVICE_NAME,
+    source=f"the stack: `{SERVICE_NAME}`",
+)
+POWERTOOLS_METRICS_NAMESPACE: Final = Setting(
+    "POWERTOOLS_METRICS_NAMESPACE",
+    Text(METRICS_NAMESPACE_PATTERN, METRICS_NAMESPACE_RULE),
+    "CloudWatch metrics namespace",
+    default=METRICS_NAMESPACE,
+    key="agent.metrics_namespace",
+)
+POWERTOOLS_LOG_LEVEL: Final = Setting(
+    "POWERTOOLS_LOG_LEVEL", Choice(LOG_LEVELS), "log level", default="INFO", key="agent.log_level"
+)
 
-def split_tools(value: str) -> tuple[str, ...]:
-    """Return the tool names of a comma-separated list, trimmed, without empty entries or repeats."""
-    return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-
-
-def unknown_tools(value: str) -> list[str]:
-    """Return the names in a comma-separated tool list that are not tools of the agent."""
-    return [name for name in split_tools(value) if name not in TOOL_NAMES]
+SETTINGS: Final = (
+    AGENT_ENDPOINT_NAME,
+    AGENT_INFERENCE_COMPONENT_NAME,
+    AGENT_REGION,
+    AGENT_RESPONSE_FORMAT,
+    AGENT_SYSTEM_PROMPT,
+    AGENT_MAX_TOKENS,
+    AGENT_TEMPERATURE,
+    AGENT_TOOLS,
+    AGENT_SESSIONS_BUCKET,
+    AGENT_MAX_PROMPT_CHARS,
+    AGENT_STREAM_REASONING,
+    AGENT_AUTH,
+    AGENT_COGNITO_DOMAIN,
+    AGENT_COGNITO_CLIENT_ID,
+    AGENT_COGNITO_SCOPE,
+    POWERTOOLS_SERVICE_NAME,
+    POWERTOOLS_METRICS_NAMESPACE,
+    POWERTOOLS_LOG_LEVEL,
+)
+# An unknown variable with this prefix stops the app at start (a typo must not be ignored).
+VARIABLE_PREFIX: Final = "AGENT_"
+# How the chat page signs in under `cognito`: all three with AGENT_AUTH=cognito, none of them otherwise.
+COGNITO_SETTINGS: Final = (AGENT_COGNITO_DOMAIN, AGENT_COGNITO_CLIENT_ID, AGENT_COGNITO_SCOPE)
+COGNITO_VARIABLES: Final = tuple(setting.variable for setting in COGNITO_SETTINGS)
 
 
 # --- The HTTP API -----------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from agent_api.contract import ENV_SERVICE_NAME, MODEL_WARMING_REFUSALS_METRIC, SERVICE_NAME
+from agent_api.contract import MODEL_WARMING_REFUSALS_METRIC, POWERTOOLS_SERVICE_NAME, SERVICE_NAME
 
-logger = Logger(service=os.environ.get(ENV_SERVICE_NAME) or SERVICE_NAME)
+logger = Logger(service=os.environ.get(POWERTOOLS_SERVICE_NAME.variable) or SERVICE_NAME)
 
 
 # Lambda request ids are UUIDs; anything else is echoed in the `x-request-id` header, so only a short token

@@ -16,24 +16,24 @@ expires after `LOCK_TTL_SECONDS`, longer than any request can run, and is then t
 put on its ETag, so two takers cannot both win. Release deletes the lock only if it is still ours
 (`If-Match`).
 
-Ownership: a session belongs to the caller whose first successful turn created it (`owner_from_headers`);
-the owner is kept, as a SHA-256 digest, in the session object's metadata and in the lock. Another caller
-gets `SessionNotFoundError` (a 404), also while the owner's turn holds the lock, so a session's existence
-is never revealed to anyone else.
+Ownership: each caller has a space of its own in the bucket, named by a digest of the owner
+(`agent_api.session_owner`): `sessions/<digest>/<session_id>.json` and `locks/<digest>/<session_id>.lock`.
+The same `session_id` names different sessions for different callers, so a caller can neither reach nor
+detect another's session, nor take an id first to lock its owner out: every answer depends only on the
+caller's own sessions.
 
 Every method here does blocking S3 I/O: call them in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError
@@ -42,6 +42,7 @@ from strands.types.exceptions import SessionException
 
 from agent_api.contract import SESSION_MAX_BYTES
 from agent_api.conversation import ConversationDocument
+from agent_api.session_owner import owner_digest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -51,32 +52,15 @@ if TYPE_CHECKING:
 LOCK_TTL_SECONDS = 960
 LOCK_PREFIX = "locks/"
 SESSION_PREFIX = "sessions/"
-# The header in which the Lambda Web Adapter forwards API Gateway's request context as JSON. The adapter
-# sets it on every request it forwards, replacing any value the client sent (aws-lambda-web-adapter
-# src/lib.rs, `fetch_response`: `req_headers.insert("x-amzn-request-context", ...)`), so it can be trusted
-# behind the adapter. See docs/agent-api.md, Sessions.
-REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
-# The one owner of every session when the app runs without the adapter (`make demo`, tests).
-LOCAL_OWNER = "local"
 # S3 answers a lost conditional write with 412, or 409 when two conditional writes race on one key.
 _CONDITION_FAILED = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
-# User metadata of the session object (`x-amz-meta-owner`): the owner's digest.
-_OWNER_METADATA = "owner"
 
 logger = logging.getLogger(__name__)
 
 
 class SessionBusyError(Exception):
     """Another request is answering on this session right now."""
-
-
-class SessionNotFoundError(Exception):
-    """The session belongs to another caller (answered exactly like a session that does not exist)."""
-
-
-class SessionOwnerUnknownError(Exception):
-    """The request context names no caller, so a session could not be bound to anyone."""
 
 
 class SessionConflictError(SessionException):
@@ -87,50 +71,14 @@ class SessionTooLargeError(SessionException):
     """The session would exceed `SESSION_MAX_BYTES`: the turn was not saved."""
 
 
-def owner_from_headers(headers: Mapping[str, str]) -> str:
-    """Return the caller who owns the sessions this request may use.
-
-    Behind the Lambda Web Adapter, API Gateway's request context names the caller: a Cognito user's `sub`
-    (`authorizer.claims.sub` of a REST API's Cognito authorizer, `authorizer.jwt.claims.sub` of an HTTP API's
-    JWT authorizer), else the IAM principal (`identity.userArn`, or `identity.caller` when there is no ARN;
-    `authorizer.iam.userArn` in an HTTP API). Without the header (run locally) every request is `LOCAL_OWNER`.
-
-    Raises:
-        SessionOwnerUnknownError: the header is there but names no caller (an API without authorization).
-
-    """
-    raw = headers.get(REQUEST_CONTEXT_HEADER)
-    if raw is None:
-        return LOCAL_OWNER
-    try:
-        context = json.loads(raw)
-    except ValueError:
-        context = None
-    if isinstance(context, dict):
-        sub = _first_str(context, ("authorizer", "claims", "sub"), ("authorizer", "jwt", "claims", "sub"))
-        if sub is not None:
-            return f"cognito:{sub}"
-        principal = _first_str(
-            context, ("identity", "userArn"), ("identity", "caller"), ("authorizer", "iam", "userArn")
-        )
-        if principal is not None:
-            return f"iam:{principal}"
-    raise SessionOwnerUnknownError("the request context names no caller")
+def session_object_key(owner: str, session_id: str) -> str:
+    """Return the key of an owner's session object."""
+    return f"{SESSION_PREFIX}{owner_digest(owner)}/{session_id}.json"
 
 
-def _first_str(context: dict[str, Any], *paths: tuple[str, ...]) -> str | None:
-    for path in paths:
-        value: Any = context
-        for name in path:
-            value = value.get(name) if isinstance(value, dict) else None
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def owner_digest(owner: str) -> str:
-    """Return the form an owner is stored in (a digest: no caller ARN or user id in object metadata)."""
-    return hashlib.sha256(owner.encode()).hexdigest()
+def session_lock_key(owner: str, session_id: str) -> str:
+    """Return the key of the lock of an owner's session."""
+    return f"{LOCK_PREFIX}{owner_digest(owner)}/{session_id}.lock"
 
 
 @dataclass
@@ -142,12 +90,22 @@ class SessionLease:
 
     session_id: str
     owner: str
-    key: str
+    # The lock's ETag: release deletes the lock only while it is still this one.
     etag: str
     store: SessionStore = field(repr=False, compare=False)
     conversation: ConversationDocument | None = field(default=None, repr=False, compare=False)
     # The session object's ETag when it was read; None for a session that did not exist yet.
     object_etag: str | None = None
+
+    @property
+    def lock_key(self) -> str:
+        """The key of the lock this lease holds."""
+        return session_lock_key(self.owner, self.session_id)
+
+    @property
+    def object_key(self) -> str:
+        """The key of the session object."""
+        return session_object_key(self.owner, self.session_id)
 
     def session_manager(self) -> RepositorySessionManager:
         """Build the Strands session manager of this session (no I/O: the conversation is already loaded)."""
@@ -165,7 +123,11 @@ class SessionLease:
 
 
 class SessionStore:
-    """Reads and writes whole sessions in the sessions bucket and guards each session with a lock."""
+    """Reads and writes whole sessions in the sessions bucket and guards each session with a lock.
+
+    Every session belongs to an owner (`agent_api.session_owner.owner_from_headers`) and lives in that
+    owner's space: the store never reads or writes outside the space of the owner it is given.
+    """
 
     def __init__(
         self,
@@ -183,11 +145,10 @@ class SessionStore:
         self._clock = clock
 
     def open(self, session_id: str, owner: str) -> SessionLease:
-        """Take the session's lock and load its conversation: 2 requests (lock, read).
+        """Take the owner's session's lock and load its conversation: 2 requests (lock, read).
 
         Raises:
             SessionBusyError: another live request of the owner holds it.
-            SessionNotFoundError: the session, or the request holding it, belongs to another caller.
 
         """
         lease = self.acquire(session_id, owner)
@@ -199,48 +160,40 @@ class SessionStore:
         return lease
 
     def acquire(self, session_id: str, owner: str) -> SessionLease:
-        """Take the session's lock.
+        """Take the lock of the owner's session.
 
         Raises:
-            SessionBusyError: if another live request of the same owner holds it.
-            SessionNotFoundError: if another caller's live request holds it, and the session is not ours.
+            SessionBusyError: if another live request of the owner holds it.
 
         """
-        key = f"{LOCK_PREFIX}{session_id}.lock"
-        etag = self._put_lock(key, owner)
-        if etag is not None:
-            return SessionLease(session_id, owner, key, etag, self)
-        held = self._read_lock(key)
-        if held is None:
-            # Released between our put and our read: one more try decides.
-            etag = self._put_lock(key, owner)
-        elif held.expires_at <= self._clock():
-            logger.warning("taking over an expired session lock", extra={"session_lock": key})
-            etag = self._put_lock(key, owner, replacing=held.etag)
-        elif held.owner != owner_digest(owner) and self._owner_of(session_id) != owner_digest(owner):
-            # Another caller's request holds it: a 409 would tell that caller the session exists.
-            raise SessionNotFoundError(session_id)
+        key = session_lock_key(owner, session_id)
+        etag = self._put_lock(key)
+        if etag is None:
+            held = self._read_lock(key)
+            if held is None:
+                # Released between our put and our read: one more try decides.
+                etag = self._put_lock(key)
+            elif held.expires_at <= self._clock():
+                logger.warning("taking over an expired session lock", extra={"session_lock": key})
+                etag = self._put_lock(key, replacing=held.etag)
         if etag is None:
             raise SessionBusyError(session_id)
-        return SessionLease(session_id, owner, key, etag, self)
+        return SessionLease(session_id, owner, etag, self)
 
     def load(self, lease: SessionLease) -> None:
         """Read the session's conversation into the lease (a new, empty one if there is none).
 
         Raises:
-            SessionNotFoundError: the session belongs to another caller.
             SessionException: the stored object is not a session of this layout.
 
         """
         try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=self._object_key(lease.session_id))
+            response = self._s3.get_object(Bucket=self.bucket, Key=lease.object_key)
         except ClientError as exc:
             if _error_code(exc) not in _NOT_FOUND:
                 raise
             lease.conversation, lease.object_etag = ConversationDocument(lease.session_id), None
             return
-        if response.get("Metadata", {}).get(_OWNER_METADATA) != owner_digest(lease.owner):
-            raise SessionNotFoundError(lease.session_id)
         body = response["Body"].read()
         lease.conversation = ConversationDocument.from_json(lease.session_id, body)
         lease.object_etag = str(response["ETag"])
@@ -262,10 +215,9 @@ class SessionStore:
             )
         request: PutObjectRequestTypeDef = {
             "Bucket": self.bucket,
-            "Key": self._object_key(lease.session_id),
+            "Key": lease.object_key,
             "Body": body,
             "ContentType": "application/json",
-            "Metadata": {_OWNER_METADATA: owner_digest(lease.owner)},
         }
         if lease.object_etag is None:
             request["IfNoneMatch"] = "*"
@@ -284,38 +236,20 @@ class SessionStore:
     def release(self, lease: SessionLease) -> None:
         """Delete the lock if it is still ours (after an expiry takeover it belongs to someone else)."""
         try:
-            self._s3.delete_object(Bucket=self.bucket, Key=lease.key, IfMatch=lease.etag)
+            self._s3.delete_object(Bucket=self.bucket, Key=lease.lock_key, IfMatch=lease.etag)
         except ClientError as exc:
             if _error_code(exc) not in _CONDITION_FAILED | _NOT_FOUND:
                 raise
-            logger.warning("session lock was taken over before release", extra={"session_lock": lease.key})
+            logger.warning(
+                "session lock was taken over before release", extra={"session_lock": lease.lock_key}
+            )
 
-    @staticmethod
-    def _object_key(session_id: str) -> str:
-        return f"{SESSION_PREFIX}{session_id}.json"
-
-    def _owner_of(self, session_id: str) -> str | None:
-        """Return the owner digest of a stored session, or None if there is none (only on the busy path)."""
-        try:
-            response = self._s3.head_object(Bucket=self.bucket, Key=self._object_key(session_id))
-        except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                return None
-            raise
-        return response.get("Metadata", {}).get(_OWNER_METADATA)
-
-    def _put_lock(self, key: str, owner: str, replacing: str | None = None) -> str | None:
+    def _put_lock(self, key: str, replacing: str | None = None) -> str | None:
         """Write a fresh lock where there is none, or over the version with ETag `replacing`.
 
         Returns its ETag, or None when the condition failed.
         """
-        body = json.dumps(
-            {
-                "holder": uuid.uuid4().hex,
-                "owner": owner_digest(owner),
-                "expires_at": self._clock() + self._lock_ttl_seconds,
-            }
-        )
+        body = json.dumps({"holder": uuid.uuid4().hex, "expires_at": self._clock() + self._lock_ttl_seconds})
         request: PutObjectRequestTypeDef = {
             "Bucket": self.bucket,
             "Key": key,
@@ -344,17 +278,16 @@ class SessionStore:
             raise
         try:
             data = json.loads(response["Body"].read())
-            return _HeldLock(str(response["ETag"]), float(data["expires_at"]), str(data["owner"]))
+            return _HeldLock(str(response["ETag"]), float(data["expires_at"]))
         except (ValueError, KeyError, TypeError):
             # An unreadable lock cannot be proven live: treat it as expired so a session never stays stuck.
-            return _HeldLock(str(response["ETag"]), 0.0, "")
+            return _HeldLock(str(response["ETag"]), 0.0)
 
 
 @dataclass(frozen=True)
 class _HeldLock:
     etag: str
     expires_at: float
-    owner: str
 
 
 def _error_code(exc: ClientError) -> str:

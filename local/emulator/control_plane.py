@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from local.emulator import errors
 from local.emulator.components import InferenceComponent
+from local.emulator.exchange import Exchange
 
 TARGET_PREFIX = "SageMaker."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -26,6 +27,21 @@ class Answer:
     def encoded_body(self) -> bytes:
         """Return the JSON body bytes."""
         return json.dumps(self.body).encode("utf-8")
+
+
+def serve(exchange: Exchange, components: Mapping[str, InferenceComponent], region: str) -> None:
+    """Answer one control-plane request (``POST /`` with an ``X-Amz-Target`` header) on ``exchange``."""
+    body = exchange.read_body()
+    if body is None:
+        return
+    if "Authorization" not in exchange.headers:
+        exchange.send_error_response(errors.missing_authentication())
+        return
+    answer = handle(exchange.headers.get("X-Amz-Target"), body, components, region)
+    if isinstance(answer, errors.ErrorResponse):
+        exchange.send_error_response(answer)
+        return
+    exchange.send_whole(200, {"Content-Type": CONTENT_TYPE}, answer.encoded_body())
 
 
 def handle(

@@ -20,10 +20,13 @@ class ErrorResponse:
     status: int
     code: str
     body: dict[str, object] = field(default_factory=dict)
+    namespace: str | None = _ERROR_NAMESPACE
+    """Sent after the code in ``x-amzn-ErrorType`` (``Code:namespace``); None sends the code alone."""
 
     def headers(self) -> dict[str, str]:
         """Return the response headers that carry the error code."""
-        return {"Content-Type": "application/json", "x-amzn-ErrorType": f"{self.code}:{_ERROR_NAMESPACE}"}
+        error_type = self.code if self.namespace is None else f"{self.code}:{self.namespace}"
+        return {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}
 
     def encoded_body(self) -> bytes:
         """Return the JSON body bytes."""

@@ -1,13 +1,18 @@
 """Encoding of AWS event-stream messages (``application/vnd.amazon.eventstream``).
 
 Each message is: a prelude (total length, headers length, CRC32 of those 8 bytes), the headers, the payload
-and a CRC32 of everything before it. SageMaker's response stream sends one ``PayloadPart`` event per chunk
-and ends with an ``exception`` message (``ModelStreamError`` / ``InternalStreamFailure``) on failure.
+and a CRC32 of everything before it. An event names its member of the operation's event-stream union in
+``:event-type``; a modeled error mid-stream is a message of type ``exception`` naming its member in
+``:exception-type`` (Smithy's event-stream specification; botocore's ``EventStreamJSONParser`` reads them).
+SageMaker's response stream sends one ``PayloadPart`` event per chunk and ends with a ``ModelStreamError`` or
+``InternalStreamFailure`` exception on failure; Bedrock's ConverseStream sends JSON events (``messageStart``,
+``contentBlockDelta``...) and ends with e.g. ``modelStreamErrorException``.
 """
 
 import json
 import struct
 import zlib
+from collections.abc import Mapping
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 
@@ -36,23 +41,23 @@ def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
     return message + struct.pack("!I", zlib.crc32(message))
 
 
-def payload_part(data: bytes) -> bytes:
-    """Return a ``PayloadPart`` event carrying ``data`` as its ``Bytes`` member."""
+def event(event_type: str, payload: bytes, content_type: str) -> bytes:
+    """Return an event message: ``:event-type`` names the member of the operation's event-stream union."""
     return encode_message(
-        {
-            ":event-type": "PayloadPart",
-            ":content-type": "application/octet-stream",
-            ":message-type": "event",
-        },
-        data,
+        {":event-type": event_type, ":content-type": content_type, ":message-type": "event"}, payload
     )
 
 
-def exception_event(exception_type: str, message: str, error_code: str | None = None) -> bytes:
-    """Return a modeled exception event (e.g. ``ModelStreamError`` with its ``ErrorCode``)."""
-    body: dict[str, str] = {"Message": message}
-    if error_code is not None:
-        body["ErrorCode"] = error_code
+def json_event(event_type: str, body: Mapping[str, object]) -> bytes:
+    """Return an event message whose payload is ``body`` as JSON (a rest-json event structure)."""
+    return event(event_type, json.dumps(body).encode("utf-8"), "application/json")
+
+
+def exception(exception_type: str, body: Mapping[str, object]) -> bytes:
+    """Return a modeled exception message naming the union's error member in ``:exception-type``.
+
+    botocore raises ``EventStreamError`` with that name as the error code.
+    """
     return encode_message(
         {
             ":exception-type": exception_type,
@@ -61,3 +66,16 @@ def exception_event(exception_type: str, message: str, error_code: str | None = 
         },
         json.dumps(body).encode("utf-8"),
     )
+
+
+def payload_part(data: bytes) -> bytes:
+    """Return a ``PayloadPart`` event carrying ``data`` as its ``Bytes`` member."""
+    return event("PayloadPart", data, "application/octet-stream")
+
+
+def exception_event(exception_type: str, message: str, error_code: str | None = None) -> bytes:
+    """Return a SageMaker exception event (e.g. ``ModelStreamError`` with its ``ErrorCode``)."""
+    body: dict[str, str] = {"Message": message}
+    if error_code is not None:
+        body["ErrorCode"] = error_code
+    return exception(exception_type, body)

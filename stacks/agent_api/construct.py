@@ -18,9 +18,9 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.agent_api.bundling import bundled_code
-from stacks.agent_api.lambda_contract import contract
+from stacks.agent_api.lambda_contract import contract, setting_kinds
 from stacks.agent_api.sign_in import CognitoSignIn
-from stacks.config import AgentSettings, ApiSettings, LambdaSettings, split_urls
+from stacks.config import AgentSettings, ApiSettings, LambdaSettings, split_urls, table_values
 from stacks.removal import removal_policy
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -57,33 +57,23 @@ def agent_environment(
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
 ) -> dict[str, str]:
-    """Return the function's environment: every agent API setting explicitly, then the Web Adapter's.
+    """Return the function's environment: every row of the settings table explicitly, then the Web Adapter's.
 
-    ``sign_in`` is the environment's Cognito sign-in (``api.auth: cognito``); without it callers use IAM.
+    The rows with a ``cdk.json`` key take the environment's value (``table_values``); the stack sets the
+    others here. ``sign_in`` is the environment's Cognito sign-in (``api.auth: cognito``); without it callers
+    use IAM.
     """
-    if sign_in is not None:
-        auth, cognito = contract.AUTH_COGNITO, sign_in.function_environment()
-    else:
-        auth, cognito = contract.AUTH_IAM, dict.fromkeys(contract.COGNITO_VARIABLES, "")
+    derived = {
+        contract.AGENT_ENDPOINT_NAME: endpoint_name,
+        contract.AGENT_INFERENCE_COMPONENT_NAME: inference_component_name,
+        contract.AGENT_REGION: Aws.REGION,
+        contract.AGENT_SESSIONS_BUCKET: sessions_bucket,
+        contract.AGENT_AUTH: contract.AUTH_IAM if sign_in is None else contract.AUTH_COGNITO,
+        **(dict.fromkeys(contract.COGNITO_SETTINGS) if sign_in is None else sign_in.function_settings()),
+        contract.POWERTOOLS_SERVICE_NAME: contract.SERVICE_NAME,
+    }
     return {
-        contract.ENV_ENDPOINT_NAME: endpoint_name,
-        contract.ENV_INFERENCE_COMPONENT_NAME: inference_component_name or "",
-        contract.ENV_REGION: Aws.REGION,
-        contract.ENV_RESPONSE_FORMAT: agent.response_format,
-        contract.ENV_SYSTEM_PROMPT: agent.system_prompt,
-        contract.ENV_MAX_TOKENS: str(agent.max_tokens),
-        contract.ENV_TEMPERATURE: str(agent.temperature),
-        contract.ENV_TOOLS: ",".join(contract.split_tools(agent.tools)),
-        contract.ENV_SESSIONS_BUCKET: sessions_bucket,
-        contract.ENV_MAX_PROMPT_CHARS: str(agent.max_prompt_chars),
-        contract.ENV_STREAM_REASONING: contract.BOOLEANS[0]
-        if agent.stream_reasoning
-        else contract.BOOLEANS[1],
-        contract.ENV_SERVICE_NAME: contract.SERVICE_NAME,
-        contract.ENV_METRICS_NAMESPACE: agent.metrics_namespace,
-        contract.ENV_LOG_LEVEL: agent.log_level,
-        contract.ENV_AUTH: auth,
-        **cognito,
+        **setting_kinds.environment(contract.SETTINGS, {**table_values(agent), **derived}),
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
         "AWS_LWA_PORT": WEB_ADAPTER_PORT,

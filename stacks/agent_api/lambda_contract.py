@@ -1,9 +1,9 @@
-"""The agent API's deployment contract (lambda/agent_api/contract.py), loaded as one file for the CDK app.
+"""The agent API's deployment contract (lambda/agent_api/contract.py), loaded from its files for the CDK app.
 
 The CDK app must not import the Lambda package: that would need lambda/ on sys.path and could pull in the
-runtime's dependencies. The contract module imports only the standard library, so loading that single file
-(stacks/standalone_module.py) gives the app the very same names, defaults and rules the function validates
-its environment with.
+runtime's dependencies. The contract imports only the standard library and its sibling `setting_kinds`, so
+loading those files (stacks/standalone_module.py) gives the app the very same settings table, names, defaults
+and rules the function validates its environment with.
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stacks.standalone_module import load_file
+from stacks.standalone_module import load_from_directory
 
-CONTRACT_FILE = Path(__file__).resolve().parents[2] / "lambda" / "agent_api" / "contract.py"
+LAMBDA_PACKAGE_DIR = Path(__file__).resolve().parents[2] / "lambda" / "agent_api"
+CONTRACT_FILE = LAMBDA_PACKAGE_DIR / "contract.py"
 
 if TYPE_CHECKING:
-    # mypy reads the real module (pyproject's mypy_path has lambda/); at run time it is loaded from its file.
-    from agent_api import contract
+    # mypy reads the real modules (pyproject's mypy_path has lambda/); at run time they load from their files.
+    from agent_api import contract, setting_kinds
 else:
-    contract = load_file(CONTRACT_FILE, "stacks.agent_api._loaded_contract")
+    contract = load_from_directory(LAMBDA_PACKAGE_DIR, "contract", "stacks.agent_api._lambda")
+    setting_kinds = load_from_directory(LAMBDA_PACKAGE_DIR, "setting_kinds", "stacks.agent_api._lambda")
 
-__all__ = ["contract"]
+__all__ = ["contract", "setting_kinds"]

@@ -19,7 +19,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
-from stacks.agent_api.lambda_contract import contract
+from stacks.agent_api.lambda_contract import contract, setting_kinds
 from stacks.removal import removal_policy
 
 PASSWORD_MIN_LENGTH = 12
@@ -145,10 +145,10 @@ class CognitoSignIn(Construct):
             "authorization_scopes": [contract.COGNITO_API_SCOPE],
         }
 
-    def function_environment(self) -> dict[str, str]:
-        """Return the chat page's sign-in settings as the agent API reads them (``agent_api.settings``)."""
+    def function_settings(self) -> dict[setting_kinds.Setting, str]:
+        """Return the chat page's sign-in settings, the settings table's ``AGENT_COGNITO_*`` rows."""
         return {
-            contract.ENV_COGNITO_DOMAIN: self.login_url,
-            contract.ENV_COGNITO_CLIENT_ID: self.browser_client.user_pool_client_id,
-            contract.ENV_COGNITO_SCOPE: " ".join(scope.scope_name for scope in self.browser_scopes),
+            contract.AGENT_COGNITO_DOMAIN: self.login_url,
+            contract.AGENT_COGNITO_CLIENT_ID: self.browser_client.user_pool_client_id,
+            contract.AGENT_COGNITO_SCOPE: " ".join(scope.scope_name for scope in self.browser_scopes),
         }

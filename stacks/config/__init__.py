@@ -25,6 +25,7 @@ from stacks.config.schema import (
     ModelSettings,
     MonitoringSettings,
     split_urls,
+    table_values,
 )
 
 __all__ = [
@@ -45,4 +46,5 @@ __all__ = [
     "parse_environment",
     "select_environments",
     "split_urls",
+    "table_values",
 ]

@@ -9,6 +9,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from stacks.agent_api.lambda_contract import setting_kinds
 from stacks.config.environment import EnvironmentConfig
 from stacks.config.rules import check_cross_field_rules, check_mode_keys, check_shared_account_settings
 from stacks.config.schema import (
@@ -26,7 +27,8 @@ DEFAULT_ENVIRONMENT = "dev"
 ALL_ENVIRONMENTS = "all"
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
 
-_SECTIONS: dict[str, tuple[str, type[Any]]] = {
+# Each cdk.json section: its attribute of EnvironmentConfig and its schema.
+SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "model": ("model", ModelSettings),
     "image": ("image", ImageSettings),
     "endpoint": ("endpoint", EndpointSettings),
@@ -59,17 +61,33 @@ def _has_type(value: Any, annotation: Any) -> bool:
     return False
 
 
-def _parse_fields(environment: str, prefix: str, raw: Mapping[str, Any], cls: type[_T], **extra: Any) -> _T:
-    """Build ``cls`` from ``raw``, checking every key against the dataclass's declared type and rule."""
+def _check_table_setting(environment: str, key: str, setting: setting_kinds.Setting, value: Any) -> None:
+    """Check a key that is a row of the agent API's settings table with the row's own kind."""
+    if value is None and setting.optional:
+        return
+    for problem in setting.kind.check(value):
+        raise ConfigError(environment, f"{key}{problem.path}", problem.text)
+
+
+def parse_fields(environment: str, prefix: str, raw: Mapping[str, Any], cls: type[_T], **extra: Any) -> _T:
+    """Build section ``cls`` from ``raw``, checking every key against its declared type and rule.
+
+    ``prefix`` (``"agent."``) starts the key each error names.
+    """
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     declared = {f.name: f for f in fields if "allowed" in f.metadata}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in declared:
-            known = sorted(declared) if prefix else sorted([*declared, *_SECTIONS])
+            known = sorted(declared) if prefix else sorted([*declared, *SECTIONS])
             raise ConfigError(environment, f"{prefix}{key}", f"unknown key; allowed keys: {', '.join(known)}")
         spec = declared[key]
+        setting = spec.metadata.get("setting")
+        if setting is not None:
+            _check_table_setting(environment, f"{prefix}{key}", setting, value)
+            values[key] = value
+            continue
         if not _has_type(value, hints[key]):
             raise ConfigError(
                 environment, f"{prefix}{key}", f"got {value!r}; expected {_type_name(hints[key])}"
@@ -91,13 +109,13 @@ def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(name, "(environment)", f"got {raw!r}; expected a JSON object of settings")
     sections: dict[str, Any] = {}
-    top_level = {k: v for k, v in raw.items() if k not in _SECTIONS}
-    for key, (attribute, cls) in _SECTIONS.items():
+    top_level = {k: v for k, v in raw.items() if k not in SECTIONS}
+    for key, (attribute, cls) in SECTIONS.items():
         section = raw.get(key, {})
         if not isinstance(section, Mapping):
             raise ConfigError(name, key, f"got {section!r}; expected a JSON object")
-        sections[attribute] = _parse_fields(name, f"{key}.", section, cls)
-    config = _parse_fields(name, "", top_level, EnvironmentConfig, name=name, **sections)
+        sections[attribute] = parse_fields(name, f"{key}.", section, cls)
+    config = parse_fields(name, "", top_level, EnvironmentConfig, name=name, **sections)
     check_mode_keys(config, raw.get("endpoint", {}))
     check_cross_field_rules(config)
     return config

@@ -1,21 +1,29 @@
 """The schema of an environment in ``cdk.json``: each section's keys, types, defaults and allowed values.
 
 Each section is a frozen dataclass whose fields are declared with :func:`rule` (default, a description of what
-is allowed, a check); ``stacks.config.parse`` reads ``cdk.json`` against these declarations, and
-``stacks.config.rules`` checks what involves more than one key.
+is allowed, a check), or with :func:`table_setting` when the key is a row of the agent API's settings table
+(lambda/agent_api/contract.py, which then holds its default, kind and variable); ``stacks.config.parse``
+reads ``cdk.json`` against these declarations, and ``stacks.config.rules`` checks what involves more than
+one key.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from stacks.agent_api.lambda_contract import contract
+from stacks.agent_api.lambda_contract import contract, setting_kinds
 from stacks.inference.serving_contract import serving
 from stacks.instance_types import GPU_COUNT
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -63,6 +71,12 @@ ENDPOINT_MODES = (SINGLE_MODEL, INFERENCE_COMPONENT)
 IDLE_MINUTES_MIN, IDLE_MINUTES_MAX = 15, 1440
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+# The oldest Lambda Web Adapter layer (LambdaAdapterLayerX86/Arm64 version 18, adapter v0.7.2) that replaces a
+# client's own `x-amzn-request-context` header with API Gateway's request context: earlier layers appended the
+# real one after the client's, and the app would read the client's first (aws-lambda-web-adapter PR #286,
+# "override user-set x-amzn-{lambda,request}-context headers", first released in v0.7.2, whose README names
+# layer 18). The app names each session's owner from that header (docs/agent-api.md, "Security").
+MIN_WEB_ADAPTER_LAYER_VERSION = 18
 # How callers of a deployed agent API authenticate: SigV4 with IAM credentials, or Cognito user pool tokens
 # (the agent API's own `none` is the local stack's, which API Gateway never fronts).
 AUTH_MODES = (contract.AUTH_IAM, contract.AUTH_COGNITO)
@@ -88,9 +102,26 @@ def rule(default: Any, allowed: str, check: Callable[[Any], bool] = lambda _: Tr
     return field(default=default, metadata={"allowed": allowed, "check": check})
 
 
-def bounded(bounds: contract.Bounded[Any]) -> Any:
-    """Declare a numeric setting of the agent API with the contract's default and bounds."""
-    return rule(bounds.default, bounds.range, bounds.allows)
+def table_setting(setting: setting_kinds.Setting) -> Any:
+    """Declare a key that is a row of the agent API's settings table: its default and rule are the row's.
+
+    ``stacks.config.parse`` checks its value with the row's kind, and :func:`table_values` hands it to the
+    function's environment (stacks/agent_api/construct.py). A list or object default (a JSON kind) is copied
+    for each environment.
+    """
+    metadata = {"allowed": setting.kind.allowed, "setting": setting}
+    if isinstance(setting.default, list | dict):
+        return field(default_factory=functools.partial(copy.deepcopy, setting.default), metadata=metadata)
+    return field(default=setting.default, metadata=metadata)
+
+
+def table_values(section: DataclassInstance) -> dict[setting_kinds.Setting, Any]:
+    """Return a section's values of the keys that are rows of the settings table, by row."""
+    return {
+        f.metadata["setting"]: getattr(section, f.name)
+        for f in dataclasses.fields(section)
+        if "setting" in f.metadata
+    }
 
 
 @dataclass(frozen=True)
@@ -205,39 +236,23 @@ class ImageSettings:
 class AgentSettings:
     """The Strands agent's settings, passed to the function as its environment (docs/agent-api.md).
 
-    Defaults and rules are the agent API's own (lambda/agent_api/contract.py), so whatever synth accepts,
-    the function accepts too.
+    Each key but ``session_ttl_days`` (which sizes the sessions bucket's lifecycle) is a row of the agent
+    API's settings table (lambda/agent_api/contract.py): its default, rule and variable are the table's, so
+    whatever synth accepts, the function accepts too.
     """
 
-    response_format: str = rule(
-        contract.RESPONSE_FORMAT_DEFAULT,
-        "a provider format name like 'auto' or 'openai-chat' (a-z 0-9 _ -, at most 64)",
-        lambda v: bool(contract.RESPONSE_FORMAT_PATTERN.fullmatch(v)),
-    )
-    system_prompt: str = rule(contract.DEFAULT_SYSTEM_PROMPT, "a non-blank string", lambda v: bool(v.strip()))
-    max_tokens: int = bounded(contract.MAX_TOKENS)
-    temperature: float = bounded(contract.TEMPERATURE)
-    tools: str = rule(
-        ",".join(contract.DEFAULT_TOOLS),
-        f"comma-separated names of {', '.join(contract.TOOL_NAMES)}, or '' for none",
-        lambda v: not contract.unknown_tools(v),
-    )
-    max_prompt_chars: int = bounded(contract.MAX_PROMPT_CHARS)
-    stream_reasoning: bool = rule(
-        contract.STREAM_REASONING_DEFAULT,
-        "true or false (stream the model's reasoning as `reasoning` events)",
-    )
+    response_format: str = table_setting(contract.AGENT_RESPONSE_FORMAT)
+    system_prompt: str = table_setting(contract.AGENT_SYSTEM_PROMPT)
+    max_tokens: int = table_setting(contract.AGENT_MAX_TOKENS)
+    temperature: float = table_setting(contract.AGENT_TEMPERATURE)
+    tools: str = table_setting(contract.AGENT_TOOLS)
+    max_prompt_chars: int = table_setting(contract.AGENT_MAX_PROMPT_CHARS)
+    stream_reasoning: bool = table_setting(contract.AGENT_STREAM_REASONING)
     session_ttl_days: int = rule(
         30, "an integer >= 1 (days before a stored session expires)", lambda v: v >= 1
     )
-    log_level: str = rule(
-        contract.LOG_LEVEL_DEFAULT, ", ".join(contract.LOG_LEVELS), lambda v: v in contract.LOG_LEVELS
-    )
-    metrics_namespace: str = rule(
-        contract.METRICS_NAMESPACE,
-        contract.METRICS_NAMESPACE_RULE,
-        lambda v: bool(contract.METRICS_NAMESPACE_PATTERN.fullmatch(v)),
-    )
+    log_level: str = table_setting(contract.POWERTOOLS_LOG_LEVEL)
+    metrics_namespace: str = table_setting(contract.POWERTOOLS_METRICS_NAMESPACE)
 
 
 @dataclass(frozen=True)
@@ -251,7 +266,13 @@ class LambdaSettings:
         lambda v: contract.MIN_LAMBDA_TIMEOUT_SECONDS <= v <= LAMBDA_MAX_TIMEOUT_SECONDS,
     )
     architecture: str = rule("arm64", "'arm64' or 'x86_64'", lambda v: v in ("arm64", "x86_64"))
-    web_adapter_layer_version: int = rule(30, "a published LambdaAdapterLayer version >= 1", lambda v: v >= 1)
+    web_adapter_layer_version: int = rule(
+        30,
+        f"a published LambdaAdapterLayer version >= {MIN_WEB_ADAPTER_LAYER_VERSION} (older layers pass a "
+        "client's own x-amzn-request-context header on ahead of API Gateway's, so callers could pose as "
+        "other session owners)",
+        lambda v: v >= MIN_WEB_ADAPTER_LAYER_VERSION,
+    )
 
 
 def split_urls(value: str) -> tuple[str, ...]:

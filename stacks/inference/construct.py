@@ -25,6 +25,7 @@ from constructs import Construct
 
 from stacks import nag, rollout
 from stacks.config import EndpointSettings, ModelSettings, instances_for
+from stacks.inference.serving_contract import serving
 from stacks.removal import removal_policy
 
 VARIANT_NAME = "AllTraffic"
@@ -45,22 +46,22 @@ _NVME_KMS_REASON = (
 def serving_environment(model: ModelSettings, tp_degree: int) -> dict[str, str]:
     """Return the serving container's SERVE_* environment (docs/container.md) for the model settings."""
     env = {
-        "SERVE_ENGINE": model.engine,
-        "SERVE_MODEL_PROFILE": model.profile,
-        "SERVE_TP_DEGREE": str(tp_degree),
-        "SERVE_SERVED_MODEL_NAME": "model",
+        serving.SERVE_ENGINE: model.engine,
+        serving.SERVE_MODEL_PROFILE: model.profile,
+        serving.SERVE_TP_DEGREE: str(tp_degree),
+        serving.SERVE_SERVED_MODEL_NAME: serving.DEFAULT_SERVED_MODEL_NAME,
         "AWS_DEFAULT_REGION": Aws.REGION,
     }
     if model.hf_model_id is not None:
-        env["SERVE_MODEL_ID"] = model.hf_model_id
+        env[serving.SERVE_MODEL_ID] = model.hf_model_id
     else:
-        env["SERVE_MODEL_DIR"] = MODEL_DIR
+        env[serving.SERVE_MODEL_DIR] = MODEL_DIR
     optional = {
-        "SERVE_HF_TOKEN_SECRET": model.hf_token_secret_name,
-        "SERVE_MAX_MODEL_LEN": None if model.max_model_len is None else str(model.max_model_len),
-        "SERVE_TOOL_CALL_PARSER": model.tool_call_parser,
-        "SERVE_REASONING_PARSER": model.reasoning_parser,
-        "SERVE_EXTRA_ARGS": model.extra_args or None,
+        serving.SERVE_HF_TOKEN_SECRET: model.hf_token_secret_name,
+        serving.SERVE_MAX_MODEL_LEN: None if model.max_model_len is None else str(model.max_model_len),
+        serving.SERVE_TOOL_CALL_PARSER: model.tool_call_parser,
+        serving.SERVE_REASONING_PARSER: model.reasoning_parser,
+        serving.SERVE_EXTRA_ARGS: model.extra_args or None,
     }
     env.update({name: value for name, value in optional.items() if value is not None})
     return env

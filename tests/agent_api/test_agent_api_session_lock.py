@@ -6,7 +6,8 @@ import threading
 import boto3
 import pytest
 
-from agent_api.sessions import LOCAL_OWNER, LOCK_PREFIX, SessionBusyError, SessionStore
+from agent_api.session_owner import LOCAL_OWNER
+from agent_api.sessions import SessionBusyError, SessionStore, session_lock_key
 from tests.support.clock import ManualClock
 
 OWNER = LOCAL_OWNER
@@ -24,7 +25,7 @@ def store(sessions_bucket: str, clock: ManualClock) -> SessionStore:
 
 def test_a_free_session_is_acquired(store: SessionStore) -> None:
     lease = store.acquire("s1", OWNER)
-    assert lease.key == f"{LOCK_PREFIX}s1.lock"
+    assert lease.lock_key == session_lock_key(OWNER, "s1")
 
 
 def test_a_held_session_is_busy(store: SessionStore) -> None:
@@ -35,12 +36,12 @@ def test_a_held_session_is_busy(store: SessionStore) -> None:
 
 def lock_body(bucket: str, session_id: str) -> dict[str, object]:
     """The lock object as stored in the bucket."""
-    key = f"{LOCK_PREFIX}{session_id}.lock"
+    key = session_lock_key(OWNER, session_id)
     return dict(json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
 def lock_exists(bucket: str, session_id: str) -> bool:
-    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{LOCK_PREFIX}{session_id}.lock")
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=session_lock_key(OWNER, session_id))
     return bool(listed.get("KeyCount"))
 
 
@@ -91,7 +92,7 @@ def test_release_after_takeover_leaves_the_new_holders_lock(store: SessionStore,
 def test_an_unreadable_lock_counts_as_expired(
     store: SessionStore, sessions_bucket: str, clock: ManualClock
 ) -> None:
-    boto3.client("s3").put_object(Bucket=sessions_bucket, Key=f"{LOCK_PREFIX}s1.lock", Body=b"not json")
+    boto3.client("s3").put_object(Bucket=sessions_bucket, Key=session_lock_key(OWNER, "s1"), Body=b"not json")
     lease = store.acquire("s1", OWNER)
     assert lease.session_id == "s1"
     assert lock_body(sessions_bucket, "s1")["expires_at"] == clock.now + 100

@@ -15,17 +15,14 @@ from strands.types.exceptions import SessionException
 
 from agent_api.conversation import LAYOUT, ConversationDocument
 from agent_api.observability import logger
+from agent_api.session_owner import LOCAL_OWNER, owner_digest
 from agent_api.sessions import (
-    LOCAL_OWNER,
     LOCK_PREFIX,
-    SESSION_PREFIX,
+    SessionBusyError,
     SessionConflictError,
-    SessionNotFoundError,
-    SessionOwnerUnknownError,
     SessionStore,
     SessionTooLargeError,
-    owner_digest,
-    owner_from_headers,
+    session_object_key,
 )
 from tests.agent_api.harness import HarnessFactory
 from tests.support.recordings import fixture_parts
@@ -37,8 +34,8 @@ def store(sessions_bucket: str) -> SessionStore:
     return SessionStore(sessions_bucket, boto3.Session())
 
 
-def stored(bucket: str, session_id: str) -> bytes:
-    key = f"{SESSION_PREFIX}{session_id}.json"
+def stored(bucket: str, session_id: str, owner: str = LOCAL_OWNER) -> bytes:
+    key = session_object_key(owner, session_id)
     return bytes(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
@@ -56,7 +53,7 @@ def talk(store: SessionStore, session_id: str, *texts: str, owner: str = LOCAL_O
 def test_a_saved_session_is_one_object_of_the_layout(store: SessionStore, sessions_bucket: str) -> None:
     talk(store, "s", "Hello")
     listed = boto3.client("s3").list_objects_v2(Bucket=sessions_bucket)
-    assert [item["Key"] for item in listed["Contents"]] == [f"{SESSION_PREFIX}s.json"]
+    assert [item["Key"] for item in listed["Contents"]] == [session_object_key(LOCAL_OWNER, "s")]
     document = json.loads(stored(sessions_bucket, "s"))
     assert document["layout"] == LAYOUT
     assert [m["message"]["content"][0]["text"] for m in document["agents"]["default"]["messages"]] == [
@@ -98,29 +95,44 @@ def test_a_session_over_the_limit_is_refused_and_left_as_it_was(sessions_bucket:
 def test_an_object_of_another_layout_is_refused_and_the_lock_released(
     store: SessionStore, sessions_bucket: str
 ) -> None:
-    key = f"{SESSION_PREFIX}s.json"
-    metadata = {"owner": owner_digest(LOCAL_OWNER)}
-    boto3.client("s3").put_object(
-        Bucket=sessions_bucket, Key=key, Body=b'{"messages": []}', Metadata=metadata
-    )
+    key = session_object_key(LOCAL_OWNER, "s")
+    boto3.client("s3").put_object(Bucket=sessions_bucket, Key=key, Body=b'{"messages": []}')
     with pytest.raises(SessionException, match=f"not a {LAYOUT} document"):
         store.open("s", LOCAL_OWNER)
     assert boto3.client("s3").list_objects_v2(Bucket=sessions_bucket, Prefix=LOCK_PREFIX)["KeyCount"] == 0
 
 
-def test_an_object_without_our_owner_is_not_found(store: SessionStore, sessions_bucket: str) -> None:
-    key = f"{SESSION_PREFIX}s.json"
-    boto3.client("s3").put_object(Bucket=sessions_bucket, Key=key, Body=b"{}")
-    with pytest.raises(SessionNotFoundError):
-        store.open("s", LOCAL_OWNER)
+ADA = "iam:arn:aws:sts::123456789012:assumed-role/analyst/ada"
+BOB = "iam:arn:aws:sts::123456789012:assumed-role/analyst/bob"
 
 
-def test_the_owner_is_stored_as_a_digest(store: SessionStore, sessions_bucket: str) -> None:
-    talk(store, "s", "Hi", owner="iam:arn:aws:sts::123456789012:assumed-role/analyst/ada")
-    s3 = boto3.client("s3")
-    head = s3.head_object(Bucket=sessions_bucket, Key=f"{SESSION_PREFIX}s.json")
-    assert "ada" not in json.dumps(head["Metadata"])
-    assert b"ada" not in stored(sessions_bucket, "s")
+def test_each_owner_has_a_space_of_its_own_named_by_a_digest(
+    store: SessionStore, sessions_bucket: str
+) -> None:
+    talk(store, "s", "Hi from Ada", owner=ADA)
+    talk(store, "s", "Hi from Bob", owner=BOB)
+    listed = boto3.client("s3").list_objects_v2(Bucket=sessions_bucket)
+    assert sorted(item["Key"] for item in listed["Contents"]) == sorted(
+        f"sessions/{owner_digest(owner)}/s.json" for owner in (ADA, BOB)
+    )
+    assert b"Hi from Ada" in stored(sessions_bucket, "s", ADA)
+    assert b"Hi from Ada" not in stored(sessions_bucket, "s", BOB)
+    # No caller ARN or user id in a key, its metadata or the stored conversation.
+    for item in listed["Contents"]:
+        assert "ada" not in item["Key"]
+        head = boto3.client("s3").head_object(Bucket=sessions_bucket, Key=item["Key"])
+        assert head["Metadata"] == {}
+    assert b"assumed-role" not in stored(sessions_bucket, "s", ADA)
+
+
+def test_a_held_session_does_not_hold_another_owners_session_of_the_same_id(store: SessionStore) -> None:
+    held = store.open("s", ADA)
+    other = store.open("s", BOB)
+    assert other.lock_key != held.lock_key
+    with pytest.raises(SessionBusyError):
+        store.open("s", ADA)
+    other.release()
+    held.release()
 
 
 def test_messages_the_conversation_manager_dropped_are_not_stored() -> None:
@@ -140,35 +152,6 @@ def test_messages_the_conversation_manager_dropped_are_not_stored() -> None:
     assert [m["content"][0]["text"] for m in restored.messages] == ["q3", "a3", "q4", "a4"]
 
 
-@pytest.mark.parametrize(
-    ("context", "owner"),
-    [
-        (
-            {"identity": {"userArn": "arn:aws:iam::1:user/ada", "caller": "AIDA1"}},
-            "iam:arn:aws:iam::1:user/ada",
-        ),
-        ({"identity": {"userArn": None, "caller": "AIDA1"}}, "iam:AIDA1"),
-        ({"identity": {"userArn": None}, "authorizer": {"claims": {"sub": "u-1"}}}, "cognito:u-1"),
-        ({"authorizer": {"jwt": {"claims": {"sub": "u-2"}, "scopes": None}}}, "cognito:u-2"),
-        ({"authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/bob"}}}, "iam:arn:aws:iam::1:user/bob"),
-    ],
-)
-def test_the_owner_comes_from_the_request_context(context: dict[str, object], owner: str) -> None:
-    assert owner_from_headers({"x-amzn-request-context": json.dumps(context)}) == owner
-
-
-def test_without_a_request_context_the_owner_is_the_local_owner() -> None:
-    assert owner_from_headers({}) == LOCAL_OWNER
-
-
-@pytest.mark.parametrize(
-    "raw", ["not json", "[]", '{"identity": {"sourceIp": "192.0.2.1"}}', '{"identity": 1}']
-)
-def test_a_request_context_naming_no_caller_has_no_owner(raw: str) -> None:
-    with pytest.raises(SessionOwnerUnknownError):
-        owner_from_headers({"x-amzn-request-context": raw})
-
-
 def test_a_turn_that_lost_a_race_ends_with_session_conflict_and_overwrites_nothing(
     harness: HarnessFactory, sessions_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,10 +168,7 @@ def test_a_turn_that_lost_a_race_ends_with_session_conflict_and_overwrites_nothi
         # Another writer (a turn that took over an expired lock) saves while this turn is answering.
         meanwhile = json.dumps(json.loads(stored(sessions_bucket, "s")), indent=1).encode()
         boto3.client("s3").put_object(
-            Bucket=sessions_bucket,
-            Key=f"{SESSION_PREFIX}s.json",
-            Body=meanwhile,
-            Metadata={"owner": owner_digest(LOCAL_OWNER)},
+            Bucket=sessions_bucket, Key=session_object_key(LOCAL_OWNER, "s"), Body=meanwhile
         )
         held.resume.set()
         last = list(events)[-1]

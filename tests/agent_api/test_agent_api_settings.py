@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agent_api import contract
@@ -24,16 +26,16 @@ def test_unset_variables_take_the_contract_defaults() -> None:
     assert settings == Settings(
         endpoint_name="my-endpoint",
         region="eu-west-1",
-        response_format=contract.RESPONSE_FORMAT_DEFAULT,
+        response_format=contract.AGENT_RESPONSE_FORMAT.default,
         system_prompt=contract.DEFAULT_SYSTEM_PROMPT,
-        max_tokens=contract.MAX_TOKENS.default,
-        temperature=contract.TEMPERATURE.default,
-        tools=contract.DEFAULT_TOOLS,
+        max_tokens=contract.AGENT_MAX_TOKENS.default,
+        temperature=contract.AGENT_TEMPERATURE.default,
+        tools=("current_time", "calculator"),
         sessions_bucket=None,
-        max_prompt_chars=contract.MAX_PROMPT_CHARS.default,
+        max_prompt_chars=contract.AGENT_MAX_PROMPT_CHARS.default,
         service_name=contract.SERVICE_NAME,
         metrics_namespace=contract.METRICS_NAMESPACE,
-        log_level=contract.LOG_LEVEL_DEFAULT,
+        log_level=contract.POWERTOOLS_LOG_LEVEL.default,
     )
 
 
@@ -142,10 +144,10 @@ def test_stream_reasoning_must_be_true_or_false() -> None:
 
 
 COGNITO = {
-    contract.ENV_AUTH: contract.AUTH_COGNITO,
-    contract.ENV_COGNITO_DOMAIN: "https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com",
-    contract.ENV_COGNITO_CLIENT_ID: "4example5clientid6abcdefghi",
-    contract.ENV_COGNITO_SCOPE: "openid email agent-api/invoke",
+    contract.AGENT_AUTH.variable: contract.AUTH_COGNITO,
+    contract.AGENT_COGNITO_DOMAIN.variable: "https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com",
+    contract.AGENT_COGNITO_CLIENT_ID.variable: "4example5clientid6abcdefghi",
+    contract.AGENT_COGNITO_SCOPE.variable: "openid email agent-api/invoke",
 }
 
 
@@ -155,9 +157,9 @@ def test_cognito_sign_in_is_read_under_cognito_auth() -> None:
     settings = load(**COGNITO)
     assert settings.auth == contract.AUTH_COGNITO
     assert settings.cognito == CognitoSettings(
-        domain=COGNITO[contract.ENV_COGNITO_DOMAIN],
-        client_id=COGNITO[contract.ENV_COGNITO_CLIENT_ID],
-        scope=COGNITO[contract.ENV_COGNITO_SCOPE],
+        domain=COGNITO[contract.AGENT_COGNITO_DOMAIN.variable],
+        client_id=COGNITO[contract.AGENT_COGNITO_CLIENT_ID.variable],
+        scope=COGNITO[contract.AGENT_COGNITO_SCOPE.variable],
     )
 
 
@@ -167,7 +169,7 @@ def test_auth_defaults_to_none_the_local_stacks_mode() -> None:
 
 @pytest.mark.parametrize("auth", [contract.AUTH_NONE, contract.AUTH_IAM])
 def test_empty_cognito_variables_mean_no_sign_in(auth: str) -> None:
-    settings = load(**{**dict.fromkeys(COGNITO, ""), contract.ENV_AUTH: auth})
+    settings = load(**{**dict.fromkeys(COGNITO, ""), contract.AGENT_AUTH.variable: auth})
     assert (settings.auth, settings.cognito) == (auth, None)
 
 
@@ -178,29 +180,26 @@ def test_auth_must_be_one_of_the_modes() -> None:
 def test_cognito_auth_names_the_missing_sign_in_variables() -> None:
     message = error_for(
         **{
-            contract.ENV_AUTH: contract.AUTH_COGNITO,
-            contract.ENV_COGNITO_DOMAIN: COGNITO[contract.ENV_COGNITO_DOMAIN],
+            contract.AGENT_AUTH.variable: contract.AUTH_COGNITO,
+            contract.AGENT_COGNITO_DOMAIN.variable: COGNITO[contract.AGENT_COGNITO_DOMAIN.variable],
         }
     )
-    assert (
-        f"{contract.ENV_COGNITO_CLIENT_ID}, {contract.ENV_COGNITO_SCOPE}: required with AGENT_AUTH=cognito"
-        in (message)
-    )
+    assert "AGENT_COGNITO_CLIENT_ID, AGENT_COGNITO_SCOPE: required with AGENT_AUTH=cognito" in message
 
 
 @pytest.mark.parametrize("auth", [contract.AUTH_NONE, contract.AUTH_IAM])
 def test_cognito_variables_outside_cognito_auth_are_refused(auth: str) -> None:
-    message = error_for(**{**COGNITO, contract.ENV_AUTH: auth})
+    message = error_for(**{**COGNITO, contract.AGENT_AUTH.variable: auth})
     assert f"{', '.join(contract.COGNITO_VARIABLES)}: only with AGENT_AUTH=cognito" in message
 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
-        (contract.ENV_COGNITO_DOMAIN, "http://login.example.com"),
-        (contract.ENV_COGNITO_DOMAIN, "https://login.example.com/oauth2"),
-        (contract.ENV_COGNITO_CLIENT_ID, "not/a-client"),
-        (contract.ENV_COGNITO_SCOPE, "openid  agent-api/invoke"),
+        (contract.AGENT_COGNITO_DOMAIN.variable, "http://login.example.com"),
+        (contract.AGENT_COGNITO_DOMAIN.variable, "https://login.example.com/oauth2"),
+        (contract.AGENT_COGNITO_CLIENT_ID.variable, "not/a-client"),
+        (contract.AGENT_COGNITO_SCOPE.variable, "openid  agent-api/invoke"),
     ],
 )
 def test_an_invalid_cognito_variable_is_named(variable: str, value: str) -> None:
@@ -219,3 +218,35 @@ def test_the_provider_invokes_the_configured_component_and_only_then() -> None:
     with_component = load(AGENT_INFERENCE_COMPONENT_NAME="dev-model")
     assert model_config(with_component, 64, 0.1)["inference_component_name"] == "dev-model"
     assert "inference_component_name" not in model_config(load(), 64, 0.1)
+
+
+def test_settings_has_a_field_per_row_of_the_table_and_one_for_the_sign_in() -> None:
+    rows = {setting.name for setting in contract.SETTINGS}
+    sign_in = {setting.name for setting in contract.COGNITO_SETTINGS}
+    assert {field.name for field in dataclasses.fields(Settings)} == rows - sign_in | {"cognito"}
+
+
+def test_every_row_is_read_from_its_variable() -> None:
+    # One value per row, unlike its default, proves each variable reaches its field.
+    given = {
+        contract.AGENT_ENDPOINT_NAME: "other-endpoint",
+        contract.AGENT_INFERENCE_COMPONENT_NAME: "other-model",
+        contract.AGENT_REGION: "eu-west-3",
+        contract.AGENT_RESPONSE_FORMAT: "tgi",
+        contract.AGENT_SYSTEM_PROMPT: "Be terse.",
+        contract.AGENT_MAX_TOKENS: "99",
+        contract.AGENT_TEMPERATURE: "1.5",
+        contract.AGENT_TOOLS: "get_weather",
+        contract.AGENT_SESSIONS_BUCKET: "other-bucket",
+        contract.AGENT_MAX_PROMPT_CHARS: "77",
+        contract.AGENT_STREAM_REASONING: "false",
+        contract.POWERTOOLS_SERVICE_NAME: "other-service",
+        contract.POWERTOOLS_METRICS_NAMESPACE: "Other",
+        contract.POWERTOOLS_LOG_LEVEL: "ERROR",
+    }
+    # AGENT_AUTH and the sign-in it governs have tests of their own above.
+    assert set(given) | {contract.AGENT_AUTH, *contract.COGNITO_SETTINGS} == set(contract.SETTINGS)
+    settings = Settings.from_env({setting.variable: text for setting, text in given.items()})
+    for setting, text in given.items():
+        value = getattr(settings, setting.name)
+        assert value == setting.kind.read(text) != setting.start_value, setting.variable

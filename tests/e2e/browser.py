@@ -52,8 +52,9 @@ def chromium(profile_dir: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-# --- Driving the chat page (lambda/agent_api/chat_page.html) ----------------------------------------------
-# A reply's element carries `data-state`: `streaming` until its `done` (`done`) or its error (`error`).
+# --- Driving the chat page (lambda/agent_api/chat_page/) ---------------------------------------------------
+# A reply's element carries `data-state`: `streaming` until its `done` (`done`), its error (`error`) or Stop
+# (`stopped`).
 ANSWER_TIMEOUT: Final = 60.0
 PAGE_LOAD_TIMEOUT: Final = 10.0
 
@@ -98,9 +99,10 @@ def finished(driver: webdriver.Chrome, reply: WebElement) -> WebElement:
 
 
 def text_of(reply: WebElement) -> str:
-    """Return the answer's text as streamed so far.
+    """Return the answer's text as shown so far (its Markdown rendered: the text of its elements).
 
-    One script reads it in the page: the page redraws a reply's children with every event, so a child found
-    by one WebDriver call may be gone (stale) by the next.
+    One script reads it in the page: the page redraws a reply's answer as it streams, so a child found by one
+    WebDriver call may be gone (stale) by the next.
     """
-    return str(reply.parent.execute_script("return arguments[0].querySelector('.text').textContent;", reply))
+    script = "return arguments[0].querySelector('.text').textContent.trim();"
+    return str(reply.parent.execute_script(script, reply))

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from selenium.webdriver import Chrome
 
+from agent_api.settings import Settings
 from local.emulator import Faults
-from local.stack import LocalStack
+from local.stack import LOCAL_TOOLS, LocalDeployment, agent_environment
 from local.tiny_model import build
 from local.vllm_server import VllmServer
 from tests.e2e.browser import chromium
@@ -34,36 +35,47 @@ def vllm_url(tiny_model_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def reasoning_stack(tiny_model_dir: Path) -> Iterator[LocalStack]:
+def reasoning_stack(tiny_model_dir: Path) -> Iterator[LocalDeployment]:
     with (
         VllmServer(tiny_model_dir, reasoning_parser="qwen3") as server,
-        LocalStack(backend_url=server.base_url, tools="") as stack,
+        LocalDeployment(backend_url=server.base_url, tools="") as stack,
     ):
         yield stack
 
 
 @pytest.fixture(scope="session")
-def text_stack(vllm_url: str) -> Iterator[LocalStack]:
-    with LocalStack(backend_url=vllm_url, tools="") as stack:
+def text_stack(vllm_url: str) -> Iterator[LocalDeployment]:
+    with LocalDeployment(backend_url=vllm_url, tools="") as stack:
         yield stack
 
 
 @pytest.fixture(scope="session")
-def tools_stack(vllm_url: str) -> Iterator[LocalStack]:
-    with LocalStack(backend_url=vllm_url) as stack:
+def tools_stack(vllm_url: str) -> Iterator[LocalDeployment]:
+    with LocalDeployment(backend_url=vllm_url) as stack:
         yield stack
 
 
 @pytest.fixture
-def text_api(text_stack: LocalStack) -> Iterator[LocalStack]:
+def text_api(text_stack: LocalDeployment) -> Iterator[LocalDeployment]:
     yield text_stack
     text_stack.emulator.set_faults(Faults())
 
 
 @pytest.fixture
-def tools_api(tools_stack: LocalStack) -> Iterator[LocalStack]:
+def tools_api(tools_stack: LocalDeployment) -> Iterator[LocalDeployment]:
     yield tools_stack
     tools_stack.emulator.set_faults(Faults())
+
+
+@pytest.fixture
+def in_process_settings(tools_api: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of an agent API run in this process on the tools stack's emulator and S3, for a test that
+    puts something in front of the app (an API Gateway stage, a Cognito authorizer)."""
+    environment = agent_environment(tools_api.emulator.url, tools_api.s3_url, LOCAL_TOOLS)
+    for name, value in environment.items():
+        if name.startswith("AWS_"):  # the emulator, moto's S3 and dummy credentials, for botocore
+            monkeypatch.setenv(name, value)
+    return Settings.from_env(environment)
 
 
 @pytest.fixture

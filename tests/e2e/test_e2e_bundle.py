@@ -18,7 +18,7 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from agent_api.page import PAGE_FILE
+from agent_api.page import assemble_page
 from local.emulator import Emulator, Endpoint
 from local.server_process import ServerProcess
 from local.stack import (
@@ -103,12 +103,15 @@ def test_bundled_agent_answers_its_health_check(bundled_agent: tuple[str, str]) 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-def test_bundled_agent_serves_the_chat_page(bundled_agent: tuple[str, str]) -> None:
+def test_bundled_agent_serves_the_chat_page_with_its_libraries(bundled_agent: tuple[str, str]) -> None:
     agent_url, _ = bundled_agent
     response = httpx.get(f"{agent_url}/", timeout=10)
 
+    # The bundle holds the page's sources and vendored libraries, joined as from the repository.
     assert response.status_code == 200
-    assert response.content == PAGE_FILE.read_bytes()
+    assert response.content == assemble_page().html
+    assert b"marked v" in response.content
+    assert b"DOMPurify" in response.content
 
 
 def test_bundled_agent_runs_a_tool_call_turn_and_keeps_the_session_in_s3(

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from local.emulator import Faults
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
@@ -14,7 +14,7 @@ PLAIN_REPLY = "Hello! I am a tiny test model."
 AFTER_TOOL_REPLY = "Sunny in Paris, 21 degrees"
 
 
-def test_answer_arrives_as_several_text_events_then_done(text_api: LocalStack) -> None:
+def test_answer_arrives_as_several_text_events_then_done(text_api: LocalDeployment) -> None:
     result = chat(text_api.agent_url, prompt="Hello")
 
     assert result.status == 200
@@ -24,7 +24,7 @@ def test_answer_arrives_as_several_text_events_then_done(text_api: LocalStack) -
     assert result.events[-1].data["stop_reason"] == "end_turn"
 
 
-def test_first_text_event_arrives_while_the_rest_is_still_on_its_way(text_api: LocalStack) -> None:
+def test_first_text_event_arrives_while_the_rest_is_still_on_its_way(text_api: LocalDeployment) -> None:
     # The emulator holds each part back for 0.3 s: an API that buffered the answer would send every
     # text event together, after the last part.
     text_api.emulator.set_faults(Faults(part_delay=0.3))
@@ -36,7 +36,7 @@ def test_first_text_event_arrives_while_the_rest_is_still_on_its_way(text_api: L
     assert texts[-1].arrived - texts[0].arrived > 1.0
 
 
-def test_usage_counts_the_tokens_of_the_turn(text_api: LocalStack) -> None:
+def test_usage_counts_the_tokens_of_the_turn(text_api: LocalDeployment) -> None:
     result = chat(text_api.agent_url, prompt="Hello")
 
     usage = result.events[-1].data["usage"]
@@ -54,7 +54,7 @@ def test_usage_counts_the_tokens_of_the_turn(text_api: LocalStack) -> None:
     ],
     ids=["parsed-by-the-server", "hermes-left-in-the-text"],
 )
-def test_tool_call_is_run_and_its_result_answered(tools_api: LocalStack, prompt: str) -> None:
+def test_tool_call_is_run_and_its_result_answered(tools_api: LocalDeployment, prompt: str) -> None:
     result = chat(tools_api.agent_url, prompt=prompt)
 
     [tool_use] = result.named("tool_use")
@@ -67,7 +67,7 @@ def test_tool_call_is_run_and_its_result_answered(tools_api: LocalStack, prompt:
     assert result.names[-1] == "done"
 
 
-def test_session_continues_with_the_previous_turns(text_api: LocalStack) -> None:
+def test_session_continues_with_the_previous_turns(text_api: LocalDeployment) -> None:
     session_id = f"e2e-{uuid.uuid4().hex}"
 
     first = chat(text_api.agent_url, prompt="Hello", session_id=session_id)
@@ -78,7 +78,7 @@ def test_session_continues_with_the_previous_turns(text_api: LocalStack) -> None
     assert second.events[-1].data["usage"]["input_tokens"] > first.events[-1].data["usage"]["input_tokens"]
 
 
-def test_throttling_beyond_the_retries_is_a_429_model_throttled(text_api: LocalStack) -> None:
+def test_throttling_beyond_the_retries_is_a_429_model_throttled(text_api: LocalDeployment) -> None:
     text_api.emulator.set_faults(Faults(throttle_requests=100))
 
     result = chat(text_api.agent_url, prompt="Hello")
@@ -88,7 +88,7 @@ def test_throttling_beyond_the_retries_is_a_429_model_throttled(text_api: LocalS
     assert result.error_body["code"] == "model_throttled"
 
 
-def test_throttling_within_the_retries_is_invisible(text_api: LocalStack) -> None:
+def test_throttling_within_the_retries_is_invisible(text_api: LocalDeployment) -> None:
     text_api.emulator.set_faults(Faults(throttle_requests=1))
 
     result = chat(text_api.agent_url, prompt="Hello")
@@ -98,7 +98,7 @@ def test_throttling_within_the_retries_is_invisible(text_api: LocalStack) -> Non
 
 @pytest.mark.parametrize("error_type", ["ModelStreamError", "InternalStreamFailure"])
 def test_mid_stream_error_ends_the_stream_with_an_error_event_after_the_text_so_far(
-    text_api: LocalStack, error_type: str
+    text_api: LocalDeployment, error_type: str
 ) -> None:
     # About 600 bytes: the role chunk, the "Hello" chunk and part of the next one.
     text_api.emulator.set_faults(Faults(stream_error_after_bytes=600, stream_error_type=error_type))
@@ -112,7 +112,7 @@ def test_mid_stream_error_ends_the_stream_with_an_error_event_after_the_text_so_
     assert result.events[-1].data["code"] == "model_error"
 
 
-def test_stream_error_before_any_text_is_a_502_model_error(text_api: LocalStack) -> None:
+def test_stream_error_before_any_text_is_a_502_model_error(text_api: LocalDeployment) -> None:
     text_api.emulator.set_faults(Faults(stream_error_after_bytes=0))
 
     result = chat(text_api.agent_url, prompt="Hello")
@@ -123,7 +123,7 @@ def test_stream_error_before_any_text_is_a_502_model_error(text_api: LocalStack)
 
 
 @pytest.mark.parametrize("size", [1, 3, 7])
-def test_payload_split_at_awkward_offsets_gives_the_same_text(text_api: LocalStack, size: int) -> None:
+def test_payload_split_at_awkward_offsets_gives_the_same_text(text_api: LocalDeployment, size: int) -> None:
     text_api.emulator.set_faults(Faults(split_every=size))
 
     result = chat(text_api.agent_url, prompt="Hello")
@@ -132,7 +132,7 @@ def test_payload_split_at_awkward_offsets_gives_the_same_text(text_api: LocalSta
     assert result.names[-1] == "done"
 
 
-def test_tool_call_split_at_awkward_offsets_gives_the_same_call(tools_api: LocalStack) -> None:
+def test_tool_call_split_at_awkward_offsets_gives_the_same_call(tools_api: LocalDeployment) -> None:
     tools_api.emulator.set_faults(Faults(split_every=5))
 
     result = chat(tools_api.agent_url, prompt="What is the weather in Paris?")
@@ -142,7 +142,7 @@ def test_tool_call_split_at_awkward_offsets_gives_the_same_call(tools_api: Local
     assert result.text == AFTER_TOOL_REPLY
 
 
-def test_slow_first_byte_still_gives_the_whole_answer(text_api: LocalStack) -> None:
+def test_slow_first_byte_still_gives_the_whole_answer(text_api: LocalDeployment) -> None:
     text_api.emulator.set_faults(Faults(first_byte_delay=1.0))
 
     result = chat(text_api.agent_url, prompt="Hello")

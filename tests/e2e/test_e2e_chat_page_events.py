@@ -1,6 +1,6 @@
-"""The chat page in headless Chromium against a scripted agent API: what the local stack cannot be made to
-send on demand (a warming model, a refusal with Retry-After, a stream cut off). The scripted server answers
-`GET /` with the real page, `GET /config.json`, then `POST /chat` with events the app's own encoder writes.
+"""The chat page in headless Chromium against a scripted agent API (tests/e2e/scripted_page.py): what the
+local stack cannot be made to send on demand (a warming model, a refusal with Retry-After, a stream cut off,
+a warning, reasoning, an MCP tool's call) and the Stop button.
 """
 
 import json
@@ -8,41 +8,19 @@ import json
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from agent_api.page import PAGE_FILE
 from agent_api.sse import encode_event
 from tests.e2e.browser import ask, finished, open_page, text_of
+from tests.e2e.scripted_page import DONE, USAGE, events, open_warmed_page, page_replies, serve_page
 from tests.support.scripted_server import Reply, ScriptedServer
 
 pytestmark = pytest.mark.e2e
 
-DONE = encode_event("done", {"stop_reason": "end_turn", "usage": {"input_tokens": 9, "output_tokens": 2}})
-
-
-IN_SERVICE = Reply([json.dumps({"state": "in_service"}).encode()], chunked=False)
-
-
-def page_replies(auth: str = "none", warm: Reply = IN_SERVICE) -> list[Reply]:
-    """The page and its configuration (with ``auth``) as the app serves them, then the page's `POST /warm`
-    (answered ``warm``), which it sends once it can send a prompt."""
-    return [
-        Reply([PAGE_FILE.read_bytes()], content_type="text/html; charset=utf-8", chunked=False),
-        Reply([json.dumps({"auth": auth, "sessions": False}).encode()], chunked=False),
-        warm,
-    ]
-
-
-def serve_page(chat_reply: Reply, *then: Reply) -> ScriptedServer:
-    return ScriptedServer(*page_replies(), chat_reply, *then)
-
-
-def open_warmed_page(browser: Chrome, server: ScriptedServer) -> None:
-    """Open the page and wait for its `POST /warm`, so that the next request is the prompt's."""
-    already = len(server.received)
-    open_page(browser, server.url)
-    WebDriverWait(browser, 10).until(lambda _: len(server.received) >= already + 3)
-    assert (server.received[already + 2].method, server.received[already + 2].path) == ("POST", "/warm")
+PRECEDES = (
+    "return Boolean(arguments[0].compareDocumentPosition(arguments[1]) & Node.DOCUMENT_POSITION_FOLLOWING);"
+)
 
 
 def test_opening_the_page_wakes_a_model_scaled_to_zero_and_says_so_until_it_is_in_service(
@@ -131,3 +109,126 @@ def test_reload_while_streaming_keeps_the_prompt_and_says_the_answer_was_cut(bro
         assert kept.get_attribute("data-state") == "error"
         error = kept.find_element(By.CSS_SELECTOR, ".error").text
         assert error == "the page was closed before the answer ended"
+
+
+def test_a_warning_shows_as_a_notice_on_its_answer(browser: Chrome) -> None:
+    message = "The MCP server 'docs' could not be reached: the agent answers without its tools."
+    chat = events(
+        ("warning", {"code": "tool_source_unavailable", "message": message}),
+        ("text", {"delta": "Hi"}),
+        ("done", {"stop_reason": "end_turn", "usage": USAGE}),
+    )
+    with serve_page(chat) as server:
+        open_warmed_page(browser, server)
+        reply = finished(browser, ask(browser, "Hello"))
+
+        [notice] = reply.find_elements(By.CSS_SELECTOR, ".warning")
+        assert (notice.text, notice.get_attribute("role")) == (message, "status")
+        assert (reply.get_attribute("data-state"), text_of(reply)) == ("done", "Hi")
+
+
+def test_reasoning_shows_collapsed_above_the_answer_and_stays_open_once_opened(browser: Chrome) -> None:
+    chat = events(
+        ("reasoning", {"delta": "The user greets me; "}),
+        ("reasoning", {"delta": "greet back."}),
+        ("text", {"delta": "Hel"}),
+        ("text", {"delta": "lo!"}),
+        ("done", {"stop_reason": "end_turn", "usage": USAGE}),
+        pause_after=3,
+    )
+    with serve_page(chat) as server:
+        open_warmed_page(browser, server)
+        reply = ask(browser, "Hello")
+        WebDriverWait(browser, 10).until(lambda _: text_of(reply) == "Hel")
+        reasoning = reply.find_element(By.CSS_SELECTOR, "details.reasoning")
+        text = reply.find_element(By.CSS_SELECTOR, ".text")
+        collapsed = (
+            reasoning.get_attribute("open"),
+            reasoning.find_element(By.CSS_SELECTOR, ".reasoning-text").text,
+        )
+        above = browser.execute_script(PRECEDES, reasoning, text)
+        reasoning.find_element(By.CSS_SELECTOR, "summary").click()
+        chat.resume.set()
+        finished(browser, reply)
+
+        assert collapsed == (None, "")  # closed: its text is not shown
+        assert above
+        assert reasoning.get_attribute("open") == "true"  # the answer streamed on without closing it
+        assert (
+            reasoning.find_element(By.CSS_SELECTOR, ".reasoning-text").text
+            == "The user greets me; greet back."
+        )
+        assert text_of(reply) == "Hello!"
+
+
+def test_mcp_and_built_in_tool_calls_show_alike(browser: Chrome) -> None:
+    chat = events(
+        ("tool_use", {"id": "c1", "name": "current_time", "input": {}}),
+        ("tool_result", {"id": "c1", "name": "current_time", "status": "success", "content": "12:00 UTC"}),
+        ("tool_use", {"id": "c2", "name": "search_docs", "input": {"query": "scale to zero", "limit": 3}}),
+        (
+            "tool_result",
+            {"id": "c2", "name": "search_docs", "status": "error", "content": "timed out after 30 s"},
+        ),
+        ("text", {"delta": "Noon."}),
+        ("done", {"stop_reason": "end_turn", "usage": USAGE}),
+    )
+    shape = "return [...arguments[0].children].map((child) => child.className);"
+    with serve_page(chat) as server:
+        open_warmed_page(browser, server)
+        reply = finished(browser, ask(browser, "What time is it?"))
+
+        built_in, mcp = reply.find_elements(By.CSS_SELECTOR, ".tool")
+        assert browser.execute_script(shape, built_in) == browser.execute_script(shape, mcp)
+        assert (built_in.get_attribute("data-tool-name"), built_in.get_attribute("data-status")) == (
+            "current_time",
+            "success",
+        )
+        assert (mcp.get_attribute("data-tool-name"), mcp.get_attribute("data-status")) == (
+            "search_docs",
+            "error",
+        )
+        assert (
+            mcp.text == 'tool search_docs({"query":"scale to zero","limit":3})\n→ error: timed out after 30 s'
+        )
+
+
+def test_stop_ends_the_answer_keeps_its_text_and_a_reload_shows_it_stopped(browser: Chrome) -> None:
+    held = events(("text", {"delta": "Half an ans"}), ("text", {"delta": "wer"}), pause_after=1)
+    with serve_page(held, *page_replies(sessions=True), sessions=True) as server:
+        open_warmed_page(browser, server)
+        reply = ask(browser, "Hello")
+        WebDriverWait(browser, 10).until(lambda _: text_of(reply) == "Half an ans")
+        stop = browser.find_element(By.ID, "stop")
+        assert stop.is_displayed()
+        assert not browser.find_element(By.ID, "send").is_enabled()
+        stop.click()
+        finished(browser, reply)
+
+        assert (reply.get_attribute("data-state"), text_of(reply)) == ("stopped", "Half an ans")
+        assert reply.find_element(By.CSS_SELECTOR, ".meta").text.startswith(
+            "Stopped. The agent does not keep"
+        )
+        assert reply.find_element(By.CSS_SELECTOR, ".error").text == ""
+        assert not stop.is_displayed()
+        assert browser.find_element(By.ID, "send").is_enabled()
+
+        held.resume.set()
+        open_page(browser, server.url)  # a reload
+        [kept] = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")
+        assert (kept.get_attribute("data-state"), text_of(kept)) == ("stopped", "Half an ans")
+
+
+def test_escape_stops_the_answer_too(browser: Chrome) -> None:
+    held = events(("text", {"delta": "Hal"}), pause_after=1)
+    with serve_page(held) as server:
+        open_warmed_page(browser, server)
+        reply = ask(browser, "Hello")
+        WebDriverWait(browser, 10).until(lambda _: text_of(reply) == "Hal")
+        browser.find_element(By.ID, "prompt").send_keys(Keys.ESCAPE)
+        finished(browser, reply)
+
+        assert (reply.get_attribute("data-state"), reply.find_element(By.CSS_SELECTOR, ".meta").text) == (
+            "stopped",
+            "Stopped.",
+        )

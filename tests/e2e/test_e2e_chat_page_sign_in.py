@@ -1,6 +1,7 @@
 """The chat page of a Cognito deployment in headless Chromium: signing in with the authorization code grant
-and PKCE against a local fake of managed login, then asking the local stack through a stand-in for API
-Gateway's Cognito authorizer (tests/support/fake_cognito.py); and the notice of an IAM deployment.
+and PKCE against a local fake of managed login, then asking the local stack through stand-ins for API
+Gateway's Cognito authorizer (tests/support/fake_cognito.py) and stage (`/v1`, tests/support/api_gateway.py);
+and the notice of an IAM deployment.
 
 The agent API runs in this process (uvicorn on a free port) on the local stack's emulator and S3, so that it
 can be told the fake's origin: Cognito's are https origins without a port, which the app's settings rightly
@@ -18,11 +19,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from agent_api.app import create_app
 from agent_api.contract import AUTH_COGNITO, AUTH_IAM
 from agent_api.settings import Settings
-from local.stack import LOCAL_TOOLS, LocalStack, agent_environment
 from local.tiny_model.script import TOOL_RESULT_REPLY
 from tests.agent_api.harness import serve
 from tests.e2e.browser import PAGE_LOAD_TIMEOUT, ask, finished, sign_in, text_of, wait_until_ready
-from tests.e2e.test_e2e_chat_page_events import page_replies
+from tests.e2e.scripted_page import page_replies
+from tests.support.api_gateway import ApiGatewayStage
 from tests.support.fake_cognito import CLIENT_ID, CognitoAuthorizer, FakeCognito
 from tests.support.scripted_server import ScriptedServer
 
@@ -34,7 +35,8 @@ STORED_TOKEN = "return sessionStorage.getItem('agent-chat.auth');"
 
 @dataclass(frozen=True)
 class SignInStack:
-    """The agent API behind the authorizer (``url``), and the fake managed login it signs in with."""
+    """The agent API behind the authorizer and an API Gateway stage (``url``, the page at ``page_url``), and
+    the fake managed login it signs in with."""
 
     url: str
     cognito: FakeCognito
@@ -42,21 +44,19 @@ class SignInStack:
 
     @property
     def page_url(self) -> str:
-        return f"{self.url}/"
+        return f"{self.url}/v1/"
 
 
 @pytest.fixture
-def cognito_api(tools_api: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignInStack]:
-    environment = agent_environment(tools_api.emulator.url, tools_api.s3_url, LOCAL_TOOLS)
-    for name, value in environment.items():
-        if name.startswith("AWS_"):  # the emulator, moto's S3 and dummy credentials, for botocore
-            monkeypatch.setenv(name, value)
+def cognito_api(in_process_settings: Settings) -> Iterator[SignInStack]:
     with FakeCognito() as cognito:
-        settings = replace(Settings.from_env(environment), auth=AUTH_COGNITO, cognito=cognito.settings)
+        settings = replace(in_process_settings, auth=AUTH_COGNITO, cognito=cognito.settings)
         authorizer = CognitoAuthorizer(create_app(settings), cognito)
-        with serve(authorizer) as url:  # type: ignore[arg-type]
-            cognito.redirect_uris.add(f"{url}/")
-            yield SignInStack(url, cognito, authorizer)
+        with serve(ApiGatewayStage(authorizer)) as url:  # type: ignore[arg-type]
+            stack = SignInStack(url, cognito, authorizer)
+            # The page's one address, as the stack registers it (AgentApi.page_url): the stage and its slash.
+            cognito.redirect_uris.add(stack.page_url)
+            yield stack
 
 
 def notice(browser: Chrome) -> str:
@@ -94,6 +94,23 @@ def test_the_page_signs_in_with_pkce_and_streams_a_tool_call_with_the_bearer_tok
     assert tool.get_attribute("data-tool-name") == "get_weather"
     assert text_of(reply) == "".join(TOOL_RESULT_REPLY)
     assert browser.find_element(By.ID, "sign-out").is_displayed()
+
+
+def test_the_page_opened_without_its_final_slash_signs_in_at_its_one_address(
+    cognito_api: SignInStack, browser: Chrome
+) -> None:
+    # API Gateway serves the stage's root at ".../v1" too; Cognito knows only ".../v1/" as a callback URL.
+    browser.get(cognito_api.page_url.removesuffix("/"))
+    WebDriverWait(browser, PAGE_LOAD_TIMEOUT).until(lambda d: d.find_element(By.ID, "sign-in").is_displayed())
+
+    sign_in(browser)
+    reply = finished(browser, ask(browser, PROMPT))
+
+    [exchange] = cognito_api.cognito.token_requests
+    assert exchange["redirect_uri"] == cognito_api.page_url
+    assert browser.current_url == cognito_api.page_url
+    assert sorted(cognito_api.authorizer.admitted) == ["/chat", "/warm"]
+    assert reply.get_attribute("data-state") == "done"
 
 
 def test_a_reload_keeps_the_sign_in_the_conversation_and_its_session(

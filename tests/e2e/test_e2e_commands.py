@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +117,7 @@ def test_stack_command_serves_until_interrupted_then_stops_everything(vllm_url: 
         process.communicate(timeout=10)
 
 
-def test_project_client_prints_the_streamed_answer(tools_api: LocalStack) -> None:
+def test_project_client_prints_the_streamed_answer(tools_api: LocalDeployment) -> None:
     result = subprocess.run(
         [
             sys.executable,

@@ -6,19 +6,19 @@ import openai
 import pytest
 
 from agent_api import contract
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from tests.e2e.test_e2e_chat import AFTER_TOOL_REPLY, PLAIN_REPLY
 from tests.support.openai_sdk import openai_client
 
 pytestmark = pytest.mark.e2e
 
 
-def client(stack: LocalStack, **headers: str) -> openai.OpenAI:
+def client(stack: LocalDeployment, **headers: str) -> openai.OpenAI:
     # The local stack has no authentication: any API key does.
     return openai_client(stack.agent_url, **headers)
 
 
-def test_the_sdk_streams_an_answer_with_usage(text_api: LocalStack) -> None:
+def test_the_sdk_streams_an_answer_with_usage(text_api: LocalDeployment) -> None:
     stream = client(text_api).chat.completions.create(
         model=contract.OPENAI_MODEL_ID,
         messages=[{"role": "user", "content": "Hello"}],
@@ -36,7 +36,7 @@ def test_the_sdk_streams_an_answer_with_usage(text_api: LocalStack) -> None:
     assert chunks[-1].usage.completion_tokens > 0
 
 
-def test_the_sdk_gets_a_whole_answer(text_api: LocalStack) -> None:
+def test_the_sdk_gets_a_whole_answer(text_api: LocalDeployment) -> None:
     completion = client(text_api).chat.completions.create(
         model=contract.OPENAI_MODEL_ID,
         messages=[
@@ -53,11 +53,11 @@ def test_the_sdk_gets_a_whole_answer(text_api: LocalStack) -> None:
     assert completion.usage.total_tokens > 0
 
 
-def test_the_sdk_lists_the_agent_as_its_model(text_api: LocalStack) -> None:
+def test_the_sdk_lists_the_agent_as_its_model(text_api: LocalDeployment) -> None:
     assert [model.id for model in client(text_api).models.list()] == [contract.OPENAI_MODEL_ID]
 
 
-def test_tool_calls_run_on_the_server_and_show_as_agent_events(tools_api: LocalStack) -> None:
+def test_tool_calls_run_on_the_server_and_show_as_agent_events(tools_api: LocalDeployment) -> None:
     chunks = list(
         client(tools_api).chat.completions.create(
             model=contract.OPENAI_MODEL_ID,
@@ -78,7 +78,7 @@ def test_tool_calls_run_on_the_server_and_show_as_agent_events(tools_api: LocalS
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == AFTER_TOOL_REPLY
 
 
-def test_a_session_header_continues_the_stored_conversation(text_api: LocalStack) -> None:
+def test_a_session_header_continues_the_stored_conversation(text_api: LocalDeployment) -> None:
     session = client(text_api, **{contract.SESSION_ID_HEADER: f"e2e-openai-{uuid.uuid4().hex}"})
 
     def ask() -> int:

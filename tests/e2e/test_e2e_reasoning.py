@@ -5,13 +5,13 @@ The tiny model reasons in ``<think>`` tags when the prompt says "ponder".
 
 import pytest
 
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
 
 
-def test_reasoning_streams_as_reasoning_events_before_the_answer(reasoning_stack: LocalStack) -> None:
+def test_reasoning_streams_as_reasoning_events_before_the_answer(reasoning_stack: LocalDeployment) -> None:
     result = chat(reasoning_stack.agent_url, prompt="Please ponder the meaning of life.")
 
     assert result.status == 200

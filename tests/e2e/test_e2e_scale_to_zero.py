@@ -18,7 +18,7 @@ from agent_api.app import create_app
 from agent_api.settings import Settings
 from agent_api.warming import WarmingPolicy
 from local.emulator import Emulator, Endpoint
-from local.stack import COMPONENT_NAME, ENDPOINT_NAME, LocalStack
+from local.stack import COMPONENT_NAME, ENDPOINT_NAME, LocalDeployment
 from tests.agent_api.harness import serve
 from tests.e2e.sse_chat import ChatResult, chat
 from tests.support.sagemaker_runtime import sagemaker_client, sagemaker_control_client
@@ -131,7 +131,7 @@ def test_two_requests_during_one_warm_up_start_one_copy(cold_api: Callable[..., 
 def test_local_stack_cold_mode_wakes_the_model_through_the_deployed_app(vllm_url: str) -> None:
     # The agent API as Lambda runs it (lambda/run.sh), its sagemaker client pointed at the emulator by the
     # stack: the production policy checks every 10 s, so the 1 s warm-up ends at the second check.
-    with LocalStack(backend_url=vllm_url, tools="", cold_start_seconds=1.0) as stack:
+    with LocalDeployment(backend_url=vllm_url, tools="", cold_start_seconds=1.0) as stack:
         before = httpx.get(f"{stack.agent_url}/status", timeout=10).json()
         result = chat(stack.agent_url, prompt="Hello")
         after = httpx.get(f"{stack.agent_url}/status", timeout=10).json()

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import ENDPOINT_NAME, LocalStack
+from local.stack import ENDPOINT_NAME, LocalDeployment
 
 pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def smoke(stack: LocalStack, endpoint_name: str = ENDPOINT_NAME) -> subprocess.CompletedProcess[str]:
+def smoke(stack: LocalDeployment, endpoint_name: str = ENDPOINT_NAME) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -36,7 +36,7 @@ def smoke(stack: LocalStack, endpoint_name: str = ENDPOINT_NAME) -> subprocess.C
     )
 
 
-def test_smoke_passes_on_the_local_stack_and_prints_the_timings(tools_api: LocalStack) -> None:
+def test_smoke_passes_on_the_local_stack_and_prints_the_timings(tools_api: LocalDeployment) -> None:
     result = smoke(tools_api)
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -48,7 +48,7 @@ def test_smoke_passes_on_the_local_stack_and_prints_the_timings(tools_api: Local
 
 
 def test_smoke_fails_with_exit_1_and_the_reason_when_the_endpoint_does_not_exist(
-    tools_api: LocalStack,
+    tools_api: LocalDeployment,
 ) -> None:
     result = smoke(tools_api, endpoint_name="no-such-endpoint")
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from local.stack import LocalStack, StackError, agent_environment
+from local.stack import LocalDeployment, StackError, agent_environment
 from tests.support.recordings import fixture_reply
 from tests.support.scripted_server import ScriptedServer
 
@@ -61,7 +61,7 @@ def test_agent_environment_names_the_component_and_points_the_sagemaker_client_a
 
 def test_stack_refuses_a_negative_cold_start() -> None:
     with pytest.raises(ValueError, match="cold_start_seconds must be >= 0"):
-        LocalStack(backend_url="http://127.0.0.1:9", cold_start_seconds=-1)
+        LocalDeployment(backend_url="http://127.0.0.1:9", cold_start_seconds=-1)
 
 
 @pytest.mark.parametrize(
@@ -69,12 +69,12 @@ def test_stack_refuses_a_negative_cold_start() -> None:
     [("http://127.0.0.1:9", "nothing answers at http://127.0.0.1:9"), ("nope", "must be an http(s) URL")],
 )
 def test_stack_refuses_a_backend_it_cannot_reach(backend: str, message: str) -> None:
-    with pytest.raises(StackError, match=re.escape(message)), LocalStack(backend_url=backend):
+    with pytest.raises(StackError, match=re.escape(message)), LocalDeployment(backend_url=backend):
         pass
 
 
 def test_stack_answers_through_the_agent_api_and_closes_its_port_on_exit(recorded_container: str) -> None:
-    with LocalStack(backend_url=recorded_container, tools="") as stack:
+    with LocalDeployment(backend_url=recorded_container, tools="") as stack:
         response = httpx.post(f"{stack.agent_url}/chat", json={"prompt": "Hello"}, timeout=30)
         agent_port = int(stack.agent_url.rsplit(":", 1)[1])
 

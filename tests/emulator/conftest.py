@@ -1,4 +1,5 @@
-"""Fixtures: a scripted model container and an emulator in front of it, reached by real boto3 clients."""
+"""Fixtures: a scripted model container (or OpenAI server) and an emulator in front of it, reached by real
+boto3 clients."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -6,6 +7,7 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator, Endpoint
+from tests.support.bedrock_runtime import BedrockRuntime
 from tests.support.sagemaker_runtime import ENDPOINT, sagemaker_client
 from tests.support.scripted_server import ScriptedServer
 
@@ -26,3 +28,10 @@ def emulator(container: ScriptedServer) -> Iterator[Emulator]:
 def client(emulator: Emulator) -> Any:
     """A client that does not retry, so every error reaches the test."""
     return sagemaker_client(emulator.url)
+
+
+@pytest.fixture
+def bedrock() -> Iterator[BedrockRuntime]:
+    """The emulator answering Converse for ``MODEL_ID`` from a scripted server (script ``bedrock.server``)."""
+    with BedrockRuntime(backend_timeout=5.0) as runtime:
+        yield runtime

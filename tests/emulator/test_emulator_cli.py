@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.sagemaker_runtime import sagemaker_client, sagemaker_control_client
+from tests.support.bedrock_runtime import bedrock_client
+from tests.support.recordings import fixture_parts
+from tests.support.sagemaker_runtime import Stream, sagemaker_client, sagemaker_control_client
 from tests.support.scripted_server import ScriptedServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+USER = [{"role": "user", "content": [{"text": "Hello"}]}]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -85,6 +88,41 @@ def test_cli_serves_a_scaled_to_zero_component_that_wakes_after_its_warm_up(
     assert answer == b'{"ok": true}'
 
 
+def test_cli_serves_an_extra_endpoint_in_service_beside_a_scaled_to_zero_one(
+    container: ScriptedServer,
+) -> None:
+    flags = ("--inference-component", "ic", "--copies", "0", "--extra-endpoint", "spare:spare-ic")
+    with _serving("--backend", container.url, *flags) as (_, url):
+        client = sagemaker_client(url)
+        with pytest.raises(ClientError) as caught:
+            client.invoke_endpoint(EndpointName="local-endpoint", InferenceComponentName="ic", Body=b"{}")
+        answer = client.invoke_endpoint(EndpointName="spare", InferenceComponentName="spare-ic", Body=b"{}")[
+            "Body"
+        ].read()
+
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert answer == b'{"ok": true}'
+
+
+def test_cli_answers_converse_for_the_bedrock_models_given_and_refuses_others() -> None:
+    model_id = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+    with (
+        ScriptedServer(Stream(fixture_parts("vllm/chat_stream_usage.txt"))) as openai_server,
+        _serving("--backend", openai_server.url, "--bedrock-model", model_id) as (process, url),
+    ):
+        client = bedrock_client(url)
+        answer = client.converse(modelId=model_id, messages=USER)
+        with pytest.raises(client.exceptions.ValidationException):
+            client.converse(modelId="amazon.nova-pro-v1:0", messages=USER)
+        process.send_signal(signal.SIGTERM)
+        assert process.stdout is not None
+        output = process.stdout.read()  # the lines after the first, which _serving read
+
+    assert answer["output"]["message"]["content"] == [{"text": "Hello! I am a tiny test model."}]
+    assert openai_server.received[0].path == "/v1/chat/completions"
+    assert f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url}" in output
+
+
 def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
     process, _ = emulator_process
 
@@ -111,6 +149,12 @@ def test_cli_stops_cleanly_on_sigterm(emulator_process) -> None:
         (
             ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--warm-up-seconds", "-1"],
             "warm_up_seconds must be >= 0",
+        ),
+        (["--backend", "http://127.0.0.1:1", "--extra-endpoint", "spare:"], "NAME or NAME:COMPONENT"),
+        (["--backend", "http://127.0.0.1:1", "--extra-endpoint", "local-endpoint"], "named twice"),
+        (
+            ["--backend", "http://127.0.0.1:1", "--inference-component", "ic", "--extra-endpoint", "x:ic"],
+            "must be unique across endpoints",
         ),
     ],
 )

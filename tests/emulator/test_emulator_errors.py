@@ -9,7 +9,7 @@ from botocore import UNSIGNED
 from botocore.exceptions import ClientError, EventStreamError
 
 from local.emulator import Emulator, Endpoint
-from local.emulator.server import MAX_REQUEST_BYTES
+from local.emulator.exchange import MAX_REQUEST_BYTES
 from tests.support.recordings import fixture_reply
 from tests.support.sagemaker_runtime import ENDPOINT, collect_stream, sagemaker_client
 from tests.support.scripted_server import Reply, ScriptedServer
@@ -84,7 +84,7 @@ def test_emulator_bug_is_an_internal_failure_not_a_dropped_connection(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("local.emulator.server.open_invocation", broken)
+    monkeypatch.setattr("local.emulator.invocations.open_post", broken)
 
     with pytest.raises(ClientError) as caught:
         client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")

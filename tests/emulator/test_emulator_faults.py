@@ -5,7 +5,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
 
-from local.emulator import Emulator, Faults
+from local.emulator import Emulator, Endpoint, Faults
 from tests.support.recordings import fixture_reply
 from tests.support.sagemaker_runtime import ENDPOINT, collect_stream, sagemaker_client
 from tests.support.scripted_server import Reply, ScriptedServer
@@ -186,3 +186,25 @@ def test_faults_can_be_cleared(emulator: Emulator, client) -> None:
 def test_invalid_fault_settings_are_rejected_by_name(settings: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         Faults(**settings)
+
+
+def test_faults_set_for_one_endpoint_leave_the_others_alone(container: ScriptedServer) -> None:
+    endpoints = {ENDPOINT: Endpoint(container.url), "other": Endpoint(container.url)}
+    with Emulator(endpoints) as emulator:
+        emulator.set_faults(Faults(throttle_requests=1), target="other")
+        client = sagemaker_client(emulator.url)
+        first = client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")["Body"].read()
+        with pytest.raises(ClientError) as caught:
+            client.invoke_endpoint(EndpointName="other", Body=b"{}")
+        again = client.invoke_endpoint(EndpointName="other", Body=b"{}")["Body"].read()
+
+    assert first == again == b'{"ok": true}'
+    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+def test_faults_for_every_request_replace_those_set_for_one_endpoint(emulator: Emulator, client) -> None:
+    emulator.set_faults(Faults(throttle_requests=5), target=ENDPOINT)
+
+    emulator.set_faults(Faults())
+
+    assert client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}")["Body"].read() == b'{"ok": true}'

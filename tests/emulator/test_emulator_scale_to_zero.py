@@ -154,3 +154,50 @@ def test_control_plane_call_without_a_signature_is_refused(cold_emulator: Emulat
         urllib.request.urlopen(request, timeout=5)
 
     assert caught.value.code == 403
+
+
+def test_a_second_endpoint_on_the_same_backend_stays_in_service_while_the_first_is_at_zero(
+    container: ScriptedServer,
+) -> None:
+    endpoints = {
+        ENDPOINT: Endpoint(container.url, inference_components=(COMPONENT,)),
+        "fallback-endpoint": Endpoint(
+            container.url, inference_components=("fallback-component",), component_copies=1
+        ),
+    }
+    with Emulator(endpoints, component_copies=0) as emulator:
+        client = sagemaker_client(emulator.url)
+        with pytest.raises(ClientError) as caught:
+            client.invoke_endpoint(EndpointName=ENDPOINT, InferenceComponentName=COMPONENT, Body=b"{}")
+        answer = client.invoke_endpoint(
+            EndpointName="fallback-endpoint", InferenceComponentName="fallback-component", Body=b"{}"
+        )["Body"].read()
+
+    assert caught.value.response["Error"]["Message"] == NO_CAPACITY_MESSAGE
+    assert answer == b'{"ok": true}'
+    assert emulator.components["fallback-component"].endpoint_name == "fallback-endpoint"
+    assert emulator.components["fallback-component"].invocations == 1
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "message"),
+    [
+        (
+            {
+                "one": Endpoint("http://127.0.0.1:1", inference_components=("same",)),
+                "two": Endpoint("http://127.0.0.1:1", inference_components=("same",)),
+            },
+            "inference component names must be unique across endpoints",
+        ),
+    ],
+)
+def test_emulator_refuses_endpoints_sharing_a_component_name(
+    endpoints: dict[str, Endpoint], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Emulator(endpoints)
+
+
+def test_endpoint_refuses_component_copies_without_components() -> None:
+    with pytest.raises(ValueError, match="component_copies needs inference_components"):
+        Endpoint("http://127.0.0.1:1", component_copies=1)

@@ -127,6 +127,19 @@ def test_out_of_range_value_names_what_is_allowed(section: str, key: str, value:
     assert f"got {value!r}; allowed: " in str(error)
 
 
+@pytest.mark.parametrize(("version", "accepted"), [(1, False), (17, False), (18, True), (30, True)])
+def test_web_adapter_layers_that_forward_a_clients_request_context_are_refused(
+    version: int, accepted: bool
+) -> None:
+    raw = merged(**{"lambda": {"web_adapter_layer_version": version}})
+    if accepted:
+        assert parse_environment("staging", raw).lambda_.web_adapter_layer_version == version
+        return
+    error = error_for(raw)
+    assert error.key == "lambda.web_adapter_layer_version"
+    assert "version >= 18 (older layers pass a client's own x-amzn-request-context header on" in str(error)
+
+
 def test_unknown_tool_fails_naming_the_available_tools() -> None:
     error = error_for(merged(agent={"tools": "calculator,shell"}))
     assert str(error) == (

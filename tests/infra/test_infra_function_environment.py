@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -43,7 +44,7 @@ def function_variables(synthesized: Synthesized, config: EnvironmentConfig) -> d
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_setting_of_the_app_is_set_explicitly(synthesized: Synthesized, environment: str) -> None:
     variables = function_variables(synthesized, configured(environment))
-    assert set(variables) == contract.AGENT_VARIABLES | contract.POWERTOOLS_VARIABLES | WEB_ADAPTER_VARIABLES
+    assert set(variables) == {setting.variable for setting in contract.SETTINGS} | WEB_ADAPTER_VARIABLES
     assert variables["AWS_LWA_READINESS_CHECK_PATH"] == contract.HEALTH_PATH
 
 
@@ -59,8 +60,8 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         system_prompt=agent.system_prompt,
         max_tokens=agent.max_tokens,
         temperature=agent.temperature,
-        tools=contract.split_tools(agent.tools),
-        sessions_bucket=variables[contract.ENV_SESSIONS_BUCKET],
+        tools=contract.AGENT_TOOLS.kind.read(agent.tools),
+        sessions_bucket=variables[contract.AGENT_SESSIONS_BUCKET.variable],
         max_prompt_chars=agent.max_prompt_chars,
         service_name=contract.SERVICE_NAME,
         metrics_namespace=agent.metrics_namespace,
@@ -79,43 +80,69 @@ def sign_in(config: EnvironmentConfig, variables: dict[str, Any]) -> CognitoSett
     return CognitoSettings(
         domain=f"https://{config.stack_name.lower()}-{PSEUDO_PARAMETERS['AWS::AccountId']}.auth."
         f"{PSEUDO_PARAMETERS['AWS::Region']}.amazoncognito.com",
-        client_id=variables[contract.ENV_COGNITO_CLIENT_ID],
+        client_id=variables[contract.AGENT_COGNITO_CLIENT_ID.variable],
         scope="openid email agent-api/invoke",
     )
 
 
-# Values at and around each rule's edges; synth and the function must draw the line at the same place.
-EDGES = {
-    "response_format": (contract.ENV_RESPONSE_FORMAT, ["auto", "openai-chat", "Open AI", "x" * 64, "x" * 65]),
-    "system_prompt": (contract.ENV_SYSTEM_PROMPT, ["Be brief.", " \n"]),
-    "max_tokens": (contract.ENV_MAX_TOKENS, [0, 1, 1024, 1_000_000, 1_000_001]),
-    "temperature": (contract.ENV_TEMPERATURE, [-0.1, 0, 0.2, 2, 2.01]),
-    "tools": (contract.ENV_TOOLS, ["", "calculator", "get_weather, current_time", "shell", "calculator,sh"]),
-    "max_prompt_chars": (contract.ENV_MAX_PROMPT_CHARS, [0, 1, 10_000_000, 10_000_001]),
-    "log_level": (contract.ENV_LOG_LEVEL, ["DEBUG", "ERROR", "TRACE", "info"]),
-    "metrics_namespace": (
-        contract.ENV_METRICS_NAMESPACE,
-        ["SageMakerStrandsAgent", "Team/Agent #1", "a" * 255, "a" * 256, "AWS/Agent", ":Agent", " Agent", ""],
-    ),
+# Values at and around each rule's edges, for every row of the settings table with a cdk.json key; synth and
+# the function must draw the line at the same place. (A value of another JSON type, such as "10" for
+# max_tokens, has no counterpart in a variable, which is always text: test_infra_config covers those.)
+EDGES: dict[str, list[Any]] = {
+    "agent.response_format": ["auto", "openai-chat", "Open AI", "x" * 64, "x" * 65, ""],
+    "agent.system_prompt": ["Be brief.", " \n", ""],
+    "agent.max_tokens": [0, 1, 1024, 1_000_000, 1_000_001, 1.5],
+    "agent.temperature": [-0.1, 0, 0.2, 2, 2.01, 1e-7, 10**400],
+    "agent.tools": ["", "calculator", "get_weather, current_time", "shell", "calculator,sh"],
+    "agent.max_prompt_chars": [0, 1, 10_000_000, 10_000_001],
+    "agent.stream_reasoning": [True, False, 1, None],
+    "agent.log_level": ["DEBUG", "ERROR", "TRACE", "info"],
+    "agent.metrics_namespace": [
+        "SageMakerStrandsAgent",
+        "Team/Agent #1",
+        "a" * 255,
+        "a" * 256,
+        "AWS/Agent",
+        ":Agent",
+        " Agent",
+        "",
+    ],
 }
+KEYED = {setting.key: setting for setting in contract.SETTINGS if setting.key is not None}
+
+
+def test_every_cdk_json_setting_has_its_edges() -> None:
+    assert set(EDGES) == set(KEYED)
+
+
+def as_written(value: Any) -> str:
+    """The variable's text a person would write for a cdk.json value."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 @pytest.mark.parametrize("key", sorted(EDGES))
 def test_synth_accepts_exactly_what_the_function_accepts(key: str) -> None:
-    variable, values = EDGES[key]
+    setting = KEYED[key]
+    section, name = key.split(".", 1)
     verdicts = []
-    for value in values:
+    for value in EDGES[key]:
         try:
-            parse_environment("dev", {"model": {"hf_model_id": "org/model"}, "agent": {key: value}})
+            parse_environment("dev", {"model": {"hf_model_id": "org/model"}, section: {name: value}})
             synth = True
         except ConfigError:
             synth = False
         try:
-            Settings.from_env({contract.ENV_ENDPOINT_NAME: "endpoint", variable: str(value)})
+            read = Settings.from_env(
+                {contract.AGENT_ENDPOINT_NAME.variable: "e", setting.variable: as_written(value)}
+            )
             function = True
         except SettingsError:
             function = False
         verdicts.append((value, synth, function))
+        if synth:
+            # What the stack writes for an accepted value reads back as the value the person meant.
+            written = setting.kind.encode(value)
+            assert setting.kind.read(written) == getattr(read, setting.name), (value, written)
     assert [verdict for verdict in verdicts if verdict[1] != verdict[2]] == []
     assert {synth for _, synth, _ in verdicts} == {True, False}
 
@@ -126,7 +153,7 @@ def test_stream_reasoning_reaches_the_function(stream_reasoning: bool) -> None:
         "dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": stream_reasoning}}
     )
     variables = agent_environment(config.agent, "endpoint", None, "bucket", None)
-    variables[contract.ENV_REGION] = "us-east-1"  # a CloudFormation token at synth
+    variables[contract.AGENT_REGION.variable] = "us-east-1"  # a CloudFormation token at synth
     assert Settings.from_env(variables).stream_reasoning is stream_reasoning
 
 

@@ -6,10 +6,12 @@ import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from stacks.agent_api.lambda_contract import CONTRACT_FILE
+from stacks.inference.serving_contract import SERVE_CONTRACT_FILE
 from tests.infra.infra_support import ROOT
 
 pytestmark = pytest.mark.infra
@@ -46,12 +48,21 @@ def test_app_and_stacks_load_without_runtime_dependencies() -> None:
     assert str(ROOT / "lambda") not in loaded["path"]
 
 
-def test_contract_imports_only_the_standard_library() -> None:
-    tree = ast.parse(CONTRACT_FILE.read_text())
-    imported = {
-        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
+def imports_of(path: Path) -> set[str]:
+    """The modules ``path`` imports, with those of the sibling files it imports relatively (``from .x``)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found |= imports_of(path.parent / f"{node.module}.py")
+        elif isinstance(node, ast.ImportFrom):
+            found.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize("path", [CONTRACT_FILE, SERVE_CONTRACT_FILE], ids=lambda path: path.name)
+def test_contracts_import_only_the_standard_library(path: Path) -> None:
+    imported = imports_of(path)
+    assert "typing" in imported
     assert {name.split(".")[0] for name in imported} <= sys.stdlib_module_names | {"__future__"}

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_settings import PROFILES, SettingsError, engine_command, load_settings
+from serve_contract import PROFILES
+from serve_settings import SettingsError, engine_command, load_settings
 
 from stacks.config import ConfigError, parse_environment
 from stacks.inference.construct import serving_environment

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from local import server_process
+from local.server_process import http_ok
 from local.vllm_server import VllmServer, VllmServerError
 
 # `python3` of the fake venv: runs `serve` (its shebang asks for python3) with the real interpreter, and
@@ -146,6 +148,18 @@ def test_startup_timeout_stops_the_server_and_says_so(
     fake_venv: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("FAKE_DELAY", "60")
+    started = tmp_path / "record.json"
+
+    def ping_once_the_engine_runs(url: str) -> bool:
+        # On a loaded machine `serve` may take longer than the timeout to start the engine; the timeout must
+        # stop an engine that has started its worker, so the readiness check first waits for the engine.
+        deadline = time.monotonic() + 60
+        # The engine writes its small record in one buffered write, when it closes the file.
+        while not (started.exists() and started.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return http_ok(url)
+
+    monkeypatch.setattr(server_process, "http_ok", ping_once_the_engine_runs)
     with pytest.raises(VllmServerError, match=r"did not answer /ping within 2 s"):
         VllmServer(model_dir, venv=fake_venv, startup_timeout=2).start()
     assert not alive(int(str(record(tmp_path)["worker"])))

@@ -52,6 +52,7 @@ def stubbed() -> Iterator[Stubbed]:
         "service_quotas": "service-quotas",
         "secrets": "secretsmanager",
         "s3": "s3",
+        "iam": "iam",
     }
     made = {field: client(service) for field, service in names.items()}
     stubs = {field: Stubber(c) for field, c in made.items()}
@@ -309,7 +310,32 @@ def test_every_check_passes_for_cdk_jsons_dev(stubbed: Stubbed) -> None:
         stubbed.stubs["secrets"].add_response("describe_secret", {"Name": secret}, {"SecretId": secret})
     lines: list[str] = []
     assert report(preflight.run_checks(config, stubbed.clients), lines.append)
-    assert len(lines) == len(preflight.CHECKS)
+    # Each check's line, and the caller roles' (none named: dev is an iam environment).
+    assert len(lines) == len(preflight.CHECKS) + 1
+    assert lines[-1].startswith("ok    caller roles: not checked")
+
+
+def test_each_named_caller_role_is_checked_after_the_account_and_an_iam_error_fails_only_its_role(
+    stubbed: Stubbed,
+) -> None:
+    config = load_environment("dev")
+    stubbed.stubs["sts"].add_response("get_caller_identity", {"Account": ACCOUNT}, {})
+    stubbed.stubs["cloudformation"].add_response(
+        "describe_stacks", bootstrap_stack("30"), {"StackName": "CDKToolkit"}
+    )
+    quota(stubbed, config.endpoint.instance_type, 2.0)
+    for secret in (config.model.hf_token_secret_name, config.image.docker_hub_secret_name):
+        stubbed.stubs["secrets"].add_response("describe_secret", {"Name": secret}, {"SecretId": secret})
+    stubbed.stubs["iam"].add_client_error(
+        "get_role", "AccessDenied", "not authorized", expected_params={"RoleName": "a"}
+    )
+    stubbed.stubs["iam"].add_client_error(
+        "get_role", "NoSuchEntity", "no role", expected_params={"RoleName": "b"}
+    )
+    results = list(preflight.run_checks(config, stubbed.clients, ["a", "b"]))
+    assert [r.name for r in results[-2:]] == ["caller role a", "caller role b"]
+    assert str(results[-2].problem).startswith("could not be checked: An error occurred (AccessDenied)")
+    assert results[-1].problem == "no such role in this account"
 
 
 def test_unknown_environment_is_one_clear_error_line() -> None:
