@@ -10,7 +10,7 @@ import pytest
 from serve_settings import PROFILES, SettingsError, engine_command, load_settings
 
 from stacks.config import ConfigError, parse_environment
-from stacks.inference.construct import serving_environment
+from stacks.inference.hosting import serving_environment
 
 
 def _model(**model: Any) -> Any:
