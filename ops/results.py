@@ -8,11 +8,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Result:
-    """One check's outcome: what was checked, what is wrong (``None`` if nothing) and the fixing command."""
+    """One check's outcome: what was checked, what is wrong (``None`` if nothing) and the fixing command.
+
+    A ``warning`` is a problem that does not stop a deploy (alarms nobody receives); it is printed with its
+    fix, and the run still passes.
+    """
 
     name: str
     problem: str | None = None
     fix: str | None = None
+    warning: bool = False
 
     @property
     def ok(self) -> bool:
@@ -21,14 +26,14 @@ class Result:
 
 
 def report(results: Iterable[Result], out: Callable[[str], object] = print) -> bool:
-    """Print each result (a failure with its fix, if there is one); whether all passed."""
+    """Print each result (a failure or warning with its fix, if there is one); whether none failed."""
     passed = True
     for result in results:
         if result.ok:
             out(f"ok    {result.name}")
             continue
-        passed = False
-        out(f"FAIL  {result.name}: {result.problem}")
+        passed = passed and result.warning
+        out(f"{'warn' if result.warning else 'FAIL'}  {result.name}: {result.problem}")
         if result.fix is not None:
             out(f"      fix: {result.fix}")
     return passed
