@@ -8,7 +8,14 @@ from typing import Any
 
 import botocore.session
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 
+from stacks.config import EndpointSettings, ModelSettings
+from stacks.inference.construct import InferenceEndpoint
+from stacks.inference.hosting import ComponentSpec
 from tests.infra.infra_support import agent_function, only, resources, synthesize
 from tests.infra.test_infra_templates import as_list, policy_statements
 
@@ -315,3 +322,28 @@ def test_dev_function_is_told_its_component(template: Lookup) -> None:
     variables = agent_function(template("dev"))["Environment"]["Variables"]
     assert variables["AGENT_INFERENCE_COMPONENT_NAME"] == COMPONENT
     assert template("dev")["Outputs"]["InferenceComponentName"]["Value"] == COMPONENT
+
+
+def test_the_construct_refuses_a_component_spec_that_does_not_match_the_mode() -> None:
+    stack = Stack(App(), "Probe")
+    spec = ComponentSpec("probe-ic", accelerators=4, memory_mb=1024, copies_per_instance=1, max_instances=1)
+    for endpoint, component in (
+        (EndpointSettings(), spec),
+        (EndpointSettings(mode="inference-component"), None),
+    ):
+        with pytest.raises(ValueError, match="needs"):
+            InferenceEndpoint(
+                stack,
+                f"Probe{component is None}",
+                endpoint_name="probe",
+                model=ModelSettings(hf_model_id="org/model"),
+                tp_degree=4,
+                endpoint=endpoint,
+                image_uri="image",
+                repository=ecr.Repository.from_repository_name(stack, f"Repo{component is None}", "repo"),
+                key=kms.Key(stack, f"Key{component is None}"),
+                log_retention=logs.RetentionDays.ONE_WEEK,
+                retain=False,
+                rollback_alarms=[],
+                component=component,
+            )
