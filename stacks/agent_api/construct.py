@@ -134,6 +134,7 @@ class AgentApi(Construct):
         *,
         agent: AgentSettings,
         function_settings: LambdaSettings,
+        reserved_concurrency: int,
         api_settings: ApiSettings,
         lambda_dir: Path,
         endpoint_name: str,
@@ -215,6 +216,9 @@ class AgentApi(Construct):
             environment_encryption=key,
             log_group=function_logs,
             tracing=lambda_.Tracing.ACTIVE,
+            # Each request holds an execution for its whole stream: a cap per environment keeps a runaway
+            # client from taking the account's concurrency (EnvironmentConfig.function_concurrency).
+            reserved_concurrent_executions=reserved_concurrency,
         )
         self.sessions.grant_read_write(self.function)
         self.sessions.grant_delete(self.function)
@@ -224,7 +228,7 @@ class AgentApi(Construct):
                 logs="Only writes its own logs.",
                 runtime="Pinned to Python 3.13: the bundled wheels are built for that runtime.",
                 vpc="Calls only the SageMaker runtime and S3 public APIs.",
-                concurrency="Concurrency is bounded by the API stage's throttling.",
+                concurrency=None,
                 dead_letter_queue="Invoked synchronously by API Gateway, which returns errors to the "
                 "caller; a DLQ applies only to asynchronous invocations.",
                 inline_policy="CDK grants write this role's least-privilege policy.",

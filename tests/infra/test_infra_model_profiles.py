@@ -11,7 +11,7 @@ from serve_contract import PROFILES
 from serve_settings import SettingsError, engine_command, load_settings
 
 from stacks.config import ConfigError, parse_environment
-from stacks.inference.construct import serving_environment
+from stacks.inference.hosting import serving_environment
 
 
 def _model(**model: Any) -> Any:
