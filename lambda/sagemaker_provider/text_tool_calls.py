@@ -216,7 +216,7 @@ class TextToolCalls:
         self._names = frozenset(tool_names)
         # _START: the start of the answer may be a call (held: whitespace and the undecided head);
         # _TEXT: plain text (held: a chunk's end that may begin the marker); _CALL: held to the end.
-        self._state = _TEXT if self._marker is not None else _START
+        self._state = _START
         self._held: list[str] = []
 
     def feed(self, text: str) -> str:
