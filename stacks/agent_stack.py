@@ -122,6 +122,7 @@ class SageMakerAgentStack(Stack):
             lambda_dir=PROJECT_ROOT / "lambda",
             endpoint_name=inference.endpoint.attr_endpoint_name,
             inference_component_name=config.inference_component_name,
+            text_tool_calls=config.text_tool_calls,
             key=key,
             log_retention=retention,
             retain=config.retain_data,

@@ -63,6 +63,9 @@ class Settings:
     cognito: CognitoSettings | None = None
     # The endpoint's inference component to invoke; None invokes the endpoint's own model.
     inference_component_name: str | None = None
+    # The tool-call syntax the provider reads from an answer's text (contract.TEXT_TOOL_CALL_SYNTAXES), or
+    # "false" for none.
+    text_tool_calls: str = contract.AGENT_TEXT_TOOL_CALLS.default
 
     @property
     def sessions_enabled(self) -> bool:

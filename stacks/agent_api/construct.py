@@ -54,6 +54,7 @@ def agent_environment(
     agent: AgentSettings,
     endpoint_name: str,
     inference_component_name: str | None,
+    text_tool_calls: str,
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
 ) -> dict[str, str]:
@@ -66,6 +67,7 @@ def agent_environment(
     derived = {
         contract.AGENT_ENDPOINT_NAME: endpoint_name,
         contract.AGENT_INFERENCE_COMPONENT_NAME: inference_component_name,
+        contract.AGENT_TEXT_TOOL_CALLS: text_tool_calls,
         contract.AGENT_REGION: Aws.REGION,
         contract.AGENT_SESSIONS_BUCKET: sessions_bucket,
         contract.AGENT_AUTH: contract.AUTH_IAM if sign_in is None else contract.AUTH_COGNITO,
@@ -139,6 +141,7 @@ class AgentApi(Construct):
         lambda_dir: Path,
         endpoint_name: str,
         inference_component_name: str | None,
+        text_tool_calls: str,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         retain: bool,
@@ -211,7 +214,12 @@ class AgentApi(Construct):
                 )
             ],
             environment=agent_environment(
-                agent, endpoint_name, inference_component_name, self.sessions.bucket_name, self.sign_in
+                agent,
+                endpoint_name,
+                inference_component_name,
+                text_tool_calls,
+                self.sessions.bucket_name,
+                self.sign_in,
             ),
             environment_encryption=key,
             log_group=function_logs,

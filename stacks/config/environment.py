@@ -17,6 +17,7 @@ from stacks.config.schema import (
     MonitoringSettings,
     rule,
 )
+from stacks.inference.serving_contract import serving
 from stacks.instance_types import GPU_COUNT, MEMORY_GIB
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -112,6 +113,14 @@ class EnvironmentConfig:
             if configured is not None
             else FUNCTION_CONCURRENCY_PER_REQUEST * self.model_concurrency
         )
+
+    @property
+    def text_tool_calls(self) -> str:
+        """The agent's ``AGENT_TEXT_TOOL_CALLS``: the model family's tool-call syntax, else ``false``."""
+        syntax = serving.text_tool_call_syntax(
+            self.model.engine, self.model.profile, self.model.tool_call_parser
+        )
+        return syntax or contract.TEXT_TOOL_CALLS_OFF
 
     @property
     def stack_name(self) -> str:

@@ -44,13 +44,13 @@ def qwen3_vllm_url(tiny_model_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def reasoning_stack(qwen3_vllm_url: str) -> Iterator[LocalDeployment]:
-    with LocalDeployment(backend_url=qwen3_vllm_url, tools="") as stack:
+    with LocalDeployment(backend_url=qwen3_vllm_url, tools="", profile="qwen3") as stack:
         yield stack
 
 
 @pytest.fixture(scope="session")
 def qwen3_tools_stack(qwen3_vllm_url: str) -> Iterator[LocalDeployment]:
-    with LocalDeployment(backend_url=qwen3_vllm_url) as stack:
+    with LocalDeployment(backend_url=qwen3_vllm_url, profile="qwen3") as stack:
         yield stack
 
 
