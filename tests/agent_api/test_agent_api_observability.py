@@ -11,20 +11,11 @@ import json
 
 import pytest
 
-from agent_api.observability import logger
 from tests.agent_api.harness import HarnessFactory, json_lines, total
 from tests.support.recordings import calculator_call_parts, fixture_parts
 from tests.support.sagemaker_runtime import Stream, Throttle
 
 LAMBDA_CONTEXT = json.dumps({"request_id": "req-0123", "invoked_function_arn": "arn:aws:lambda:x"})
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """What the JSON log handler writes (to stdout in Lambda)."""
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 def test_logs_carry_the_lambda_request_id(harness: HarnessFactory, logs: io.StringIO) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import pytest
 
-from agent_api.observability import logger
 from tests.agent_api.doors import Door, every_door
 from tests.agent_api.harness import Harness, HarnessFactory, json_lines, total, wait_until
 from tests.support.recordings import calculator_call_parts, fixture_parts
@@ -29,14 +28,6 @@ def tool_call_then_held() -> list[Step]:
 
 def model_called(app: Harness, times: int = 1) -> Callable[[], bool]:
     return lambda: len(app.runtime.requests) >= times
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """What the JSON log handler writes (to stdout in Lambda)."""
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 def next_turn_status(app: Harness, door: Door) -> int:
