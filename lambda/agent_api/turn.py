@@ -155,11 +155,11 @@ class Turn:
         returns, the model is awake and the turn is answered again from the start.
         """
         while True:
-            # Building an agent (which restores a session's conversation, read before the turn) runs in a
-            # worker thread. Without a session that hop costs nothing measurable (benchmarks/e2e_bench.py:
-            # building on the loop instead changed the agent API's time-to-first-token overhead by -0.1 and
-            # +0.5 ms median in two runs, within noise), so every agent is built the same way.
-            agent = await asyncio.to_thread(self._build_agent)
+            # An agent on a session restores its conversation (read before the turn) as it is built: that
+            # can take a large share of a second, so it is built in a worker thread. Without a session,
+            # building takes about 0.1 ms, less than the two thread hand-offs cost on a busy machine (the time
+            # to first token was 0.3-0.9 ms shorter, in-process against a replayed recording, load 8).
+            agent = self._build_agent() if self._lease is None else await asyncio.to_thread(self._build_agent)
             try:
                 return agent, await self._answer(agent)
             except Exception as exc:
