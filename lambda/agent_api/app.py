@@ -24,7 +24,7 @@ from agent_api.doors.openai.routes import CompletionsDoor
 from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics
 from agent_api.page import ChatPage
-from agent_api.pipeline import TurnPipeline, error_response
+from agent_api.pipeline import Door, TurnPipeline, error_response
 from agent_api.sessions import SessionStore
 from agent_api.settings import Settings, SettingsError
 from agent_api.turn import TurnServices
@@ -84,7 +84,7 @@ def create_app(
         settings, TurnServices(factory, warming, metrics, settings.stream_reasoning), sessions
     )
     # The doors: each a route (or a few) of the pipeline, and the wording of errors on the paths it claims.
-    doors = (ChatDoor(settings), CompletionsDoor(settings))
+    doors: tuple[Door, ...] = (ChatDoor(settings), CompletionsDoor(settings))
     errors = _ErrorAnswers(doors)
     application = Starlette(
         routes=[
@@ -105,7 +105,7 @@ def create_app(
 class _ErrorAnswers:
     """Answers 404, 405 and unexpected errors in the words of the door whose paths they are on."""
 
-    def __init__(self, doors: tuple[ChatDoor | CompletionsDoor, ...]) -> None:
+    def __init__(self, doors: tuple[Door, ...]) -> None:
         # The longest prefix claiming a path wins.
         self._doors = sorted(doors, key=lambda door: len(door.prefix), reverse=True)
 

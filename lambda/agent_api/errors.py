@@ -44,9 +44,9 @@ class ErrorReply:
     status: int
     param: str | None = None
     """The request field at fault, when there is one (OpenAI's `param`)."""
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict, hash=False)
     """More fields of the error's body, e.g. `waited_s`."""
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     """Headers of an answer carrying it: `Retry-After` of a refusal, `Allow` of a 405."""
 
     def body(self) -> dict[str, Any]:

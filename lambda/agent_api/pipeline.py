@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agent_api import sse
@@ -72,11 +73,21 @@ class Accepted:
 
 
 class Door(Protocol):
-    """One wire format of the agent: it parses its requests and words its errors (encoders do the rest)."""
+    """One wire format of the agent: its routes, its request parser, the words of its errors.
+
+    Its encoders (`StreamEncoder`, `WholeEncoder`), which `parse` picks for each request, do the rest.
+    """
 
     @property
     def name(self) -> str:
         """What its log lines call a request (`chat request accepted`)."""
+
+    @property
+    def prefix(self) -> str:
+        """The paths whose 404 and 405 answers it words (the longest prefix claiming a path wins)."""
+
+    def routes(self, pipeline: TurnPipeline) -> list[Route]:
+        """Return its routes; those answering a turn are `pipeline.endpoint(self)`."""
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Accepted:
         """Validate a request's body (and headers).
