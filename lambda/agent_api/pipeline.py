@@ -296,7 +296,6 @@ class _EventStream(Response):
     def __init__(self, body: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
         self._body = body
         self.status_code = 200
-        self.background = None
         self.init_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -308,7 +307,7 @@ class _EventStream(Response):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
-            # Under ASGI 2.4 a write to a client that left raises; the watch has cancelled the turn.
+            # Under ASGI 2.4 a write to a client that left raises: closing the body stops the turn.
             pass
         finally:
             await self._body.aclose()
