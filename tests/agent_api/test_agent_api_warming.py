@@ -157,6 +157,8 @@ def test_a_cold_request_ends_once_as_answered_or_as_refused(
         assert ends[0]["message"] == "chat turn finished"
         assert "Errors" not in documents[0]
         assert total(documents[0], "OutputTokens") == 10
+        # The caller's time to first token: the 0.3 s the model took to wake included.
+        assert total(documents[0], "TimeToFirstToken") >= 300
     else:
         assert response.status_code == 503
         assert (ends[0]["message"], ends[0]["code"]) == ("chat turn failed", "model_warming")
