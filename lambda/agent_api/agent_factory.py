@@ -12,8 +12,9 @@ the rest of the time for the answer itself. Both, and the model timeouts, live i
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -61,8 +62,14 @@ class RetryPolicy:
         )
 
 
-def model_config(settings: Settings, max_tokens: int, temperature: float) -> SageMakerConfig:
-    """Return the provider configuration of one request's model (no region: the client is shared)."""
+def model_config(
+    settings: Settings, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None
+) -> SageMakerConfig:
+    """Return the provider configuration of one request's model (no region: the client is shared).
+
+    `sampling` adds the request's other generation parameters, in OpenAI's names (the provider sends them as
+    the response format names them).
+    """
     config: SageMakerConfig = {
         "endpoint_name": settings.endpoint_name,
         "response_format": settings.response_format,
@@ -71,7 +78,7 @@ def model_config(settings: Settings, max_tokens: int, temperature: float) -> Sag
             if settings.text_tool_calls == contract.TEXT_TOOL_CALLS_OFF
             else cast(TextToolCallSyntax, settings.text_tool_calls)
         ),
-        "params": {"max_tokens": max_tokens, "temperature": temperature},
+        "params": {**(sampling or {}), "max_tokens": max_tokens, "temperature": temperature},
     }
     if settings.inference_component_name is not None:
         config["inference_component_name"] = settings.inference_component_name
@@ -105,9 +112,13 @@ class AgentFactory:
         self._retry_policy = retry_policy
         self._tools = [TOOLS[name] for name in settings.tools]
 
-    def model(self, max_tokens: int, temperature: float) -> SageMakerModel:
-        """Build the provider for one request, with the request's generation limits."""
-        return SageMakerModel(client=self._client, **model_config(self.settings, max_tokens, temperature))
+    def model(
+        self, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None
+    ) -> SageMakerModel:
+        """Build the provider for one request, with the request's generation parameters."""
+        return SageMakerModel(
+            client=self._client, **model_config(self.settings, max_tokens, temperature, sampling)
+        )
 
     async def signal_demand(self) -> None:
         """Invoke the model once for a single token, so that SageMaker's metrics count one request.
@@ -129,7 +140,7 @@ class AgentFactory:
         if request.instructions:
             system_prompt = f"{system_prompt}\n\n{request.instructions}"
         return Agent(
-            model=self.model(request.max_tokens, request.temperature),
+            model=self.model(request.max_tokens, request.temperature, request.sampling),
             # A copy: the agent appends to its messages, and a turn that waited for the model builds another.
             messages=copy.deepcopy(request.history) or None,
             tools=list(self._tools),

@@ -4,9 +4,9 @@ The turn runs in a dedicated task that feeds a queue, so the pipeline (`agent_ap
 its first item before it chooses a status (a failure before anything was produced becomes a plain error
 answer with its own status), and so a client leaving cancels the whole turn in one place. The task is where a
 turn begins and ends: it answers (waking a model found scaled to zero, `_model_at_zero`, the one place that
-decides what such a turn does), saves the session after a complete answer, and, however the turn ends
-(answered, failed, refused, cancelled), logs one end line, writes one metrics document and releases the
-session, all before its last item.
+decides what such a turn does), saves its stored conversation (`HeldConversation`: a session, or a stored
+response) after a complete answer, and, however the turn ends (answered, failed, refused, cancelled), logs one
+end line, writes one metrics document and lets the conversation go, all before its last item.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from strands import Agent
 from strands.types.exceptions import MaxTokensReachedException
@@ -24,13 +24,13 @@ from strands.types.exceptions import MaxTokensReachedException
 from agent_api.agent_factory import AgentFactory
 from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, shorten
 from agent_api.observability import RequestMetrics, logger
-from agent_api.sessions import SessionLease
 from agent_api.validation import TurnRequest
 from agent_api.warming import ModelState, WarmingService
 from sagemaker_provider.errors import ModelNotReadyError
 from sagemaker_provider.messages import tool_result_text
 
 if TYPE_CHECKING:
+    from strands.session.session_manager import SessionManager
     from strands.types.tools import ToolResult
 
 TOOL_RESULT_SUMMARY_CHARS = 500
@@ -58,6 +58,33 @@ TurnItem = TurnEvent | ErrorReply
 
 
 @dataclass(frozen=True)
+class FinishedTurn:
+    """A complete answer, as its stored conversation is saved with it: every event, `done` last."""
+
+    events: tuple[TurnEvent, ...]
+
+
+class HeldConversation(Protocol):
+    """The stored conversation a turn starts from and saves to: a session under its lock
+    (`agent_api.sessions.SessionLease`), or a stored response (`agent_api.doors.openai.responses_store`).
+
+    Every method does blocking I/O (or may): the turn calls them in a worker thread.
+    """
+
+    def session_manager(self) -> SessionManager:
+        """Return the Strands session manager the turn's agent starts from (no I/O)."""
+
+    def reload(self) -> None:
+        """Read the conversation again as it was before the turn (a refused attempt changed it)."""
+
+    def save(self, finished: FinishedTurn) -> None:
+        """Keep the conversation after a complete answer (`finished`); raising fails the turn instead."""
+
+    def release(self) -> None:
+        """Let the conversation go, however the turn ended."""
+
+
+@dataclass(frozen=True)
 class TurnServices:
     """What every turn of the process shares: the agents, the model's wake-up, the metrics, the settings."""
 
@@ -77,10 +104,10 @@ class _TurnStats:
 class Turn:
     """Answers `request` with a fresh agent, yielding `TurnEvent`s and then `done` or an `ErrorReply`.
 
-    With a session `lease`, the agent starts from the conversation read under it; the conversation is saved
+    With a stored conversation (`lease`: a session, a stored response), the agent starts from it; it is saved
     only after a complete answer, before `done` (if saving fails, the turn ends with that error instead),
-    and the lease is released however the turn ends. `may_wait` says whether the answer can wait for a model
-    scaled to zero (its door streams, and the caller did not say `"wait": false`).
+    and released however the turn ends. `may_wait` says whether the answer can wait for a model scaled to
+    zero (its door streams or reports progress, and the caller did not say `"wait": false`).
     """
 
     def __init__(
@@ -88,7 +115,7 @@ class Turn:
         request: TurnRequest,
         services: TurnServices,
         *,
-        lease: SessionLease | None,
+        lease: HeldConversation | None,
         request_id: str,
         may_wait: bool,
     ) -> None:
@@ -100,6 +127,8 @@ class Turn:
         self._metrics = services.metrics()
         self._queue: asyncio.Queue[TurnItem | None] = asyncio.Queue()
         self._stats = _TurnStats()
+        # What a stored conversation is saved with (a stored response keeps the answer's items).
+        self._events: list[TurnEvent] = []
         self._started = time.monotonic()
         self._task: asyncio.Task[None] | None = None
 
@@ -128,11 +157,13 @@ class Turn:
         terminal: TurnItem | None = None
         try:
             agent, stop_reason = await self._answer_when_awake()
-            # Only a complete answer is kept (the session saved); if that fails, the turn fails, and the
+            done = self._done(agent, stop_reason)
+            # Only a complete answer is kept (the conversation saved); if that fails, the turn fails, and the
             # failure is its one end line.
             if self._lease is not None:
-                await asyncio.to_thread(self._lease.save)
-            terminal = self._done(agent, stop_reason)
+                await asyncio.to_thread(self._lease.save, FinishedTurn((*self._events, done)))
+            self._finished(done)
+            terminal = done
         except Exception as exc:
             terminal = self._fail(exc)
         finally:
@@ -169,7 +200,7 @@ class Turn:
             if self._lease is not None:
                 # The refused attempt added the prompt to the conversation read under the lease: read it
                 # again (the lease is held meanwhile, so nobody else changed it).
-                await asyncio.to_thread(self._lease.store.load, self._lease)
+                await asyncio.to_thread(self._lease.reload)
 
     async def _model_at_zero(self, exc: Exception) -> None:
         """Decide what a turn that found the model scaled to zero, before producing anything, does.
@@ -260,26 +291,30 @@ class Turn:
                 )
 
     def _done(self, agent: Agent, stop_reason: str) -> TurnEvent:
-        """End an answered turn: its end line, its usage metrics, and the `done` event's payload."""
+        """Return the `done` event of an answered turn."""
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
-        self._metrics.usage(input_tokens, output_tokens)
-        logger.info(
-            "chat turn finished",
-            extra={
-                "stop_reason": stop_reason,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "tool_calls": self._stats.tool_calls,
-                "duration_ms": self._duration_ms(),
-            },
-        )
         return TurnEvent(
             DONE,
             {
                 "stop_reason": stop_reason,
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
                 "session_id": self._request.session_id,
+            },
+        )
+
+    def _finished(self, done: TurnEvent) -> None:
+        """End an answered turn (its conversation saved): its end line and its usage metrics."""
+        usage = done.data["usage"]
+        self._metrics.usage(usage["input_tokens"], usage["output_tokens"])
+        logger.info(
+            "chat turn finished",
+            extra={
+                "stop_reason": done.data["stop_reason"],
+                "input_tokens": usage["input_tokens"],
+                "output_tokens": usage["output_tokens"],
+                "tool_calls": self._stats.tool_calls,
+                "duration_ms": self._duration_ms(),
             },
         )
 
@@ -312,7 +347,10 @@ class Turn:
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
         self._stats.events += 1
-        self._queue.put_nowait(TurnEvent(name, data))
+        event = TurnEvent(name, data)
+        if self._lease is not None:
+            self._events.append(event)
+        self._queue.put_nowait(event)
 
 
 def summarize_tool_result(result: ToolResult) -> str:

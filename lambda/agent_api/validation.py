@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class TurnRequest:
     """The conversation to start from, without a session (a session's own conversation is read from it)."""
     instructions: str = ""
     """The caller's instructions, added after the deployment's system prompt."""
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+    """More generation parameters for the model, in OpenAI's names (`top_p`, `stop`, `seed`, penalties)."""
 
 
 def max_body_bytes(settings: Settings) -> int:
