@@ -20,6 +20,8 @@ from starlette.routing import Route
 from agent_api import contract
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.doors.chat import ChatDoor
+from agent_api.doors.openai.responses_door import ResponsesDoor
+from agent_api.doors.openai.responses_store import ResponseStore
 from agent_api.doors.openai.routes import CompletionsDoor
 from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics
@@ -75,6 +77,9 @@ def create_app(
     sessions = (
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
+    responses = (
+        ResponseStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
+    )
     factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
     warming = WarmingService(
         _warmer(settings, session, sagemaker_client, factory), warming_policy or WarmingPolicy()
@@ -84,7 +89,11 @@ def create_app(
         settings, TurnServices(factory, warming, metrics, settings.stream_reasoning), sessions
     )
     # The doors: each a route (or a few) of the pipeline, and the wording of errors on the paths it claims.
-    doors: tuple[Door, ...] = (ChatDoor(settings), CompletionsDoor(settings))
+    doors: tuple[Door, ...] = (
+        ChatDoor(settings),
+        CompletionsDoor(settings),
+        ResponsesDoor(settings, responses),
+    )
     errors = _ErrorAnswers(doors)
     application = Starlette(
         routes=[

@@ -249,6 +249,12 @@ HEALTH_PATH: Final = "/health"
 OPENAI_PREFIX: Final = "/v1"
 OPENAI_CHAT_COMPLETIONS_PATH: Final = f"{OPENAI_PREFIX}/chat/completions"
 OPENAI_MODELS_PATH: Final = f"{OPENAI_PREFIX}/models"
+# OpenAI's Responses API (docs/agent-api.md, "Responses API"): `POST`, and `GET`/`DELETE` of a stored one.
+OPENAI_RESPONSES_PATH: Final = f"{OPENAI_PREFIX}/responses"
+# The agent as an MCP server (docs/agent-api.md, "MCP server"): Streamable HTTP, and under Cognito the OAuth
+# protected-resource metadata MCP clients discover the sign-in from (RFC 9728, path-inserted before `/mcp`).
+MCP_PATH: Final = "/mcp"
+PROTECTED_RESOURCE_METADATA_PATH: Final = f"/.well-known/oauth-protected-resource{MCP_PATH}"
 # The one model the OpenAI-compatible routes serve: the agent (its tools and system prompt included).
 OPENAI_MODEL_ID: Final = "agent"
 # The request header naming a stored session to continue on `/v1/chat/completions` (the body is OpenAI's).

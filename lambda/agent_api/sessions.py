@@ -120,8 +120,10 @@ class SessionLease:
         self.store.load(self)
 
     def save(self, finished: FinishedTurn | None = None) -> None:
-        """Write the turn's conversation back (see :meth:`SessionStore.save`); a session keeps only the
-        conversation, not the events of the turn (`finished`)."""
+        """Write the turn's conversation back (see :meth:`SessionStore.save`).
+
+        A session keeps only the conversation, not the events of the turn (`finished`).
+        """
         self.store.save(self)
 
     def release(self) -> None:

@@ -65,8 +65,10 @@ class FinishedTurn:
 
 
 class HeldConversation(Protocol):
-    """The stored conversation a turn starts from and saves to: a session under its lock
-    (`agent_api.sessions.SessionLease`), or a stored response (`agent_api.doors.openai.responses_store`).
+    """The stored conversation a turn starts from and saves to.
+
+    A session under its lock (`agent_api.sessions.SessionLease`), or a stored response
+    (`agent_api.doors.openai.responses_store`).
 
     Every method does blocking I/O (or may): the turn calls them in a worker thread.
     """

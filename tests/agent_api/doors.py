@@ -32,6 +32,14 @@ def _completion_body(stream: bool) -> Callable[[str, str | None], dict[str, Any]
     return body
 
 
+def _response_body(stream: bool) -> Callable[[str, str | None], dict[str, Any]]:
+    # A response has no session: it is continued by `previous_response_id`, with no lock to free.
+    def body(prompt: str, session_id: str | None) -> dict[str, Any]:
+        return {"model": contract.OPENAI_MODEL_ID, "input": prompt, "stream": stream}
+
+    return body
+
+
 @dataclass(frozen=True)
 class Door:
     """One way in: the path, the body and headers of a request for a prompt (on a session), and whether the
@@ -80,6 +88,10 @@ DOORS = (
         streamed=False,
         body=_completion_body(stream=False),
         headers=_session_header,
+    ),
+    Door("responses-stream", contract.OPENAI_RESPONSES_PATH, streamed=True, body=_response_body(stream=True)),
+    Door(
+        "responses-whole", contract.OPENAI_RESPONSES_PATH, streamed=False, body=_response_body(stream=False)
     ),
 )
 

@@ -52,8 +52,10 @@ def _number(value: Any) -> bool:
 
 # --- passed to the model --------------------------------------------------------------------------------
 def top_p(value: Any, name: str) -> float | None:
-    """Nucleus sampling, (0, 1]: every server of the project refuses an empty nucleus (vLLM: "top_p must be
-    in (0, 1]"); 1 keeps every token, the default."""
+    """Check nucleus sampling: (0, 1]; 1, keeping every token, is the default.
+
+    Every server of the project refuses an empty nucleus (vLLM: "top_p must be in (0, 1]").
+    """
     if value is None:
         return None
     if not _number(value) or not 0 < value <= 1:
@@ -76,7 +78,7 @@ def stop(value: Any, name: str) -> list[str] | None:
 
 
 def seed(value: Any, name: str) -> int | None:
-    """A 64-bit integer for reproducible sampling."""
+    """Check a seed for reproducible sampling: a 64-bit integer."""
     if value is None:
         return None
     low, high = SEED_RANGE
@@ -97,13 +99,13 @@ def penalty(value: Any, name: str) -> float | None:
 
 # --- accepted and ignored: they ask nothing of the answer ----------------------------------------------
 def text(value: Any, name: str) -> None:
-    """A string that only labels the request (`user`, `prompt_cache_key`, `service_tier`, ...)."""
+    """Check a string that only labels the request (`user`, `prompt_cache_key`, `service_tier`, ...)."""
     if value is not None and not isinstance(value, str):
         raise _invalid(name, "a string")
 
 
 def flag(value: Any, name: str) -> None:
-    """A boolean that changes nothing here (`store` of a completion, `parallel_tool_calls`)."""
+    """Check a boolean that changes nothing here (`store` of a completion, `parallel_tool_calls`)."""
     if value is not None and not isinstance(value, bool):
         raise _invalid(name, "a boolean")
 
@@ -225,8 +227,11 @@ def response_text(value: Any, name: str) -> None:
 
 
 def truncation(value: Any, name: str) -> None:
-    """`truncation` (responses): "disabled" or "auto"; the agent's sliding window keeps the conversation
-    within the model's context either way (the oldest turns leave it first)."""
+    """Check `truncation` (responses): "disabled" or "auto".
+
+    The agent's sliding window keeps the conversation within the model's context either way (the oldest
+    turns leave it first).
+    """
     if value is not None and value not in ("disabled", "auto"):
         raise _invalid(name, '"disabled" or "auto"')
 
