@@ -20,6 +20,7 @@ from starlette.routing import Route
 from agent_api import contract
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.doors.chat import ChatDoor
+from agent_api.doors.mcp import McpDoor
 from agent_api.doors.openai.responses_door import ResponsesDoor
 from agent_api.doors.openai.responses_store import ResponseStore
 from agent_api.doors.openai.routes import CompletionsDoor
@@ -89,10 +90,12 @@ def create_app(
         settings, TurnServices(factory, warming, metrics, settings.stream_reasoning), sessions
     )
     # The doors: each a route (or a few) of the pipeline, and the wording of errors on the paths it claims.
+    mcp = McpDoor(settings)
     doors: tuple[Door, ...] = (
         ChatDoor(settings),
         CompletionsDoor(settings),
         ResponsesDoor(settings, responses),
+        mcp,
     )
     errors = _ErrorAnswers(doors)
     application = Starlette(
@@ -104,6 +107,8 @@ def create_app(
             *ChatPage(settings).routes(),
         ],
         exception_handlers={HTTPException: errors.http_error, Exception: errors.unexpected_error},
+        # The MCP server's transport runs for the app's lifetime (uvicorn runs the lifespan: `lambda/run.sh`).
+        lifespan=lambda _app: mcp.run(),
     )
     # Starlette answers `/chat/` with a 307 whose Location is built from the Host header; every path but
     # the routes is the documented JSON 404 instead.

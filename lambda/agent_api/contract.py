@@ -69,6 +69,12 @@ COGNITO_API_SCOPE: Final = f"{COGNITO_RESOURCE_SERVER}/{COGNITO_INVOKE_SCOPE}"
 COGNITO_DOMAIN_PATTERN: Final = re.compile(r"https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 # Cognito's app client ids (botocore's cognito-idp ClientIdType: 1-128 of [\w+]).
 COGNITO_CLIENT_ID_PATTERN: Final = re.compile(r"[\w+]{1,128}")
+# A user pool's OpenID Connect issuer: https://cognito-idp.<region>.amazonaws.com/<user pool id> (Cognito's
+# IssuerConfigurationType, "ORIGINAL"; pool ids as botocore's cognito-idp UserPoolIdType:
+# [\w-]+_[0-9a-zA-Z]+).
+COGNITO_ISSUER_PATTERN: Final = re.compile(
+    r"https://cognito-idp\.[a-z]{2}(-[a-z]+)+-\d+\.amazonaws\.com(\.cn)?/[\w-]+_[0-9a-zA-Z]+"
+)
 # OAuth scopes separated by single spaces (botocore's cognito-idp ScopeType: 1-256 printable ASCII, no space).
 COGNITO_SCOPE_PATTERN: Final = re.compile(
     r"[\x21\x23-\x5B\x5D-\x7E]{1,256}( [\x21\x23-\x5B\x5D-\x7E]{1,256})*"
@@ -195,6 +201,16 @@ AGENT_COGNITO_SCOPE: Final = Setting(
     "API Gateway requires in the access token",
     source=_COGNITO_SIGN_IN,
 )
+AGENT_COGNITO_ISSUER: Final = Setting(
+    "AGENT_COGNITO_ISSUER",
+    Text(
+        COGNITO_ISSUER_PATTERN,
+        "a Cognito user pool's issuer, https://cognito-idp.<region>.amazonaws.com/<pool id>",
+    ),
+    "the authorization server MCP clients discover: the user pool's OpenID Connect issuer, which the MCP "
+    'server\'s OAuth protected-resource metadata names (docs/agent-api.md, "MCP server")',
+    source=_COGNITO_SIGN_IN,
+)
 # Powertools reads these itself (service, namespace, log level); the settings check them too.
 POWERTOOLS_SERVICE_NAME: Final = Setting(
     "POWERTOOLS_SERVICE_NAME",
@@ -231,14 +247,21 @@ SETTINGS: Final = (
     AGENT_COGNITO_DOMAIN,
     AGENT_COGNITO_CLIENT_ID,
     AGENT_COGNITO_SCOPE,
+    AGENT_COGNITO_ISSUER,
     POWERTOOLS_SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL,
 )
 # An unknown variable with this prefix stops the app at start (a typo must not be ignored).
 VARIABLE_PREFIX: Final = "AGENT_"
-# How the chat page signs in under `cognito`: all three with AGENT_AUTH=cognito, none of them otherwise.
-COGNITO_SETTINGS: Final = (AGENT_COGNITO_DOMAIN, AGENT_COGNITO_CLIENT_ID, AGENT_COGNITO_SCOPE)
+# How callers sign in under `cognito` (the chat page, MCP clients): all of them with AGENT_AUTH=cognito, none
+# of them otherwise.
+COGNITO_SETTINGS: Final = (
+    AGENT_COGNITO_DOMAIN,
+    AGENT_COGNITO_CLIENT_ID,
+    AGENT_COGNITO_SCOPE,
+    AGENT_COGNITO_ISSUER,
+)
 COGNITO_VARIABLES: Final = tuple(setting.variable for setting in COGNITO_SETTINGS)
 
 

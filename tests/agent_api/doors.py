@@ -1,5 +1,8 @@
 """Every door of the turn pipeline as a client calls it, streamed and whole: the registry the pipeline tests
-(`test_agent_api_pipeline.py`) run over, so a new door gets them by adding one entry to `DOORS`."""
+(`test_agent_api_pipeline.py`) run over, so a new door gets them by adding one entry to `DOORS`.
+
+A door's `outcome` is what a client makes of an answer as an HTTP status: the MCP server answers 200, and a
+tool call that failed says why in its result (`session_busy: ...` is 409 here)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
+from mcp_types.version import LATEST_MODERN_VERSION
 
 from agent_api import contract
 from tests.agent_api.harness import wait_until
@@ -32,6 +37,55 @@ def _completion_body(stream: bool) -> Callable[[str, str | None], dict[str, Any]
     return body
 
 
+def _mcp_body(prompt: str, session_id: str | None) -> dict[str, Any]:
+    arguments = {"prompt": prompt} if session_id is None else {"prompt": prompt, "session_id": session_id}
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "ask", "arguments": arguments},
+    }
+
+
+def _mcp_modern_body(prompt: str, session_id: str | None) -> dict[str, Any]:
+    body = _mcp_body(prompt, session_id)
+    body["params"]["_meta"] = {
+        PROTOCOL_VERSION_META_KEY: LATEST_MODERN_VERSION,
+        CLIENT_CAPABILITIES_META_KEY: {},
+    }
+    return body
+
+
+# What the MCP SDK's client sends with a call: the stateless protocol's routing headers, and either protocol's
+# Accept (a response may be JSON or a stream).
+_MCP_ACCEPT = {"Accept": "application/json, text/event-stream"}
+_MCP_MODERN = {
+    **_MCP_ACCEPT,
+    "MCP-Protocol-Version": LATEST_MODERN_VERSION,
+    "Mcp-Method": "tools/call",
+    "Mcp-Name": "ask",
+}
+
+
+def _http_status(response: httpx.Response) -> int:
+    return response.status_code
+
+
+def _mcp_outcome(response: httpx.Response) -> int:
+    """The call's HTTP status, or 409 for a call refused as `session_busy`, 500 for any other failed call."""
+    if response.status_code != 200:
+        return response.status_code
+    messages = [
+        json.loads(line.removeprefix("data:"))
+        for line in response.text.splitlines()
+        if line.startswith("data:")
+    ] or [response.json()]
+    [result] = [message["result"] for message in messages if "result" in message]
+    if not result.get("isError"):
+        return 200
+    return 409 if result["content"][0]["text"].startswith("session_busy:") else 500
+
+
 def _response_body(stream: bool) -> Callable[[str, str | None], dict[str, Any]]:
     # A response has no session: it is continued by `previous_response_id`, with no lock to free.
     def body(prompt: str, session_id: str | None) -> dict[str, Any]:
@@ -50,6 +104,7 @@ class Door:
     streamed: bool
     body: Callable[[str, str | None], dict[str, Any]]
     headers: Callable[[str | None], dict[str, str]] = field(default=lambda session_id: {})
+    outcome: Callable[[httpx.Response], int] = _http_status
 
     def post(self, client: httpx.Client, prompt: str, session_id: str | None = None) -> httpx.Response:
         """Send a request and read the whole answer."""
@@ -92,6 +147,22 @@ DOORS = (
     Door("responses-stream", contract.OPENAI_RESPONSES_PATH, streamed=True, body=_response_body(stream=True)),
     Door(
         "responses-whole", contract.OPENAI_RESPONSES_PATH, streamed=False, body=_response_body(stream=False)
+    ),
+    Door(
+        "mcp",
+        contract.MCP_PATH,
+        streamed=True,
+        body=_mcp_modern_body,
+        headers=lambda session_id: _MCP_MODERN,
+        outcome=_mcp_outcome,
+    ),
+    Door(
+        "mcp-handshake",
+        contract.MCP_PATH,
+        streamed=True,
+        body=_mcp_body,
+        headers=lambda session_id: _MCP_ACCEPT,
+        outcome=_mcp_outcome,
     ),
 )
 
