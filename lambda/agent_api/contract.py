@@ -184,7 +184,7 @@ AGENT_COGNITO_DOMAIN: Final = Setting(
     "AGENT_COGNITO_DOMAIN",
     Text(COGNITO_DOMAIN_PATTERN, "an https:// origin (no path)"),
     "sign-in for the chat page: the managed-login origin, `https://<prefix>.auth.<region>.amazoncognito.com` "
-    "(its `/oauth2/authorize` and `/oauth2/token`); required, with the next two, when `AGENT_AUTH` is "
+    "(its `/oauth2/authorize` and `/oauth2/token`); required, with the next three, when `AGENT_AUTH` is "
     "`cognito`, and refused otherwise (empty counts as unset)",
     source=_COGNITO_SIGN_IN,
 )

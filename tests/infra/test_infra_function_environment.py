@@ -85,7 +85,7 @@ def sign_in(config: EnvironmentConfig, variables: dict[str, Any]) -> CognitoSett
         client_id=variables[contract.AGENT_COGNITO_CLIENT_ID.variable],
         scope="openid email agent-api/invoke",
         issuer=f"https://cognito-idp.{PSEUDO_PARAMETERS['AWS::Region']}.{PSEUDO_PARAMETERS['AWS::URLSuffix']}/"
-        f"{variables[contract.AGENT_COGNITO_ISSUER.variable].rsplit('/', 1)[-1]}",
+        f"{PSEUDO_PARAMETERS['AWS::Region']}_Example12",
     )
 
 
