@@ -63,6 +63,9 @@ class Settings:
     cognito: CognitoSettings | None = None
     # The endpoint's inference component to invoke; None invokes the endpoint's own model.
     inference_component_name: str | None = None
+    # The tool-call syntax the provider reads from an answer's text (contract.TEXT_TOOL_CALL_SYNTAXES), or
+    # "false" for none.
+    text_tool_calls: str = contract.AGENT_TEXT_TOOL_CALLS.default
     # Where each turn's trace goes (contract.TRACE_MODES), and whether spans keep prompts and answers.
     traces: str = contract.AGENT_TRACES.default
     capture_content: bool = contract.AGENT_CAPTURE_CONTENT.default
