@@ -44,6 +44,13 @@ METRICS_NAMESPACE: Final = "SageMakerStrandsAgent"
 # The app's count of its `503 model_warming` refusals: expected answers while a model scaled to zero wakes,
 # which the stack's API 5XX alarm leaves out (stacks/monitoring.py). Powertools dimensions it by `service`.
 MODEL_WARMING_REFUSALS_METRIC: Final = "ModelWarmingRefusals"
+# The per-turn metrics the app writes (agent_api.observability) and the dashboard charts
+# (stacks/monitoring.py): each answered turn's tokens in and out and its tool calls, one value per turn, and
+# each turn stopped because its client went away.
+INPUT_TOKENS_METRIC: Final = "InputTokens"
+OUTPUT_TOKENS_METRIC: Final = "OutputTokens"
+TOOL_CALLS_METRIC: Final = "ToolCalls"
+CANCELLED_METRIC: Final = "Cancelled"
 # CloudWatch namespaces: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' (botocore's
 # PutMetricData model) nor with 'AWS/', which is reserved for AWS services (CloudWatch concepts page).
 METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0-9._/#: -]{0,254}")
