@@ -15,6 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -28,6 +29,8 @@ from agent_api.page import ChatPage
 from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers
 from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
 from agent_api.settings import Settings, SettingsError
+from agent_api.trace_requests import TraceTurns
+from agent_api.tracing import Tracing, current_request
 from agent_api.turn import AgentTurn, SseEvent
 from agent_api.validation import (
     ChatRequest,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
 def error_response(error: ErrorReply, request_id: str | None = None) -> JSONResponse:
     """Answer with the error's JSON body and status; the request id rides in a header for support."""
     headers = {"x-request-id": request_id} if request_id else None
+    current_request().note_error(error.code, error.status >= 500)
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
@@ -118,6 +122,7 @@ class ChatService:
         When the request names a session, the session is locked and read first and `build_agent` gets its
         lease (else None); the turn saves and releases it.
         """
+        current_request().set_session(chat_request.session_id is not None)
         lease: SessionLease | None = None
         if chat_request.session_id is not None:
             opened = await self._open_session(chat_request.session_id, request, request_id)
@@ -254,6 +259,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(unexpected_error_reply())
 
 
+# The routes that answer a turn, each traced as one request (agent_api.tracing).
+TURN_PATHS = (contract.CHAT_PATH, contract.OPENAI_CHAT_COMPLETIONS_PATH)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -286,6 +295,10 @@ def create_app(
         raise SettingsError(
             f"AGENT_ENDPOINT_NAME / AGENT_REGION / AGENT_RESPONSE_FORMAT rejected by the provider: {exc}"
         ) from exc
+    try:
+        tracing = Tracing.from_settings(settings, session)
+    except ValueError as exc:
+        raise SettingsError(f"AGENT_TRACES: {exc}") from exc
     sessions = (
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
@@ -304,6 +317,8 @@ def create_app(
             *ChatPage(settings).routes(),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        # Each turn's trace: exported before its response ends (agent_api.trace_requests).
+        middleware=[Middleware(TraceTurns, tracing=tracing, paths=TURN_PATHS)],
     )
     # Starlette answers `/chat/` with a 307 whose Location is built from the Host header; every path but
     # the two routes is the documented JSON 404 instead.

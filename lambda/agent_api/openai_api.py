@@ -31,6 +31,7 @@ from agent_api.errors import MODEL_WARMING, ErrorReply, http_error_reply, unexpe
 from agent_api.observability import logger, request_id_from_headers
 from agent_api.sessions import SessionLease
 from agent_api.settings import Settings
+from agent_api.tracing import current_request
 from agent_api.turn import AgentTurn, SseEvent
 from agent_api.validation import (
     ChatRequest,
@@ -116,6 +117,7 @@ def error_body(error: ErrorReply, param: str | None = None) -> dict[str, Any]:
 def openai_error(error: ErrorReply, request_id: str | None = None, param: str | None = None) -> JSONResponse:
     """Answer with an OpenAI-shaped error and the error's status."""
     headers = {"x-request-id": request_id} if request_id else None
+    current_request().note_error(error.code, error.status >= 500)
     return JSONResponse(error_body(error, param), status_code=error.status, headers=headers)
 
 
@@ -459,6 +461,7 @@ async def _whole(
         ],
         "usage": _usage(done),
         "agent_events": events,
+        "trace_id": done.data["trace_id"],
     }
     return JSONResponse(body, headers=headers)
 
@@ -481,7 +484,9 @@ class _Chunks:
         return self._line({**self._base, "choices": [choice], **extra})
 
     def usage(self, done: SseEvent) -> bytes:
-        return _data_line({**self._base, "choices": [], "usage": _usage(done)})
+        return _data_line(
+            {**self._base, "choices": [], "usage": _usage(done), "trace_id": done.data["trace_id"]}
+        )
 
     def _line(self, chunk: dict[str, Any]) -> bytes:
         # With `include_usage`, every chunk but the last carries `usage: null` (OpenAI's API reference).
@@ -520,7 +525,7 @@ async def _stream(turn: AgentTurn, first: SseEvent | None, chunks: _Chunks) -> A
             if item.name == "text":
                 yield chunks.delta({"content": item.data["delta"]})
             elif item.name == "done":
-                yield chunks.delta({}, _finish_reason(item))
+                yield chunks.delta({}, _finish_reason(item), trace_id=item.data["trace_id"])
                 if chunks.include_usage:
                     yield chunks.usage(item)
                 yield DONE_LINE

@@ -25,6 +25,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
 from opentelemetry import context, trace
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 # A request's spans beyond this many are dropped (a runaway agent loop must not grow without bound).
 MAX_SPANS_PER_REQUEST: Final = 4096
 _TURN: Final = context.create_key("agent_api.turn_spans")
+_CURRENT: ContextVar[RequestTrace | None] = ContextVar("agent_api.request_trace", default=None)
 _W3C: Final = TraceContextTextMapPropagator()
 
 
@@ -189,7 +191,7 @@ class Tracing:
         """Whether turns are traced."""
         return self._tracer is not None
 
-    def request(self, method: str, route: str, headers: Mapping[str, str], request_id: str) -> RequestTrace:
+    def request(self, method: str, route: str, headers: Mapping[str, str]) -> RequestTrace:
         """Start a request's root span, a child of the caller's ``traceparent`` if it sent a valid one."""
         if self._tracer is None:
             return RequestTrace(None, None, None, self)
@@ -200,15 +202,11 @@ class Tracing:
             f"{method} {route}",
             context=started,
             kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "http.route": route,
-                "agent_api.request_id": request_id,
-            },
+            attributes={"http.request.method": method, "http.route": route},
         )
         return RequestTrace(span, spans, trace.set_span_in_context(span, started), self)
 
-    async def _export(self, spans: TurnSpans, trace_id: str) -> None:
+    async def export(self, spans: TurnSpans, trace_id: str) -> None:
         """Export a request's spans, waiting at most the budget; never raises but for a cancellation."""
         assert self._router is not None and self._shipper is not None
         self._router.forget(spans)
@@ -253,20 +251,33 @@ class RequestTrace:
             return None
         return trace.format_trace_id(self._span.get_span_context().trace_id)
 
+    def set_request_id(self, request_id: str) -> None:
+        """Name the request as its ``x-request-id`` header and its log lines do."""
+        self._set("agent_api.request_id", request_id)
+
     def set_session(self, present: bool) -> None:
         """Say whether the request continues a stored session."""
-        if self._span is not None:
-            self._span.set_attribute("agent_api.session.present", present)
+        self._set("agent_api.session.present", present)
 
-    def set_status(self, status: int, error_code: str | None = None) -> None:
-        """Record the response's HTTP status, and the error code it answers with if any (5xx is an error)."""
-        if self._span is None:
-            return
-        self._span.set_attribute("http.response.status_code", status)
-        if error_code is not None:
-            self._span.set_attribute("error.type", error_code)
-        if status >= 500:
-            self._span.set_status(Status(StatusCode.ERROR, error_code))
+    def set_status(self, status: int) -> None:
+        """Record the response's HTTP status (5xx marks the request as failed)."""
+        self._set("http.response.status_code", status)
+        if status >= 500 and self._span is not None:
+            self._span.set_status(Status(StatusCode.ERROR))
+
+    def note_error(self, code: str, server_fault: bool) -> None:
+        """Record the error the turn ended with (its code); a fault of the server marks it as failed."""
+        self._set("error.type", code)
+        if server_fault and self._span is not None:
+            self._span.set_status(Status(StatusCode.ERROR, code))
+
+    def note_model_wait(self, seconds: float) -> None:
+        """Record how long the turn waited for a copy of a model scaled to zero."""
+        self._set("agent_api.model_wait_seconds", round(seconds, 3))
+
+    def _set(self, name: str, value: str | bool | int | float) -> None:
+        if self._span is not None:
+            self._span.set_attribute(name, value)
 
     @contextlib.contextmanager
     def activated(self) -> Iterator[None]:
@@ -275,9 +286,11 @@ class RequestTrace:
             yield
             return
         token = context.attach(self._active)
+        current = _CURRENT.set(self)
         try:
             yield
         finally:
+            _CURRENT.reset(current)
             context.detach(token)
 
     async def finish(self) -> None:
@@ -288,4 +301,16 @@ class RequestTrace:
         self._span.end()
         trace_id = self.trace_id
         assert trace_id is not None
-        await self._tracing._export(self._spans, trace_id)
+        await self._tracing.export(self._spans, trace_id)
+
+
+def current_request() -> RequestTrace:
+    """Return the trace of the request being answered (tasks and threads it started included).
+
+    Outside a traced request (traces off, or a route that is no turn's) it is one that records nothing, so
+    the code of a turn notes what it knows without asking whether anyone listens.
+    """
+    return _CURRENT.get() or _UNTRACED
+
+
+_UNTRACED: Final = RequestTrace(None, None, None, Tracing.off())

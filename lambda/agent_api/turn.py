@@ -20,6 +20,7 @@ from strands.types.exceptions import MaxTokensReachedException
 
 from agent_api.errors import ErrorReply, classify, root_cause, shorten
 from agent_api.observability import RequestMetrics, logger
+from agent_api.tracing import current_request
 from sagemaker_provider.messages import tool_result_text
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class AgentTurn:
                 "stop_reason": stop_reason,
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
                 "session_id": self._session_id,
+                "trace_id": current_request().trace_id,
             },
         )
 
@@ -228,6 +230,7 @@ class AgentTurn:
     def _fail(self, exc: Exception) -> ErrorReply:
         error = classify(exc, self._request_id)
         self._metrics.error()
+        current_request().note_error(error.code, error.status >= 500)
         cause = root_cause(exc)
         extra = {"code": error.code, "exception": type(cause).__name__}
         if error.code in {"internal_error", "session_error"}:

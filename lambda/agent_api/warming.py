@@ -33,6 +33,7 @@ from strands.types.exceptions import ModelThrottledException
 from agent_api import contract, sse
 from agent_api.errors import MODEL_WARMING, ErrorReply
 from agent_api.observability import RequestMetrics, logger
+from agent_api.tracing import current_request
 from agent_api.turn import AgentTurn
 from sagemaker_provider.errors import ModelNotReadyError, SageMakerProviderError
 
@@ -271,7 +272,9 @@ class WarmingService:
         except (BotoCoreError, ClientError) as exc:
             yield writer.error(_unavailable(exc), {})
             return
-        logger.info("the model woke; answering", extra={"waited_s": round(self._clock() - started)})
+        waited = self._clock() - started
+        current_request().note_model_wait(waited)
+        logger.info("the model woke; answering", extra={"waited_s": round(waited)})
         turn = await start_turn()
         if isinstance(turn, ErrorReply):
             yield writer.error(turn, {})
