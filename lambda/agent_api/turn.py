@@ -172,7 +172,6 @@ class AgentTurn:
                 tool_use = block["toolUse"]
                 self._stats.tool_names[tool_use["toolUseId"]] = tool_use["name"]
                 self._stats.tool_calls += 1
-                self._metrics.tool_call()
                 self._emit(
                     "tool_use",
                     {"id": tool_use["toolUseId"], "name": tool_use["name"], "input": tool_use["input"]},
@@ -192,7 +191,7 @@ class AgentTurn:
     def _done(self, agent: Agent, stop_reason: str) -> SseEvent:
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
-        self._metrics.usage(input_tokens, output_tokens)
+        self._metrics.answered(input_tokens, output_tokens, self._stats.tool_calls)
         logger.info(
             "chat turn finished",
             extra={
