@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -31,8 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda")]
-# The turns' own log lines would drown the numbers (Powertools reads the level when agent_api is imported).
+# The turns' own log lines would drown the numbers (Powertools reads the level when agent_api is imported),
+# and so would the exporter's, one per export to a dead collector.
 os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
 
 import httpx  # noqa: E402
 from httpx_sse import connect_sse  # noqa: E402
@@ -120,6 +123,9 @@ def cold_start(runs: int) -> None:
 
 
 def bundle() -> None:
+    from tests.infra.infra_support import put_supported_node_first_on_path
+
+    put_supported_node_first_on_path()  # before aws_cdk starts its Node process
     from stacks.agent_api.bundling import MAX_BUNDLE_BYTES, MIB, PipLocalBundling, bundle_size
 
     print("\n2. Lambda bundle (arm64, as cdk synth builds it)")
@@ -154,19 +160,21 @@ def app_with(settings: Settings, turns: int) -> Iterator[httpx.Client]:
         yield stack.enter_context(httpx.Client(base_url=base_url, timeout=60))
 
 
-def one_turn(client: httpx.Client) -> tuple[float, float]:
-    """Seconds to the first text event and to the response's end, of one tool-calling turn."""
+def one_turn(client: httpx.Client) -> tuple[float, float, float]:
+    """Seconds to the first text event, to `done` and to the response's end, of one tool-calling turn."""
     started = time.perf_counter()
-    first = None
+    first = done = None
     with connect_sse(client, "POST", "/chat", json={"prompt": "What is 6 times 7?"}) as source:
         for event in source.iter_sse():
             if event.event == "text" and first is None:
                 first = time.perf_counter() - started
-            if event.event == "error":
+            elif event.event == "done":
+                done = time.perf_counter() - started
+            elif event.event == "error":
                 raise RuntimeError(f"error event: {event.data}")
     closed = time.perf_counter() - started
-    assert first is not None, "no text event"
-    return first, closed
+    assert first is not None and done is not None, "no text or no done event"
+    return first, done, closed
 
 
 def turns(runs: int) -> None:
@@ -188,21 +196,25 @@ def turns(runs: int) -> None:
         apps = {
             name: stack.enter_context(app_with(settings, runs + 2)) for name, settings in variants.items()
         }
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in apps}
+        samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in apps}
         for run in range(runs + 2):
             for name, client in apps.items():
                 sample = one_turn(client)
                 if run >= 2:  # warm-up
                     samples[name].append(sample)
-        off_first = statistics.median(first for first, _ in samples["traces off"])
-        off_total = statistics.median(total for _, total in samples["traces off"])
-        print(f"  {'':24} {'first text event':>18} {'(vs off)':>12} {'response closed':>18} {'(vs off)':>12}")
+        off_first = statistics.median(first for first, _, _ in samples["traces off"])
+        off_total = statistics.median(total for _, _, total in samples["traces off"])
+        print(
+            f"  {'':24} {'first text event':>17} {'(vs off)':>11} {'done -> closed':>15} "
+            f"{'response closed':>16} {'(vs off)':>11}"
+        )
         for name, values in samples.items():
-            first = statistics.median(f for f, _ in values)
-            total = statistics.median(t for _, t in values)
+            first = statistics.median(f for f, _, _ in values)
+            export = statistics.median(t - d for _, d, t in values)
+            total = statistics.median(t for _, _, t in values)
             print(
-                f"  {name:24} {ms(first):>18} {ms(first - off_first):>12} {ms(total):>18} "
-                f"{ms(total - off_total):>12}"
+                f"  {name:24} {ms(first):>17} {ms(first - off_first):>11} {ms(export):>15} "
+                f"{ms(total):>16} {ms(total - off_total):>11}"
             )
         spans = len(collector.spans)
         print(f"  the live collector received {spans} spans ({spans / (runs + 2):.0f} per turn)")

@@ -236,6 +236,10 @@ SECRET_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 # How long the end of a turn waits for its spans to be exported, at most: the trace of a turn whose collector
 # is slow or unreachable is dropped after this long, and the turn itself never fails (agent_api.tracing).
 TRACE_EXPORT_BUDGET_SECONDS: Final = 1.0
+# An export's own timeout, retries included: below the OTLP exporter's shortest backoff (2^0 s less its 20 %
+# jitter, opentelemetry.exporter.otlp.common.http), so a refused or failed export fails at once instead of
+# sleeping through the turn's budget before a retry that would come too late anyway.
+TRACE_EXPORT_TIMEOUT_SECONDS: Final = 0.75
 AGENT_TRACES: Final = Setting(
     "AGENT_TRACES",
     Choice(TRACE_MODES),

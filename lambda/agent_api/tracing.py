@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -136,6 +137,14 @@ def _install(service_name: str) -> _Router | None:
         return _installed
 
 
+def _log_exports_as_json() -> None:
+    """Write the OTLP exporter's own warnings (why an export failed) as the app's JSON log lines."""
+    exporter_logs = logging.getLogger("opentelemetry.exporter")
+    if logger.registered_handler not in exporter_logs.handlers:
+        exporter_logs.addHandler(logger.registered_handler)
+        exporter_logs.propagate = False
+
+
 def _lambda_resource() -> dict[str, str]:
     """Return the function's resource attributes (OpenTelemetry's cloud and FaaS conventions) in Lambda."""
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
@@ -173,7 +182,7 @@ class Tracing:
             logger.info("traces are off: OTEL_SDK_DISABLED is true")
             return cls.off()
         region = settings.region or session.region_name
-        timeout = contract.TRACE_EXPORT_BUDGET_SECONDS
+        timeout = contract.TRACE_EXPORT_TIMEOUT_SECONDS
         if settings.traces == contract.TRACES_CLOUDWATCH:
             if region is None:
                 raise ValueError("traces to CloudWatch need a region (AGENT_REGION or AWS_REGION)")
@@ -184,6 +193,7 @@ class Tracing:
         router = _install(settings.service_name)
         if router is None:
             return cls.off()
+        _log_exports_as_json()
         return cls(router, SpanShipper(make), capture_content=settings.capture_content)
 
     @property
