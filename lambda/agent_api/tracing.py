@@ -1,7 +1,8 @@
 """One OpenTelemetry trace per turn, exported before the turn's response ends.
 
 Each request for a turn gets a root span (`RequestTrace`: its route, status, request id, whether it names a
-session), a child of the caller's trace when it sends a W3C ``traceparent`` header. Strands' own spans
+session), a child of the caller's trace when it sends a W3C ``traceparent`` header (with traces to CloudWatch,
+else of the function's X-Ray trace, `_xray_parent`). Strands' own spans
 (``invoke_agent``, ``chat``, ``execute_tool``) and the provider's attributes on them run in its context, so
 they land beneath it. Every span that starts in that context is kept for its request (`_Router`), not for the
 process: at the request's end (`RequestTrace.finish`, called before the response's last byte) exactly its
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING, Final
 from opentelemetry import context, trace
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from agent_api import contract
@@ -49,6 +51,10 @@ MAX_SPANS_PER_REQUEST: Final = 4096
 _TURN: Final = context.create_key("agent_api.turn_spans")
 _CURRENT: ContextVar[RequestTrace | None] = ContextVar("agent_api.request_trace", default=None)
 _W3C: Final = TraceContextTextMapPropagator()
+# The X-Ray trace header the Lambda Web Adapter forwards (its ids: see _xray_parent).
+XRAY_HEADER: Final = "x-amzn-trace-id"
+_XRAY_ROOT: Final = re.compile(r"1-([0-9a-f]{8})-([0-9a-f]{24})")
+_XRAY_PARENT: Final = re.compile(r"[0-9a-f]{16}")
 
 
 class TurnSpans:
@@ -162,10 +168,18 @@ def _lambda_resource() -> dict[str, str]:
 class Tracing:
     """How this process traces its turns: not at all (`off`), or to the settings' destination."""
 
-    def __init__(self, router: _Router | None, shipper: SpanShipper | None, *, capture_content: bool) -> None:
+    def __init__(
+        self,
+        router: _Router | None,
+        shipper: SpanShipper | None,
+        *,
+        capture_content: bool,
+        join_xray: bool = False,
+    ) -> None:
         self._router = router
         self._shipper = shipper
         self._capture_content = capture_content
+        self._join_xray = join_xray
         self._tracer = trace.get_tracer("agent_api") if router is not None else None
 
     @classmethod
@@ -194,7 +208,12 @@ class Tracing:
         if router is None:
             return cls.off()
         _log_exports_as_json()
-        return cls(router, SpanShipper(make), capture_content=settings.capture_content)
+        return cls(
+            router,
+            SpanShipper(make),
+            capture_content=settings.capture_content,
+            join_xray=settings.traces == contract.TRACES_CLOUDWATCH,
+        )
 
     @property
     def enabled(self) -> bool:
@@ -207,6 +226,8 @@ class Tracing:
             return RequestTrace(None, None, None, self)
         spans = TurnSpans()
         parent = _W3C.extract(headers)
+        if self._join_xray and not trace.get_current_span(parent).get_span_context().is_valid:
+            parent = _xray_parent(headers.get(XRAY_HEADER, ""))
         started = context.set_value(_TURN, spans, parent)
         span = self._tracer.start_span(
             f"{method} {route}",
@@ -312,6 +333,24 @@ class RequestTrace:
         trace_id = self.trace_id
         assert trace_id is not None
         await self._tracing.export(self._spans, trace_id)
+
+
+def _xray_parent(header: str) -> context.Context:
+    """Return the context of an X-Ray trace header's parent (``Root=1-<8 hex>-<24 hex>;Parent=<16 hex>``).
+
+    X-Ray's ids are W3C's: the trace id is the root's two hex parts together, the parent the span id
+    (CloudWatch's OTLP endpoint takes W3C trace ids). The Lambda Web Adapter passes the invocation's header on
+    as ``x-amzn-trace-id`` when the function is traced by X-Ray, so a turn joins the trace of API Gateway and
+    Lambda. A header without both ids starts a trace of its own.
+    """
+    fields = dict(part.strip().partition("=")[::2] for part in header.split(";") if "=" in part)
+    root = _XRAY_ROOT.fullmatch(fields.get("Root", ""))
+    parent = fields.get("Parent", "")
+    if root is None or _XRAY_PARENT.fullmatch(parent) is None:
+        return context.Context()
+    flags = TraceFlags(TraceFlags.SAMPLED if fields.get("Sampled") == "1" else TraceFlags.DEFAULT)
+    caller = SpanContext(int(root[1] + root[2], 16), int(parent, 16), is_remote=True, trace_flags=flags)
+    return trace.set_span_in_context(NonRecordingSpan(caller))
 
 
 def current_request() -> RequestTrace:

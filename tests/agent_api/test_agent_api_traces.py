@@ -251,3 +251,43 @@ def test_openai_answers_carry_the_trace_id(harness: HarnessFactory, collector: O
         if span.name == f"POST {contract.OPENAI_CHAT_COMPLETIONS_PATH}"
     }
     assert {whole["trace_id"], finishing[-1]["trace_id"]} == traces
+
+
+XRAY_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+XRAY_PARENT = "53995c3f42cd8ad8"
+XRAY_HEADER = f"Root={XRAY_ROOT};Parent={XRAY_PARENT};Sampled=1"
+
+
+def test_traces_to_cloudwatch_are_signed_and_join_the_functions_xray_trace(
+    harness: HarnessFactory, collector: OtlpCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_XRAY", collector.url)
+    app = harness(tool_turn(), traces=contract.TRACES_CLOUDWATCH, tools=("calculator",))
+    events, _, _ = chat(app, {"prompt": PROMPT}, **{"x-amzn-trace-id": XRAY_HEADER})
+    [root] = by_name(collector.spans)["POST /chat"]
+    assert root.trace_id == events[-1].json()["trace_id"] == "5759e988bd862e3fe1be46a994272793"
+    assert root.parent_span_id == XRAY_PARENT
+    authorization = {k.lower(): v for k, v in collector.requests[0].headers.items()}["authorization"]
+    assert (
+        authorization.startswith("AWS4-HMAC-SHA256 Credential=testing/")
+        and "/xray/aws4_request" in authorization
+    )
+
+
+def test_a_callers_traceparent_wins_over_the_xray_header(
+    harness: HarnessFactory, collector: OtlpCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_XRAY", collector.url)
+    app = harness(tool_turn(), traces=contract.TRACES_CLOUDWATCH, tools=("calculator",))
+    headers = {"x-amzn-trace-id": XRAY_HEADER, "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"}
+    events, _, _ = chat(app, {"prompt": PROMPT}, **headers)
+    assert events[-1].json()["trace_id"] == CALLER_TRACE
+
+
+def test_an_otlp_endpoint_leaves_the_xray_header_alone(
+    harness: HarnessFactory, collector: OtlpCollector
+) -> None:
+    app = traced(harness, collector.url, tool_turn())
+    chat(app, {"prompt": PROMPT}, **{"x-amzn-trace-id": XRAY_HEADER})
+    [root] = by_name(collector.spans)["POST /chat"]
+    assert root.parent_span_id is None and root.trace_id != "5759e988bd862e3fe1be46a994272793"
