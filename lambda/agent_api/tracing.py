@@ -1,15 +1,16 @@
 """One OpenTelemetry trace per turn, exported before the turn's response ends.
 
 Each request for a turn gets a root span (`RequestTrace`: its route, status, request id, whether it names a
-session), a child of the caller's trace when it sends a W3C ``traceparent`` header (with traces to CloudWatch,
-else of the function's X-Ray trace, `_xray_parent`). Strands' own spans
+session, the error it ended with), a child of the caller's span when it sends a W3C ``traceparent`` header,
+else, with traces to CloudWatch, of the function's X-Ray trace (`_xray_parent`). Strands' own spans
 (``invoke_agent``, ``chat``, ``execute_tool``) and the provider's attributes on them run in its context, so
 they land beneath it. Every span that starts in that context is kept for its request (`_Router`), not for the
-process: at the request's end (`RequestTrace.finish`, called before the response's last byte) exactly its
-spans are handed to the export thread (`agent_api.trace_export`), and the end waits for them at most
-``contract.TRACE_EXPORT_BUDGET_SECONDS``. So nothing is left buffered when Lambda freezes the function after
-the response, a slow or unreachable collector costs a turn at most that long, and an export never fails one.
-Nothing is exported while the turn streams: the export costs its first token nothing.
+process: at the request's end (`RequestTrace.finish`, which `agent_api.trace_requests` calls before the
+response's last message) exactly its spans are handed to the export thread (`agent_api.trace_export`), and
+the end waits for them at most ``contract.TRACE_EXPORT_BUDGET_SECONDS``. So nothing is left buffered when
+Lambda freezes the function after the response, a slow or unreachable collector costs a turn at most that
+long, and an export never fails one. Nothing is exported while the turn streams: its first token waits for
+none of it. The code answering a request notes what it knows on its root span through `current_request()`.
 
 Strands no longer flushes its spans itself; it only needs OpenTelemetry's global tracer provider, which the
 first app with traces on installs (`_install`); with traces off, none is installed and Strands' spans cost
@@ -63,7 +64,6 @@ class TurnSpans:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ended: list[ReadableSpan] = []
-        self._open: set[tuple[int, int]] = set()
         self._closed = False
         self.dropped = 0
 
@@ -74,7 +74,8 @@ class TurnSpans:
             ended, self._ended = self._ended, []
             return ended
 
-    def _ended_span(self, span: ReadableSpan) -> None:
+    def add(self, span: ReadableSpan) -> None:
+        """Keep a span that ended (unless the request has ended too, or holds the most it may)."""
         with self._lock:
             if self._closed:
                 return
@@ -105,7 +106,7 @@ class _Router(SpanProcessor):
         with self._lock:
             owner = self._owners.pop((span.context.trace_id, span.context.span_id), None)
         if owner is not None:
-            owner._ended_span(span)
+            owner.add(span)
 
     def forget(self, spans: TurnSpans) -> None:
         """Drop what is still noted for ``spans``'s request (spans it started that never ended)."""
