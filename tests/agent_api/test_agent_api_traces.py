@@ -14,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
+from opentelemetry.sdk.trace import ReadableSpan
 
 from agent_api import contract
 from agent_api.contract import DEFAULT_SYSTEM_PROMPT
 from agent_api.observability import logger
+from agent_api.tracing import MAX_SPANS_PER_REQUEST, TurnSpans
 from sagemaker_provider import span_attributes
 from tests.agent_api.harness import Harness, HarnessFactory, json_lines
 from tests.support.otlp_collector import (
@@ -291,3 +293,22 @@ def test_an_otlp_endpoint_leaves_the_xray_header_alone(
     chat(app, {"prompt": PROMPT}, **{"x-amzn-trace-id": XRAY_HEADER})
     [root] = by_name(collector.spans)["POST /chat"]
     assert root.parent_span_id is None and root.trace_id != "5759e988bd862e3fe1be46a994272793"
+
+
+def test_otel_sdk_disabled_turns_traces_off(
+    harness: HarnessFactory, collector: OtlpCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    app = traced(harness, collector.url, tool_turn())
+    events, _, _ = chat(app, {"prompt": PROMPT})
+    assert events[-1].json()["trace_id"] is None
+    assert collector.requests == []
+
+
+def test_a_request_keeps_at_most_its_limit_of_spans_and_none_after_it_ended() -> None:
+    spans = TurnSpans()
+    for index in range(MAX_SPANS_PER_REQUEST + 3):
+        spans.add(ReadableSpan(f"span {index}"))
+    kept = spans.take()
+    spans.add(ReadableSpan("late"))
+    assert (len(kept), spans.dropped, spans.take()) == (MAX_SPANS_PER_REQUEST, 3, [])
