@@ -22,6 +22,7 @@ from agent_api.observability import logger
 from agent_api.tracing import MAX_SPANS_PER_REQUEST, TurnSpans
 from sagemaker_provider import span_attributes
 from tests.agent_api.harness import Harness, HarnessFactory, json_lines
+from tests.agent_api.test_agent_api_warming import ColdFactory, cold  # noqa: F401 (the fixture)
 from tests.support.otlp_collector import (
     OtlpCollector,
     ReceivedSpan,
@@ -312,3 +313,14 @@ def test_a_request_keeps_at_most_its_limit_of_spans_and_none_after_it_ended() ->
     kept = spans.take()
     spans.add(ReadableSpan("late"))
     assert (len(kept), spans.dropped, spans.take()) == (MAX_SPANS_PER_REQUEST, 3, [])
+
+
+def test_the_wait_for_a_copy_of_a_model_scaled_to_zero_is_on_the_requests_span(
+    cold: ColdFactory,  # noqa: F811 (the imported fixture)
+    collector: OtlpCollector,
+) -> None:
+    app = cold(warm_up_seconds=0.3, traces=contract.TRACES_OTLP, otlp_endpoint=collector.url)
+    events = app.chat({"prompt": "Hi"})
+    [root] = by_name(collector.spans)["POST /chat"]
+    assert events[-1].event == "done"
+    assert 0.3 <= root.attributes["agent_api.model_wait_seconds"] < 5
