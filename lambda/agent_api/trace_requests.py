@@ -4,7 +4,8 @@ It wraps the app, so every door and every kind of answer (a stream, one JSON ans
 same way: the request's root span is current while the app answers it (the turn's task, started meanwhile,
 runs beneath it), the response's status and ``x-request-id`` are noted as the app sends them, and the
 request's spans are exported before the response's last message is passed on; a response that never sends
-one (its client left) is exported when the app returns. Only the routes in ``paths`` are traced.
+one (its client left) is exported when the app returns. Only ``POST`` requests to ``paths`` (the turns') are
+traced.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class TraceTurns:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer the request beneath its root span; export its spans before the response ends."""
-        if scope["type"] != "http" or not self._tracing.enabled or scope["path"] not in self._paths:
+        traced = scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self._paths
+        if not traced or not self._tracing.enabled:
             await self._app(scope, receive, send)
             return
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}

@@ -324,3 +324,12 @@ def test_the_wait_for_a_copy_of_a_model_scaled_to_zero_is_on_the_requests_span(
     [root] = by_name(collector.spans)["POST /chat"]
     assert events[-1].event == "done"
     assert 0.3 <= root.attributes["agent_api.model_wait_seconds"] < 5
+
+
+def test_only_the_requests_for_a_turn_are_traced(harness: HarnessFactory, collector: OtlpCollector) -> None:
+    app = traced(harness, collector.url, tool_turn())
+    assert app.client.get(contract.CHAT_PATH).status_code == 405
+    assert app.client.get(contract.HEALTH_PATH).status_code == 200
+    assert app.client.get(contract.OPENAI_MODELS_PATH).status_code == 200
+    # A traced request is exported before its response ends: nothing exported by now means nothing traced.
+    assert collector.requests == []
