@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import pytest
+from httpx_sse import connect_sse
 
 from agent_api import contract
 from local.emulator import Emulator, Endpoint
@@ -142,3 +144,25 @@ def test_the_lambda_bundle_exports_a_turns_trace_on_the_lambda_python(
     assert {"POST /chat", "invoke_agent Strands Agents", "chat", "execute_tool get_weather"} <= {
         span.name for span in spans
     }
+
+
+@pytest.mark.e2e
+def test_the_callers_traceparent_makes_a_local_turn_part_of_its_trace(
+    traced_stack: tuple[LocalDeployment, OtlpCollector],
+) -> None:
+    stack, collector = traced_stack
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    with (
+        httpx.Client(timeout=120) as client,
+        connect_sse(
+            client,
+            "POST",
+            f"{stack.agent_url}/chat",
+            json={"prompt": "Hello"},
+            headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"},
+        ) as source,
+    ):
+        done = list(source.iter_sse())[-1]
+    assert done.json()["trace_id"] == caller_trace
+    [root] = [span for span in collector.trace(caller_trace) if span.name == "POST /chat"]
+    assert root.parent_span_id == caller_span
