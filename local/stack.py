@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Final, Self
@@ -73,7 +73,9 @@ class LocalDeployment:
     agent reads tool calls left in the text in the profile's syntax, as a deployment does. ``tools`` sets
     ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks ``get_weather``).
     ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
-    copy, a copy coming into service that long after the agent API asks for one.
+    copy, a copy coming into service that long after the agent API asks for one. ``capture_content`` keeps
+    prompts and answers in the turns' traces, which the agent API exports when the caller's environment
+    names an OTLP endpoint (``agent_environment``).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class LocalDeployment:
         progress: Progress | None = None,
         cold_start_seconds: float | None = None,
         profile: str = serving.DEFAULT_PROFILE,
+        capture_content: bool = False,
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
             raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
@@ -97,6 +100,7 @@ class LocalDeployment:
         self._emulator_port = emulator_port
         self._tools = tools
         self._profile = profile
+        self._capture_content = capture_content
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
         self._workdir: Path | None = None
@@ -121,6 +125,18 @@ class LocalDeployment:
     def agent_log(self) -> Path:
         """The agent API's log file (JSON lines); it is deleted when the stack stops."""
         return self._running_agent().log_file
+
+    @property
+    def traces(self) -> str:
+        """Where the agent API sends its traces, in words."""
+        environment = self._running_agent().environment
+        if environment.get(contract.AGENT_TRACES.variable) != contract.TRACES_OTLP:
+            return f"off (set {contract.OTEL_ENDPOINT_VARIABLE} to trace each turn)"
+        endpoint = environment.get(contract.OTEL_TRACES_ENDPOINT_VARIABLE) or environment.get(
+            contract.OTEL_ENDPOINT_VARIABLE
+        )
+        content = "kept" if self._capture_content else "removed"
+        return f"OTLP/HTTP to {endpoint} (prompts and answers {content})"
 
     def agent_log_tail(self, lines: int = 30) -> str:
         """Return the last lines of the agent API's log."""
@@ -176,6 +192,7 @@ class LocalDeployment:
                 self._tools,
                 inference_component=component,
                 profile=self._profile,
+                capture_content=self._capture_content,
             ),
             log_file=self._workdir / "agent-api.log",
         )
@@ -212,6 +229,7 @@ def agent_environment(
     tools: str | None,
     inference_component: str | None = None,
     profile: str = serving.DEFAULT_PROFILE,
+    capture_content: bool = False,
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
 
@@ -221,7 +239,8 @@ def agent_environment(
     pointed at the emulator too.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
-    AWS profile nor a stray setting can leak into the local stack.
+    AWS profile nor a stray setting can leak into the local stack. Its ``OTEL_*`` variables pass through:
+    when they name an OTLP endpoint, the turns are traced there (``trace_settings``).
     """
     environment = {
         key: value
@@ -248,10 +267,26 @@ def agent_environment(
     )
     if tools is not None:
         environment[contract.AGENT_TOOLS.variable] = tools
+    environment.update(trace_settings(environment, capture_content))
     if inference_component is not None:
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
     return environment
+
+
+def trace_settings(environment: Mapping[str, str], capture_content: bool) -> dict[str, str]:
+    """Return the trace settings: `otlp` if ``environment`` names an OTLP endpoint, else none (traces off).
+
+    The endpoint is named OpenTelemetry's way: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the base URL) or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (the full URL of traces).
+    """
+    endpoints = (contract.OTEL_ENDPOINT_VARIABLE, contract.OTEL_TRACES_ENDPOINT_VARIABLE)
+    if not any(environment.get(variable) for variable in endpoints):
+        return {}
+    return {
+        contract.AGENT_TRACES.variable: contract.TRACES_OTLP,
+        contract.AGENT_CAPTURE_CONTENT.variable: contract.AGENT_CAPTURE_CONTENT.kind.encode(capture_content),
+    }
 
 
 @contextlib.contextmanager
@@ -283,6 +318,7 @@ class AgentApiProcess(ServerProcess):
 
     def __init__(self, *, port: int, environment: dict[str, str], log_file: Path) -> None:
         self.port = port
+        self.environment = environment
         super().__init__(
             name="the agent API",
             argv=["/bin/sh", str(RUN_SCRIPT)],
@@ -312,6 +348,7 @@ def usage_text(stack: LocalDeployment) -> str:
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
             f"Model server         {stack.backend_url}",
             f"S3 (moto)            {stack.s3_url}  (bucket {SESSIONS_BUCKET!r})",
+            f"Traces               {stack.traces}",
             "",
             "Try it:",
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
@@ -358,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="serve the model as an inference component scaled to zero, taking S seconds to wake",
     )
+    parser.add_argument(
+        "--capture-content",
+        action="store_true",
+        help="keep prompts and answers in the traces (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set)",
+    )
     add_fault_arguments(parser)
     return parser
 
@@ -375,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             tools=args.tools,
             progress=lambda message: print(f"· {message}", flush=True),
             cold_start_seconds=args.cold,
+            capture_content=args.capture_content,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -116,6 +116,7 @@ class SageMakerAgentStack(Stack):
             self,
             "AgentApi",
             agent=config.agent,
+            observability=config.observability,
             function_settings=config.lambda_,
             reserved_concurrency=config.function_concurrency,
             api_settings=config.api,
@@ -130,6 +131,7 @@ class SageMakerAgentStack(Stack):
         inference.grant_invoke(agent.function)
         inference.grant_wake(agent.function)
         monitoring.watch_agent(agent.function, agent.api, config.agent.metrics_namespace)
+        monitoring.watch_turns(config.agent.metrics_namespace)
 
         credentials = "SigV4-signed" if agent.sign_in is None else "with a Cognito access token as bearer"
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description=f"POST a JSON body here, {credentials}")
