@@ -57,7 +57,7 @@ class CompletionsDoor:
         return [
             Route(contract.OPENAI_CHAT_COMPLETIONS_PATH, pipeline.endpoint(self), methods=["POST"]),
             Route(contract.OPENAI_MODELS_PATH, models, methods=["GET"]),
-            Route(f"{contract.OPENAI_MODELS_PATH}/{{model_id:path}}", model, methods=["GET"]),
+            Route(f"{contract.OPENAI_MODELS_PATH}/{{model_id}}", model, methods=["GET"]),
         ]
 
 
