@@ -354,7 +354,8 @@ def usage_text(stack: LocalDeployment) -> str:
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
             f"  PYTHONPATH=client .venv/bin/python -m agent_client --url {agent} --no-sign "
             f"{EXAMPLE_PROMPT!r}",
-            f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key",
+            f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key (chat completions, responses)",
+            f"  MCP clients: {agent}/mcp (Streamable HTTP, the tool 'ask')",
             "",
             "Ctrl-C stops everything.",
         ]
