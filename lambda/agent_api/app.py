@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -19,12 +19,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from strands import Agent
+from strands.types.tools import AgentTool
 
 from agent_api import contract, openai_api, sse
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.errors import MODEL_WARMING, ErrorReply, classify, http_error_reply, unexpected_error_reply
 from agent_api.observability import RequestMetrics, logger, request_id_from_headers
 from agent_api.page import ChatPage
+from agent_api.python_tools import ToolLoadError
 from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers
 from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
 from agent_api.settings import Settings, SettingsError
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
+    from agent_api.tool_sources import ToolSources
+
 
 def error_response(error: ErrorReply, request_id: str | None = None) -> JSONResponse:
     """Answer with the error's JSON body and status; the request id rides in a header for support."""
@@ -55,7 +59,7 @@ class ChatService:
 
     `sessions` is the session store when the settings enable sessions; validation accepts a request's
     `session_id` only then. `warming` wakes a model scaled to zero when a turn finds no copy in service.
-    `metrics` makes each request's metrics.
+    `metrics` makes each request's metrics. `tool_sources` are the MCP servers, if any are configured.
     """
 
     def __init__(
@@ -65,12 +69,14 @@ class ChatService:
         sessions: SessionStore | None,
         warming: WarmingService,
         metrics: Callable[[], RequestMetrics],
+        tool_sources: ToolSources | None = None,
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.sessions = sessions
         self.warming = warming
         self._metrics = metrics
+        self.tool_sources = tool_sources
 
     async def health(self, request: Request) -> Response:
         """Readiness check for the Lambda Web Adapter."""
@@ -111,12 +117,12 @@ class ChatService:
         chat_request: ChatRequest,
         request: Request,
         request_id: str,
-        build_agent: Callable[[SessionLease | None], Agent],
+        build_agent: Callable[[SessionLease | None, Sequence[AgentTool]], Agent],
     ) -> AgentTurn | ErrorReply:
         """Start answering `chat_request` with the agent `build_agent` makes, or say why it cannot.
 
         When the request names a session, the session is locked and read first and `build_agent` gets its
-        lease (else None); the turn saves and releases it.
+        lease (else None); the turn saves and releases it. `build_agent` also gets the tool sources' tools.
         """
         lease: SessionLease | None = None
         if chat_request.session_id is not None:
@@ -133,6 +139,7 @@ class ChatService:
             on_answered=None if lease is None else functools.partial(asyncio.to_thread, lease.save),
             on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
             stream_reasoning=self.settings.stream_reasoning,
+            tool_sources=self.tool_sources,
         )
         turn.start()
         return turn
@@ -191,9 +198,12 @@ class ChatService:
         restart = functools.partial(self.begin_turn, chat_request, request, request_id, build_agent)
         return self.warming.wait_then_answer(restart, _stream, {"x-request-id": request_id})
 
-    def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
+    def _build_agent(
+        self, chat_request: ChatRequest, lease: SessionLease | None, tools: Sequence[AgentTool]
+    ) -> Agent:
         """Build the request's agent; with a session it starts from the conversation read with the lease."""
-        return self.factory.agent(chat_request, lease.session_manager() if lease is not None else None)
+        session_manager = lease.session_manager() if lease is not None else None
+        return self.factory.agent(chat_request, session_manager, extra_tools=tools)
 
 
 def _session_refusal(exc: Exception) -> ErrorReply:
@@ -289,11 +299,15 @@ def create_app(
     sessions = (
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
-    factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
+    try:
+        factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
+    except ToolLoadError as exc:
+        raise SettingsError(f"{contract.AGENT_TOOLS.variable}: {exc}") from exc
     warmer = _warmer(settings, session, sagemaker_client, factory)
     metrics = functools.partial(RequestMetrics, settings.metrics_namespace, settings.service_name)
     warming = WarmingService(warmer, warming_policy or WarmingPolicy(), metrics)
-    service = ChatService(settings, factory, sessions, warming, metrics)
+    tool_sources = _tool_sources(settings, session, factory) if settings.mcp_servers else None
+    service = ChatService(settings, factory, sessions, warming, metrics, tool_sources)
     application = Starlette(
         routes=[
             Route(contract.CHAT_PATH, service.chat, methods=["POST"]),
@@ -309,6 +323,26 @@ def create_app(
     # the two routes is the documented JSON 404 instead.
     application.router.redirect_slashes = False
     return application
+
+
+def _tool_sources(settings: Settings, session: boto3.Session, factory: AgentFactory) -> ToolSources:
+    """Return the configured MCP servers, each to be connected on first use.
+
+    The `mcp` SDK takes about half a second to import, so it is imported only when servers are configured.
+    """
+    from agent_api.mcp_auth import SECRETS_CLIENT_CONFIG, SecretReader, http_auth
+    from agent_api.tool_sources import ToolSources
+
+    secrets = SecretReader(
+        functools.cache(
+            lambda: session.client(
+                "secretsmanager", region_name=settings.region, config=SECRETS_CLIENT_CONFIG
+            )
+        )
+    )
+    return ToolSources(
+        settings.mcp_servers, factory.tool_names, lambda server: http_auth(server.auth, secrets, session)
+    )
 
 
 def _warmer(

@@ -14,7 +14,7 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from strands import Agent
 from strands.types.content import Message, Messages
+from strands.types.tools import AgentTool
 
 from agent_api import contract, sse
 from agent_api.errors import MODEL_WARMING, ErrorReply, http_error_reply, unexpected_error_reply
@@ -390,12 +391,15 @@ class OpenAIService:
             restart, functools.partial(_stream, chunks=chunks), headers, WAITING_STREAM
         )
 
-    def _build_agent(self, completion: CompletionRequest, lease: SessionLease | None) -> Agent:
+    def _build_agent(
+        self, completion: CompletionRequest, lease: SessionLease | None, tools: Sequence[AgentTool]
+    ) -> Agent:
         return self.chat.factory.agent(
             completion.chat,
             lease.session_manager() if lease is not None else None,
             history=completion.history or None,
             instructions=completion.instructions,
+            extra_tools=tools,
         )
 
 

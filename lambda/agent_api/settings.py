@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_api import contract
+from agent_api.mcp_servers import McpServer
 from agent_api.setting_kinds import read_settings
 
 
@@ -63,6 +64,8 @@ class Settings:
     cognito: CognitoSettings | None = None
     # The endpoint's inference component to invoke; None invokes the endpoint's own model.
     inference_component_name: str | None = None
+    # The MCP servers whose tools the agent uses besides `tools` (agent_api.tool_sources).
+    mcp_servers: tuple[McpServer, ...] = ()
 
     @property
     def sessions_enabled(self) -> bool:
@@ -79,6 +82,10 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values, errors = read_settings(contract.SETTINGS, env, contract.VARIABLE_PREFIX)
+        # A tool file that cannot be read for its tools is the tools' problem, whichever are enabled.
+        errors += [
+            f"{contract.AGENT_TOOLS.variable}: {problem}" for problem in contract.TOOL_CATALOG.problems
+        ]
         cognito = _cognito(values, errors)
         if errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(errors))

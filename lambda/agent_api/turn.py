@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from strands import Agent
 from strands.types.exceptions import MaxTokensReachedException
+from strands.types.tools import AgentTool
 
 from agent_api.errors import ErrorReply, classify, root_cause, shorten
 from agent_api.observability import RequestMetrics, logger
@@ -25,7 +26,11 @@ from sagemaker_provider.messages import tool_result_text
 if TYPE_CHECKING:
     from strands.types.tools import ToolResult
 
+    from agent_api.tool_sources import ToolSources
+
 TOOL_RESULT_SUMMARY_CHARS = 500
+# The event of something the answer goes without, such as a tool source: `{"code", "message"}`.
+WARNING = "warning"
 _LOGGED_DETAIL_CHARS = 500
 
 
@@ -47,13 +52,16 @@ class _TurnStats:
 class AgentTurn:
     """Builds the agent, runs it on `prompt` and yields `SseEvent`s, ending with `done` or an `ErrorReply`.
 
-    `on_answered` runs only after a complete answer, before `done` (saving the session); if it raises, the
-    turn ends with that error instead. `on_end` runs however the turn ends (releasing the session).
+    `build_agent` takes the tool sources' tools for the turn (`tool_sources`, if any), which join the Python
+    tools; a source the turn goes without is a `warning` event, sent ahead of the turn's first event (so a
+    turn that fails before producing anything still fails with its own status). `on_answered` runs only after
+    a complete answer, before `done` (saving the session); if it raises, the turn ends with that error
+    instead. `on_end` runs however the turn ends (releasing the session).
     """
 
     def __init__(
         self,
-        build_agent: Callable[[], Agent],
+        build_agent: Callable[[Sequence[AgentTool]], Agent],
         prompt: str,
         *,
         session_id: str | None,
@@ -62,6 +70,7 @@ class AgentTurn:
         on_answered: Callable[[], Awaitable[None]] | None = None,
         on_end: Callable[[], Awaitable[None]] | None = None,
         stream_reasoning: bool = True,
+        tool_sources: ToolSources | None = None,
     ) -> None:
         self._build_agent = build_agent
         self._prompt = prompt
@@ -71,6 +80,8 @@ class AgentTurn:
         self._on_answered = on_answered
         self._on_end = on_end
         self._stream_reasoning = stream_reasoning
+        self._tool_sources = tool_sources
+        self._warnings: list[dict[str, str]] = []
         self._queue: asyncio.Queue[SseEvent | ErrorReply | None] = asyncio.Queue()
         self._stats = _TurnStats()
         self._started = time.monotonic()
@@ -99,7 +110,8 @@ class AgentTurn:
             # worker thread. Without a session that hop costs nothing measurable (benchmarks/e2e_bench.py:
             # building on the loop instead changed the agent API's time-to-first-token overhead by -0.1 and
             # +0.5 ms median in two runs, within noise), so every agent is built the same way.
-            agent = await asyncio.to_thread(self._build_agent)
+            tools = await self._source_tools()
+            agent = await asyncio.to_thread(self._build_agent, tools)
             stop_reason = await self._answer(agent)
             # Only a complete answer is kept (the session saved); if that fails, the turn fails, and the
             # failure is its one end line.
@@ -120,6 +132,14 @@ class AgentTurn:
             if terminal is not None:
                 self._queue.put_nowait(terminal)
             self._queue.put_nowait(None)
+
+    async def _source_tools(self) -> Sequence[AgentTool]:
+        """Return the tool sources' tools for this turn, keeping a warning for each source it goes without."""
+        if self._tool_sources is None:
+            return ()
+        turn_tools = await self._tool_sources.for_turn(self._metrics)
+        self._warnings = turn_tools.warnings
+        return turn_tools.tools
 
     async def _answer(self, agent: Agent) -> str:
         """Stream the agent's answer as events; return its stop reason."""
@@ -189,6 +209,7 @@ class AgentTurn:
                 )
 
     def _done(self, agent: Agent, stop_reason: str) -> SseEvent:
+        self._send_warnings()
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
         self._metrics.usage(input_tokens, output_tokens)
@@ -239,8 +260,16 @@ class AgentTurn:
         return error
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self._send_warnings()
         self._stats.events += 1
         self._queue.put_nowait(SseEvent(name, data))
+
+    def _send_warnings(self) -> None:
+        """Send the turn's warnings (once), ahead of whatever it produces first."""
+        warnings, self._warnings = self._warnings, []
+        for warning in warnings:
+            self._stats.events += 1
+            self._queue.put_nowait(SseEvent(WARNING, warning))
 
 
 def summarize_tool_result(result: ToolResult) -> str:
