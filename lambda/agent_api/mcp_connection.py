@@ -31,7 +31,7 @@ from typing import Any, Final
 import httpx2
 import mcp_types
 from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
+from mcp.client.streamable_http import MCP_SESSION_ID, streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agent_api.mcp_servers import McpServer
@@ -43,6 +43,7 @@ HTTP_CONNECT_TIMEOUT_SECONDS: Final = 5.0
 # The legacy protocol's server-to-client stream (GET) stays open and idle: the SDK reconnects it.
 HTTP_READ_TIMEOUT_SECONDS: Final = 300.0
 CLOSE_TIMEOUT_SECONDS: Final = 2.0
+HTTP_NOT_FOUND: Final = 404
 # A server listing tools forever (a broken cursor) stops being read here.
 MAX_TOOL_PAGES: Final = 100
 
@@ -64,6 +65,10 @@ class McpConnection:
         self.tools: list[mcp_types.Tool] = []
         self.skipped: list[str] = []
         self.failure: BaseException | None = None
+        # A server answers 404 to a request naming a session it no longer knows (restarted, or the session
+        # expired): the client must start a new one (MCP specification, Streamable HTTP, "Session
+        # Management").
+        self.session_lost = False
 
     @classmethod
     async def open(
@@ -127,6 +132,11 @@ class McpConnection:
             task.cancel()
             await asyncio.wait({task})
 
+    async def _watch(self, response: httpx2.Response) -> None:
+        """Notice the server's 404 to a request of a session (the SDK's error does not tell it apart)."""
+        if response.status_code == HTTP_NOT_FOUND and MCP_SESSION_ID in response.request.headers:
+            self.session_lost = True
+
     async def _hold(self) -> None:
         """Enter the client, list the tools, signal readiness, and hold the connection until closed."""
         http = httpx2.AsyncClient(
@@ -134,6 +144,7 @@ class McpConnection:
             timeout=httpx2.Timeout(HTTP_READ_TIMEOUT_SECONDS, connect=HTTP_CONNECT_TIMEOUT_SECONDS),
             # A redirect could carry a credential elsewhere: MCP endpoints do not redirect.
             follow_redirects=False,
+            event_hooks={"response": [self._watch]},
         )
         try:
             async with (

@@ -2,9 +2,10 @@
 
 A result maps to Strands tool-result content: text as text, a text resource as text (its URI first), a
 resource link as a line naming it, an image of a type the model takes (PNG, JPEG, GIF, WebP) as an image, and
-the structured content as JSON (unless a text item already is that JSON, as the MCP specification asks
-servers to add). Anything else (audio, a binary resource, another image type) cannot be given to the model:
-the whole result is refused, as an error result that names what it held, never passed on with parts missing.
+the structured content as JSON (unless a text item already says it: the MCP specification asks servers to
+send it as text too). Anything else (audio, a binary resource, another image type) cannot be given to the
+model: the whole result is refused, as an error result that names what it held, never passed on with parts
+missing.
 The server's `isError` makes an error result the model can read.
 """
 
@@ -102,7 +103,7 @@ def tool_result(
             True,
         )
     structured = result.structured_content
-    if structured is not None and not any(_is_json_of(item, structured) for item in content):
+    if structured is not None and not any(_says(item.get("text"), structured) for item in content):
         content.append({"json": structured})
     if result.is_error:
         return {"toolUseId": tool_use_id, "status": "error", "content": content}, False
@@ -134,12 +135,19 @@ def _content(block: mcp_types.ContentBlock) -> ToolResultContent | str:
     return f"audio ({block.mime_type})"
 
 
-def _is_json_of(item: ToolResultContent, value: Any) -> bool:
-    """Whether a text item is the JSON text of ``value`` (servers add one beside their structured content)."""
-    text = item.get("text")
+def _says(text: Any, value: Any) -> bool:
+    """Whether ``text`` already says structured content ``value``.
+
+    It does when it is the value's JSON text, or, for the SDKs' `{"result": value}` wrapping of a tool's plain
+    return value, that value (the MCP specification asks a server to send its structured content as text too).
+    """
     if not isinstance(text, str):
         return False
+    if text == value:
+        return True
     try:
-        return bool(json.loads(text) == value)
+        if json.loads(text) == value:
+            return True
     except ValueError:
-        return False
+        pass
+    return isinstance(value, dict) and value.keys() == {"result"} and _says(text, value["result"])

@@ -13,8 +13,8 @@ in the log and a warning naming both, until one of them gets a prefix: a model c
 name apart.
 
 A call that fails, passes the server's timeout or returns what the model cannot read becomes an error result
-the model can read. A legacy session the server no longer knows (it answers 404: restarted, or the session
-expired while the function was frozen) is opened again and the call sent once more: the server did not run it.
+the model can read. A session the server no longer knows (it answers 404: restarted, or the session expired
+while the function was frozen) is opened again and the call sent once more: the server did not run it.
 Every call, error, timeout and latency, and every turn a source was unavailable, is counted per source.
 """
 
@@ -25,11 +25,11 @@ import contextvars
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import httpx2
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_REQUEST, REQUEST_TIMEOUT
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from strands.types.tools import AgentTool, ToolResult, ToolUse
 
 from agent_api.mcp_connection import McpConnectError, McpConnection, describe
@@ -40,9 +40,6 @@ from agent_api.observability import logger
 TOOL_SOURCE_UNAVAILABLE: Final = "tool_source_unavailable"
 INITIAL_RETRY_SECONDS: Final = 1.0
 MAX_RETRY_SECONDS: Final = 60.0
-# What the SDK makes of a 404 to a request naming a session (mcp.client.streamable_http): the server does not
-# know the session, and did not run the request.
-_SESSION_TERMINATED: Final = "Session terminated"
 
 
 class SourceMetrics(Protocol):
@@ -181,10 +178,11 @@ class McpSource:
                     self._log_failure(tool, "timeout", str(error))
                     text = f"{described} did not answer within {server.timeout_seconds:g} s."
                     return error_result(tool_use_id, text), True, True
-                if _session_unknown(error) and attempt == 0 and await self._reopen(connection):
+                if connection.session_lost and attempt == 0 and await self._reopen(connection):
                     continue
-                if not connection.alive():
+                if error.error.code == CONNECTION_CLOSED or not connection.alive():
                     self._lost(connection, describe(error))
+                    await connection.close()
                     text = f"{described} could not be reached: the connection to the server closed."
                 else:
                     text = f"{described} failed: {error.error.message}"
@@ -301,15 +299,3 @@ def _warning(message: str) -> dict[str, str]:
 
 def _why(failure: BaseException | None) -> str:
     return "" if failure is None else f" ({describe(failure)})"
-
-
-def _session_unknown(error: MCPError) -> bool:
-    return error.error.code == INVALID_REQUEST and error.error.message == _SESSION_TERMINATED
-
-
-def summary(turn: TurnTools) -> dict[str, Any]:
-    """Return what a log line says of a turn's tools (their count, and the warnings' messages)."""
-    return {
-        "mcp_tools": len(turn.tools),
-        "tool_source_warnings": [warning["message"] for warning in turn.warnings],
-    }
