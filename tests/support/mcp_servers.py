@@ -2,9 +2,9 @@
 
 `tool_server` builds a server with the tools the tests call (each answering one kind of result); `serve_mcp`
 runs one under uvicorn (local.mcp_example.McpHttpServer), speaking both protocols or, with ``legacy``, only
-the `initialize` handshake with sessions. `RequireBearer` and `RequireSigV4` are ASGI middleware standing in for a
-server's (or AgentCore Gateway's) authorizer: 401 unless the request carries an accepted bearer token, or a
-SigV4 signature that checks out for the tests' credentials.
+the `initialize` handshake with sessions. `RequireBearer` and `RequireSigV4` are ASGI middleware standing in
+for a server's (or AgentCore Gateway's) authorizer: 401 unless the request carries an accepted bearer token,
+or a SigV4 signature that checks out for the tests' credentials.
 """
 
 from __future__ import annotations
