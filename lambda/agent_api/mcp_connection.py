@@ -34,6 +34,7 @@ from mcp.client import Client
 from mcp.client.streamable_http import MCP_SESSION_ID, streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from agent_api.mcp_auth import McpAuthError
 from agent_api.mcp_servers import McpServer
 
 CLIENT_NAME: Final = "sagemaker-strands-agent"
@@ -44,6 +45,7 @@ HTTP_CONNECT_TIMEOUT_SECONDS: Final = 5.0
 HTTP_READ_TIMEOUT_SECONDS: Final = 300.0
 CLOSE_TIMEOUT_SECONDS: Final = 2.0
 HTTP_NOT_FOUND: Final = 404
+REFUSALS: Final = (401, 403)
 # A server listing tools forever (a broken cursor) stops being read here.
 MAX_TOOL_PAGES: Final = 100
 
@@ -69,6 +71,8 @@ class McpConnection:
         # expired): the client must start a new one (MCP specification, Streamable HTTP, "Session
         # Management").
         self.session_lost = False
+        # The first 401 or 403 the server answered: what a failure to connect is most likely about.
+        self.refused: int | None = None
 
     @classmethod
     async def open(
@@ -93,7 +97,12 @@ class McpConnection:
             raise McpConnectError(f"no answer within {timeout:g} s") from None
         except Exception as error:
             await connection.close()
-            raise McpConnectError(describe(error)) from error
+            refused = (
+                ""
+                if connection.refused is None
+                else f"the server refused the credentials (HTTP {connection.refused}); "
+            )
+            raise McpConnectError(refused + describe(error)) from error
         except asyncio.CancelledError:
             await connection.close()
             raise
@@ -136,6 +145,8 @@ class McpConnection:
         """Notice the server's 404 to a request of a session (the SDK's error does not tell it apart)."""
         if response.status_code == HTTP_NOT_FOUND and MCP_SESSION_ID in response.request.headers:
             self.session_lost = True
+        if response.status_code in REFUSALS and self.refused is None:
+            self.refused = response.status_code
 
     async def _hold(self) -> None:
         """Enter the client, list the tools, signal readiness, and hold the connection until closed."""
@@ -191,7 +202,10 @@ async def _listed_tools(client: Client, server: McpServer) -> tuple[list[mcp_typ
 
 
 def describe(error: BaseException) -> str:
-    """Say why something failed: the root causes of (nested) exception groups, each ``Type: message``."""
+    """Say why something failed: the root causes of (nested) exception groups, each ``Type: message``.
+
+    A cause is followed down to its root, except from the errors that say it in the agent's own words.
+    """
     causes = list(dict.fromkeys(_leaves(error)))
     return (
         "; ".join(f"{type(cause).__name__}: {cause}".rstrip(": ") for cause in causes) or type(error).__name__
@@ -202,7 +216,7 @@ def _leaves(error: BaseException) -> Iterator[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
             yield from _leaves(inner)
-    elif isinstance(error, McpConnectError | MCPError) or error.__cause__ is None:
+    elif isinstance(error, McpConnectError | McpAuthError | MCPError) or error.__cause__ is None:
         yield error
     else:
         yield from _leaves(error.__cause__)
