@@ -29,7 +29,7 @@ _DECORATORS: Final = ("tool", "strands.tool")
 
 @dataclass(frozen=True)
 class ToolEntry:
-    """Where a tool is defined: its module (dotted, importable from the Lambda's root) and source line."""
+    """Where a tool is defined: its module (dotted, importable from the Lambda's root), file, `@tool` line."""
 
     name: str
     module: str
@@ -55,24 +55,24 @@ class ToolCatalog:
         return tuple(self.tools)
 
 
-def tool_modules(lambda_root: Path) -> list[tuple[str, Path]]:
+def tool_modules(lambda_root: Path, team_package: str = TEAM_PACKAGE) -> list[tuple[str, Path]]:
     """Return the modules that may hold tools, as (dotted name, file): the built-ins, then the team's."""
     modules = [(BUILT_IN_MODULE, lambda_root / "agent_api" / "tools.py")]
-    team = lambda_root / TEAM_PACKAGE
+    team = lambda_root / team_package
     if team.is_dir():
         modules += [
-            (f"{TEAM_PACKAGE}.{path.stem}", path)
+            (f"{team_package}.{path.stem}", path)
             for path in sorted(team.glob("*.py"))
             if path.stem != "__init__" and path.stem.isidentifier()
         ]
     return modules
 
 
-def discover(lambda_root: Path) -> ToolCatalog:
-    """Find every tool under ``lambda_root`` (the Lambda's code: `agent_api/`, `team_tools/`)."""
+def discover(lambda_root: Path, team_package: str = TEAM_PACKAGE) -> ToolCatalog:
+    """Find every tool under ``lambda_root`` (the Lambda's code: `agent_api/`, and `team_tools/`)."""
     tools: dict[str, ToolEntry] = {}
     problems: list[str] = []
-    for module, path in tool_modules(lambda_root):
+    for module, path in tool_modules(lambda_root, team_package):
         where = path.relative_to(lambda_root).as_posix()
         try:
             tree = ast.parse(path.read_bytes(), filename=where)
@@ -86,7 +86,7 @@ def discover(lambda_root: Path) -> ToolCatalog:
                 if not _is_tool_decorator(decorator):
                     continue
                 name = _tool_name(node, decorator)
-                entry_where = f"{where}:{node.lineno}"
+                entry_where = f"{where}:{decorator.lineno}"
                 if name is None:
                     problems.append(
                         f"{entry_where}: @tool(name=...) must be a string literal, so synth can read it"
@@ -97,7 +97,7 @@ def discover(lambda_root: Path) -> ToolCatalog:
                     other = tools[name]
                     problems.append(f"{entry_where}: tool name {name!r} is also {other.path}:{other.line}'s")
                 else:
-                    tools[name] = ToolEntry(name, module, where, node.lineno)
+                    tools[name] = ToolEntry(name, module, where, decorator.lineno)
     return ToolCatalog(tools, tuple(problems))
 
 
