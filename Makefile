@@ -83,7 +83,7 @@ lint: setup ## ruff and mypy over the CDK app, ops tools, Lambda code and client
 	MYPYPATH=client $(VENV)/bin/mypy ops
 	$(VENV)/bin/mypy local
 	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_contract.py serve_settings.py serve_runner.py
-	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
+	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api -p team_tools
 	cd client && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p agent_client
 	$(WITH_NODE) eslint --max-warnings 0 lambda/agent_api/chat_page eslint.config.mjs
 

@@ -26,6 +26,7 @@ from stacks.agent_api.bundling import (
     MAX_BUNDLE_BYTES,
     MIB,
     PRUNED_DISTRIBUTIONS,
+    PRUNED_PATHS,
     LocalBundlingError,
     PipLocalBundling,
     bundle_size,
@@ -35,14 +36,22 @@ from tests.infra.lock_support import LAMBDA_LOCK, lock_dependents, lock_pins
 pytestmark = pytest.mark.infra
 
 ARCHITECTURES = ("arm64", "x86_64")
-# Modules left in the bundle that import a pruned distribution without an ImportError guard, each with the
-# reason no code path of the function reaches it (nor the modules importing them in turn, such as Strands'
-# vended tools). Any other module importing one fails the test.
+# Modules left in the bundle that import a pruned distribution or path without an ImportError guard, each
+# with the reason no code path of the function reaches it (nor the modules importing them in turn). Any other
+# module importing one fails the test.
 UNREACHABLE_IMPORTERS = {
-    "strands/tools/mcp/": "Strands' MCP client: the function's tools are its own functions",
     "aws_lambda_powertools/utilities/auth_alpha/": "Powertools' JWT verifier, not used by the function",
-    "urllib3/contrib/pyopenssl.py": "needs pyOpenSSL, which the lock never had; urllib3 uses it only if told",
+    "aws_lambda_powertools/shared/functions.py": "pydantic_to_dict, for Powertools' event-logging "
+    "decorators, which the function does not use",
+    "mcp/client/auth/extensions/client_credentials.py": "mcp's OAuth providers: the agent's OAuth client is "
+    "its own (agent_api.mcp_auth), authenticating with HTTP Basic, no JWT",
+    "cffi/cparser.py": "cffi's C declaration parser, for building bindings; cryptography loads only cffi's "
+    "compiled backend",
+    "yaml/cyaml.py": "imported by yaml only under an ImportError guard: without libyaml it parses in pure "
+    "Python",
 }
+# The pruned distributions' dependents, each of which never imports it on a path the function takes.
+PRUNED_DEPENDENTS = {"pyjwt": ["mcp"], "pycparser": ["cffi"]}
 
 
 # --- bundling with pip replaced by a miniature install ---------------------------------------------
@@ -91,6 +100,14 @@ def miniature_install(target: Path, *, services: tuple[str, ...] = (*AWS_SERVICE
     _install_distribution(target, "kept-package", script=True)
     for name in PRUNED_DISTRIBUTIONS:
         _install_distribution(target, name, script=True)
+    (target / "aws_lambda_powertools" / "event_handler").mkdir(parents=True)
+    (target / "aws_lambda_powertools" / "event_handler" / "__init__.py").write_text("")
+    (target / "aws_lambda_powertools" / "logging.py").write_text("")
+    (target / "yaml").mkdir()
+    (target / "yaml" / "_yaml.cpython-313-x86_64-linux-gnu.so").write_bytes(b"\0")
+    (target / "yaml" / "__init__.py").write_text("")
+    (target / "_yaml").mkdir()
+    (target / "_yaml" / "__init__.py").write_text("")
 
 
 PipRun = Callable[[Path], None]
@@ -197,15 +214,33 @@ def test_bundle_fails_when_botocore_lacks_a_model_the_function_needs(bundle: Cal
 
 
 def test_bundle_fails_when_a_distribution_to_prune_is_not_installed(bundle: Callable[..., Path]) -> None:
-    def without_mcp(target: Path) -> None:
+    def without_pyjwt(target: Path) -> None:
         miniature_install(target)
-        shutil.rmtree(target / "mcp")
-        shutil.rmtree(target / "mcp-1.0.dist-info")
+        shutil.rmtree(target / "pyjwt")
+        shutil.rmtree(target / "pyjwt-1.0.dist-info")
 
     with pytest.raises(
-        LocalBundlingError, match=r"cannot prune 'mcp': 0 installed copies .*PRUNED_DISTRIBUTIONS"
+        LocalBundlingError, match=r"cannot prune 'pyjwt': 0 installed copies .*PRUNED_DISTRIBUTIONS"
     ):
-        bundle(without_mcp)
+        bundle(without_pyjwt)
+
+
+def test_bundle_removes_the_pruned_paths_of_kept_distributions(bundle: Callable[..., Path]) -> None:
+    files = _files(bundle())
+    assert {"aws_lambda_powertools/logging.py", "yaml/__init__.py"} <= files
+    assert not {name for name in files if name.startswith("aws_lambda_powertools/event_handler/")}
+    assert not {name for name in files if name.startswith(("yaml/_yaml", "_yaml/"))}
+
+
+def test_bundle_fails_when_a_path_to_prune_is_not_there(bundle: Callable[..., Path]) -> None:
+    def without_libyaml(target: Path) -> None:
+        miniature_install(target)
+        (target / "yaml" / "_yaml.cpython-313-x86_64-linux-gnu.so").unlink()
+
+    with pytest.raises(
+        LocalBundlingError, match=r"cannot prune 'yaml/_yaml\.\*\.so': nothing matches .*PRUNED_PATHS"
+    ):
+        bundle(without_libyaml)
 
 
 def test_bundle_above_the_size_limit_fails_naming_its_largest_parts(bundle: Callable[..., Path]) -> None:
@@ -323,8 +358,12 @@ def test_the_bundle_hash_follows_what_the_bundle_is_built_from_and_nothing_else(
     (source / "agent_api" / "app.py").write_text("app = 1\n")
     other_source = asset_hash()
 
+    (source / "team_tools").mkdir()
+    (source / "team_tools" / "mine.py").write_text("# a team tool\n")
+    with_team_tool = asset_hash()
+
     assert unchanged == first
-    assert len({first, other_platform, other_models, other_source}) == 4
+    assert len({first, other_platform, other_models, other_source, with_team_tool}) == 5
 
 
 def test_cdk_fails_with_the_pip_error_instead_of_trying_docker(
@@ -399,12 +438,14 @@ def test_both_architectures_bundle_the_same_modules(lambda_bundle: Callable[[str
 
 
 def _pruned_modules() -> set[str]:
-    """Top-level module names of the pruned distributions (read from this environment's same versions)."""
-    return {
+    """Dotted names of what is pruned: the pruned distributions' top-level modules (read from this
+    environment's same versions) and the modules of the pruned paths."""
+    top_level = {
         module
         for module, distributions in metadata.packages_distributions().items()
         if any(canonical(name) in PRUNED_DISTRIBUTIONS for name in distributions)
     }
+    return top_level | {pattern.split(".")[0].replace("/", ".") for pattern in PRUNED_PATHS}
 
 
 def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
@@ -435,7 +476,7 @@ def _unguarded_importers(bundle: Path, modules: set[str]) -> dict[str, set[str]]
                 names = [node.module]
             else:
                 continue
-            hits = {name.split(".")[0] for name in names} & modules
+            hits = {module for name in names for module in modules if f"{name}.".startswith(f"{module}.")}
             if hits and not _guarded(node, parents):
                 found.setdefault(path.relative_to(bundle).as_posix(), set()).update(hits)
     return found
@@ -455,10 +496,10 @@ def test_only_unreachable_modules_import_a_pruned_distribution(lambda_bundle: Ca
     } == set(UNREACHABLE_IMPORTERS)
 
 
-def test_pruned_distributions_are_required_only_by_each_other_or_by_strands_for_mcp() -> None:
+def test_pruned_distributions_are_required_only_by_dependents_that_never_import_them() -> None:
     required_by = lock_dependents(LAMBDA_LOCK)
     outside = {name: sorted(required_by[name] - set(PRUNED_DISTRIBUTIONS)) for name in PRUNED_DISTRIBUTIONS}
-    assert outside == {name: (["strands-agents"] if name == "mcp" else []) for name in PRUNED_DISTRIBUTIONS}
+    assert outside == PRUNED_DEPENDENTS
 
 
 # --- the x86_64 bundle on the function's Python, with nothing but the standard library beside it -----
@@ -471,6 +512,8 @@ for name in sys.argv[1:]:
         importlib.import_module(name)
     except BaseException as error:
         report["failed"][name] = repr(error)
+import yaml
+report["yaml"] = [yaml.__with_libyaml__, yaml.safe_load("a: [1, 2]")]
 import boto3
 session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 report["services"] = session.get_available_services()
@@ -496,7 +539,18 @@ def probe(lambda_bundle: Callable[[str], Path], lambda_python: str) -> dict[str,
     bundle = lambda_bundle("x86_64")
     # -S: no site-packages; -E: no PYTHON* variables; -B: leave no bytecode in the bundle.
     result = subprocess.run(
-        [lambda_python, "-S", "-E", "-B", "-c", PROBE, *_top_level_modules(bundle), "agent_api.app"],
+        [
+            lambda_python,
+            "-S",
+            "-E",
+            "-B",
+            "-c",
+            PROBE,
+            *_top_level_modules(bundle),
+            "agent_api.app",
+            "agent_api.tool_sources",
+            "team_tools.units",
+        ],
         cwd=bundle,
         capture_output=True,
         text=True,
@@ -526,8 +580,12 @@ def test_every_top_level_module_of_the_bundle_imports(probe: dict[str, Any]) -> 
     assert probe["failed"] == {}
 
 
+def test_yaml_parses_in_pure_python_without_its_pruned_accelerator(probe: dict[str, Any]) -> None:
+    assert probe["yaml"] == [False, {"a": [1, 2]}]
+
+
 def test_bundled_botocore_creates_a_client_for_each_called_service_and_knows_no_other(
     probe: dict[str, Any],
 ) -> None:
     assert probe["services"] == sorted(AWS_SERVICES)
-    assert probe["clients"] == ["S3", "SageMaker", "SageMakerRuntime"]
+    assert probe["clients"] == ["S3", "SageMaker", "SageMakerRuntime", "SecretsManager"]

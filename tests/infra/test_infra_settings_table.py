@@ -53,8 +53,9 @@ def test_each_keyed_row_has_the_type_of_its_schema_field() -> None:
         section = section_classes()[key.split(".", 1)[0]]
         annotation = typing.get_type_hints(section)[field.name]
         setting = field.metadata["setting"]
-        # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0.
-        accepted = (int, float) if annotation is float else annotation
+        # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0. A list's field
+        # is a Sequence.
+        accepted = (int, float) if annotation is float else typing.get_origin(annotation) or annotation
         assert isinstance(setting.default, accepted), (key, annotation, setting.default)
 
 
