@@ -170,8 +170,8 @@ def environment(**agent: Any) -> dict[str, Any]:
     [
         (
             {"mcp_servers": [{"name": "local", "url": "http://127.0.0.1:8765/mcp"}]},
-            f"{DEV} agent.mcp_servers[0].url: got 'http://127.0.0.1:8765/mcp': a loopback URL, which only the "
-            "local stack reaches; a deployed agent needs https",
+            f"{DEV} agent.mcp_servers[0].url: got 'http://127.0.0.1:8765/mcp': a loopback URL, which only "
+            "the local stack reaches; a deployed agent needs https",
         ),
         (
             {
@@ -200,8 +200,8 @@ def environment(**agent: Any) -> dict[str, Any]:
         ),
         (
             {"tools": "calculator,lookup_order"},
-            f"{DEV} agent.tools: got 'calculator,lookup_order'; allowed: comma-separated names of current_time, "
-            "calculator, get_weather, convert_units, or '' for none",
+            f"{DEV} agent.tools: got 'calculator,lookup_order'; allowed: comma-separated names of "
+            "current_time, calculator, get_weather, convert_units, or '' for none",
         ),
         (
             {"system_prompt": "x" * 3500},
