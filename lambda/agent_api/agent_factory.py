@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import boto3
 from botocore.config import Config
@@ -22,12 +22,14 @@ from strands.session.session_manager import SessionManager
 from strands.types.content import Messages
 from strands.types.tools import AgentTool
 
+from agent_api import contract
 from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS, TOOL_CATALOG
 from agent_api.python_tools import load_tools
 from agent_api.settings import Settings
 from agent_api.validation import ChatRequest
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.config import SageMakerConfig, validate_config
+from sagemaker_provider.text_tool_calls import TextToolCallSyntax
 from sagemaker_provider.transport import create_client
 
 if TYPE_CHECKING:
@@ -65,6 +67,11 @@ def model_config(settings: Settings, max_tokens: int, temperature: float) -> Sag
     config: SageMakerConfig = {
         "endpoint_name": settings.endpoint_name,
         "response_format": settings.response_format,
+        "text_tool_calls": (
+            False
+            if settings.text_tool_calls == contract.TEXT_TOOL_CALLS_OFF
+            else cast(TextToolCallSyntax, settings.text_tool_calls)
+        ),
         "params": {"max_tokens": max_tokens, "temperature": temperature},
     }
     if settings.inference_component_name is not None:

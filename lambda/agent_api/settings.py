@@ -66,6 +66,9 @@ class Settings:
     inference_component_name: str | None = None
     # The MCP servers whose tools the agent uses besides `tools` (agent_api.tool_sources).
     mcp_servers: tuple[McpServer, ...] = ()
+    # The tool-call syntax the provider reads from an answer's text (contract.TEXT_TOOL_CALL_SYNTAXES), or
+    # "false" for none.
+    text_tool_calls: str = contract.AGENT_TEXT_TOOL_CALLS.default
 
     @property
     def sessions_enabled(self) -> bool:
