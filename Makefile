@@ -99,9 +99,9 @@ test-e2e: setup setup-vllm setup-browser ## Only the end-to-end tests (real vLLM
 demo: setup setup-vllm ## Try it without AWS: tiny model on vLLM CPU, emulator, agent API; one tool-calling prompt; COLD=1 starts the model scaled to zero
 	$(VENV)/bin/python -m local.demo $(if $(COLD),--cold)
 
-local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL uses your own OpenAI-compatible server; COLD=S scales the model to zero, S seconds to wake
+local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL uses your own OpenAI-compatible server; COLD=S scales the model to zero, S seconds to wake; MCP="example NAME=URL ..." connects MCP servers
 	$(if $(BACKEND),,$(MAKE) setup-vllm)
-	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND)) $(if $(COLD),--cold $(COLD))
+	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND)) $(if $(COLD),--cold $(COLD)) $(foreach server,$(MCP),--mcp $(server))
 
 # PROMPT, SESSION and URL reach the recipe as environment variables (make exports command-line variables), so
 # no quote in a prompt can break the shell line. A loopback URL (the local stack: localhost, 127.x, [::1]) is

@@ -1,12 +1,14 @@
 """The whole stack on 127.0.0.1, without AWS: model server, SageMaker-runtime emulator, S3, agent API.
 
     tiny model ─► vLLM CPU (container/serve)  ◄─ /invocations ─  emulator  ◄─ boto3 ─  agent API (uvicorn)
-                                                                 moto S3   ◄─ boto3 ─┘    ▲
-                                                                                           └─ POST /chat
+                                              moto (S3, Secrets Manager)   ◄─ boto3 ─┘  │    ▲
+                                              MCP servers (--mcp)          ◄─ MCP ──────┘    └─ POST /chat
 
 The agent API runs as in Lambda (`lambda/run.sh`, uvicorn on `agent_api.app:app`) with its
-`AGENT_*` variables; botocore's standard `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` / `AWS_ENDPOINT_URL_S3`
-variables point it at the emulator and at moto's S3 server, with dummy credentials.
+`AGENT_*` variables; botocore's standard `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` / `AWS_ENDPOINT_URL_S3` /
+`AWS_ENDPOINT_URL_SECRETS_MANAGER` variables point it at the emulator and at moto's server, with dummy
+credentials. `--mcp NAME=URL` connects it to MCP servers on 127.0.0.1, `--mcp example` to the project's
+example server (local/tool_sources.py).
 
 `python -m local.stack` starts it and keeps it running until Ctrl-C; `--backend URL` serves an
 OpenAI-compatible server you already run instead of building the tiny model and starting vLLM. `--cold S`
@@ -16,6 +18,7 @@ it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as i
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -26,10 +29,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -38,6 +41,8 @@ from local.emulator import Emulator, Endpoint, Faults
 from local.emulator.options import add_fault_arguments, faults_from_arguments
 from local.server_process import ServerProcess
 from local.tiny_model import build
+from local.tool_sources import EXAMPLE as MCP_EXAMPLE
+from local.tool_sources import McpOption, local_mcp_servers, parse_mcp_option
 from local.vllm_server import VllmServer, VllmServerError, free_port
 from stacks.agent_api.lambda_contract import contract
 from stacks.inference.serving_contract import serving
@@ -53,6 +58,8 @@ DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_K
 AGENT_STARTUP_TIMEOUT: Final = 60.0
 AGENT_STOP_GRACE: Final = 10.0
 EXAMPLE_PROMPT: Final = "What is the weather in Paris?"
+# What makes the tiny model call the example MCP server's tool (local/tiny_model/script.py).
+FORECAST_PROMPT: Final = "What is the forecast for Paris?"
 # The agent API's default tools plus its opt-in demo `get_weather`, the tool the tiny model calls.
 LOCAL_TOOLS: Final = "current_time,calculator,get_weather"
 
@@ -73,7 +80,8 @@ class LocalDeployment:
     agent reads tool calls left in the text in the profile's syntax, as a deployment does. ``tools`` sets
     ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks ``get_weather``).
     ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
-    copy, a copy coming into service that long after the agent API asks for one.
+    copy, a copy coming into service that long after the agent API asks for one. ``mcp`` are the MCP servers
+    the agent uses (``mcp_servers`` once started: the example server's URL is known then).
     """
 
     def __init__(
@@ -87,6 +95,7 @@ class LocalDeployment:
         progress: Progress | None = None,
         cold_start_seconds: float | None = None,
         profile: str = serving.DEFAULT_PROFILE,
+        mcp: Sequence[McpOption] = (),
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
             raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
@@ -97,6 +106,11 @@ class LocalDeployment:
         self._emulator_port = emulator_port
         self._tools = tools
         self._profile = profile
+        names = [option.name for option in mcp]
+        if len(set(names)) != len(names):
+            raise ValueError(f"MCP server names must be unique, got {', '.join(names)}")
+        self._mcp = tuple(mcp)
+        self.mcp_servers: list[dict[str, Any]] = []
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
         self._workdir: Path | None = None
@@ -165,6 +179,7 @@ class LocalDeployment:
             )
         )
         self.s3_url = stack.enter_context(_moto_s3())
+        self.mcp_servers = stack.enter_context(local_mcp_servers(self._mcp, self._progress))
         self._progress(
             f"starting the agent API (lambda/run.sh, uvicorn) on the emulator at {self._emulator.url}"
         )
@@ -176,6 +191,7 @@ class LocalDeployment:
                 self._tools,
                 inference_component=component,
                 profile=self._profile,
+                mcp_servers=self.mcp_servers,
             ),
             log_file=self._workdir / "agent-api.log",
         )
@@ -212,6 +228,7 @@ def agent_environment(
     tools: str | None,
     inference_component: str | None = None,
     profile: str = serving.DEFAULT_PROFILE,
+    mcp_servers: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
 
@@ -240,6 +257,8 @@ def agent_environment(
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
             "AWS_ENDPOINT_URL_S3": s3_url,
+            # moto's one server answers every AWS service: the MCP servers' secrets are there.
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": s3_url,
             "AWS_EC2_METADATA_DISABLED": "true",
             contract.POWERTOOLS_SERVICE_NAME.variable: "agent-api-local",
             contract.POWERTOOLS_METRICS_NAMESPACE.variable: "LocalAgent",
@@ -248,6 +267,8 @@ def agent_environment(
     )
     if tools is not None:
         environment[contract.AGENT_TOOLS.variable] = tools
+    if mcp_servers:
+        environment[contract.AGENT_MCP_SERVERS.variable] = json.dumps(list(mcp_servers))
     if inference_component is not None:
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
@@ -311,13 +332,19 @@ def usage_text(stack: LocalDeployment) -> str:
             f"log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
             f"Model server         {stack.backend_url}",
-            f"S3 (moto)            {stack.s3_url}  (bucket {SESSIONS_BUCKET!r})",
+            f"AWS (moto)           {stack.s3_url}  (S3 bucket {SESSIONS_BUCKET!r}, Secrets Manager)",
+            *(f"MCP server {server['name']:<10}{server['url']}" for server in stack.mcp_servers),
             "",
             "Try it:",
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
             f"  PYTHONPATH=client .venv/bin/python -m agent_client --url {agent} --no-sign "
             f"{EXAMPLE_PROMPT!r}",
             f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key",
+            *(
+                [f"  The example MCP server's tool: ask {FORECAST_PROMPT!r}"]
+                if any(server["name"] == MCP_EXAMPLE for server in stack.mcp_servers)
+                else []
+            ),
             "",
             "Ctrl-C stops everything.",
         ]
@@ -358,6 +385,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="serve the model as an inference component scaled to zero, taking S seconds to wake",
     )
+    parser.add_argument(
+        "--mcp",
+        type=parse_mcp_option,
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="connect the agent API to an MCP server (repeatable); 'example' starts the project's example "
+        "server and connects it",
+    )
     add_fault_arguments(parser)
     return parser
 
@@ -375,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             tools=args.tools,
             progress=lambda message: print(f"· {message}", flush=True),
             cold_start_seconds=args.cold,
+            mcp=args.mcp,
         )
     except ValueError as error:
         parser.error(str(error))
