@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke doctor demo local ask bench bench-e2e bench-sessions clean
+.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke doctor demo local ask bench bench-e2e bench-sessions bench-mcp clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -139,6 +139,9 @@ bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM di
 
 bench-sessions: setup ## Session S3 requests per turn (turns 1, 10, 40), session time to first event, size limit
 	$(VENV)/bin/python benchmarks/session_bench.py
+
+bench-mcp: setup ## MCP tools: warm time-to-first-token cost, connecting to a server, the MCP client's import
+	$(VENV)/bin/python benchmarks/mcp_bench.py
 
 clean: ## Remove build output (keeps the virtualenvs)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
