@@ -65,7 +65,6 @@ class McpConnection:
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.tools: list[mcp_types.Tool] = []
-        self.skipped: list[str] = []
         self.failure: BaseException | None = None
         # A server answers 404 to a request naming a session it no longer knows (restarted, or the session
         # expired): the client must start a new one (MCP specification, Streamable HTTP, "Session
@@ -167,7 +166,7 @@ class McpConnection:
                     cache=None,
                 ) as client,
             ):
-                self.tools, self.skipped = await _listed_tools(client, self.server)
+                self.tools = await _listed_tools(client, self.server)
                 self._client = client
                 self._ready.set_result(None)
                 await self._closing.wait()
@@ -183,8 +182,8 @@ class McpConnection:
             self._client = None
 
 
-async def _listed_tools(client: Client, server: McpServer) -> tuple[list[mcp_types.Tool], list[str]]:
-    """Return the server's tools the allow-list keeps, and the names of those it leaves out."""
+async def _listed_tools(client: Client, server: McpServer) -> list[mcp_types.Tool]:
+    """Return the server's tools that its allow-list keeps (all of them without one)."""
     tools: list[mcp_types.Tool] = []
     cursor: str | None = None
     for _ in range(MAX_TOOL_PAGES):
@@ -194,11 +193,9 @@ async def _listed_tools(client: Client, server: McpServer) -> tuple[list[mcp_typ
         if cursor is None:
             break
     if server.tools is None:
-        return tools, []
+        return tools
     allowed = set(server.tools)
-    return [tool for tool in tools if tool.name in allowed], [
-        tool.name for tool in tools if tool.name not in allowed
-    ]
+    return [tool for tool in tools if tool.name in allowed]
 
 
 def describe(error: BaseException) -> str:
