@@ -2,7 +2,7 @@
 
 - `agent.tools` names tools whose files synth could read (lambda/agent_api/tool_catalog.py names problems);
 - a deployed `agent.mcp_servers` URL (and OAuth token URL) is https: a loopback URL reaches only the local
-  stack;
+  stack; a server's call timeout is shorter than the function's, which ends the whole turn;
 - the function's environment fits Lambda's 4 KB for all its variables together ("Lambda quotas",
   https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), which a long system prompt or many
   MCP servers could pass.
@@ -31,7 +31,15 @@ def check_tool_catalog(environment: str) -> None:
 def check_tool_sources(config: EnvironmentConfig) -> None:
     """Refuse what only the local stack can use (loopback URLs) and an environment too large for Lambda."""
     servers = mcp_servers.parse(config.agent.mcp_servers)
+    function_timeout = config.lambda_.timeout_seconds
     for index, server in enumerate(servers):
+        if server.timeout_seconds >= function_timeout:
+            raise ConfigError(
+                config.name,
+                f"agent.mcp_servers[{index}].timeout_seconds",
+                f"got {server.timeout_seconds:g}; allowed: less than lambda.timeout_seconds "
+                f"({function_timeout}), which ends the whole turn",
+            )
         urls = [("url", server.url)]
         if isinstance(server.auth, mcp_servers.OAuthClientCredentials):
             urls.append(("auth.token_url", server.auth.token_url))

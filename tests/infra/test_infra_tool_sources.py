@@ -224,3 +224,20 @@ def test_a_tool_file_synth_cannot_read_fails_synth_naming_it(monkeypatch: pytest
         ConfigError, match=r"^cdk.json environment 'dev': agent.tools: team_tools/orders.py:4: "
     ):
         parse_environment("dev", environment())
+
+
+def test_a_call_may_not_outlast_the_function() -> None:
+    slow = [{"name": "slow", "url": "https://slow.example/mcp", "timeout_seconds": 120}]
+    raw = {
+        "model": {"hf_model_id": "org/model"},
+        "lambda": {"timeout_seconds": 120},
+        "agent": {"mcp_servers": slow},
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_environment("dev", raw)
+    assert str(raised.value) == (
+        f"{DEV} agent.mcp_servers[0].timeout_seconds: got 120; allowed: less than lambda.timeout_seconds "
+        "(120), which ends the whole turn"
+    )
+    slow[0]["timeout_seconds"] = 119
+    assert parse_environment("dev", raw).agent.mcp_servers == slow
