@@ -463,3 +463,18 @@ def test_a_turn_stopped_during_a_call_leaves_the_connection_to_the_next_turn(
 
     assert named(events, "tool_result")[0]["content"] == "waited"
     assert len(logged(logs, "MCP server connected")) == 1
+
+
+def test_the_openai_door_carries_a_tool_sources_warning(harness: HarnessFactory) -> None:
+    app = harness([followup()], **servers(McpServer("example", f"http://127.0.0.1:{free_port()}/mcp")))
+    client = openai_client(str(app.client.base_url))
+
+    whole = client.chat.completions.create(model="agent", messages=[{"role": "user", "content": "Hi"}])
+
+    warning = {
+        "type": "warning",
+        "code": "tool_source_unavailable",
+        "message": "The MCP server 'example' is unavailable, so this answer is without its tools.",
+    }
+    assert whole.model_extra["agent_events"] == [warning]  # type: ignore[index]
+    assert whole.choices[0].message.content == AFTER_TOOL
