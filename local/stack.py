@@ -41,8 +41,7 @@ from local.emulator import Emulator, Endpoint, Faults
 from local.emulator.options import add_fault_arguments, faults_from_arguments
 from local.server_process import ServerProcess
 from local.tiny_model import build
-from local.tool_sources import EXAMPLE as MCP_EXAMPLE
-from local.tool_sources import McpOption, local_mcp_servers, parse_mcp_option
+from local.tool_sources import McpOption, add_mcp_argument, local_mcp_servers, unique, usage_lines
 from local.vllm_server import VllmServer, VllmServerError, free_port
 from stacks.agent_api.lambda_contract import contract
 from stacks.inference.serving_contract import serving
@@ -58,8 +57,6 @@ DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_K
 AGENT_STARTUP_TIMEOUT: Final = 60.0
 AGENT_STOP_GRACE: Final = 10.0
 EXAMPLE_PROMPT: Final = "What is the weather in Paris?"
-# What makes the tiny model call the example MCP server's tool (local/tiny_model/script.py).
-FORECAST_PROMPT: Final = "What is the forecast for Paris?"
 # The agent API's default tools plus its opt-in demo `get_weather`, the tool the tiny model calls.
 LOCAL_TOOLS: Final = "current_time,calculator,get_weather"
 
@@ -81,7 +78,9 @@ class LocalDeployment:
     ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks ``get_weather``).
     ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
     copy, a copy coming into service that long after the agent API asks for one. ``mcp`` are the MCP servers
-    the agent uses (``mcp_servers`` once started: the example server's URL is known then).
+    the agent uses (``mcp_servers`` once started: the example server's URL is known then). ``capture_content``
+    keeps prompts and answers in the turns' traces, which the agent API exports when the caller's environment
+    names an OTLP endpoint (``agent_environment``).
     """
 
     def __init__(
@@ -96,6 +95,7 @@ class LocalDeployment:
         cold_start_seconds: float | None = None,
         profile: str = serving.DEFAULT_PROFILE,
         mcp: Sequence[McpOption] = (),
+        capture_content: bool = False,
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
             raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
@@ -106,11 +106,9 @@ class LocalDeployment:
         self._emulator_port = emulator_port
         self._tools = tools
         self._profile = profile
-        names = [option.name for option in mcp]
-        if len(set(names)) != len(names):
-            raise ValueError(f"MCP server names must be unique, got {', '.join(names)}")
-        self._mcp = tuple(mcp)
+        self._mcp = unique(mcp)
         self.mcp_servers: list[dict[str, Any]] = []
+        self._capture_content = capture_content
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
         self._workdir: Path | None = None
@@ -135,6 +133,18 @@ class LocalDeployment:
     def agent_log(self) -> Path:
         """The agent API's log file (JSON lines); it is deleted when the stack stops."""
         return self._running_agent().log_file
+
+    @property
+    def traces(self) -> str:
+        """Where the agent API sends its traces, in words."""
+        environment = self._running_agent().environment
+        if environment.get(contract.AGENT_TRACES.variable) != contract.TRACES_OTLP:
+            return f"off (set {contract.OTEL_ENDPOINT_VARIABLE} to trace each turn)"
+        endpoint = environment.get(contract.OTEL_TRACES_ENDPOINT_VARIABLE) or environment.get(
+            contract.OTEL_ENDPOINT_VARIABLE
+        )
+        content = "kept" if self._capture_content else "removed"
+        return f"OTLP/HTTP to {endpoint} (prompts and answers {content})"
 
     def agent_log_tail(self, lines: int = 30) -> str:
         """Return the last lines of the agent API's log."""
@@ -192,6 +202,7 @@ class LocalDeployment:
                 inference_component=component,
                 profile=self._profile,
                 mcp_servers=self.mcp_servers,
+                capture_content=self._capture_content,
             ),
             log_file=self._workdir / "agent-api.log",
         )
@@ -229,6 +240,7 @@ def agent_environment(
     inference_component: str | None = None,
     profile: str = serving.DEFAULT_PROFILE,
     mcp_servers: Sequence[Mapping[str, Any]] = (),
+    capture_content: bool = False,
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
 
@@ -238,7 +250,8 @@ def agent_environment(
     pointed at the emulator too.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
-    AWS profile nor a stray setting can leak into the local stack.
+    AWS profile nor a stray setting can leak into the local stack. Its ``OTEL_*`` variables pass through:
+    when they name an OTLP endpoint, the turns are traced there (``trace_settings``).
     """
     environment = {
         key: value
@@ -269,10 +282,26 @@ def agent_environment(
         environment[contract.AGENT_TOOLS.variable] = tools
     if mcp_servers:
         environment[contract.AGENT_MCP_SERVERS.variable] = json.dumps(list(mcp_servers))
+    environment.update(trace_settings(environment, capture_content))
     if inference_component is not None:
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
     return environment
+
+
+def trace_settings(environment: Mapping[str, str], capture_content: bool) -> dict[str, str]:
+    """Return the trace settings: `otlp` if ``environment`` names an OTLP endpoint, else none (traces off).
+
+    The endpoint is named OpenTelemetry's way: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the base URL) or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (the full URL of traces).
+    """
+    endpoints = (contract.OTEL_ENDPOINT_VARIABLE, contract.OTEL_TRACES_ENDPOINT_VARIABLE)
+    if not any(environment.get(variable) for variable in endpoints):
+        return {}
+    return {
+        contract.AGENT_TRACES.variable: contract.TRACES_OTLP,
+        contract.AGENT_CAPTURE_CONTENT.variable: contract.AGENT_CAPTURE_CONTENT.kind.encode(capture_content),
+    }
 
 
 @contextlib.contextmanager
@@ -304,6 +333,7 @@ class AgentApiProcess(ServerProcess):
 
     def __init__(self, *, port: int, environment: dict[str, str], log_file: Path) -> None:
         self.port = port
+        self.environment = environment
         super().__init__(
             name="the agent API",
             argv=["/bin/sh", str(RUN_SCRIPT)],
@@ -325,6 +355,7 @@ def usage_text(stack: LocalDeployment) -> str:
     """Return the URLs of the running stack and commands to try it."""
     agent = stack.agent_url
     body = f'{{"prompt": "{EXAMPLE_PROMPT}"}}'
+    mcp_where, mcp_try = usage_lines(stack.mcp_servers)
     return "\n".join(
         [
             f"Chat page            {agent}/  (open it in a browser)",
@@ -333,18 +364,15 @@ def usage_text(stack: LocalDeployment) -> str:
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
             f"Model server         {stack.backend_url}",
             f"AWS (moto)           {stack.s3_url}  (S3 bucket {SESSIONS_BUCKET!r}, Secrets Manager)",
-            *(f"MCP server {server['name']:<10}{server['url']}" for server in stack.mcp_servers),
+            *mcp_where,
+            f"Traces               {stack.traces}",
             "",
             "Try it:",
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
             f"  PYTHONPATH=client .venv/bin/python -m agent_client --url {agent} --no-sign "
             f"{EXAMPLE_PROMPT!r}",
             f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key",
-            *(
-                [f"  The example MCP server's tool: ask {FORECAST_PROMPT!r}"]
-                if any(server["name"] == MCP_EXAMPLE for server in stack.mcp_servers)
-                else []
-            ),
+            *mcp_try,
             "",
             "Ctrl-C stops everything.",
         ]
@@ -385,14 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="serve the model as an inference component scaled to zero, taking S seconds to wake",
     )
+    add_mcp_argument(parser)
     parser.add_argument(
-        "--mcp",
-        type=parse_mcp_option,
-        action="append",
-        default=[],
-        metavar="NAME=URL",
-        help="connect the agent API to an MCP server (repeatable); 'example' starts the project's example "
-        "server and connects it",
+        "--capture-content",
+        action="store_true",
+        help="keep prompts and answers in the traces (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set)",
     )
     add_fault_arguments(parser)
     return parser
@@ -412,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=lambda message: print(f"· {message}", flush=True),
             cold_start_seconds=args.cold,
             mcp=args.mcp,
+            capture_content=args.capture_content,
         )
     except ValueError as error:
         parser.error(str(error))

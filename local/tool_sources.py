@@ -17,6 +17,8 @@ from local.mcp_example import TOOL_NAME, McpHttpServer, example_app
 from stacks.agent_api.lambda_contract import mcp_servers
 
 EXAMPLE: Final = "example"
+# What makes the tiny model call the example server's tool (local/tiny_model/script.py).
+FORECAST_PROMPT: Final = "What is the forecast for Paris?"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,34 @@ def parse_mcp_option(text: str) -> McpOption:
         problems = "; ".join(f"{problem.path.removeprefix('[0].')}: {problem.text}" for problem in found)
         raise argparse.ArgumentTypeError(f"{text!r}: {problems}")
     return McpOption(name, url)
+
+
+def add_mcp_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the repeatable `--mcp` option to the local stack's command line."""
+    parser.add_argument(
+        "--mcp",
+        type=parse_mcp_option,
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="connect the agent API to an MCP server (repeatable); 'example' starts the project's example "
+        "server and connects it",
+    )
+
+
+def unique(options: Sequence[McpOption]) -> tuple[McpOption, ...]:
+    """Return ``options``, refusing two servers of one name (ValueError)."""
+    names = [option.name for option in options]
+    if len(set(names)) != len(names):
+        raise ValueError(f"MCP server names must be unique, got {', '.join(names)}")
+    return tuple(options)
+
+
+def usage_lines(servers: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Return the local stack's usage lines about its MCP servers: where each is; how to try the example."""
+    where = [f"MCP server {server['name']:<10}{server['url']}" for server in servers]
+    example = any(server["name"] == EXAMPLE for server in servers)
+    return where, [f"  The example MCP server's tool: ask {FORECAST_PROMPT!r}"] if example else []
 
 
 @contextlib.contextmanager

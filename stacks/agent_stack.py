@@ -117,6 +117,7 @@ class SageMakerAgentStack(Stack):
             self,
             "AgentApi",
             agent=config.agent,
+            observability=config.observability,
             function_settings=config.lambda_,
             reserved_concurrency=config.function_concurrency,
             api_settings=config.api,
@@ -131,6 +132,7 @@ class SageMakerAgentStack(Stack):
         inference.grant_invoke(agent.function)
         inference.grant_wake(agent.function)
         monitoring.watch_agent(agent.function, agent.api, config.agent.metrics_namespace)
+        monitoring.watch_turns(config.agent.metrics_namespace)
         sources = [server["name"] for server in config.agent.mcp_servers]
         monitoring.dashboard.add_widgets(*tool_source_widgets(config.agent.metrics_namespace, sources))
 

@@ -186,9 +186,10 @@ class Renderer:
             self._end_line()
             usage = data.get("usage", {})
             session = f", session {data['session_id']}" if data.get("session_id") else ""
+            trace = f", trace {data['trace_id']}" if data.get("trace_id") else ""
             self.err.write(
                 f"[{data.get('stop_reason')}: {usage.get('input_tokens')} tokens in, "
-                f"{usage.get('output_tokens')} out{session}]\n"
+                f"{usage.get('output_tokens')} out{session}{trace}]\n"
             )
             return EXIT_OK
         elif event.name == "error":

@@ -17,7 +17,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from agent_api import contract
-from agent_api.contract import MODEL_WARMING_REFUSALS_METRIC, POWERTOOLS_SERVICE_NAME, SERVICE_NAME
+from agent_api.contract import (
+    CANCELLED_METRIC,
+    INPUT_TOKENS_METRIC,
+    MODEL_WARMING_REFUSALS_METRIC,
+    OUTPUT_TOKENS_METRIC,
+    POWERTOOLS_SERVICE_NAME,
+    SERVICE_NAME,
+    TOOL_CALLS_METRIC,
+)
 
 logger = Logger(service=os.environ.get(POWERTOOLS_SERVICE_NAME.variable) or SERVICE_NAME)
 
@@ -73,14 +81,14 @@ class RequestMetrics:
             elapsed_ms = (time.monotonic() - self._started) * 1000
             self._metrics.add_metric(name="TimeToFirstToken", unit=MetricUnit.Milliseconds, value=elapsed_ms)
 
-    def tool_call(self) -> None:
-        """Count one tool call."""
-        self._metrics.add_metric(name="ToolCalls", unit=MetricUnit.Count, value=1)
+    def answered(self, input_tokens: int, output_tokens: int, tool_calls: int) -> None:
+        """Record what an answered turn used: the tokens the model read and wrote, and its tool calls.
 
-    def usage(self, input_tokens: int, output_tokens: int) -> None:
-        """Record the tokens the model read and wrote for this request."""
-        self._metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=input_tokens)
-        self._metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=output_tokens)
+        One value each per turn (0 tool calls included), so a period's average is the average turn.
+        """
+        self._metrics.add_metric(name=INPUT_TOKENS_METRIC, unit=MetricUnit.Count, value=input_tokens)
+        self._metrics.add_metric(name=OUTPUT_TOKENS_METRIC, unit=MetricUnit.Count, value=output_tokens)
+        self._metrics.add_metric(name=TOOL_CALLS_METRIC, unit=MetricUnit.Count, value=tool_calls)
 
     def error(self) -> None:
         """Count one failed request (its code is in the log line)."""
@@ -92,7 +100,7 @@ class RequestMetrics:
 
     def cancelled(self) -> None:
         """Count one turn stopped because its client went away."""
-        self._metrics.add_metric(name="Cancelled", unit=MetricUnit.Count, value=1)
+        self._metrics.add_metric(name=CANCELLED_METRIC, unit=MetricUnit.Count, value=1)
 
     def flush(self) -> None:
         """Write the recorded metrics, if any: the request's document, then one per tool source it used."""

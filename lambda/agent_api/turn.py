@@ -26,6 +26,7 @@ from agent_api.agent_factory import AgentFactory
 from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, shorten
 from agent_api.observability import RequestMetrics, logger
 from agent_api.sessions import SessionLease
+from agent_api.tracing import current_request
 from agent_api.validation import TurnRequest
 from agent_api.warming import ModelState, WarmingService
 from sagemaker_provider.errors import ModelNotReadyError
@@ -200,9 +201,13 @@ class Turn:
             refusal = await self._services.warming.refuse(classify(exc, self._request_id))
             raise ReplyError(refusal) from exc
         waiting = self._services.warming.wait()
-        async with contextlib.aclosing(waiting):
-            async for elapsed in waiting:
-                self._emit(STATUS, {"state": ModelState.WARMING.value, "elapsed_s": elapsed})
+        started = time.monotonic()
+        try:
+            async with contextlib.aclosing(waiting):
+                async for elapsed in waiting:
+                    self._emit(STATUS, {"state": ModelState.WARMING.value, "elapsed_s": elapsed})
+        finally:
+            current_request().note_model_wait(time.monotonic() - started)
 
     async def _source_tools(self) -> Sequence[AgentTool]:
         """Return the tool sources' tools for this turn, keeping a warning for each source it goes without."""
@@ -268,7 +273,6 @@ class Turn:
                 tool_use = block["toolUse"]
                 self._stats.tool_names[tool_use["toolUseId"]] = tool_use["name"]
                 self._stats.tool_calls += 1
-                self._metrics.tool_call()
                 self._emit(
                     TOOL_USE,
                     {"id": tool_use["toolUseId"], "name": tool_use["name"], "input": tool_use["input"]},
@@ -290,7 +294,7 @@ class Turn:
         self._send_warnings()
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
-        self._metrics.usage(input_tokens, output_tokens)
+        self._metrics.answered(input_tokens, output_tokens, self._stats.tool_calls)
         logger.info(
             "chat turn finished",
             extra={
@@ -307,6 +311,7 @@ class Turn:
                 "stop_reason": stop_reason,
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
                 "session_id": self._request.session_id,
+                "trace_id": current_request().trace_id,
             },
         )
 
@@ -327,6 +332,7 @@ class Turn:
     def _fail(self, exc: Exception) -> ErrorReply:
         error = classify(exc, self._request_id)
         self._metrics.error()
+        current_request().note_error(error.code, error.status >= 500)
         cause = root_cause(exc.__cause__ if isinstance(exc, ReplyError) and exc.__cause__ else exc)
         extra = {"code": error.code, "exception": type(cause).__name__}
         if error.code in {"internal_error", "session_error"}:

@@ -39,24 +39,42 @@ AWS_SERVICES = (
     "sagemaker-runtime",  # sagemaker_provider: InvokeEndpointWithResponseStream
     "s3",  # agent_api.sessions: the session store and its locks
     "sagemaker",  # agent_api.warming: describing and waking an inference component scaled to zero
-    "secretsmanager",  # agent_api.mcp_auth: the MCP servers' bearer tokens and client secrets
+    # agent_api.mcp_auth: the MCP servers' bearer tokens and client secrets; agent_api.trace_export: the
+    # headers of observability.otlp_headers_secret
+    "secretsmanager",
 )
 # Distributions the lock installs that no code path of the function imports. The MCP client (agent_api's
 # tool sources) needs mcp and what it imports (cryptography among them, 13 MiB, which mcp's server modules
 # load when its client package is imported), but not pyjwt (mcp's JWT client assertions: the agent
 # authenticates to a token endpoint with HTTP Basic) nor pycparser (cffi's C declaration parser, for building
-# bindings: cryptography loads only cffi's compiled backend). tests/infra/test_infra_bundling.py checks every
-# import of them left in the bundle.
-PRUNED_DISTRIBUTIONS = ("pyjwt", "pycparser")
-# Parts of kept distributions that no code path of the function loads (5 MiB), by path in the bundle:
+# bindings: cryptography loads only cffi's compiled backend). The trace exporter (agent_api.trace_export)
+# needs protobuf, not googleapis-common-protos (Google's API message types: OTLP's messages are in
+# opentelemetry-proto). tests/infra/test_infra_bundling.py checks every import of them left in the bundle.
+PRUNED_DISTRIBUTIONS = ("pyjwt", "pycparser", "googleapis-common-protos")
+# Powertools' utilities (aws_lambda_powertools.utilities.*) that neither its Logger nor its metrics import.
+_UNUSED_POWERTOOLS_UTILITIES = (
+    "auth_alpha", "batch", "circuit_breaker", "data_classes", "data_masking", "feature_flags", "idempotency",
+    "kafka", "parameters", "parser", "streaming", "validation",
+)  # fmt: skip
+# Parts of kept distributions that no code path of the function loads (7.4 MiB), by path in the bundle:
 PRUNED_PATHS = (
-    # Powertools' HTTP routing and its OpenAPI models: the function's app is Starlette (2.2 MiB).
+    # Powertools' HTTP routing and its OpenAPI models: the function's app is Starlette (2.2 MiB); and the
+    # utilities other than those its Logger and metrics import (jmespath_utils, typing, 1 MiB).
     "aws_lambda_powertools/event_handler",
+    *(f"aws_lambda_powertools/utilities/{name}" for name in _UNUSED_POWERTOOLS_UTILITIES),
     # libyaml's C accelerator, which PyYAML imports only if it can: Strands imports yaml (for its agent
     # skills, which the function does not load), and yaml runs in pure Python without it (2.7 MiB); and
     # `_yaml`, PyYAML's old top-level name of it, which without it only raises ModuleNotFoundError.
     "yaml/_yaml.*.so",
     "_yaml",
+    # charset_normalizer's modules compiled with mypyc, beside their Python sources, which load in their
+    # place: requests imports it to guess the text encoding of a response, which the exporter never asks for
+    # (0.4 MiB).
+    "charset_normalizer/*.so",
+    # boto3's resource models: the function makes clients, never `boto3.resource` (0.6 MiB).
+    "boto3/data",
+    # Pydantic's copy of its version 1 API, which nothing in the bundle defines models with (0.5 MiB).
+    "pydantic/v1",
 )
 # The bundle's budget (Lambda allows 250 MB unzipped): every MiB is unpacked and imported on a cold start.
 MAX_BUNDLE_BYTES = 45 * 1024 * 1024

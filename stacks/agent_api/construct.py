@@ -10,10 +10,12 @@ from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks import nag
@@ -21,7 +23,14 @@ from stacks.agent_api.bundling import bundled_code
 from stacks.agent_api.lambda_contract import contract, mcp_servers, setting_kinds
 from stacks.agent_api.sign_in import CognitoSignIn
 from stacks.agent_api.tool_sources import grant_tool_sources
-from stacks.config import AgentSettings, ApiSettings, LambdaSettings, split_urls, table_values
+from stacks.config import (
+    AgentSettings,
+    ApiSettings,
+    LambdaSettings,
+    ObservabilitySettings,
+    split_urls,
+    table_values,
+)
 from stacks.removal import removal_policy
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -41,6 +50,12 @@ _NO_STAGE_LOGS_REASON = (
     "Stage logs need the account's API Gateway CloudWatch Logs role, set once per account and region outside "
     "the environments; api.stage_logs turns them on once it is (docs/deploy.md)."
 )
+# What the function's role needs to send spans to CloudWatch's OTLP traces endpoint (`observability.traces:
+# cloudwatch`): the IAM actions of X-Ray's span ingestion (the Service Authorization Reference's "Actions
+# defined by AWS X-Ray" lists PutSpans and PutSpansForIndexing beside PutTraceSegments, which the managed
+# AWSXrayWriteOnlyAccess policy CloudWatch's "Exporting collector-less traces" page names grants). None of
+# them has resource-level permissions.
+XRAY_SPAN_ACTIONS = ("xray:PutTraceSegments", "xray:PutSpans", "xray:PutSpansForIndexing")
 _ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 _WEB_ADAPTER_LAYERS = {"arm64": "LambdaAdapterLayerArm64", "x86_64": "LambdaAdapterLayerX86"}
 
@@ -58,12 +73,14 @@ def agent_environment(
     text_tool_calls: str,
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
+    *,
+    observability: ObservabilitySettings | None = None,
 ) -> dict[str, str]:
     """Return the function's environment: every row of the settings table explicitly, then the Web Adapter's.
 
-    The rows with a ``cdk.json`` key take the environment's value (``table_values``); the stack sets the
-    others here. ``sign_in`` is the environment's Cognito sign-in (``api.auth: cognito``); without it callers
-    use IAM.
+    The rows with a ``cdk.json`` key take the environment's value (``table_values`` of the ``agent`` and
+    ``observability`` sections; the latter's defaults when None); the stack sets the others here.
+    ``sign_in`` is the environment's Cognito sign-in (``api.auth: cognito``); without it callers use IAM.
     """
     derived = {
         contract.AGENT_ENDPOINT_NAME: endpoint_name,
@@ -76,7 +93,14 @@ def agent_environment(
         contract.POWERTOOLS_SERVICE_NAME: contract.SERVICE_NAME,
     }
     return {
-        **setting_kinds.environment(contract.SETTINGS, {**table_values(agent), **derived}),
+        **setting_kinds.environment(
+            contract.SETTINGS,
+            {
+                **table_values(agent),
+                **table_values(observability or ObservabilitySettings()),
+                **derived,
+            },
+        ),
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
         "AWS_LWA_PORT": WEB_ADAPTER_PORT,
@@ -136,6 +160,7 @@ class AgentApi(Construct):
         construct_id: str,
         *,
         agent: AgentSettings,
+        observability: ObservabilitySettings,
         function_settings: LambdaSettings,
         reserved_concurrency: int,
         api_settings: ApiSettings,
@@ -221,6 +246,7 @@ class AgentApi(Construct):
                 text_tool_calls,
                 self.sessions.bucket_name,
                 self.sign_in,
+                observability=observability,
             ),
             environment_encryption=key,
             log_group=function_logs,
@@ -254,14 +280,31 @@ class AgentApi(Construct):
                 "Sessions are objects with ids chosen per conversation, all in this bucket.",
             ),
             nag.wildcard_resources(
-                ["*"], "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions."
+                ["*"],
+                "X-Ray's write actions (PutTraceSegments, PutTelemetryRecords; PutSpans, PutSpansForIndexing "
+                "of the OTLP traces endpoint) have no resource-level permissions.",
             ),
         )
+        self._grant_traces(observability)
 
         self.chat_url = self._chat_route(agent)
         self.openai_base_url = self._openai_routes()
         self._model_state_routes()
         self._page_routes()
+
+    def _grant_traces(self, observability: ObservabilitySettings) -> None:
+        """Let the function send its traces: to X-Ray's OTLP endpoint, or with the headers in their secret.
+
+        Exactly the configured secret (its name, with the six characters Secrets Manager appends).
+        """
+        if observability.traces == contract.TRACES_CLOUDWATCH:
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(actions=list(XRAY_SPAN_ACTIONS), resources=["*"])
+            )
+        if observability.traces == contract.TRACES_OTLP and observability.otlp_headers_secret is not None:
+            secretsmanager.Secret.from_secret_name_v2(
+                self, "OtlpHeaders", observability.otlp_headers_secret
+            ).grant_read(self.function)
 
     @property
     def page_url(self) -> str:

@@ -21,6 +21,7 @@ from stacks.config.schema import (
     LambdaSettings,
     ModelSettings,
     MonitoringSettings,
+    ObservabilitySettings,
 )
 from stacks.config.tool_sources import check_tool_catalog
 
@@ -37,6 +38,7 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "lambda": ("lambda_", LambdaSettings),
     "api": ("api", ApiSettings),
     "monitoring": ("monitoring", MonitoringSettings),
+    "observability": ("observability", ObservabilitySettings),
 }
 _T = TypeVar("_T")
 

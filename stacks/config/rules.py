@@ -90,6 +90,16 @@ def check_cross_field_rules(config: EnvironmentConfig) -> None:
     if endpoint.inference_component:
         _check_inference_component_rules(config)
     check_tool_sources(config)
+    _check_trace_rules(config)
+
+
+def _check_trace_rules(config: EnvironmentConfig) -> None:
+    """Apply the agent API's own rule on the trace settings (the function applies it at start too)."""
+    observability = config.observability
+    for problem in contract.trace_problems(
+        observability.traces, observability.otlp_endpoint is not None, "observability.otlp_endpoint"
+    ):
+        raise ConfigError(config.name, "observability.traces", problem)
 
 
 def _check_alarm_destination(config: EnvironmentConfig) -> None:

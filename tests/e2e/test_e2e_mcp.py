@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from local.mcp_example import McpHttpServer, example_app
-from local.stack import FORECAST_PROMPT, LocalDeployment, agent_environment, build_parser, usage_text
+from local.stack import LocalDeployment, agent_environment, build_parser, usage_text
 from local.tiny_model.script import FORECAST_ARGUMENTS, FORECAST_TOOL, TOOL_RESULT_TEXT
-from local.tool_sources import McpOption, parse_mcp_option
+from local.tool_sources import FORECAST_PROMPT, McpOption, parse_mcp_option
 from tests.e2e.sse_chat import chat
 from tests.support.openai_sdk import openai_client
 from tests.support.recordings import fixture_parts, tool_call_parts

@@ -40,18 +40,32 @@ ARCHITECTURES = ("arm64", "x86_64")
 # with the reason no code path of the function reaches it (nor the modules importing them in turn). Any other
 # module importing one fails the test.
 UNREACHABLE_IMPORTERS = {
-    "aws_lambda_powertools/utilities/auth_alpha/": "Powertools' JWT verifier, not used by the function",
     "aws_lambda_powertools/shared/functions.py": "pydantic_to_dict, for Powertools' event-logging "
     "decorators, which the function does not use",
     "mcp/client/auth/extensions/client_credentials.py": "mcp's OAuth providers: the agent's OAuth client is "
     "its own (agent_api.mcp_auth), authenticating with HTTP Basic, no JWT",
     "cffi/cparser.py": "cffi's C declaration parser, for building bindings; cryptography loads only cffi's "
     "compiled backend",
+    "pydantic/_internal/_generate_schema.py": "imports pydantic.v1 only for a type with a version 1 "
+    "`__get_validators__` and no version 2 schema, which no package in the bundle defines",
     "yaml/cyaml.py": "imported by yaml only under an ImportError guard: without libyaml it parses in pure "
     "Python",
 }
 # The pruned distributions' dependents, each of which never imports it on a path the function takes.
-PRUNED_DEPENDENTS = {"pyjwt": ["mcp"], "pycparser": ["cffi"]}
+PRUNED_DEPENDENTS = {
+    "pyjwt": ["mcp"],
+    "pycparser": ["cffi"],
+    "googleapis-common-protos": ["opentelemetry-exporter-otlp-proto-http"],
+}
+# Files of the miniature install beside its pruned paths, which bundling keeps.
+KEPT_BESIDE_PRUNED_PATHS = (
+    "aws_lambda_powertools/logging.py",
+    "aws_lambda_powertools/utilities/jmespath_utils/__init__.py",
+    "yaml/__init__.py",
+    "charset_normalizer/md.py",
+    "boto3/session.py",
+    "pydantic/main.py",
+)
 
 
 # --- bundling with pip replaced by a miniature install ---------------------------------------------
@@ -100,14 +114,18 @@ def miniature_install(target: Path, *, services: tuple[str, ...] = (*AWS_SERVICE
     _install_distribution(target, "kept-package", script=True)
     for name in PRUNED_DISTRIBUTIONS:
         _install_distribution(target, name, script=True)
-    (target / "aws_lambda_powertools" / "event_handler").mkdir(parents=True)
-    (target / "aws_lambda_powertools" / "event_handler" / "__init__.py").write_text("")
-    (target / "aws_lambda_powertools" / "logging.py").write_text("")
-    (target / "yaml").mkdir()
-    (target / "yaml" / "_yaml.cpython-313-x86_64-linux-gnu.so").write_bytes(b"\0")
-    (target / "yaml" / "__init__.py").write_text("")
-    (target / "_yaml").mkdir()
-    (target / "_yaml" / "__init__.py").write_text("")
+    # Each pruned path: a compiled module for a glob, a package for a directory; and what stays beside them.
+    for pattern in PRUNED_PATHS:
+        path = target / pattern.replace("*", "cpython-313-x86_64-linux-gnu")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".so":
+            path.write_bytes(b"\0")
+        else:
+            path.mkdir()
+            (path / "__init__.py").write_text("")
+    for kept in KEPT_BESIDE_PRUNED_PATHS:
+        (target / kept).parent.mkdir(parents=True, exist_ok=True)
+        (target / kept).write_text("")
 
 
 PipRun = Callable[[Path], None]
@@ -227,9 +245,12 @@ def test_bundle_fails_when_a_distribution_to_prune_is_not_installed(bundle: Call
 
 def test_bundle_removes_the_pruned_paths_of_kept_distributions(bundle: Callable[..., Path]) -> None:
     files = _files(bundle())
-    assert {"aws_lambda_powertools/logging.py", "yaml/__init__.py"} <= files
+    assert files >= set(KEPT_BESIDE_PRUNED_PATHS)
     assert not {name for name in files if name.startswith("aws_lambda_powertools/event_handler/")}
-    assert not {name for name in files if name.startswith(("yaml/_yaml", "_yaml/"))}
+    assert not {name for name in files if name.startswith("aws_lambda_powertools/utilities/parser/")}
+    pruned = ("yaml/_yaml", "_yaml/", "boto3/data/", "pydantic/v1/")
+    assert not {name for name in files if name.startswith(pruned)}
+    assert not {name for name in files if name.endswith(".so")}
 
 
 def test_bundle_fails_when_a_path_to_prune_is_not_there(bundle: Callable[..., Path]) -> None:
@@ -438,14 +459,21 @@ def test_both_architectures_bundle_the_same_modules(lambda_bundle: Callable[[str
 
 
 def _pruned_modules() -> set[str]:
-    """Dotted names of what is pruned: the pruned distributions' top-level modules (read from this
-    environment's same versions) and the modules of the pruned paths."""
-    top_level = {
-        module
-        for module, distributions in metadata.packages_distributions().items()
-        if any(canonical(name) in PRUNED_DISTRIBUTIONS for name in distributions)
-    }
-    return top_level | {pattern.split(".")[0].replace("/", ".") for pattern in PRUNED_PATHS}
+    """Dotted names of what is pruned: the pruned distributions' packages (read from this environment's same
+    versions; in a namespace package a kept distribution shares, like protobuf's `google`, their subpackages)
+    and the modules of the pruned paths."""
+    provided = metadata.packages_distributions()
+    modules = set()
+    for name in PRUNED_DISTRIBUTIONS:
+        for file in metadata.distribution(name).files or ():
+            parts = file.with_suffix("").parts
+            if file.suffix != ".py" or ".." in parts:
+                continue
+            shared = any(canonical(owner) not in PRUNED_DISTRIBUTIONS for owner in provided.get(parts[0], ()))
+            modules.add(".".join(parts[: 2 if shared else 1]))
+    # A glob prunes compiled modules whose Python twins stay and load in their place (charset_normalizer's).
+    paths = {pattern.split(".")[0].replace("/", ".") for pattern in PRUNED_PATHS}
+    return modules | {path for path in paths if "*" not in path}
 
 
 def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
@@ -514,6 +542,9 @@ for name in sys.argv[1:]:
         report["failed"][name] = repr(error)
 import yaml
 report["yaml"] = [yaml.__with_libyaml__, yaml.safe_load("a: [1, 2]")]
+import charset_normalizer, charset_normalizer.md
+best = charset_normalizer.from_bytes("héllo".encode()).best()
+report["charset_normalizer"] = [charset_normalizer.md.__file__.rsplit("/", 1)[-1], str(best)]
 import boto3
 session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 report["services"] = session.get_available_services()
@@ -582,6 +613,12 @@ def test_every_top_level_module_of_the_bundle_imports(probe: dict[str, Any]) -> 
 
 def test_yaml_parses_in_pure_python_without_its_pruned_accelerator(probe: dict[str, Any]) -> None:
     assert probe["yaml"] == [False, {"a": [1, 2]}]
+
+
+def test_charset_normalizer_runs_in_pure_python_without_its_pruned_compiled_modules(
+    probe: dict[str, Any],
+) -> None:
+    assert probe["charset_normalizer"] == ["md.py", "héllo"]
 
 
 def test_bundled_botocore_creates_a_client_for_each_called_service_and_knows_no_other(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -54,8 +55,10 @@ def test_each_keyed_row_has_the_type_of_its_schema_field() -> None:
         annotation = typing.get_type_hints(section)[field.name]
         setting = field.metadata["setting"]
         # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0. A list's field
-        # is a Sequence.
-        accepted = (int, float) if annotation is float else typing.get_origin(annotation) or annotation
+        # is a Sequence[...], checked as a Sequence; an optional one (str | None) as itself.
+        origin = typing.get_origin(annotation)
+        generic = origin is not None and origin is not types.UnionType
+        accepted = (int, float) if annotation is float else origin if generic else annotation
         assert isinstance(setting.default, accepted), (key, annotation, setting.default)
 
 
