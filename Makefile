@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke doctor demo local ask bench bench-e2e bench-sessions clean
+.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke doctor demo local ask bench bench-e2e bench-sessions bench-mcp clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,7 +83,7 @@ lint: setup ## ruff and mypy over the CDK app, ops tools, Lambda code and client
 	MYPYPATH=client $(VENV)/bin/mypy ops
 	$(VENV)/bin/mypy local
 	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_contract.py serve_settings.py serve_runner.py
-	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
+	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api -p team_tools
 	cd client && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p agent_client
 	$(WITH_NODE) eslint --max-warnings 0 lambda/agent_api/chat_page eslint.config.mjs
 
@@ -99,9 +99,9 @@ test-e2e: setup setup-vllm setup-browser ## Only the end-to-end tests (real vLLM
 demo: setup setup-vllm ## Try it without AWS: tiny model on vLLM CPU, emulator, agent API; one tool-calling prompt; COLD=1 starts the model scaled to zero
 	$(VENV)/bin/python -m local.demo $(if $(COLD),--cold)
 
-local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL uses your own OpenAI-compatible server; COLD=S scales the model to zero, S seconds to wake
+local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL uses your own OpenAI-compatible server; COLD=S scales the model to zero, S seconds to wake; MCP="example NAME=URL ..." connects MCP servers
 	$(if $(BACKEND),,$(MAKE) setup-vllm)
-	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND)) $(if $(COLD),--cold $(COLD))
+	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND)) $(if $(COLD),--cold $(COLD)) $(foreach server,$(MCP),--mcp $(server))
 
 # PROMPT, SESSION and URL reach the recipe as environment variables (make exports command-line variables), so
 # no quote in a prompt can break the shell line. A loopback URL (the local stack: localhost, 127.x, [::1]) is
@@ -140,6 +140,9 @@ bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM di
 
 bench-sessions: setup ## Session S3 requests per turn (turns 1, 10, 40), session time to first event, size limit
 	$(VENV)/bin/python benchmarks/session_bench.py
+
+bench-mcp: setup ## MCP tools: warm time-to-first-token cost, connecting to a server, the MCP client's import
+	$(VENV)/bin/python benchmarks/mcp_bench.py
 
 clean: ## Remove build output (keeps the virtualenvs)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

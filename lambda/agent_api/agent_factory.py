@@ -12,6 +12,7 @@ the rest of the time for the answer itself. Both, and the model timeouts, live i
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -20,11 +21,12 @@ from botocore.config import Config
 from strands import Agent, ModelRetryStrategy
 from strands.session.session_manager import SessionManager
 from strands.types.content import Messages
+from strands.types.tools import AgentTool
 
 from agent_api import contract
-from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
+from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS, TOOL_CATALOG
+from agent_api.python_tools import load_tools
 from agent_api.settings import Settings
-from agent_api.tools import TOOLS
 from agent_api.validation import TurnRequest
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.config import SageMakerConfig, validate_config
@@ -97,13 +99,21 @@ def create_runtime_client(boto_session: boto3.Session, region: str | None) -> Sa
 
 
 class AgentFactory:
-    """Makes one agent per request; holds what is shared between requests (the model client, settings)."""
+    """Makes one agent per request; holds what is shared between requests (the model client, settings).
+
+    Raises `agent_api.python_tools.ToolLoadError` when an enabled Python tool cannot be loaded.
+    """
 
     def __init__(self, settings: Settings, client: SageMakerRuntimeClient, retry_policy: RetryPolicy) -> None:
         self.settings = settings
         self._client = client
         self._retry_policy = retry_policy
-        self._tools = [TOOLS[name] for name in settings.tools]
+        self._tools = load_tools(settings.tools, TOOL_CATALOG)
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        """The names of the enabled Python tools, which every agent has."""
+        return tuple(tool.tool_name for tool in self._tools)
 
     def model(self, max_tokens: int, temperature: float) -> SageMakerModel:
         """Build the provider for one request, with the request's generation limits."""
@@ -119,11 +129,17 @@ class AgentFactory:
         async for _ in model.stream(DEMAND_PROMPT):
             pass
 
-    def agent(self, request: TurnRequest, session_manager: SessionManager | None) -> Agent:
+    def agent(
+        self,
+        request: TurnRequest,
+        session_manager: SessionManager | None,
+        extra_tools: Sequence[AgentTool] = (),
+    ) -> Agent:
         """Build a fresh agent; with a session manager it starts from the session's saved conversation.
 
         Without one it starts from the request's `history`; the request's `instructions` are added after
-        the deployment's system prompt, which always comes first.
+        the deployment's system prompt, which always comes first. `extra_tools` join the enabled Python
+        tools (the tool sources' for this turn, agent_api.tool_sources).
         """
         system_prompt = self.settings.system_prompt
         if request.instructions:
@@ -132,7 +148,7 @@ class AgentFactory:
             model=self.model(request.max_tokens, request.temperature),
             # A copy: the agent appends to its messages, and a turn that waited for the model builds another.
             messages=copy.deepcopy(request.history) or None,
-            tools=list(self._tools),
+            tools=[*self._tools, *extra_tools],
             system_prompt=system_prompt,
             session_manager=session_manager,
             retry_strategy=self._retry_policy.strategy(),

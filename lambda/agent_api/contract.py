@@ -11,9 +11,11 @@ of settings. So it imports nothing but the standard library and `setting_kinds`.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Final
 
-from .setting_kinds import Boolean, Choice, Integer, NameList, Number, Prose, Setting, Text
+from . import mcp_servers, tool_catalog
+from .setting_kinds import Boolean, Choice, Integer, Json, NameList, Number, Prose, Setting, Text
 
 # --- Values the settings and the requests share -------------------------------------------------------
 # SageMaker's naming rule for endpoints.
@@ -31,8 +33,10 @@ DEFAULT_SYSTEM_PROMPT: Final = (
 # cap of a request's `max_tokens` (agent_api.validation, and API Gateway's request model).
 MAX_TOKENS: Final = Integer(1, 1_000_000)
 TEMPERATURE: Final = Number(0.0, 2.0)
-# The tools lambda/agent_api/tools.py implements; `get_weather` is an opt-in demo tool for the local stack.
-TOOL_NAMES: Final = ("current_time", "calculator", "get_weather")
+# The Python tools there are: the built-ins of lambda/agent_api/tools.py (`get_weather` is an opt-in demo tool
+# for the local stack) and the team's own in lambda/team_tools/, found in their source (docs/tools.md).
+TOOL_CATALOG: Final = tool_catalog.discover(Path(__file__).resolve().parents[1])
+TOOL_NAMES: Final = TOOL_CATALOG.names
 # The tool-call syntaxes the provider reads from an answer's text (a test checks they are
 # sagemaker_provider.text_tool_calls.SYNTAXES), and `false` for none.
 TEXT_TOOL_CALL_SYNTAXES: Final = ("llama3_json", "hermes", "mistral")
@@ -53,6 +57,14 @@ TOOL_CALLS_METRIC: Final = "ToolCalls"
 CANCELLED_METRIC: Final = "Cancelled"
 # CloudWatch namespaces: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' (botocore's
 # PutMetricData model) nor with 'AWS/', which is reserved for AWS services (CloudWatch concepts page).
+# The metrics of each tool source (an MCP server), one document per source and turn, dimensioned by `service`
+# and TOOL_SOURCE_DIMENSION (the server's name): the stack's dashboard graphs them (docs/tools.md).
+TOOL_SOURCE_DIMENSION: Final = "tool_source"
+TOOL_SOURCE_CALLS_METRIC: Final = "ToolSourceCalls"
+TOOL_SOURCE_ERRORS_METRIC: Final = "ToolSourceErrors"
+TOOL_SOURCE_TIMEOUTS_METRIC: Final = "ToolSourceTimeouts"
+TOOL_SOURCE_LATENCY_METRIC: Final = "ToolSourceLatency"
+TOOL_SOURCE_UNAVAILABLE_METRIC: Final = "ToolSourceUnavailable"
 METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0-9._/#: -]{0,254}")
 METRICS_NAMESPACE_RULE: Final = (
     "a CloudWatch namespace: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' or 'AWS/'"
@@ -151,6 +163,13 @@ AGENT_TOOLS: Final = Setting(
     'enabled tools (section "Tools" below); empty = none',
     default="current_time,calculator",
     key="agent.tools",
+)
+AGENT_MCP_SERVERS: Final = Setting(
+    "AGENT_MCP_SERVERS",
+    Json(mcp_servers.problems, mcp_servers.SHAPE, mcp_servers.parse),
+    "MCP servers whose tools the agent uses besides `AGENT_TOOLS` (docs/tools.md); `[]` = none",
+    default=[],
+    key="agent.mcp_servers",
 )
 AGENT_SESSIONS_BUCKET: Final = Setting(
     "AGENT_SESSIONS_BUCKET",
@@ -298,6 +317,7 @@ SETTINGS: Final = (
     AGENT_MAX_TOKENS,
     AGENT_TEMPERATURE,
     AGENT_TOOLS,
+    AGENT_MCP_SERVERS,
     AGENT_SESSIONS_BUCKET,
     AGENT_MAX_PROMPT_CHARS,
     AGENT_STREAM_REASONING,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_api import contract
+from agent_api.mcp_servers import McpServer
 from agent_api.setting_kinds import read_settings
 
 
@@ -63,6 +64,8 @@ class Settings:
     cognito: CognitoSettings | None = None
     # The endpoint's inference component to invoke; None invokes the endpoint's own model.
     inference_component_name: str | None = None
+    # The MCP servers whose tools the agent uses besides `tools` (agent_api.tool_sources).
+    mcp_servers: tuple[McpServer, ...] = ()
     # The tool-call syntax the provider reads from an answer's text (contract.TEXT_TOOL_CALL_SYNTAXES), or
     # "false" for none.
     text_tool_calls: str = contract.AGENT_TEXT_TOOL_CALLS.default
@@ -88,6 +91,10 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values, errors = read_settings(contract.SETTINGS, env, contract.VARIABLE_PREFIX)
+        # A tool file that cannot be read for its tools is the tools' problem, whichever are enabled.
+        errors += [
+            f"{contract.AGENT_TOOLS.variable}: {problem}" for problem in contract.TOOL_CATALOG.problems
+        ]
         cognito = _cognito(values, errors)
         _check_traces(values, env, errors)
         if errors:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from strands import Agent
 from strands.types.exceptions import MaxTokensReachedException
+from strands.types.tools import AgentTool
 
 from agent_api.agent_factory import AgentFactory
 from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, shorten
@@ -34,6 +35,8 @@ from sagemaker_provider.messages import tool_result_text
 if TYPE_CHECKING:
     from strands.types.tools import ToolResult
 
+    from agent_api.tool_sources import ToolSources
+
 TOOL_RESULT_SUMMARY_CHARS = 500
 _LOGGED_DETAIL_CHARS = 500
 
@@ -44,6 +47,8 @@ TOOL_USE: Final = "tool_use"
 TOOL_RESULT: Final = "tool_result"
 STATUS: Final = "status"
 DONE: Final = "done"
+# Something the answer goes without, such as a tool source: `{"code", "message"}`, ahead of the first event.
+WARNING: Final = "warning"
 
 
 @dataclass(frozen=True)
@@ -60,12 +65,16 @@ TurnItem = TurnEvent | ErrorReply
 
 @dataclass(frozen=True)
 class TurnServices:
-    """What every turn of the process shares: the agents, the model's wake-up, the metrics, the settings."""
+    """What every turn of the process shares: the agents, the model's wake-up, the metrics, the settings.
+
+    `tool_sources` are the MCP servers, if any are configured.
+    """
 
     agents: AgentFactory
     warming: WarmingService
     metrics: Callable[[], RequestMetrics]
     stream_reasoning: bool
+    tool_sources: ToolSources | None = None
 
 
 @dataclass
@@ -101,6 +110,7 @@ class Turn:
         self._metrics = services.metrics()
         self._queue: asyncio.Queue[TurnItem | None] = asyncio.Queue()
         self._stats = _TurnStats()
+        self._warnings: list[dict[str, str]] = []
         self._started = time.monotonic()
         self._task: asyncio.Task[None] | None = None
 
@@ -153,14 +163,21 @@ class Turn:
         """Answer with a fresh agent; return it and its stop reason.
 
         A model found scaled to zero before anything was produced is `_model_at_zero`'s to handle: if that
-        returns, the model is awake and the turn is answered again from the start.
+        returns, the model is awake and the turn is answered again from the start. The tool sources' tools
+        join the agent's; a source the turn goes without is a warning, sent ahead of the first event (so a
+        turn that fails before producing anything still fails with its own status).
         """
+        tools = await self._source_tools()
         while True:
             # An agent on a session restores its conversation (read before the turn) as it is built: that
             # can take a large share of a second, so it is built in a worker thread. Without a session,
             # building takes about 0.1 ms, less than the two thread hand-offs cost on a busy machine (the time
             # to first token was 0.3-0.9 ms shorter, in-process against a replayed recording, load 8).
-            agent = self._build_agent() if self._lease is None else await asyncio.to_thread(self._build_agent)
+            agent = (
+                self._build_agent(tools)
+                if self._lease is None
+                else await asyncio.to_thread(self._build_agent, tools)
+            )
             try:
                 return agent, await self._answer(agent)
             except Exception as exc:
@@ -192,10 +209,19 @@ class Turn:
         finally:
             current_request().note_model_wait(time.monotonic() - started)
 
-    def _build_agent(self) -> Agent:
+    async def _source_tools(self) -> Sequence[AgentTool]:
+        """Return the tool sources' tools for this turn, keeping a warning for each source it goes without."""
+        sources = self._services.tool_sources
+        if sources is None:
+            return ()
+        turn_tools = await sources.for_turn(self._metrics)
+        self._warnings = turn_tools.warnings
+        return turn_tools.tools
+
+    def _build_agent(self, tools: Sequence[AgentTool]) -> Agent:
         """Build the turn's agent; with a session it starts from the conversation read with the lease."""
         session_manager = self._lease.session_manager() if self._lease is not None else None
-        return self._services.agents.agent(self._request, session_manager)
+        return self._services.agents.agent(self._request, session_manager, tools)
 
     async def _answer(self, agent: Agent) -> str:
         """Stream the agent's answer as events; return its stop reason."""
@@ -265,6 +291,7 @@ class Turn:
 
     def _done(self, agent: Agent, stop_reason: str) -> TurnEvent:
         """End an answered turn: its end line, its usage metrics, and the `done` event's payload."""
+        self._send_warnings()
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
         self._metrics.answered(input_tokens, output_tokens, self._stats.tool_calls)
@@ -317,8 +344,16 @@ class Turn:
         return error
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self._send_warnings()
         self._stats.events += 1
         self._queue.put_nowait(TurnEvent(name, data))
+
+    def _send_warnings(self) -> None:
+        """Send the turn's warnings (once), ahead of whatever it produces first."""
+        warnings, self._warnings = self._warnings, []
+        for warning in warnings:
+            self._stats.events += 1
+            self._queue.put_nowait(TurnEvent(WARNING, warning))
 
 
 def summarize_tool_result(result: ToolResult) -> str:

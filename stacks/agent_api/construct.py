@@ -20,8 +20,9 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.agent_api.bundling import bundled_code
-from stacks.agent_api.lambda_contract import contract, setting_kinds
+from stacks.agent_api.lambda_contract import contract, mcp_servers, setting_kinds
 from stacks.agent_api.sign_in import CognitoSignIn
+from stacks.agent_api.tool_sources import grant_tool_sources
 from stacks.config import (
     AgentSettings,
     ApiSettings,
@@ -256,6 +257,8 @@ class AgentApi(Construct):
         )
         self.sessions.grant_read_write(self.function)
         self.sessions.grant_delete(self.function)
+        # The MCP servers' secrets, keys and gateways, exactly those (stacks/agent_api/tool_sources.py).
+        grant_tool_sources(self.function, mcp_servers.parse(agent.mcp_servers))
         nag.acknowledge(
             self.function,
             nag.lambda_function(

@@ -18,9 +18,10 @@ CONTRACT_FILE = LAMBDA_PACKAGE_DIR / "contract.py"
 
 if TYPE_CHECKING:
     # mypy reads the real modules (pyproject's mypy_path has lambda/); at run time they load from their files.
-    from agent_api import contract, setting_kinds
+    from agent_api import contract, mcp_servers, setting_kinds
 else:
     contract = load_from_directory(LAMBDA_PACKAGE_DIR, "contract", "stacks.agent_api._lambda")
     setting_kinds = load_from_directory(LAMBDA_PACKAGE_DIR, "setting_kinds", "stacks.agent_api._lambda")
+    mcp_servers = load_from_directory(LAMBDA_PACKAGE_DIR, "mcp_servers", "stacks.agent_api._lambda")
 
-__all__ = ["contract", "setting_kinds"]
+__all__ = ["contract", "mcp_servers", "setting_kinds"]

@@ -15,6 +15,7 @@ from stacks.config.schema import (
     ApiSettings,
     ConfigError,
 )
+from stacks.config.tool_sources import check_tool_sources
 from stacks.inference.serving_contract import serving
 
 # The settings only one mode reads; setting one in the other mode is refused rather than ignored.
@@ -88,6 +89,7 @@ def check_cross_field_rules(config: EnvironmentConfig) -> None:
         )
     if endpoint.inference_component:
         _check_inference_component_rules(config)
+    check_tool_sources(config)
     _check_trace_rules(config)
 
 

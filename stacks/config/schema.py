@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -243,6 +243,7 @@ class AgentSettings:
     max_tokens: int = table_setting(contract.AGENT_MAX_TOKENS)
     temperature: float = table_setting(contract.AGENT_TEMPERATURE)
     tools: str = table_setting(contract.AGENT_TOOLS)
+    mcp_servers: Sequence[Any] = table_setting(contract.AGENT_MCP_SERVERS)
     max_prompt_chars: int = table_setting(contract.AGENT_MAX_PROMPT_CHARS)
     stream_reasoning: bool = table_setting(contract.AGENT_STREAM_REASONING)
     session_ttl_days: int = rule(

@@ -238,6 +238,7 @@ def test_every_row_is_read_from_its_variable() -> None:
         contract.AGENT_MAX_TOKENS: "99",
         contract.AGENT_TEMPERATURE: "1.5",
         contract.AGENT_TOOLS: "get_weather",
+        contract.AGENT_MCP_SERVERS: '[{"name": "docs", "url": "https://docs.example.com/mcp"}]',
         contract.AGENT_SESSIONS_BUCKET: "other-bucket",
         contract.AGENT_MAX_PROMPT_CHARS: "77",
         contract.AGENT_STREAM_REASONING: "false",

@@ -1,8 +1,9 @@
 """The Lambda bundle itself serves a turn: its run.sh on the Lambda's Python, only the stdlib beside it.
 
 The bundle is the x86_64 one `cdk synth` would upload (pruned botocore models and distributions included);
-the agent API it starts reaches real vLLM CPU through the SageMaker-runtime emulator and keeps its session
-in moto's S3, so a pruned file that any step needs fails here.
+the agent API it starts reaches real vLLM CPU through the SageMaker-runtime emulator, keeps its session in
+moto's S3 and calls the example MCP server with the bundled MCP client, so a pruned file that any step
+needs fails here.
 """
 
 import os
@@ -20,6 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from agent_api.page import assemble_page
 from local.emulator import Emulator, Endpoint
+from local.mcp_example import McpHttpServer, example_app
 from local.server_process import ServerProcess
 from local.stack import (
     AGENT_STARTUP_TIMEOUT,
@@ -31,7 +33,7 @@ from local.stack import (
     SESSIONS_BUCKET,
     agent_environment,
 )
-from local.tiny_model.script import CALLED_TOOL, TOOL_RESULT_TEXT
+from local.tiny_model.script import CALLED_TOOL, FORECAST_TOOL, TOOL_RESULT_TEXT
 from local.vllm_server import free_port
 from tests.e2e.sse_chat import chat
 
@@ -77,8 +79,11 @@ def bundled_agent(
         host, port = moto.get_host_and_port()
         s3_url = f"http://{host}:{port}"
         _s3(s3_url).create_bucket(Bucket=SESSIONS_BUCKET)
+        mcp = stack.enter_context(McpHttpServer(example_app))
         agent_port = free_port()
-        environment = agent_environment(emulator.url, s3_url, LOCAL_TOOLS)
+        environment = agent_environment(
+            emulator.url, s3_url, LOCAL_TOOLS, mcp_servers=[{"name": "example", "url": mcp.url}]
+        )
         environment["PATH"] = f"{workdir}{os.pathsep}{environment['PATH']}"
         environment["AWS_LWA_PORT"] = str(agent_port)
         agent_url = f"http://127.0.0.1:{agent_port}"
@@ -129,3 +134,16 @@ def test_bundled_agent_runs_a_tool_call_turn_and_keeps_the_session_in_s3(
     assert result.events[-1].name == "done"
     listing = _s3(s3_url).list_objects_v2(Bucket=SESSIONS_BUCKET)
     assert any(session_id in item["Key"] for item in listing.get("Contents", []))
+
+
+def test_bundled_agent_calls_an_mcp_server_with_the_bundled_mcp_client(
+    bundled_agent: tuple[str, str],
+) -> None:
+    agent_url, _ = bundled_agent
+
+    result = chat(agent_url, prompt="What is the forecast for Paris?")
+
+    [tool_result] = result.named("tool_result")
+    assert (tool_result.data["name"], tool_result.data["status"]) == (FORECAST_TOOL, "success")
+    assert tool_result.data["content"].startswith("day 1: sunny")
+    assert not result.named("warning")

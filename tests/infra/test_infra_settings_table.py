@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +54,11 @@ def test_each_keyed_row_has_the_type_of_its_schema_field() -> None:
         section = section_classes()[key.split(".", 1)[0]]
         annotation = typing.get_type_hints(section)[field.name]
         setting = field.metadata["setting"]
-        # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0.
-        accepted = (int, float) if annotation is float else annotation
+        # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0. A list's field
+        # is a Sequence[...], checked as a Sequence; an optional one (str | None) as itself.
+        origin = typing.get_origin(annotation)
+        generic = origin is not None and origin is not types.UnionType
+        accepted = (int, float) if annotation is float else origin if generic else annotation
         assert isinstance(setting.default, accepted), (key, annotation, setting.default)
 
 
