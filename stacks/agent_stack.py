@@ -115,6 +115,7 @@ class SageMakerAgentStack(Stack):
             self,
             "AgentApi",
             agent=config.agent,
+            endpoint=config.endpoint,
             function_settings=config.lambda_,
             api_settings=config.api,
             lambda_dir=PROJECT_ROOT / "lambda",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from .fallback_settings import FallbackKind
 from .setting_kinds import Boolean, Choice, Integer, NameList, Number, Prose, Setting, Text
 
 # --- Values the settings and the requests share -------------------------------------------------------
@@ -202,6 +203,30 @@ POWERTOOLS_LOG_LEVEL: Final = Setting(
     "POWERTOOLS_LOG_LEVEL", Choice(LOG_LEVELS), "log level", default="INFO", key="agent.log_level"
 )
 
+# The fallback model (issue 23; docs/agent-api.md, "A fallback model"); agent_api.fallback_settings holds
+# its shape.
+AGENT_FALLBACK: Final = Setting(
+    "AGENT_FALLBACK",
+    FallbackKind(
+        endpoint_name=AGENT_ENDPOINT_NAME.kind,
+        inference_component_name=AGENT_INFERENCE_COMPONENT_NAME.kind,
+        response_format=AGENT_RESPONSE_FORMAT.kind,
+        max_tokens=MAX_TOKENS,
+    ),
+    "the model that answers at once while the endpoint's own model has no copy in service (and, with "
+    "`AGENT_FALLBACK_ON_THROTTLE`, while it throttles): an Amazon Bedrock model or another SageMaker "
+    "endpoint (see [A fallback model](#a-fallback-model)); unset or empty = none",
+    key="endpoint.fallback",
+)
+AGENT_FALLBACK_ON_THROTTLE: Final = Setting(
+    "AGENT_FALLBACK_ON_THROTTLE",
+    Boolean(),
+    "the fallback also answers, at once, when the own model throttles (every copy busy) before it produced "
+    "anything, instead of the throttled call being retried; needs `AGENT_FALLBACK`",
+    default=False,
+    key="endpoint.fallback_on_throttle",
+)
+
 SETTINGS: Final = (
     AGENT_ENDPOINT_NAME,
     AGENT_INFERENCE_COMPONENT_NAME,
@@ -221,6 +246,9 @@ SETTINGS: Final = (
     POWERTOOLS_SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL,
+    # The fallback model (issue 23).
+    AGENT_FALLBACK,
+    AGENT_FALLBACK_ON_THROTTLE,
 )
 # An unknown variable with this prefix stops the app at start (a typo must not be ignored).
 VARIABLE_PREFIX: Final = "AGENT_"

@@ -18,9 +18,17 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.agent_api.bundling import bundled_code
+from stacks.agent_api.fallback_grant import grant_fallback
 from stacks.agent_api.lambda_contract import contract, setting_kinds
 from stacks.agent_api.sign_in import CognitoSignIn
-from stacks.config import AgentSettings, ApiSettings, LambdaSettings, split_urls, table_values
+from stacks.config import (
+    AgentSettings,
+    ApiSettings,
+    EndpointSettings,
+    LambdaSettings,
+    split_urls,
+    table_values,
+)
 from stacks.removal import removal_policy
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -56,12 +64,14 @@ def agent_environment(
     inference_component_name: str | None,
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
+    *,
+    endpoint: EndpointSettings,
 ) -> dict[str, str]:
     """Return the function's environment: every row of the settings table explicitly, then the Web Adapter's.
 
-    The rows with a ``cdk.json`` key take the environment's value (``table_values``); the stack sets the
-    others here. ``sign_in`` is the environment's Cognito sign-in (``api.auth: cognito``); without it callers
-    use IAM.
+    The rows with a ``cdk.json`` key take the environment's value (``table_values`` of the ``agent`` section,
+    and of the ``endpoint`` section's fallback keys); the stack sets the others here. ``sign_in`` is the
+    environment's Cognito sign-in (``api.auth: cognito``); without it callers use IAM.
     """
     derived = {
         contract.AGENT_ENDPOINT_NAME: endpoint_name,
@@ -73,7 +83,9 @@ def agent_environment(
         contract.POWERTOOLS_SERVICE_NAME: contract.SERVICE_NAME,
     }
     return {
-        **setting_kinds.environment(contract.SETTINGS, {**table_values(agent), **derived}),
+        **setting_kinds.environment(
+            contract.SETTINGS, {**table_values(agent), **table_values(endpoint), **derived}
+        ),
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
         "AWS_LWA_PORT": WEB_ADAPTER_PORT,
@@ -133,6 +145,7 @@ class AgentApi(Construct):
         construct_id: str,
         *,
         agent: AgentSettings,
+        endpoint: EndpointSettings,
         function_settings: LambdaSettings,
         api_settings: ApiSettings,
         lambda_dir: Path,
@@ -210,7 +223,12 @@ class AgentApi(Construct):
                 )
             ],
             environment=agent_environment(
-                agent, endpoint_name, inference_component_name, self.sessions.bucket_name, self.sign_in
+                agent,
+                endpoint_name,
+                inference_component_name,
+                self.sessions.bucket_name,
+                self.sign_in,
+                endpoint=endpoint,
             ),
             environment_encryption=key,
             log_group=function_logs,
@@ -218,6 +236,7 @@ class AgentApi(Construct):
         )
         self.sessions.grant_read_write(self.function)
         self.sessions.grant_delete(self.function)
+        grant_fallback(self.function, endpoint.fallback)
         nag.acknowledge(
             self.function,
             nag.lambda_function(

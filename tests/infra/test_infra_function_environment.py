@@ -107,6 +107,20 @@ EDGES: dict[str, list[Any]] = {
         " Agent",
         "",
     ],
+    # The fallback model (issue 23). A geographic profile needs the environment's Region, which neither side
+    # knows here; a fallback naming the environment's own endpoint only synth can tell.
+    "endpoint.fallback": [
+        {"bedrock_model_id": "anthropic.claude-haiku-4-5-20251001-v1:0"},
+        {"bedrock_model_id": "global.anthropic.claude-haiku-4-5-20251001-v1:0", "max_tokens": 512},
+        {"bedrock_model_id": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"},
+        {"bedrock_model_id": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0"},
+        {"endpoint_name": "small-model", "inference_component_name": "small-model-ic"},
+        {"endpoint_name": "small_model"},
+        {"endpoint_name": "small-model", "bedrock_model_id": "amazon.nova-micro-v1:0"},
+        "amazon.nova-micro-v1:0",
+        {},
+    ],
+    "endpoint.fallback_on_throttle": [True, False, 1, None],
 }
 KEYED = {setting.key: setting for setting in contract.SETTINGS if setting.key is not None}
 
@@ -152,7 +166,7 @@ def test_stream_reasoning_reaches_the_function(stream_reasoning: bool) -> None:
     config = parse_environment(
         "dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": stream_reasoning}}
     )
-    variables = agent_environment(config.agent, "endpoint", None, "bucket", None)
+    variables = agent_environment(config.agent, "endpoint", None, "bucket", None, endpoint=config.endpoint)
     variables[contract.AGENT_REGION.variable] = "us-east-1"  # a CloudFormation token at synth
     assert Settings.from_env(variables).stream_reasoning is stream_reasoning
 
