@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke demo local ask bench bench-e2e bench-sessions clean
+.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke doctor demo local ask bench bench-e2e bench-sessions clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -126,6 +126,10 @@ preflight: setup ## Check an account before `cdk deploy`: credentials, bootstrap
 smoke: setup ## After deploy: endpoint tool call, streamed /chat, time to first token [ENV=dev | URL=... ENDPOINT_URL=... ENDPOINT_NAME=...]
 	PYTHONPATH=lambda:client $(VENV)/bin/python -m ops.smoke $(if $(URL),--url $(URL) --endpoint-url $(ENDPOINT_URL) \
 		--endpoint-name $(or $(ENDPOINT_NAME),local-endpoint),--env $(or $(ENV),dev))
+
+# Read-only. Exit status 0 healthy (warnings allowed), 1 unhealthy or unknown, 2 when it cannot run.
+doctor: setup ## After deploy: is the environment healthy, and why (stack, endpoint, scaling, alarms, logs) [ENV=dev] [HOURS=24]
+	$(VENV)/bin/python -m ops.doctor --env $(or $(ENV),dev) $(if $(HOURS),--hours $(HOURS))
 
 bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel
 	$(VENV)/bin/python benchmarks/parser_bench.py

@@ -15,13 +15,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambda"))
 
 from sagemaker_provider import SageMakerModel  # noqa: E402
 from sagemaker_provider.formats import ModelRequest, ResponseParser, get_format  # noqa: E402
+from sagemaker_provider.text_tool_calls import TextToolCallSyntax  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 MESSAGES: Any = [{"role": "user", "content": [{"text": "Hi"}]}]
@@ -29,6 +30,13 @@ MESSAGES: Any = [{"role": "user", "content": [{"text": "Hi"}]}]
 TOOLS: Any = [{"name": "get_weather", "description": "Weather.", "inputSchema": {"json": {"type": "object"}}}]
 REPEAT = 300  # content chunks repeated: a long vLLM-like answer
 RUNS = 7
+# A held tool call: a coding agent writing a whole file through a tool, streamed a few characters a chunk.
+HELD_SIZES = (200_000, 800_000)  # characters of the call's arguments
+HELD_PIECE = 4  # characters per chunk: about one token
+HELD_RUNS = 3
+WRITE_FILE: Any = [
+    {"name": "write_file", "description": "Write a file.", "inputSchema": {"json": {"type": "object"}}}
+]
 
 
 def long_vllm_stream() -> list[bytes]:
@@ -164,6 +172,78 @@ def recorded_streams() -> list[tuple[str, list[bytes]]]:
     return out
 
 
+def sse_text(text: str) -> list[bytes]:
+    """``text`` as OpenAI chat chunks of ``HELD_PIECE`` characters, then a finish reason."""
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": text[i : i + HELD_PIECE]}}]}
+        for i in range(0, len(text), HELD_PIECE)
+    ]
+    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    return [b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks]
+
+
+def tgi_text(text: str) -> list[bytes]:
+    """``text`` as TGI native token events of ``HELD_PIECE`` characters, then the final event."""
+    pieces = [text[i : i + HELD_PIECE] for i in range(0, len(text), HELD_PIECE)]
+    events: list[dict[str, Any]] = [{"token": {"id": 1, "text": piece, "special": False}} for piece in pieces]
+    events.append({"token": {"id": 2, "text": "", "special": True}, "generated_text": text, "details": None})
+    return [b"data: " + json.dumps(event).encode() + b"\n\n" for event in events]
+
+
+def held_call_texts(size: int, syntax: str) -> tuple[str, str]:
+    """A call whose arguments hold ``size`` characters of code, and a plain answer of the same text."""
+    code = ("def double(x):\n    return x * 2  # <b>\n\n" * (size // 40 + 1))[:size]
+    call = json.dumps({"name": "write_file", "parameters": {"path": "a.py", "content": code}})
+    if syntax == "hermes":
+        call = f"<tool_call>{call}</tool_call>"
+    # The same characters, after text that makes them no call: what an answer of that size costs.
+    return call, "Here: " + call
+
+
+def parse_seconds(parts: list[bytes], format_name: str, request: ModelRequest) -> float:
+    """Best-of-HELD_RUNS CPU seconds to parse ``parts`` (the held text is emitted at the end)."""
+    samples = []
+    for _ in range(HELD_RUNS):
+        start = time.process_time()
+        parser = ResponseParser(get_format(format_name), request=request)
+        for part in parts:
+            parser.feed(part)
+        parser.finish()
+        samples.append(time.process_time() - start)
+    return min(samples)
+
+
+def held_call_report() -> None:
+    """Print held-call time / plain-text time, same size, same run: a constant ratio is linear time."""
+    print(
+        f"\nA held tool call vs plain text of the same size ({HELD_PIECE} characters a chunk, "
+        f"best of {HELD_RUNS} runs)"
+    )
+    # (label, format, the syntax the call is written in, the text_tool_calls setting, the encoding)
+    cases: list[tuple[str, str, str, TextToolCallSyntax | Literal[False], Any]] = [
+        ("openai-chat, llama3_json", "openai-chat", "llama3_json", "llama3_json", sse_text),
+        ("openai-chat, hermes", "openai-chat", "hermes", "hermes", sse_text),
+        # The native formats read calls in their chat template's syntax (Llama 3.1 JSON), whatever the setting
+        ("tgi native (chat template)", "tgi", "llama3_json", False, tgi_text),
+    ]
+    for label, format_name, syntax, setting, encode in cases:
+        request = ModelRequest(messages=MESSAGES, tool_specs=WRITE_FILE, text_tool_calls=setting)
+        held_times = []
+        for size in HELD_SIZES:
+            call, plain = held_call_texts(size, syntax)
+            held = parse_seconds(encode(call), format_name, request)
+            text = parse_seconds(encode(plain), format_name, request)
+            held_times.append(held)
+            print(
+                f"  {label:28s} {size // 1000:4d} kB: held call {held:6.2f} s, plain text {text:6.2f} s, "
+                f"ratio {held / text:5.2f}x"
+            )
+        growth = held_times[-1] / held_times[0]
+        print(
+            f"  {label:28s} held call, {HELD_SIZES[-1] // HELD_SIZES[0]}x the size: {growth:5.2f}x the time"
+        )
+
+
 def main() -> None:
     """Measure and print."""
     parts = long_vllm_stream()
@@ -187,9 +267,10 @@ def main() -> None:
     print(f"  ratio ours/built-in (stream vs stream) {model_us / builtin_us:8.3f}x   (target <= 0.1x)")
     print(f"  ratio ours/built-in (parser vs stream) {parser_us / builtin_us:8.3f}x")
 
-    tools = ModelRequest(messages=MESSAGES, tool_specs=TOOLS)
+    # "hermes" looks for its marker in every chunk: the most work a syntax does on plain text.
+    tools = ModelRequest(messages=MESSAGES, tool_specs=TOOLS, text_tool_calls="hermes")
     watching_us = cpu_per_chunk(lambda: ours_parser(parts, tools), chunks)
-    print("\nTool calls in the text: the same plain-text stream, tools offered (watching) vs not (as before)")
+    print("\nTool calls in the text: the same plain-text stream, watched (tools, hermes) vs not (no tools)")
     print(f"  parser only, no tools offered          {parser_us:8.2f} us")
     print(
         f"  parser only, tools offered             {watching_us:8.2f} us  = {watching_us / parser_us:5.2f}x, "
@@ -210,6 +291,8 @@ def main() -> None:
             continue
         builtin = cpu_per_chunk(builtin_run, len(stream_parts))
         print(f"  {name:34s} ours {ours:8.1f} us   built-in {builtin:8.1f} us   ratio {ours / builtin:6.3f}x")
+
+    held_call_report()
 
     package = import_time("import sagemaker_provider")
     formats = import_time("from sagemaker_provider.formats import ResponseParser")

@@ -282,6 +282,29 @@ PROFILES: Final = {
     # gpt-oss: harmony channels for both.
     "gpt_oss": Profile(EngineFlags("gpt-oss", "gpt-oss"), EngineFlags("openai", "openai_gptoss")),
 }
+#: The syntax each tool-call parser reads, as the agent's provider names it (its `text_tool_calls`,
+#: docs/provider.md): where a parser left a call in the text, the provider looks for that family's syntax
+#: only. A parser missing here (DeepSeek's tokens, gpt-oss's harmony channels) has no text form it reads.
+TEXT_TOOL_CALL_SYNTAXES: Final = {
+    "llama3": "llama3_json",
+    "llama3_json": "llama3_json",
+    "llama4_json": "llama3_json",
+    "qwen25": "hermes",
+    "hermes": "hermes",
+    "mistral": "mistral",
+}
+
+
+def text_tool_call_syntax(engine: str, profile: str, tool_call_parser: str | None = None) -> str | None:
+    """Return the tool-call syntax of the model family ``profile`` (or the parser named instead), or None.
+
+    ``tool_call_parser`` is a deployment's override of the profile's parser; ``none`` turns the server's
+    parser off without changing the family, so the profile's syntax stays the one to look for.
+    """
+    parser = tool_call_parser if tool_call_parser not in (None, NONE) else None
+    return TEXT_TOOL_CALL_SYNTAXES.get(parser or PROFILES[profile].flags(engine).tool_call_parser)
+
+
 DEFAULT_PROFILE: Final = "llama3"
 DEFAULT_MODEL_DIR: Final = "/opt/ml/model"
 DEVICES: Final = {"sglang": ("cuda", "cpu"), "vllm": ("cuda", "cpu")}

@@ -40,6 +40,7 @@ from local.server_process import ServerProcess
 from local.tiny_model import build
 from local.vllm_server import VllmServer, VllmServerError, free_port
 from stacks.agent_api.lambda_contract import contract
+from stacks.inference.serving_contract import serving
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 RUN_SCRIPT: Final = REPO_ROOT / "lambda" / "run.sh"
@@ -67,10 +68,12 @@ class LocalDeployment:
 
     Starts every part on entering, stops all of them (no process left) on leaving.
 
-    ``backend_url`` None builds the tiny model and starts vLLM CPU; otherwise the emulator forwards to
-    that URL. ``tools`` sets ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks
-    ``get_weather``). ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference
-    component with no copy, a copy coming into service that long after the agent API asks for one.
+    ``backend_url`` None builds the tiny model and starts vLLM CPU with the model ``profile`` (its tool-call
+    and reasoning parsers); otherwise the emulator forwards to that URL, a server run with that profile. The
+    agent reads tool calls left in the text in the profile's syntax, as a deployment does. ``tools`` sets
+    ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks ``get_weather``).
+    ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
+    copy, a copy coming into service that long after the agent API asks for one.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class LocalDeployment:
         tools: str | None = LOCAL_TOOLS,
         progress: Progress | None = None,
         cold_start_seconds: float | None = None,
+        profile: str = serving.DEFAULT_PROFILE,
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
             raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
@@ -92,6 +96,7 @@ class LocalDeployment:
         self._agent_port = agent_port
         self._emulator_port = emulator_port
         self._tools = tools
+        self._profile = profile
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
         self._workdir: Path | None = None
@@ -170,6 +175,7 @@ class LocalDeployment:
                 self.s3_url,
                 self._tools,
                 inference_component=component,
+                profile=self._profile,
             ),
             log_file=self._workdir / "agent-api.log",
         )
@@ -181,7 +187,7 @@ class LocalDeployment:
         self._progress("starting vLLM CPU through container/serve (about a minute on 2 cores)")
         started = time.monotonic()
         try:
-            server = self._exit_stack.enter_context(VllmServer(model_dir))
+            server = self._exit_stack.enter_context(VllmServer(model_dir, profile=self._profile))
         except VllmServerError as error:
             raise StackError(f"vLLM did not start: {error}") from error
         self._progress(f"vLLM ready at {server.base_url} after {time.monotonic() - started:.0f} s")
@@ -201,9 +207,15 @@ def _check_reachable(url: str) -> None:
 
 
 def agent_environment(
-    emulator_url: str, s3_url: str, tools: str | None, inference_component: str | None = None
+    emulator_url: str,
+    s3_url: str,
+    tools: str | None,
+    inference_component: str | None = None,
+    profile: str = serving.DEFAULT_PROFILE,
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
+
+    The agent reads tool calls left in an answer's text in the syntax of the model ``profile`` vLLM runs.
 
     With ``inference_component``, the agent API invokes (and wakes) that component, its `sagemaker` client
     pointed at the emulator too.
@@ -222,6 +234,8 @@ def agent_environment(
             contract.AGENT_ENDPOINT_NAME.variable: ENDPOINT_NAME,
             contract.AGENT_REGION.variable: REGION,
             contract.AGENT_SESSIONS_BUCKET.variable: SESSIONS_BUCKET,
+            contract.AGENT_TEXT_TOOL_CALLS.variable: serving.text_tool_call_syntax("vllm", profile)
+            or contract.TEXT_TOOL_CALLS_OFF,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,

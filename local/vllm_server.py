@@ -57,11 +57,12 @@ class VllmServer(Service):
         *,
         venv: str | Path = DEFAULT_VENV,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
-        reasoning_parser: str | None = None,
+        profile: str | None = None,
     ) -> None:
         self.model_dir = Path(model_dir).resolve()
-        self.reasoning_parser = reasoning_parser
-        """vLLM reasoning parser (`--reasoning-parser`), or None for the model profile's (none for llama3)."""
+        self.profile = profile
+        """The model profile (`SERVE_MODEL_PROFILE`: the engine's tool-call and reasoning parsers), or None
+        for the default (`llama3`)."""
         self.port = free_port() if port is None else port
         self.venv = Path(venv)
         self.startup_timeout = startup_timeout
@@ -151,8 +152,8 @@ class VllmServer(Service):
                 "HF_HUB_OFFLINE": "1",
             }
         )
-        if self.reasoning_parser is not None:
-            env[serving.SERVE_REASONING_PARSER] = self.reasoning_parser
+        if self.profile is not None:
+            env[serving.SERVE_MODEL_PROFILE] = self.profile
         return env
 
 

@@ -1,7 +1,9 @@
 """Check an account before ``cdk deploy``: ``python -m ops.preflight --env dev`` (``make preflight ENV=dev``).
 
-Each check reads only (STS, CloudFormation, Service Quotas, Secrets Manager, S3, API Gateway, IAM). A failed
-check prints what is wrong and the command that fixes it; any failure exits non-zero (a warning does not).
+Each check reads only (STS, CloudFormation, Service Quotas, Secrets Manager, S3, API Gateway, IAM, SNS,
+Lambda). A failed check prints what is wrong and the command that fixes it; any failure exits non-zero.
+A warning (alarms that reach no one, a caller role whose session names are free) prints its fix too,
+but does not fail the run.
 """
 
 from __future__ import annotations
@@ -41,6 +43,22 @@ class ApiGatewayAccount(Protocol):
         ...
 
 
+class SnsTopics(Protocol):
+    """The one SNS call preflight makes (GetTopicAttributes)."""
+
+    def get_topic_attributes(self, *, TopicArn: str) -> Any:
+        """Return the topic's attributes (``SubscriptionsConfirmed``, ``KmsMasterKeyId`` among them)."""
+        ...
+
+
+class LambdaAccount(Protocol):
+    """The one Lambda call preflight makes (GetAccountSettings)."""
+
+    def get_account_settings(self) -> Any:
+        """Return the account's Lambda limits (``AccountLimit.ConcurrentExecutions`` among them)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Clients:
     """The AWS clients preflight reads with, all in the target region."""
@@ -53,6 +71,8 @@ class Clients:
     s3: S3Client
     apigateway: ApiGatewayAccount
     iam: IamRoles
+    sns: SnsTopics
+    lambda_: LambdaAccount
 
 
 def _error_code(error: ClientError) -> str:
@@ -231,6 +251,80 @@ def check_api_logging(config: EnvironmentConfig, clients: Clients) -> Result:
     return Result(f"{name}: {role}")
 
 
+def check_alarm_subscribers(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the alarms reach someone: an address the stack subscribes, or an existing topic's subscribers."""
+    monitoring = config.monitoring
+    name = "alarm notifications"
+    choose = (
+        f"set monitoring.alarm_email (an address the stack subscribes to its alarm topic) or "
+        f"monitoring.alarm_topic_arn (an existing SNS topic) for environment {config.name} in cdk.json"
+    )
+    if monitoring.alarm_email is not None:
+        return Result(f"{name}: {monitoring.alarm_email}, once it confirms the e-mail AWS sends after deploy")
+    topic = monitoring.alarm_topic_arn
+    if topic is None:
+        return Result(name, "the alarms notify an SNS topic nobody is subscribed to", choose, warning=True)
+    name = f"{name}: SNS topic {topic}"
+    try:
+        attributes = clients.sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    except ClientError as error:
+        if _error_code(error) == "NotFound":
+            return Result(
+                name,
+                f"no such topic in {clients.region}",
+                f"aws sns create-topic --name {topic.rsplit(':', 1)[1]}, then subscribe to it (or {choose})",
+            )
+        raise
+    # CloudWatch publishes to an encrypted topic only with a customer managed key whose policy lets it
+    # ("Enable compatibility between event sources from AWS services and encrypted topics",
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services);
+    # the AWS managed key's policy cannot be changed.
+    if attributes.get("KmsMasterKeyId", "").endswith("alias/aws/sns"):
+        return Result(
+            name,
+            "the topic is encrypted with the AWS managed key alias/aws/sns, which CloudWatch cannot use",
+            f"aws sns set-topic-attributes --topic-arn {topic} --attribute-name KmsMasterKeyId "
+            "--attribute-value <a customer managed key that allows cloudwatch.amazonaws.com>",
+        )
+    confirmed = int(attributes.get("SubscriptionsConfirmed", "0"))
+    if confirmed == 0:
+        return Result(
+            name,
+            "the topic has no confirmed subscription: the alarms would reach no one",
+            f"aws sns subscribe --topic-arn {topic} --protocol email --notification-endpoint "
+            "you@example.com   # then confirm the e-mail",
+            warning=True,
+        )
+    return Result(f"{name}: {confirmed} confirmed subscription(s)")
+
+
+# Lambda leaves this much of an account's concurrency unreserved: "You can reserve concurrency for as many
+# functions as you like, as long as you leave at least 100 simultaneous executions unreserved" (botocore's
+# lambda model, PutFunctionConcurrency).
+LAMBDA_MIN_UNRESERVED = 100
+
+
+def check_function_concurrency(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the account's Lambda concurrency can hold the agent function's reservation."""
+    reserved = config.function_concurrency
+    name = f"Lambda concurrency for the agent function's {reserved} reserved executions"
+    limit = int(clients.lambda_.get_account_settings()["AccountLimit"]["ConcurrentExecutions"])
+    needed = reserved + LAMBDA_MIN_UNRESERVED
+    if limit < needed:
+        most = limit - LAMBDA_MIN_UNRESERVED
+        lower = f"   # or set lambda.reserved_concurrency to at most {most}" if most >= 1 else ""
+        return Result(
+            name,
+            f"the account's limit is {limit}; reserving {reserved} needs {needed} (Lambda keeps "
+            f"{LAMBDA_MIN_UNRESERVED} unreserved), so the deploy would fail",
+            "aws service-quotas request-service-quota-increase --service-code lambda --quota-code "
+            "$(aws service-quotas list-service-quotas --service-code lambda --query "
+            "\"Quotas[?QuotaName=='Concurrent executions'].QuotaCode\" --output text) "
+            f"--desired-value 1000 --region {clients.region}{lower}",
+        )
+    return Result(f"{name}: account limit {limit}")
+
+
 CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
     check_identity,
     check_bootstrap,
@@ -238,6 +332,8 @@ CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
     check_weights,
     check_base_images,
     check_api_logging,
+    check_alarm_subscribers,
+    check_function_concurrency,
 )
 
 
@@ -297,6 +393,8 @@ def make_clients(region: str | None) -> Clients:
         s3=session.client("s3"),
         apigateway=session.client("apigateway"),
         iam=session.client("iam"),
+        sns=session.client("sns"),
+        lambda_=session.client("lambda"),
     )
 
 

@@ -20,8 +20,8 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        """Whether the check passed."""
-        return self.problem is None or self.warning
+        """Whether the check found nothing wrong (a warning is not ok, but does not fail the run)."""
+        return self.problem is None
 
 
 def report(results: Iterable[Result], out: Callable[[str], object] = print) -> bool:
@@ -31,7 +31,7 @@ def report(results: Iterable[Result], out: Callable[[str], object] = print) -> b
         if result.problem is None:
             out(f"ok    {result.name}")
             continue
-        passed = passed and result.ok
+        passed = passed and result.warning
         out(f"{'WARN' if result.warning else 'FAIL'}  {result.name}: {result.problem}")
         if result.fix is not None:
             out(f"      fix: {result.fix}")

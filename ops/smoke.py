@@ -1,14 +1,15 @@
 """Check a deployed environment end to end: ``python -m ops.smoke --env dev`` (``make smoke ENV=dev``).
 
-1. The endpoint, invoked directly with a tool-offering request, answers with a tool call that the project's
-   provider (``lambda/sagemaker_provider``) parses.
-2. ``POST /chat`` (SigV4-signed, or with a Cognito access token where the environment uses ``api.auth:
+1. ``POST /chat`` (SigV4-signed, or with a Cognito access token where the environment uses ``api.auth:
    cognito``: ``--token`` or ``$COGNITO_ACCESS_TOKEN``, else one from the machine client's credentials;
    unsigned when the API is local) streams text in more than one event and ends with ``done``; the time to
-   the first text and the total time are printed.
+   the first text and the total time are printed. A model scaled to zero is woken by this request.
+2. The endpoint (its inference component, in that mode), invoked directly with a tool-offering request,
+   answers with a tool call that the project's provider (``lambda/sagemaker_provider``) parses.
 
-The endpoint and the chat URL come from the stack's outputs, or from ``--url``/``--endpoint-url`` for the
-local stack (``python -m local.stack`` prints both). Run with ``lambda`` and ``client`` on ``PYTHONPATH``.
+The endpoint, its component and the chat URL come from the stack's outputs, or from
+``--url``/``--endpoint-url`` for the local stack (``python -m local.stack`` prints both); a failure names the
+model's log group (the ``ModelLogGroup`` output). Run with ``lambda`` and ``client`` on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class Target:
     endpoint_url: str | None = None
     # Set for a Cognito environment: /chat then takes its access token instead of a SigV4 signature.
     machine_client: MachineClient | None = None
+    # Set in inference-component mode: invocations name the component, which logs to its own group.
+    inference_component_name: str | None = None
+    # Where the serving container logs (the stack's ModelLogGroup output).
+    log_group: str | None = None
 
     @property
     def signed(self) -> bool:
@@ -91,7 +96,12 @@ def target_from_stack(cloudformation: CloudFormationClient, stack_name: str, reg
         raise LookupError(f"stack {stack_name} has no {' or '.join(missing)} output (deployed?)")
     machine_client = MachineClient(*(str(outputs[key]) for key in cognito)) if cognito else None
     return Target(
-        str(outputs["EndpointName"]), str(outputs["ChatUrl"]), region, machine_client=machine_client
+        str(outputs["EndpointName"]),
+        str(outputs["ChatUrl"]),
+        region,
+        machine_client=machine_client,
+        inference_component_name=outputs.get("InferenceComponentName"),
+        log_group=outputs.get("ModelLogGroup"),
     )
 
 
@@ -138,8 +148,15 @@ def check_endpoint(target: Target, runtime: SageMakerRuntimeClient) -> Result:
     """Invoke the endpoint with the weather tool offered; the provider must parse a ``get_weather`` call."""
     from sagemaker_provider import SageMakerModel
 
-    name = f"endpoint {target.endpoint_name} answers a tool-offering request with a parsed tool call"
-    model = SageMakerModel(client=runtime, endpoint_name=target.endpoint_name, params={"max_tokens": 256})
+    component = target.inference_component_name
+    where = target.endpoint_name if component is None else f"{target.endpoint_name} (component {component})"
+    name = f"endpoint {where} answers a tool-offering request with a parsed tool call"
+    model = SageMakerModel(
+        client=runtime,
+        endpoint_name=target.endpoint_name,
+        inference_component_name=component,
+        params={"max_tokens": 256},
+    )
     started = time.monotonic()
     try:
         calls = asyncio.run(_tool_calls(model))
@@ -208,8 +225,9 @@ def check_chat(target: Target, events: Callable[[], Iterator[Any]]) -> Result:
 def _logs_hint(target: Target) -> str:
     if target.endpoint_url is not None:
         return "read the local stack's output (python -m local.stack)"
+    log_group = target.log_group or f"/aws/sagemaker/Endpoints/{target.endpoint_name}"
     return (
-        f"aws logs tail /aws/sagemaker/Endpoints/{target.endpoint_name} --since 30m --region {target.region}"
+        f"aws logs tail {log_group} --since 30m --region {target.region}"
         " (and the agent function's log group in the stack)"
     )
 
@@ -282,9 +300,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     runtime = session.client("sagemaker-runtime", endpoint_url=target.endpoint_url)
     print(f"Smoke test of {target.endpoint_name} and {target.chat_url}")
+    # /chat first: in an environment scaled to zero it wakes the model and waits for it, so the direct
+    # invocation after it finds a copy in service.
     results = (
-        check_endpoint(target, runtime),
         check_chat(target, lambda: chat_events(target, session, token)),
+        check_endpoint(target, runtime),
     )
     return 0 if report(results) else 1
 

@@ -13,7 +13,8 @@ from constructs import Construct
 from stacks.agent_api.construct import AgentApi
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.image_build.construct import ServingImage
-from stacks.inference.construct import ComponentSpec, InferenceEndpoint
+from stacks.inference.construct import InferenceEndpoint
+from stacks.inference.hosting import ComponentSpec
 from stacks.monitoring import Monitoring
 from stacks.removal import removal_policy
 
@@ -117,10 +118,12 @@ class SageMakerAgentStack(Stack):
             agent=config.agent,
             endpoint=config.endpoint,
             function_settings=config.lambda_,
+            reserved_concurrency=config.function_concurrency,
             api_settings=config.api,
             lambda_dir=PROJECT_ROOT / "lambda",
             endpoint_name=inference.endpoint.attr_endpoint_name,
             inference_component_name=config.inference_component_name,
+            text_tool_calls=config.text_tool_calls,
             key=key,
             log_retention=retention,
             retain=config.retain_data,
@@ -138,6 +141,12 @@ class SageMakerAgentStack(Stack):
         CfnOutput(self, "EndpointName", value=inference.endpoint.attr_endpoint_name)
         if config.inference_component_name is not None:
             CfnOutput(self, "InferenceComponentName", value=config.inference_component_name)
+        CfnOutput(
+            self,
+            "ModelLogGroup",
+            value=inference.model_log_group_name,
+            description="The serving container's log group (the component's, in inference-component mode)",
+        )
         CfnOutput(self, "RepositoryUri", value=image.repository.repository_uri)
         CfnOutput(self, "ImageUri", value=image.image_uri)
         if agent.sign_in is not None:

@@ -1,4 +1,8 @@
-"""Alarms to an encrypted SNS topic (endpoint, agent function, API) and an operations dashboard.
+"""Alarms (endpoint, agent function, API) to an SNS topic, and an operations dashboard.
+
+The topic is the stack's own, encrypted, with ``monitoring.alarm_email`` subscribed, or an existing topic
+named by ``monitoring.alarm_topic_arn`` (docs/deploy.md, "Alarms"); ``make preflight`` warns when the
+alarms would reach no one.
 
 The endpoint's alarms exist before the endpoint: its rollouts roll back when one of ``rollback_alarms``
 fires (``stacks/rollout.py``), so they watch the endpoint by the name it will have.
@@ -19,7 +23,7 @@ from constructs import Construct
 
 from stacks.agent_api.lambda_contract import contract
 from stacks.config import MonitoringSettings
-from stacks.inference.construct import VARIANT_NAME
+from stacks.inference.hosting import VARIANT_NAME
 
 _PERIOD = Duration.minutes(5)
 # SageMaker reports ModelLatency in microseconds, and instance metrics as percent summed over the GPUs.
@@ -40,7 +44,15 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
-        self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        self.topic = self._alarm_topic(settings, key)
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+
+    def _alarm_topic(self, settings: MonitoringSettings, key: kms.IKey) -> sns.ITopic:
+        """Return the topic alarms notify: the configured one, or the stack's own, encrypted with ``key``."""
+        if settings.alarm_topic_arn is not None:
+            return sns.Topic.from_topic_arn(self, "AlarmTopic", settings.alarm_topic_arn)
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         # CloudWatch must be able to use the topic's key to publish alarm notifications ("Enable compatibility
         # between event sources from AWS services and encrypted topics": https://docs.aws.amazon.com/sns/
         # latest/dg/sns-key-management.html#compatibility-with-aws-services), for this account's alarms only
@@ -62,9 +74,8 @@ class Monitoring(Construct):
             )
         )
         if settings.alarm_email is not None:
-            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
-        self.alarms: list[cloudwatch.Alarm] = []
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+            topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        return topic
 
     def _alarm(
         self,

@@ -51,7 +51,7 @@ def lambda_function(
     *,
     logs: str,
     vpc: str,
-    concurrency: str,
+    concurrency: str | None,
     dead_letter_queue: str,
     inline_policy: str,
     runtime: str | None = None,
@@ -59,14 +59,15 @@ def lambda_function(
     """Name the findings every function here raises, each with its reason for this function.
 
     ``logs``: why the AWS-managed basic execution role (CloudWatch Logs only) is enough; ``vpc``: why it
-    runs outside a VPC; ``concurrency``: why no reserved concurrency; ``dead_letter_queue``: why no DLQ;
+    runs outside a VPC; ``concurrency``: why no reserved concurrency (``None`` for a function that has
+    one); ``dead_letter_queue``: why no DLQ;
     ``inline_policy``: why CDK's inline grants; ``runtime``: why not the newest runtime, if it is not.
     """
     return {
         **managed_policy("service-role/AWSLambdaBasicExecutionRole", logs),
         **({"AwsSolutions-L1": runtime} if runtime is not None else {}),
         **compliance_rule("LambdaInsideVPC", vpc),
-        **compliance_rule("LambdaConcurrency", concurrency),
+        **(compliance_rule("LambdaConcurrency", concurrency) if concurrency is not None else {}),
         **compliance_rule("LambdaDLQ", dead_letter_queue),
         **compliance_rule("IAMNoInlinePolicy", inline_policy),
     }

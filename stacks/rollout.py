@@ -45,10 +45,22 @@ def rollout_timeout_seconds(endpoint: EndpointSettings) -> int:
 # --- Inference-component mode -----------------------------------------------------------------------------
 # A component's rolling update replaces a share of its copies per step; SageMaker requires the batch to be
 # "between 5% to 50% of the copy count of the inference component" (InferenceComponentRollingUpdatePolicy,
-# SageMaker API reference), so the largest allowed share is used. How SageMaker rounds 50% of one copy is
-# not documented; a step replaces at least one copy, as preflight counts (copy_batch).
+# SageMaker API reference), so the largest allowed share is used, and only where every step replaces at
+# least one copy: at two copies or more. A component that may run one copy, or none (scaled to zero), has
+# no such batch; it is updated without a deployment config, blue/green: SageMaker starts the new copies
+# beside the old ones, then removes the old ("Traditionally, SageMaker AI inference has supported the
+# blue/green deployment pattern for updating inference components", AWS Machine Learning Blog, "Enhance
+# deployment guardrails with inference component rolling updates", 2025-03-26).
 COPY_BATCH_PERCENT = 50
+# The fewest copies of which COPY_BATCH_PERCENT is at least one whole copy.
+MIN_ROLLING_COPIES = -(-100 // COPY_BATCH_PERCENT)
+# Rolling steps to replace every copy.
 _COPY_STEPS = -(-100 // COPY_BATCH_PERCENT)
+
+
+def is_rolling_component(endpoint: EndpointSettings) -> bool:
+    """Whether component updates roll in batches (always two copies or more) or go blue/green."""
+    return endpoint.min_copies >= MIN_ROLLING_COPIES
 
 
 def copy_batch(max_copies: int) -> int:
@@ -64,6 +76,12 @@ def component_rollout_timeout_seconds(endpoint: EndpointSettings) -> int:
     return max(_MIN_ROLLOUT_SECONDS, min(_MAX_ROLLOUT_SECONDS, _COPY_STEPS * step))
 
 
+def component_rollout_copies(endpoint: EndpointSettings) -> int:
+    """Return the copies a component may run at once: its most, plus a rolling step's or a new fleet's."""
+    new_copies = copy_batch(endpoint.max_copies) if is_rolling_component(endpoint) else endpoint.max_copies
+    return endpoint.max_copies + new_copies
+
+
 def component_rollout_instances(endpoint: EndpointSettings, copies_per_instance: int) -> int:
-    """Instances a component may need at once: its copies at most, plus one rolling step's new copies."""
-    return instances_for(endpoint.max_copies + copy_batch(endpoint.max_copies), copies_per_instance)
+    """Instances a component may need at once (``component_rollout_copies``)."""
+    return instances_for(component_rollout_copies(endpoint), copies_per_instance)

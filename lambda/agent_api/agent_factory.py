@@ -12,7 +12,7 @@ the rest of the time for the answer itself. Both, and the model timeouts, live i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import boto3
 from botocore.config import Config
@@ -20,12 +20,14 @@ from strands import Agent, ModelRetryStrategy
 from strands.session.session_manager import SessionManager
 from strands.types.content import Messages
 
+from agent_api import contract
 from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
 from agent_api.settings import Settings
 from agent_api.tools import TOOLS
 from agent_api.validation import ChatRequest
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.config import SageMakerConfig, validate_config
+from sagemaker_provider.text_tool_calls import TextToolCallSyntax
 from sagemaker_provider.transport import create_client
 
 if TYPE_CHECKING:
@@ -63,6 +65,11 @@ def model_config(settings: Settings, max_tokens: int, temperature: float) -> Sag
     config: SageMakerConfig = {
         "endpoint_name": settings.endpoint_name,
         "response_format": settings.response_format,
+        "text_tool_calls": (
+            False
+            if settings.text_tool_calls == contract.TEXT_TOOL_CALLS_OFF
+            else cast(TextToolCallSyntax, settings.text_tool_calls)
+        ),
         "params": {"max_tokens": max_tokens, "temperature": temperature},
     }
     if settings.inference_component_name is not None:

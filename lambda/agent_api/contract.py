@@ -34,6 +34,10 @@ MAX_TOKENS: Final = Integer(1, 1_000_000)
 TEMPERATURE: Final = Number(0.0, 2.0)
 # The tools lambda/agent_api/tools.py implements; `get_weather` is an opt-in demo tool for the local stack.
 TOOL_NAMES: Final = ("current_time", "calculator", "get_weather")
+# The tool-call syntaxes the provider reads from an answer's text (a test checks they are
+# sagemaker_provider.text_tool_calls.SYNTAXES), and `false` for none.
+TEXT_TOOL_CALL_SYNTAXES: Final = ("llama3_json", "hermes", "mistral")
+TEXT_TOOL_CALLS_OFF: Final = "false"
 # S3's general-purpose bucket naming rule, without dots (they break virtual-hosted TLS).
 BUCKET_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 SERVICE_NAME: Final = "agent-api"
@@ -108,6 +112,14 @@ AGENT_RESPONSE_FORMAT: Final = Setting(
     "provider response format (`auto`, `openai-chat`, `tgi`, `lmi`, ...; docs/provider.md)",
     default="auto",
     key="agent.response_format",
+)
+AGENT_TEXT_TOOL_CALLS: Final = Setting(
+    "AGENT_TEXT_TOOL_CALLS",
+    Choice((*TEXT_TOOL_CALL_SYNTAXES, TEXT_TOOL_CALLS_OFF)),
+    "the model family's tool-call syntax, read from an answer's text where the server's tool parser left a "
+    'call there (docs/provider.md, "Tool calls left in the text"); `false` reads none',
+    default=TEXT_TOOL_CALLS_OFF,
+    source="the stack: the syntax of `model.profile`'s tool-call parser (or of `model.tool_call_parser`)",
 )
 AGENT_SYSTEM_PROMPT: Final = Setting(
     "AGENT_SYSTEM_PROMPT",
@@ -232,6 +244,7 @@ SETTINGS: Final = (
     AGENT_INFERENCE_COMPONENT_NAME,
     AGENT_REGION,
     AGENT_RESPONSE_FORMAT,
+    AGENT_TEXT_TOOL_CALLS,
     AGENT_SYSTEM_PROMPT,
     AGENT_MAX_TOKENS,
     AGENT_TEMPERATURE,

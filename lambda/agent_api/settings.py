@@ -65,6 +65,9 @@ class Settings:
     cognito: CognitoSettings | None = None
     # The endpoint's inference component to invoke; None invokes the endpoint's own model.
     inference_component_name: str | None = None
+    # The tool-call syntax the provider reads from an answer's text (contract.TEXT_TOOL_CALL_SYNTAXES), or
+    # "false" for none.
+    text_tool_calls: str = contract.AGENT_TEXT_TOOL_CALLS.default
     # The model answering while the own one has no copy in service (agent_api.fallback_settings); None: none.
     fallback: Fallback | None = None
     # Whether the fallback also answers a turn the own model throttled before producing anything.

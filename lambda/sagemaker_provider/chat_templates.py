@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .messages import to_openai_tools, tool_result_for_model
+from .messages import block_text, to_openai_tools, tool_result_for_model
+from .text_tool_calls import Llama3Json
 
 if TYPE_CHECKING:
     from strands.types.content import Messages
@@ -72,15 +73,16 @@ class Llama31ChatTemplate:
         for message in messages:
             texts: list[str] = []
             for block in message["content"]:
-                if "text" in block:
-                    texts.append(block["text"])
+                block_string = block_text(block)
+                if block_string is not None:
+                    texts.append(block_string)
                 elif "toolUse" in block:
                     call = {"name": block["toolUse"]["name"], "parameters": block["toolUse"]["input"]}
                     texts.append(json.dumps(call, ensure_ascii=False))
                 elif "toolResult" in block:
                     # Llama 3.1 reads tool output from the "ipython" role.
-                    text = tool_result_for_model(block["toolResult"], images_allowed=False)
-                    parts.append(_turn("ipython", text))
+                    result = tool_result_for_model(block["toolResult"], images_allowed=False)
+                    parts.append(_turn("ipython", result))
                 elif "cachePoint" not in block and "reasoningContent" not in block:
                     raise ValueError(
                         f"the Llama 3.1 text prompt cannot carry a {', '.join(sorted(block))} block"
@@ -104,22 +106,10 @@ class Llama31ChatTemplate:
 
     def parse_tool_calls(self, text: str) -> list[tuple[str, Any]] | None:
         """Read ``{"name": ..., "parameters": ...}`` calls (``;``-separated); ``None`` for other text."""
-        text = text.strip().removeprefix("<|python_tag|>")
-        decoder = json.JSONDecoder()
-        calls: list[tuple[str, Any]] = []
-        position = 0
-        while position < len(text):
-            try:
-                value, position = decoder.raw_decode(text, position)
-            except ValueError:
-                return None
-            if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-                return None
-            arguments = value.get("parameters", value.get("arguments", {}))
-            calls.append((value["name"], arguments))
-            while position < len(text) and text[position] in " \t\r\n;":
-                position += 1
-        return calls or None
+        parsed = Llama3Json().parse(text)
+        if parsed is None or not parsed[1] or any(not isinstance(name, str) for name, _ in parsed[1]):
+            return None
+        return parsed[1]
 
 
 def _turn(role: str, text: str) -> str:

@@ -3,8 +3,8 @@
 ``capture`` writes the raw response body (the ``PayloadPart`` bytes concatenated) of one request to stdout;
 ``replay`` prints the Strands stream events the provider yields for such a body, one JSON object per line, and
 exits with status 1 and the typed error on a broken stream. With ``--request FILE`` (the JSON body that was
-sent, e.g. a fixture's ``*.request.json``), the body is read as the answer to that request: with the tools it
-offered, tool calls written in the text are read as calls.
+sent, e.g. a fixture's ``*.request.json``), the body is read as the answer to that request, with the tools it
+offered; with ``--text-tool-calls SYNTAX`` too, tool calls written in the text in that syntax become calls.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .formats import ModelRequest, ResponseParser, format_names, get_format
+from .text_tool_calls import SYNTAXES, TextToolCallSyntax
 
 
 def capture(args: argparse.Namespace) -> bytes:
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         "--format", default="auto", choices=format_names(), help="response format (default: auto)"
     )
     rep.add_argument("--request", type=Path, help="the JSON request body the response answers (its tools)")
+    rep.add_argument(
+        "--text-tool-calls",
+        choices=SYNTAXES,
+        help="with --request: read tool calls left in the text in this model family's syntax (default: none)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "capture":
@@ -77,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.buffer.flush()
             return 0
         body = args.file.read_bytes()
-        request = None if args.request is None else request_from_body(args.request.read_bytes())
+        request = None
+        if args.request is not None:
+            request = request_from_body(args.request.read_bytes(), args.text_tool_calls or False)
         reader = ResponseParser(get_format(args.format), request=request)
         # Events before an error are printed before it is reported, as the provider yields them.
         _print(reader.feed(body))
@@ -96,8 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def request_from_body(body: bytes) -> ModelRequest:
+def request_from_body(
+    body: bytes, text_tool_calls: TextToolCallSyntax | Literal[False] = False
+) -> ModelRequest:
     """Return the model request a recorded chat completions body stands for (its tools and tool choice).
+
+    ``text_tool_calls`` is the provider's setting of that name: the tool-call syntax read from the text.
 
     Raises:
         ValueError: The body is not a JSON object, or its ``tools`` are not OpenAI function tools.
@@ -121,7 +133,12 @@ def request_from_body(body: bytes) -> ModelRequest:
                 "inputSchema": {"json": function.get("parameters", {})},
             }
         )
-    return ModelRequest(messages=[], tool_specs=specs or None, stream=bool(value.get("stream", True)))
+    return ModelRequest(
+        messages=[],
+        tool_specs=specs or None,
+        stream=bool(value.get("stream", True)),
+        text_tool_calls=text_tool_calls,
+    )
 
 
 def _print(events: list[Any]) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from .chat_templates import ChatTemplate
+from .text_tool_calls import SYNTAXES, TextToolCallSyntax
 
 if TYPE_CHECKING:
     from strands.models.model import CacheConfig
@@ -31,9 +32,11 @@ class SageMakerConfig(TypedDict, total=False):
         custom_attributes: SageMaker ``CustomAttributes`` header.
         additional_request_fields: Extra top-level request body fields, sent as given.
         tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
-        text_tool_calls: When tools were offered, read tool calls the server left in the answer's text
-            (Llama 3.x JSON, Hermes/Qwen ``<tool_call>``, Mistral ``[TOOL_CALLS]``) as tool calls
-            (default true).
+        text_tool_calls: The tool-call syntax of the model family, to read tool calls a chat server left
+            in the answer's text when tools were offered: ``"llama3_json"`` (Llama 3.x JSON),
+            ``"hermes"`` (Hermes/Qwen ``<tool_call>``) or ``"mistral"`` (``[TOOL_CALLS]``); ``False``
+            (the default): calls are read only from the server's ``tool_calls``. Only that one syntax is
+            looked for, so an example of another written in prose stays text.
         chat_template: Renders prompts for the native ``tgi``/``lmi`` formats (default: Llama 3.1's).
         context_window_limit: The model's context window in tokens (Strands' ``BaseModelConfig``).
         model_id: The model's name, as Strands' built-in providers take it (its tracing reads it); sent
@@ -56,7 +59,7 @@ class SageMakerConfig(TypedDict, total=False):
     custom_attributes: str | None
     additional_request_fields: dict[str, Any] | None
     tool_results_as_user_text: bool
-    text_tool_calls: bool
+    text_tool_calls: TextToolCallSyntax | Literal[False]
     chat_template: ChatTemplate | None
     context_window_limit: int | None
     model_id: str | None
@@ -120,9 +123,17 @@ def validate_config(config: Mapping[str, Any], *, partial: bool = False) -> None
             )
     if config.get("params"):
         _validate_params(config["params"])
-    for key in ("stream", "tool_results_as_user_text", "text_tool_calls"):
+    for key in ("stream", "tool_results_as_user_text"):
         if key in config:
             _require(isinstance(config[key], bool), key, "must be true or false")
+    if "text_tool_calls" in config:
+        value = config["text_tool_calls"]
+        _require(
+            value is False or (isinstance(value, str) and value in SYNTAXES),
+            "text_tool_calls",
+            f"must be the tool-call syntax of the model family ({', '.join(map(repr, SYNTAXES))}) or false, "
+            f"got {value!r}",
+        )
     if config.get("chat_template") is not None:
         _require(
             isinstance(config["chat_template"], ChatTemplate),

@@ -33,6 +33,13 @@ _OUTPUT_TOKENS_TOO_MANY = re.compile(
     r"|request fewer output tokens",
     re.IGNORECASE,
 )
+# TGI refusing a request whose prompt plus max_new_tokens exceeds the total (router/src/validation.rs,
+# ValidationError::MaxTotalTokens): trimming the history fixes it only while max_new_tokens alone is below
+# the total, since a prompt keeps at least one token.
+_TGI_TOTAL_TOKENS = re.compile(
+    r"`inputs` tokens \+ `max_new_tokens` must be <= (?P<total>\d+)\. "
+    r"Given: \d+ `inputs` tokens and (?P<new>\d+) `max_new_tokens`"
+)
 THROTTLING_STATUS = 429
 
 
@@ -151,8 +158,15 @@ def is_no_capacity(error_code: str, message: str) -> bool:
 
 
 def is_context_overflow(message: str) -> bool:
-    """Tell whether a server's error message says that the prompt does not fit the context window."""
-    return _CONTEXT_OVERFLOW.search(message) is not None and _OUTPUT_TOKENS_TOO_MANY.search(message) is None
+    """Tell whether a server's error message says that the prompt does not fit the context window.
+
+    Not when the output tokens asked for cannot fit even with the shortest prompt: trimming the history
+    does not fix that request.
+    """
+    if _CONTEXT_OVERFLOW.search(message) is None or _OUTPUT_TOKENS_TOO_MANY.search(message) is not None:
+        return False
+    total = _TGI_TOTAL_TOKENS.search(message)
+    return total is None or int(total.group("new")) < int(total.group("total"))
 
 
 def server_error(message: str, error_code: str | None = None, status: int | None = None) -> Exception:

@@ -94,6 +94,14 @@ class EventBuilder:
         self._finish_reason: str | None = None
         self._usage: dict[str, int] | None = None
 
+    def read_tool_calls_with(self, text_tool_calls: TextToolCalls | None) -> None:
+        """Read tool calls written in the text with ``text_tool_calls`` instead (``None``: not at all).
+
+        For a format whose answers carry calls in a syntax of their own (a native prompt API's chat template);
+        call it before the first text.
+        """
+        self._text_tool_calls = text_tool_calls
+
     def take(self) -> list[StreamEvent]:
         """Return the events produced since the last call."""
         events = self._events

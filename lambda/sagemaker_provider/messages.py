@@ -130,6 +130,22 @@ def tool_result_for_model(result: ToolResult, *, images_allowed: bool = True) ->
     return "\n".join(parts)
 
 
+def block_text(block: ContentBlock) -> str | None:
+    """Return the text a block gives the model, ``None`` for a block that is not text.
+
+    Text, cited text (``citationsContent``: an answer with document citations, carried into another
+    conversation or turn) and guarded text (``guardContent``) are all text to the model.
+    """
+    if "text" in block:
+        return block["text"]
+    if "citationsContent" in block:
+        content = block["citationsContent"].get("content", [])
+        return "\n".join(item["text"] for item in content if "text" in item)
+    if "guardContent" in block:
+        return block["guardContent"]["text"]["text"]
+    return None
+
+
 def _assistant_message(blocks: list[ContentBlock], tool_names: dict[str, str]) -> dict[str, Any]:
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
@@ -147,12 +163,8 @@ def _assistant_message(blocks: list[ContentBlock], tool_names: dict[str, str]) -
                     },
                 }
             )
-        elif "text" in block:
-            texts.append(block["text"])
-        elif "citationsContent" in block:
-            texts.extend(
-                item["text"] for item in block["citationsContent"].get("content", []) if "text" in item
-            )
+        elif (text := block_text(block)) is not None:
+            texts.append(text)
         elif not _SKIPPED.intersection(block):
             raise ValueError(f"unsupported content block in an assistant message: {_kind(block)}")
     message: dict[str, Any] = {"role": "assistant"}
@@ -174,23 +186,23 @@ def _user_messages(
     for block in blocks:
         if "toolResult" in block:
             result = block["toolResult"]
-            text = tool_result_for_model(result)
+            result_text = tool_result_for_model(result)
             images = [_image_part(item["image"]) for item in result["content"] if "image" in item]
             if results_as_text:
                 name = tool_names.get(result["toolUseId"], "tool")
-                parts.append(_text_part(f"Tool {name} (call {result['toolUseId']}) returned: {text}"))
+                parts.append(_text_part(f"Tool {name} (call {result['toolUseId']}) returned: {result_text}"))
             else:
-                tool_messages.append({"role": "tool", "tool_call_id": result["toolUseId"], "content": text})
+                tool_messages.append(
+                    {"role": "tool", "tool_call_id": result["toolUseId"], "content": result_text}
+                )
             # The tool role takes text only; images a tool returned go to the model as user content.
             parts.extend(images)
-        elif "text" in block:
-            parts.append(_text_part(block["text"]))
+        elif (text := block_text(block)) is not None:
+            parts.append(_text_part(text))
         elif "image" in block:
             parts.append(_image_part(block["image"]))
         elif "document" in block:
             parts.append(_document_part(block["document"]))
-        elif "guardContent" in block:
-            parts.append(_text_part(block["guardContent"]["text"]["text"]))
         elif not _SKIPPED.intersection(block):
             raise ValueError(f"unsupported content block in a user message: {_kind(block)}")
     if not parts:

@@ -58,10 +58,16 @@ class SageMakerModel(Model):
         config.setdefault("stream", True)
         validate_config(config)
         self.config = config
+        self._model_id_given = config.get("model_id") is not None
+        self._name_model()
         self._boto_session = boto_session
         self._client_config = client_config
         self._own_client = client is None
-        self._client = client if client is not None else self._create_client()
+        if client is None:
+            self._client = self._create_client()
+        else:
+            transport.warn_if_retrying(client)
+            self._client = client
 
     @property
     def client(self) -> SageMakerRuntimeClient:
@@ -77,8 +83,21 @@ class SageMakerModel(Model):
         """
         validate_config(model_config, partial=True)
         self.config.update(model_config)
+        if "model_id" in model_config:
+            self._model_id_given = model_config["model_id"] is not None
+        self._name_model()
         if self._own_client and {"region_name", "endpoint_url"} & model_config.keys():
             self._client = self._create_client()
+
+    def _name_model(self) -> None:
+        """Without a ``model_id``, name the model after its endpoint (and component), for Strands' spans.
+
+        Strands' tracing names a span's model (``gen_ai.request.model``) from ``config["model_id"]`` only.
+        """
+        if not self._model_id_given:
+            component = self.config.get("inference_component_name")
+            endpoint = self.config["endpoint_name"]
+            self.config["model_id"] = f"{endpoint}/{component}" if component else endpoint
 
     def _create_client(self) -> SageMakerRuntimeClient:
         return transport.create_client(
@@ -121,7 +140,7 @@ class SageMakerModel(Model):
             tool_results_as_user_text=config.get("tool_results_as_user_text", False),
             chat_template=config.get("chat_template"),
             additional_request_fields=dict(config.get("additional_request_fields") or {}),
-            text_tool_calls=config.get("text_tool_calls", True),
+            text_tool_calls=config.get("text_tool_calls", False),
         )
 
     def _invocation(self, model_request: ModelRequest) -> dict[str, Any]:
@@ -187,10 +206,8 @@ class SageMakerModel(Model):
             self.config.get("stream", True),
         )
         started = time.monotonic()
-        if self.config.get("stream", True):
-            parts: AsyncGenerator[bytes, None] = transport.stream_parts(self._client, request, cancel_signal)
-        else:
-            parts = _single(await transport.invoke(self._client, request))
+        streamed = self.config.get("stream", True)
+        parts = transport.stream_parts(self._client, request, cancel_signal, streamed=streamed)
         # Closing the parts explicitly stops the reader thread as soon as this generator is closed.
         async with contextlib.aclosing(parts):
             async for part in parts:
@@ -249,7 +266,3 @@ class SageMakerModel(Model):
             f"the model did not call the {tool_spec['name']!r} tool (stop reason {stop_reason!r}), "
             "so no structured output was produced"
         )
-
-
-async def _single(body: bytes) -> AsyncGenerator[bytes, None]:
-    yield body

@@ -18,12 +18,13 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import queue
 import socket
 import threading
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from botocore.config import Config
@@ -47,6 +48,8 @@ from .errors import (
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
+logger = logging.getLogger(__name__)
+
 _THROTTLING_CODES = frozenset(
     {
         "ThrottlingException",
@@ -69,6 +72,8 @@ MAX_IDLE_READERS = 32
 # How often a consumer waiting for the next part checks the cancel signal (a threading.Event has no async
 # hook); the same interval as Strands' own cancel-signal watcher (strands/agent/agent.py).
 CANCEL_POLL_SECONDS = 0.05
+#: botocore's retry settings of the clients the provider creates: one attempt (Strands retries throttling).
+ONE_ATTEMPT: Final = {"total_max_attempts": 1, "mode": "standard"}
 
 
 class ReaderThreads:
@@ -120,19 +125,43 @@ def create_client(
     boto_session: boto3.Session | None = None,
     client_config: Config | None = None,
 ) -> SageMakerRuntimeClient:
-    """Create a ``sagemaker-runtime`` client.
+    """Create a ``sagemaker-runtime`` client that makes one attempt per call.
 
-    botocore's own configuration applies, so ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` redirects it when no
-    ``endpoint_url`` is given.
+    Strands retries a throttled model call itself (its ``ModelRetryStrategy``, with back-off); botocore's own
+    retries (3 attempts in its default standard mode) would multiply those (3 Strands attempts became 9
+    HTTP calls), so they are off unless ``client_config`` sets ``retries`` (then both layers retry and
+    :func:`warn_if_retrying` says so). botocore's own configuration applies otherwise, so
+    ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` redirects it when no ``endpoint_url`` is given.
     """
     session = boto_session or boto3.Session()
-    config = Config(user_agent_extra="sagemaker-provider")
+    config = Config(user_agent_extra="sagemaker-provider", retries=dict(ONE_ATTEMPT))
     if client_config is not None:
         config = config.merge(client_config)
     client: SageMakerRuntimeClient = session.client(
         "sagemaker-runtime", region_name=region_name, endpoint_url=endpoint_url, config=config
     )
+    warn_if_retrying(client)
     return client
+
+
+def warn_if_retrying(client: Any) -> None:
+    """Log a warning when ``client`` retries calls itself, which multiplies the agent loop's retries.
+
+    botocore resolves its retry settings into ``client.meta.config.retries``; without
+    ``total_max_attempts`` there, its mode's default applies (3 attempts in standard mode, 5 in legacy).
+    """
+    retries = getattr(getattr(getattr(client, "meta", None), "config", None), "retries", None)
+    if not isinstance(retries, dict):
+        return  # not a botocore client (a stand-in): nothing to tell
+    attempts = retries.get("total_max_attempts")
+    if attempts is None or attempts > 1:
+        logger.warning(
+            "total_max_attempts=<%s> | the sagemaker-runtime client retries calls itself, and Strands "
+            "retries throttled model calls too, so the attempts multiply; create the client with "
+            "botocore.config.Config(retries={'total_max_attempts': 1}), as "
+            "sagemaker_provider.transport.create_client does",
+            attempts if attempts is not None else f"{retries.get('mode', 'legacy')} default",
+        )
 
 
 def translate_error(error: Exception) -> Exception:
@@ -174,29 +203,24 @@ def translate_error(error: Exception) -> Exception:
     return EndpointInvocationError(status if isinstance(status, int) else None, code, message)
 
 
-async def invoke(client: SageMakerRuntimeClient, request: dict[str, Any]) -> bytes:
-    """Call ``invoke_endpoint`` in a worker thread and return the whole response body."""
-
-    def call() -> bytes:
-        response = client.invoke_endpoint(**request)
-        body: bytes = response["Body"].read()
-        return body
-
-    try:
-        return await asyncio.to_thread(call)
-    except Exception as error:
-        raise translate_error(error) from error
-
-
 async def stream_parts(
-    client: SageMakerRuntimeClient, request: dict[str, Any], cancel: threading.Event | None = None
+    client: SageMakerRuntimeClient,
+    request: dict[str, Any],
+    cancel: threading.Event | None = None,
+    *,
+    streamed: bool = True,
 ) -> AsyncGenerator[bytes, None]:
-    """Call ``invoke_endpoint_with_response_stream`` in a worker thread and yield each part's bytes.
+    """Invoke the endpoint in a worker thread and yield the response's bytes as they arrive.
+
+    Streamed, with ``invoke_endpoint_with_response_stream``: each ``PayloadPart``'s bytes. Not streamed, with
+    ``invoke_endpoint``: the whole body, once.
 
     Stops at once when ``cancel`` is set, even while the endpoint sends nothing (it is checked every
     ``CANCEL_POLL_SECONDS`` while waiting), and when the consumer stops iterating: the response's connection
     is then shut down, so the reader thread stops without waiting for the next byte or the read timeout. A
-    reader that outlives its consumer never touches the consumer's event loop (it may be closed).
+    call still waiting for the response headers has no connection botocore hands out: it is left to finish
+    in its thread, and its answer is closed unread. A reader that outlives its consumer never touches the
+    consumer's event loop (it may be closed).
 
     Raises:
         ModelStreamError: The stream carried a ``ModelStreamError`` / ``InternalStreamFailure`` event.
@@ -221,38 +245,50 @@ async def stream_parts(
                 future = waiter.pop()
                 loop.call_soon_threadsafe(_wake, future)
 
-    def work() -> None:
-        body = None
-        try:
-            response = client.invoke_endpoint_with_response_stream(**request)
-            body = response["Body"]
-            with lock:
-                bodies.append(body)
-            if stopped_by_consumer.is_set():
+    def opened(body: Any) -> bool:
+        """Register the response body (the consumer may cut its connection); False if already left."""
+        with lock:
+            bodies.append(body)
+        return not stopped_by_consumer.is_set()
+
+    def read_stream() -> None:
+        response = client.invoke_endpoint_with_response_stream(**request)
+        if not opened(response["Body"]):
+            return
+        for event in response["Body"]:
+            if stop.is_set() or stopped_by_consumer.is_set():
                 return
-            for event in body:
-                if stop.is_set() or stopped_by_consumer.is_set():
-                    break
-                part = event.get("PayloadPart")
-                if part is not None:
-                    push(part.get("Bytes", b""))
-                    continue
-                # AWS sends these as exception messages (raised by botocore, see translate_error); an
-                # emulator may send them as plain events, which botocore hands over as dict keys.
-                for name in _STREAM_ERROR_EVENTS:
-                    if name in event:
-                        failure = event[name] or {}
-                        message = (
-                            failure.get("Message") or f"SageMaker reported {name} in the response stream"
-                        )
-                        push(ModelStreamError(str(message), failure.get("ErrorCode") or name))
-                        return
-            push(_END)
+            part = event.get("PayloadPart")
+            if part is not None:
+                push(part.get("Bytes", b""))
+                continue
+            # AWS sends these as exception messages (raised by botocore, see translate_error); an emulator
+            # may send them as plain events, which botocore hands over as dict keys.
+            for name in _STREAM_ERROR_EVENTS:
+                if name in event:
+                    failure = event[name] or {}
+                    message = failure.get("Message") or f"SageMaker reported {name} in the response stream"
+                    push(ModelStreamError(str(message), failure.get("ErrorCode") or name))
+                    return
+        push(_END)
+
+    def read_whole() -> None:
+        response = client.invoke_endpoint(**request)
+        if not opened(response["Body"]):
+            return
+        push(response["Body"].read())
+        push(_END)
+
+    def work() -> None:
+        try:
+            (read_stream if streamed else read_whole)()
         except Exception as error:
             # After the consumer left, the error is the connection this function shut down: nobody to tell.
             push(translate_error(error))
         finally:
-            if body is not None:
+            with lock:
+                opened_bodies = list(bodies)
+            for body in opened_bodies:
                 body.close()
 
     _READERS.run(work)
@@ -288,17 +324,27 @@ async def stream_parts(
         with lock:
             stopped_by_consumer.set()
             waiter.clear()
-            opened = [] if finished else list(bodies)
-        for body in opened:
+            to_cut = [] if finished else list(bodies)
+        for body in to_cut:
             _shut_down(body)
 
 
 def _shut_down(body: Any) -> None:
-    """Shut the socket of a response stream down, which ends a read blocked on it in another thread.
+    """Shut the socket of a response down, which ends a read blocked on it in another thread.
 
-    Closing the socket alone does not wake a thread blocked in ``recv`` on Linux; ``shutdown`` does.
+    Closing the socket alone does not wake a thread blocked in ``recv`` on Linux; ``shutdown`` does. The
+    reader then closes the response, which closes the socket, so the endpoint sees the connection end.
+    urllib3 (2.3 and later) keeps the socket's ``shutdown`` in the response: a response that says
+    ``Connection: close`` has its socket handed over by ``http.client``, and the pooled connection no longer
+    holds it. Older urllib3 has only the pooled connection's socket.
     """
     raw = getattr(body, "_raw_stream", None)
+    shutdown = getattr(raw, "shutdown", None)
+    if shutdown is not None:
+        # ValueError/RuntimeError: urllib3 has no socket for it (already released or closed): nothing to cut.
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            shutdown()
+        return
     connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
     sock = getattr(connection, "sock", None)
     if isinstance(sock, socket.socket):

@@ -4,7 +4,8 @@ Every piece is a single token of the tiny tokenizer and appears in exactly one r
 table (one column per current token) can spell each reply without ambiguity.
 """
 
-from typing import Final
+import json
+from typing import Any, Final
 
 #: The assistant header ends with this text; its token is where the five replies branch.
 REPLY_START: Final = "\n\n"
@@ -22,8 +23,8 @@ TOOL_RESULT_REPLY: Final = ("Sunny", " in", " Paris", ",", " 21", " degrees")
 #: reasoning parser splits it.
 REASONING_REPLY: Final = ("<think>", "Pondering", " deeply", "</think>", "Forty", "-two")
 
-#: Tools offered and the prompt holds `HERMES_MARKER`: a Hermes/Qwen tool call, which vLLM's `llama3_json`
-#: tool parser leaves as text (for the provider to recover).
+#: Tools offered and the prompt holds `HERMES_MARKER`: a Hermes/Qwen tool call, as the `hermes` tool parser
+#: of the `qwen3` model profile reads it (the `llama3_json` parser of the default profile leaves it as text).
 HERMES_CALL_REPLY: Final = (
     "<tool_call>",
     '{"name": "get_weather", ',
@@ -49,3 +50,19 @@ TOOLS_OFFERED_MARKER: Final = " ipython"
 
 #: Text found only in a tool result's header (`<|start_header_id|>ipython<|end_header_id|>`).
 TOOL_RESULT_MARKER: Final = "ipython"
+
+#: The replies as whole texts, as a client reads them: tests import these rather than restate them.
+PLAIN_TEXT: Final = "".join(PLAIN_REPLY)
+TOOL_CALL_TEXT: Final = "".join(TOOL_CALL_REPLY)
+TOOL_RESULT_TEXT: Final = "".join(TOOL_RESULT_REPLY)
+REASONING_TEXT: Final = "".join(REASONING_REPLY)
+HERMES_CALL_TEXT: Final = "".join(HERMES_CALL_REPLY)
+
+#: The reasoning reply as a reasoning parser splits it: the thought inside `<think>`, then the answer.
+THOUGHT_TEXT: Final = "".join(REASONING_REPLY[1 : REASONING_REPLY.index("</think>")])
+REASONING_ANSWER_TEXT: Final = "".join(REASONING_REPLY[REASONING_REPLY.index("</think>") + 1 :])
+
+_CALL: Final[dict[str, Any]] = json.loads(TOOL_CALL_TEXT)
+#: The tool both tool-call replies call, and its arguments.
+CALLED_TOOL: Final[str] = _CALL["name"]
+CALL_ARGUMENTS: Final[dict[str, Any]] = _CALL["parameters"]

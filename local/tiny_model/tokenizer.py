@@ -10,12 +10,15 @@ from local.tiny_model.script import (
     HERMES_MARKER,
     JSON_PIECES,
     PLAIN_REPLY,
+    PLAIN_TEXT,
     REASONING_MARKER,
     REASONING_REPLY,
     REPLY_START,
     TOOL_CALL_REPLY,
+    TOOL_CALL_TEXT,
     TOOL_RESULT_MARKER,
     TOOL_RESULT_REPLY,
+    TOOL_RESULT_TEXT,
     TOOLS_OFFERED_MARKER,
 )
 
@@ -57,8 +60,8 @@ _CORPUS_LINES: Final = (
     "What is the weather like in Paris today? Say hello.",
     "Get the current weather for a city. The type is object with properties and required fields.",
     "What time is it? Compute the result of the expression with the calculator.",
-    "Hello! I am a tiny test model.",
-    "Sunny in Paris, 21 degrees",
+    PLAIN_TEXT,
+    TOOL_RESULT_TEXT,
     "The quick brown fox jumps over the lazy dog.",
     "This model is built locally for tests: its answers are fixed by hand-set weights.",
 )
@@ -66,7 +69,7 @@ _CORPUS_LINES: Final = (
 
 def _corpus() -> list[str]:
     """Return the training texts: the corpus lines, the reply pieces and the markers, repeated."""
-    replies = ["".join(PLAIN_REPLY), "".join(TOOL_CALL_REPLY), "".join(TOOL_RESULT_REPLY)]
+    replies = [PLAIN_TEXT, TOOL_CALL_TEXT, TOOL_RESULT_TEXT]
     markers = [f"Environment:{TOOLS_OFFERED_MARKER}", TOOL_RESULT_MARKER, f"assistant{REPLY_START}"]
     # The markers and the reply start must win merges over ordinary words: weigh them more.
     return [*_CORPUS_LINES, *replies, *markers * 5] * 20

@@ -62,6 +62,7 @@ def agent_environment(
     agent: AgentSettings,
     endpoint_name: str,
     inference_component_name: str | None,
+    text_tool_calls: str,
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
     *,
@@ -76,6 +77,7 @@ def agent_environment(
     derived = {
         contract.AGENT_ENDPOINT_NAME: endpoint_name,
         contract.AGENT_INFERENCE_COMPONENT_NAME: inference_component_name,
+        contract.AGENT_TEXT_TOOL_CALLS: text_tool_calls,
         contract.AGENT_REGION: Aws.REGION,
         contract.AGENT_SESSIONS_BUCKET: sessions_bucket,
         contract.AGENT_AUTH: contract.AUTH_IAM if sign_in is None else contract.AUTH_COGNITO,
@@ -147,10 +149,12 @@ class AgentApi(Construct):
         agent: AgentSettings,
         endpoint: EndpointSettings,
         function_settings: LambdaSettings,
+        reserved_concurrency: int,
         api_settings: ApiSettings,
         lambda_dir: Path,
         endpoint_name: str,
         inference_component_name: str | None,
+        text_tool_calls: str,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         retain: bool,
@@ -226,6 +230,7 @@ class AgentApi(Construct):
                 agent,
                 endpoint_name,
                 inference_component_name,
+                text_tool_calls,
                 self.sessions.bucket_name,
                 self.sign_in,
                 endpoint=endpoint,
@@ -233,6 +238,9 @@ class AgentApi(Construct):
             environment_encryption=key,
             log_group=function_logs,
             tracing=lambda_.Tracing.ACTIVE,
+            # Each request holds an execution for its whole stream: a cap per environment keeps a runaway
+            # client from taking the account's concurrency (EnvironmentConfig.function_concurrency).
+            reserved_concurrent_executions=reserved_concurrency,
         )
         self.sessions.grant_read_write(self.function)
         self.sessions.grant_delete(self.function)
@@ -243,7 +251,7 @@ class AgentApi(Construct):
                 logs="Only writes its own logs.",
                 runtime="Pinned to Python 3.13: the bundled wheels are built for that runtime.",
                 vpc="Calls only the SageMaker runtime and S3 public APIs.",
-                concurrency="Concurrency is bounded by the API stage's throttling.",
+                concurrency=None,
                 dead_letter_queue="Invoked synchronously by API Gateway, which returns errors to the "
                 "caller; a DLQ applies only to asynchronous invocations.",
                 inline_policy="CDK grants write this role's least-privilege policy.",

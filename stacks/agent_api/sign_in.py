@@ -20,7 +20,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from stacks.agent_api.lambda_contract import contract, setting_kinds
-from stacks.removal import removal_policy
+from stacks.removal import protected_removal_policy
 
 PASSWORD_MIN_LENGTH = 12
 
@@ -68,9 +68,10 @@ class CognitoSignIn(Construct):
             # decide when to ask for it (botocore's SetUserPoolMfaConfig), a weaker rule than always.
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
-            # A retained pool keeps its users: deletion protection stops a stray delete-user-pool too.
+            # A retained pool keeps its users: deletion protection stops a stray delete-user-pool too, and the
+            # removal policy is the one CloudFormation can honour for a protected pool (stacks/removal.py).
             deletion_protection=retain,
-            removal_policy=removal_policy(retain),
+            removal_policy=protected_removal_policy(retain),
         )
         invoke = cognito.ResourceServerScope(
             scope_name=contract.COGNITO_INVOKE_SCOPE, scope_description="Call the agent API"

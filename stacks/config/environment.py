@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from stacks.agent_api.lambda_contract import contract
 from stacks.config.schema import (
+    FUNCTION_CONCURRENCY_PER_REQUEST,
     AgentSettings,
     ApiSettings,
     EndpointSettings,
@@ -16,6 +17,7 @@ from stacks.config.schema import (
     MonitoringSettings,
     rule,
 )
+from stacks.inference.serving_contract import serving
 from stacks.instance_types import GPU_COUNT, MEMORY_GIB
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -79,9 +81,46 @@ class EnvironmentConfig:
         """The inference component's name (inference-component mode), derived from the endpoint's.
 
         It names the instance type through the endpoint's name, so a new instance type, which replaces the
-        endpoint, creates the component under a new name instead of colliding with the old one.
+        endpoint, creates the component under a new name instead of colliding with the old one. The
+        component's resources are scoped by this name (``stacks/inference/construct.py``): it changes exactly
+        when their logical ids do, so no new resource ever shares a physical name with one CloudFormation is
+        about to delete. (Before those scopes the suffix was ``-model``; the new suffix gives the first
+        deploy after that change the same clean replacement, docs/deploy.md.)
         """
-        return f"{self.endpoint_name}-model" if self.endpoint.inference_component else None
+        return f"{self.endpoint_name}-ic" if self.endpoint.inference_component else None
+
+    @property
+    def model_concurrency(self) -> int:
+        """Return the requests the endpoint serves at once at its largest.
+
+        That is the scaling target times the most instances (single-model) or copies (inference-component)
+        autoscaling may run.
+        """
+        endpoint = self.endpoint
+        most = endpoint.max_copies if endpoint.inference_component else endpoint.max_instances
+        return endpoint.target_concurrent_requests * most
+
+    @property
+    def function_concurrency(self) -> int:
+        """Return the agent function's reserved concurrency.
+
+        ``lambda.reserved_concurrency``, else ``FUNCTION_CONCURRENCY_PER_REQUEST`` executions per request the
+        endpoint serves at once.
+        """
+        configured = self.lambda_.reserved_concurrency
+        return (
+            configured
+            if configured is not None
+            else FUNCTION_CONCURRENCY_PER_REQUEST * self.model_concurrency
+        )
+
+    @property
+    def text_tool_calls(self) -> str:
+        """The agent's ``AGENT_TEXT_TOOL_CALLS``: the model family's tool-call syntax, else ``false``."""
+        syntax = serving.text_tool_call_syntax(
+            self.model.engine, self.model.profile, self.model.tool_call_parser
+        )
+        return syntax or contract.TEXT_TOOL_CALLS_OFF
 
     @property
     def stack_name(self) -> str:

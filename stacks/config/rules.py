@@ -11,6 +11,7 @@ from stacks.config.schema import (
     INFERENCE_COMPONENT,
     PULL_THROUGH_PREFIX_MAX,
     SINGLE_MODEL,
+    SNS_TOPIC_ARN,
     ApiSettings,
     ConfigError,
 )
@@ -19,7 +20,7 @@ from stacks.inference.serving_contract import serving
 # The settings only one mode reads; setting one in the other mode is refused rather than ignored.
 _MODE_KEYS = {
     SINGLE_MODEL: ("min_instances", "max_instances"),
-    INFERENCE_COMPONENT: ("min_copies", "max_copies", "scale_to_zero_idle_minutes"),
+    INFERENCE_COMPONENT: ("min_copies", "max_copies"),
 }
 
 
@@ -77,6 +78,7 @@ def check_cross_field_rules(config: EnvironmentConfig) -> None:
         for key in ("auth_domain_prefix", "auth_callback_urls", "auth_logout_urls"):
             if getattr(config.api, key) != getattr(ApiSettings, key):
                 raise ConfigError(config.name, f"api.{key}", "only allowed with api.auth 'cognito'")
+    _check_alarm_destination(config)
     if endpoint.min_instances > endpoint.max_instances:
         raise ConfigError(
             config.name,
@@ -104,6 +106,33 @@ def _check_fallback_rules(config: EnvironmentConfig) -> None:
     elif fallback.endpoint_name == config.endpoint_name:
         raise ConfigError(
             config.name, "endpoint.fallback", "names this environment's own endpoint; a fallback is another"
+        )
+
+
+def _check_alarm_destination(config: EnvironmentConfig) -> None:
+    """Alarms go to the stack's own topic (with ``alarm_email`` subscribed) or to an existing one, not both.
+
+    CloudWatch publishes an alarm's notification to a topic in the alarm's region (PutMetricAlarm
+    AlarmActions: ``arn:aws:sns:region:account-id:sns-topic-name``).
+    """
+    monitoring = config.monitoring
+    if monitoring.alarm_topic_arn is None:
+        return
+    if monitoring.alarm_email is not None:
+        raise ConfigError(
+            config.name,
+            "monitoring.alarm_email / monitoring.alarm_topic_arn",
+            "set one: alarm_email subscribes an address to the stack's own alarm topic; alarm_topic_arn "
+            "sends the alarms to your topic, whose subscribers you manage",
+        )
+    match = SNS_TOPIC_ARN.fullmatch(monitoring.alarm_topic_arn)
+    assert match is not None  # the schema's rule checked it
+    if config.region is not None and match["region"] != config.region:
+        raise ConfigError(
+            config.name,
+            "monitoring.alarm_topic_arn",
+            f"the topic is in {match['region']}, the environment deploys to {config.region}; alarms notify "
+            "topics of their own region only",
         )
 
 

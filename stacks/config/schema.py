@@ -60,15 +60,18 @@ INFERENCE_AMI_VERSIONS = (
 # Lambda's limit on a function's timeout (botocore's CreateFunction Timeout: "the maximum allowed value is 900
 # seconds"; the 5,400-second model limit is for Lambda Managed Instances' asynchronous invocations only).
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# The agent function's default reserved concurrency: this many executions per request the endpoint serves at
+# once, for requests waiting on tools or on a model warming up (docs/deploy.md, "Agent function concurrency").
+FUNCTION_CONCURRENCY_PER_REQUEST = 2
+# An SNS topic ARN: topic names are 1-256 letters, digits, '-' and '_', a FIFO topic's ending in '.fifo'
+# (botocore's sns model, CreateTopic Name).
+SNS_TOPIC_ARN = re.compile(
+    r"arn:aws[a-z-]*:sns:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:([A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)"
+)
 # How the endpoint hosts the model (docs/deploy.md, "Endpoint modes").
 SINGLE_MODEL = "single-model"
 INFERENCE_COMPONENT = "inference-component"
 ENDPOINT_MODES = (SINGLE_MODEL, INFERENCE_COMPONENT)
-# The idle time before scale-in to zero: at least API Gateway's 15-minute integration limit, the longest a
-# request can wait for the copy it woke, so that copy is never removed before that request could use it
-# (a refused request restarts the idle time). At most one day: the idle alarm evaluates one-minute periods
-# and CloudWatch evaluates at most a day of them (PutMetricAlarm, EvaluationPeriods * Period <= 86400).
-IDLE_MINUTES_MIN, IDLE_MINUTES_MAX = 15, 1440
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 # The oldest Lambda Web Adapter layer (LambdaAdapterLayerX86/Arm64 version 18, adapter v0.7.2) that replaces a
@@ -179,12 +182,6 @@ class EndpointSettings:
     max_copies: int = rule(
         1, "an integer >= 1 and >= min_copies (inference-component mode)", lambda v: v >= 1
     )
-    scale_to_zero_idle_minutes: int = rule(
-        30,
-        f"{IDLE_MINUTES_MIN}..{IDLE_MINUTES_MAX} (inference-component mode with min_copies 0: minutes "
-        "without a request before the last copy is removed)",
-        lambda v: IDLE_MINUTES_MIN <= v <= IDLE_MINUTES_MAX,
-    )
     startup_health_check_timeout_seconds: int = rule(1800, "60..3600", lambda v: 60 <= v <= 3600)
     model_download_timeout_seconds: int = rule(1800, "60..3600", lambda v: 60 <= v <= 3600)
     inference_ami_version: str = rule(
@@ -278,6 +275,14 @@ class LambdaSettings:
         "other session owners)",
         lambda v: v >= MIN_WEB_ADAPTER_LAYER_VERSION,
     )
+    # Each /chat stream holds one execution for its whole answer: the cap keeps a runaway client from taking
+    # the account's concurrency from its other functions (EnvironmentConfig.function_concurrency).
+    reserved_concurrency: int | None = rule(
+        None,
+        f"an integer >= 1, or null for {FUNCTION_CONCURRENCY_PER_REQUEST} x the requests the endpoint serves "
+        "at once (target_concurrent_requests x max_instances or max_copies)",
+        lambda v: v >= 1,
+    )
 
 
 def split_urls(value: str) -> tuple[str, ...]:
@@ -340,12 +345,20 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class MonitoringSettings:
-    """Log retention and alarm thresholds."""
+    """Log retention, alarm thresholds, and who the alarms notify (docs/deploy.md, "Alarms")."""
 
     log_retention_days: int = rule(
         30, f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}", lambda v: v in LOG_RETENTION_DAYS
     )
     alarm_email: str | None = rule(
-        None, "an e-mail address", lambda v: bool(re.match(r"^[^@\s]+@[^@\s]+\.\w+$", v))
+        None,
+        "an e-mail address (subscribed to the stack's alarm topic)",
+        lambda v: bool(re.match(r"^[^@\s]+@[^@\s]+\.\w+$", v)),
+    )
+    alarm_topic_arn: str | None = rule(
+        None,
+        "the ARN of an existing SNS topic in the environment's region, arn:<partition>:sns:<region>:"
+        "<account>:<name> (the alarms notify it instead of a topic of the stack)",
+        lambda v: bool(SNS_TOPIC_ARN.fullmatch(v)),
     )
     model_latency_p90_seconds: int = rule(120, "an integer >= 1", lambda v: v >= 1)

@@ -68,8 +68,15 @@ class ServingImage(Construct):
             encryption_key=key,
             lifecycle_rules=[ecr.LifecycleRule(description="Keep the 10 newest images", max_image_count=10)],
             removal_policy=removal,
-            empty_on_delete=not retain,
         )
+        # Whenever CloudFormation deletes the repository it holds images: the stack's own on delete (dev), or
+        # the image the build pushed when the create that made a retained repository rolls back. "If false,
+        # the repository must be empty before attempting to delete it" (AWS::ECR::Repository EmptyOnDelete),
+        # and the rollback would fail. Set on the resource itself: CDK's empty_on_delete accepts only
+        # RemovalPolicy.DESTROY, and a retained repository is deleted only in that one rollback.
+        repository = self.repository.node.default_child
+        assert isinstance(repository, ecr.CfnRepository)
+        repository.empty_on_delete = True
 
         base_registry = self._base_registry(base_images, pull_through_prefix)
 
@@ -272,9 +279,12 @@ class ServingImage(Construct):
             },
         )
         # The build runs as the project's role: its policy (ECR push, KMS, logs) must exist before the build
-        # starts, and the Project resource itself does not wait for it.
+        # starts, and the Project resource itself does not wait for it. Likewise the pull-through cache rule
+        # that the build's FROM lines pull through: only the build uses it, so only this orders it.
         assert self.project.role is not None
         resource.node.add_dependency(self.project.role)
+        if self._cache_rule is not None:
+            resource.node.add_dependency(self._cache_rule)
         return resource.get_att_string("ImageUri")
 
     @staticmethod

@@ -8,11 +8,11 @@ import asyncio
 import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
 
+from local.tiny_model.script import PLAIN_TEXT as HELLO
+from local.tiny_model.script import TOOL_RESULT_TEXT
 from tests.agent_api.harness import FAST_RETRIES, HarnessFactory
 from tests.support.recordings import calculator_call_parts, fixture_parts, sse_parts
 from tests.support.sagemaker_runtime import ModelError, Stream, Throttle
-
-HELLO = "Hello! I am a tiny test model."
 
 
 def text_of(events: list[ServerSentEvent]) -> str:
@@ -74,7 +74,7 @@ def test_a_tool_call_streams_tool_use_then_tool_result(harness: HarnessFactory) 
     tool_use, tool_result = events[0].json(), events[1].json()
     assert (tool_use["name"], tool_use["input"]) == ("calculator", {"expression": "6 * 7"})
     assert tool_result == {"id": tool_use["id"], "name": "calculator", "status": "success", "content": "42"}
-    assert text_of(events) == "Sunny in Paris, 21 degrees"
+    assert text_of(events) == TOOL_RESULT_TEXT
     assert events[-1].json()["stop_reason"] == "end_turn"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from agent_client.cli import EXIT_API_ERROR, EXIT_OK, main
+from local.tiny_model.script import TOOL_RESULT_TEXT
 from tests.agent_api.harness import HarnessFactory
 from tests.support.recordings import calculator_call_parts, fixture_parts
 from tests.support.sagemaker_runtime import Stream
@@ -22,8 +23,7 @@ def test_client_prints_a_tool_using_answer(harness: HarnessFactory) -> None:
     code, out, err = run("What is 6 times 7?", "--url", str(app.client.base_url), "--no-sign")
     assert code == EXIT_OK
     assert (
-        out
-        == '[tool calculator {"expression": "6 * 7"}]\n[calculator success: 42]\nSunny in Paris, 21 degrees\n'
+        out == f'[tool calculator {{"expression": "6 * 7"}}]\n[calculator success: 42]\n{TOOL_RESULT_TEXT}\n'
     )
     assert "end_turn" in err
 

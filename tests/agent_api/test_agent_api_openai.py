@@ -10,13 +10,13 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 
 from agent_api import contract
+from local.tiny_model.script import PLAIN_TEXT as HELLO
+from local.tiny_model.script import TOOL_RESULT_TEXT as AFTER_TOOL
 from tests.agent_api.harness import FAST_RETRIES, Harness, HarnessFactory
 from tests.support.openai_sdk import openai_client
 from tests.support.recordings import calculator_call_parts, fixture_parts
 from tests.support.sagemaker_runtime import ModelError, Stream, Throttle
 
-HELLO = "Hello! I am a tiny test model."
-AFTER_TOOL = "Sunny in Paris, 21 degrees"
 MODEL = contract.OPENAI_MODEL_ID
 COMPLETIONS = contract.OPENAI_CHAT_COMPLETIONS_PATH
 

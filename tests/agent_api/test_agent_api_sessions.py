@@ -8,11 +8,10 @@ import boto3
 import httpx
 from httpx_sse import connect_sse
 
+from local.tiny_model.script import PLAIN_TEXT as HELLO
 from tests.agent_api.harness import HarnessFactory
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import Stream
-
-HELLO = "Hello! I am a tiny test model."
 
 
 def hello() -> Stream:

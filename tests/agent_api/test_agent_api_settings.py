@@ -233,6 +233,7 @@ def test_every_row_is_read_from_its_variable() -> None:
         contract.AGENT_INFERENCE_COMPONENT_NAME: "other-model",
         contract.AGENT_REGION: "eu-west-3",
         contract.AGENT_RESPONSE_FORMAT: "tgi",
+        contract.AGENT_TEXT_TOOL_CALLS: "mistral",
         contract.AGENT_SYSTEM_PROMPT: "Be terse.",
         contract.AGENT_MAX_TOKENS: "99",
         contract.AGENT_TEMPERATURE: "1.5",

@@ -22,12 +22,12 @@ from agent_api.app import create_app
 from agent_api.settings import Settings, SettingsError
 from agent_api.warming import WarmingPolicy
 from local.emulator.components import InferenceComponent
+from local.tiny_model.script import PLAIN_TEXT as HELLO
 from tests.agent_api.harness import FAST_RETRIES, json_lines, serve, total
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import SageMakerRuntime, Stream, Throttle
 
 COMPONENT = "test-component"
-HELLO = "Hello! I am a tiny test model."
 # Checks every 50 ms so the tests are quick; the production policy is checked on its own.
 FAST_POLL = 0.05
 

@@ -30,8 +30,11 @@ def test_each_engine_stage_has_a_base_image_pinned_by_version_behind_the_base_re
         if " AS " in from_line and from_line.startswith("${BASE_REGISTRY}")
     }
     assert set(stages) == {"sglang", "vllm"}
-    assert re.fullmatch(r"lmsysorg/sglang:v\d+\.\d+\.\d+(\.post\d+)?-cu\d+", stages["sglang"])
-    assert re.fullmatch(r"vllm/vllm-openai:v\d+\.\d+\.\d+(-cu\d+)?", stages["vllm"])
+    # A digest may follow the tag, never replace it: only a pull by tag fills the pull-through cache
+    # (container/prime_base_image.sh).
+    pin = r"(@sha256:[0-9a-f]{64})?"
+    assert re.fullmatch(rf"lmsysorg/sglang:v\d+\.\d+\.\d+(\.post\d+)?-cu\d+{pin}", stages["sglang"])
+    assert re.fullmatch(rf"vllm/vllm-openai:v\d+\.\d+\.\d+(-cu\d+)?{pin}", stages["vllm"])
 
 
 def test_final_stage_is_the_selected_engine_and_records_it() -> None:

@@ -4,9 +4,11 @@ One agent API has no tools (the tiny model then answers text), the other has the
 (the tiny model then calls ``get_weather``). Each has its own emulator, so faults set by a test touch only
 the stack it uses; every test starts with no faults.
 
-The reasoning tests use a second vLLM server, started with the ``qwen3`` reasoning parser (and a text-only
-agent API on it), only when they run: vLLM's ``<think>`` parser would read any answer without ``</think>``
-as reasoning, so the first server runs without one, as the default ``llama3`` profile does.
+The ``qwen3`` profile's tests use a second vLLM server, started with that profile (vLLM's ``hermes``
+tool-call parser and ``qwen3`` reasoning parser) and two agent APIs on it (no tools, default tools), only
+when they run: vLLM's ``<think>`` parser reads any answer without ``</think>`` as reasoning, and the tiny
+model writes ``<think>`` only when asked to ponder, so the first server runs the default ``llama3`` profile
+(no reasoning parser).
 """
 
 from collections.abc import Iterator
@@ -35,11 +37,20 @@ def vllm_url(tiny_model_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def reasoning_stack(tiny_model_dir: Path) -> Iterator[LocalDeployment]:
-    with (
-        VllmServer(tiny_model_dir, reasoning_parser="qwen3") as server,
-        LocalDeployment(backend_url=server.base_url, tools="") as stack,
-    ):
+def qwen3_vllm_url(tiny_model_dir: Path) -> Iterator[str]:
+    with VllmServer(tiny_model_dir, profile="qwen3") as server:
+        yield server.base_url
+
+
+@pytest.fixture(scope="session")
+def reasoning_stack(qwen3_vllm_url: str) -> Iterator[LocalDeployment]:
+    with LocalDeployment(backend_url=qwen3_vllm_url, tools="", profile="qwen3") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def qwen3_tools_stack(qwen3_vllm_url: str) -> Iterator[LocalDeployment]:
+    with LocalDeployment(backend_url=qwen3_vllm_url, profile="qwen3") as stack:
         yield stack
 
 

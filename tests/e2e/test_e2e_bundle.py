@@ -31,7 +31,7 @@ from local.stack import (
     SESSIONS_BUCKET,
     agent_environment,
 )
-from local.tiny_model.script import TOOL_RESULT_REPLY
+from local.tiny_model.script import CALLED_TOOL, TOOL_RESULT_TEXT
 from local.vllm_server import free_port
 from tests.e2e.sse_chat import chat
 
@@ -124,8 +124,8 @@ def test_bundled_agent_runs_a_tool_call_turn_and_keeps_the_session_in_s3(
 
     [tool_use] = result.named("tool_use")
     [tool_result] = result.named("tool_result")
-    assert (tool_use.data["name"], tool_result.data["status"]) == ("get_weather", "success")
-    assert result.text == "".join(TOOL_RESULT_REPLY)
+    assert (tool_use.data["name"], tool_result.data["status"]) == (CALLED_TOOL, "success")
+    assert result.text == TOOL_RESULT_TEXT
     assert result.events[-1].name == "done"
     listing = _s3(s3_url).list_objects_v2(Bucket=SESSIONS_BUCKET)
     assert any(session_id in item["Key"] for item in listing.get("Contents", []))

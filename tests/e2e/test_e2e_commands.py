@@ -1,5 +1,6 @@
 """The commands a user runs: `local.demo`, `local.stack` and the project's client, on the session's vLLM."""
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from local.stack import LocalDeployment
+from local.tiny_model.script import CALL_ARGUMENTS, CALLED_TOOL, TOOL_RESULT_TEXT
 from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
@@ -35,8 +37,8 @@ def test_demo_prints_the_tool_call_and_the_answer_and_exits_zero(vllm_url: str) 
     )
 
     assert result.returncode == 0, result.stderr
-    assert 'tool call   get_weather({"city": "Paris"})' in result.stdout
-    assert "Sunny in Paris, 21 degrees" in result.stdout
+    assert f"tool call   {CALLED_TOOL}({json.dumps(CALL_ARGUMENTS)})" in result.stdout
+    assert TOOL_RESULT_TEXT in result.stdout
 
 
 def test_cold_demo_shows_the_model_warming_then_the_answer(vllm_url: str) -> None:
@@ -51,8 +53,8 @@ def test_cold_demo_shows_the_model_warming_then_the_answer(vllm_url: str) -> Non
 
     assert result.returncode == 0, result.stderr
     warming = result.stdout.index("model warming (0 s so far)")
-    assert warming < result.stdout.index("tool call   get_weather")
-    assert "Sunny in Paris, 21 degrees" in result.stdout
+    assert warming < result.stdout.index(f"tool call   {CALLED_TOOL}")
+    assert TOOL_RESULT_TEXT in result.stdout
 
 
 def test_demo_leaves_no_agent_api_behind(vllm_url: str) -> None:
@@ -105,7 +107,7 @@ def test_stack_command_serves_until_interrupted_then_stops_everything(vllm_url: 
         assert page_url is not None, output
         assert page_url[1] == f"{agent_url[1]}/"
         assert httpx.get(page_url[1]).headers["content-type"] == "text/html; charset=utf-8"
-        assert chat(agent_url[1], prompt="What is the weather in Paris?").text == "Sunny in Paris, 21 degrees"
+        assert chat(agent_url[1], prompt="What is the weather in Paris?").text == TOOL_RESULT_TEXT
 
         process.send_signal(signal.SIGINT)
 
@@ -136,5 +138,5 @@ def test_project_client_prints_the_streamed_answer(tools_api: LocalDeployment) -
     )
 
     assert result.returncode == 0, result.stderr
-    assert "[tool get_weather" in result.stdout
-    assert "Sunny in Paris, 21 degrees" in result.stdout
+    assert f"[tool {CALLED_TOOL}" in result.stdout
+    assert TOOL_RESULT_TEXT in result.stdout

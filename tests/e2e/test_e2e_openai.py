@@ -7,7 +7,7 @@ import pytest
 
 from agent_api import contract
 from local.stack import LocalDeployment
-from tests.e2e.test_e2e_chat import AFTER_TOOL_REPLY, PLAIN_REPLY
+from local.tiny_model.script import CALLED_TOOL, PLAIN_TEXT, TOOL_RESULT_TEXT
 from tests.support.openai_sdk import openai_client
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,7 @@ def test_the_sdk_streams_an_answer_with_usage(text_api: LocalDeployment) -> None
     chunks = list(stream)
 
     texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
-    assert "".join(texts) == PLAIN_REPLY
+    assert "".join(texts) == PLAIN_TEXT
     assert len(texts) > 1
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].usage is not None
@@ -42,12 +42,12 @@ def test_the_sdk_gets_a_whole_answer(text_api: LocalDeployment) -> None:
         messages=[
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": "Hi"},
-            {"role": "assistant", "content": PLAIN_REPLY},
+            {"role": "assistant", "content": PLAIN_TEXT},
             {"role": "user", "content": "Hello"},
         ],
     )
 
-    assert completion.choices[0].message.content == PLAIN_REPLY
+    assert completion.choices[0].message.content == PLAIN_TEXT
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None
     assert completion.usage.total_tokens > 0
@@ -70,12 +70,12 @@ def test_tool_calls_run_on_the_server_and_show_as_agent_events(tools_api: LocalD
         c.model_extra["agent_event"] for c in chunks if c.model_extra and "agent_event" in c.model_extra
     ]
     assert [(e["type"], e["name"]) for e in events] == [
-        ("tool_use", "get_weather"),
-        ("tool_result", "get_weather"),
+        ("tool_use", CALLED_TOOL),
+        ("tool_result", CALLED_TOOL),
     ]
     assert events[1]["status"] == "success"
     assert all(c.choices[0].delta.tool_calls is None for c in chunks if c.choices)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == AFTER_TOOL_REPLY
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TOOL_RESULT_TEXT
 
 
 def test_a_session_header_continues_the_stored_conversation(text_api: LocalDeployment) -> None:

@@ -19,13 +19,13 @@ from agent_api.settings import Settings
 from agent_api.warming import WarmingPolicy
 from local.emulator import Emulator, Endpoint
 from local.stack import COMPONENT_NAME, ENDPOINT_NAME, LocalDeployment
+from local.tiny_model.script import PLAIN_TEXT
 from tests.agent_api.harness import serve
 from tests.e2e.sse_chat import ChatResult, chat
 from tests.support.sagemaker_runtime import sagemaker_client, sagemaker_control_client
 
 pytestmark = pytest.mark.e2e
 
-PLAIN_REPLY = "Hello! I am a tiny test model."
 POLL_SECONDS = 0.2
 
 
@@ -82,7 +82,7 @@ def test_cold_request_waits_for_the_model_and_answers(cold_api: Callable[..., Co
     statuses = result.named("status")
     assert statuses and {event.data["state"] for event in statuses} == {"warming"}
     assert result.names[: len(statuses)] == ["status"] * len(statuses)
-    assert result.text == PLAIN_REPLY
+    assert result.text == PLAIN_TEXT
     assert result.names[-1] == "done"
     assert api.copy_count_requests == [1]
 
@@ -123,7 +123,7 @@ def test_two_requests_during_one_warm_up_start_one_copy(cold_api: Callable[..., 
     for thread in threads:
         thread.join(timeout=120)
 
-    assert [result.text for result in results] == [PLAIN_REPLY, PLAIN_REPLY]
+    assert [result.text for result in results] == [PLAIN_TEXT, PLAIN_TEXT]
     assert all(result.named("status") for result in results)
     assert api.copy_count_requests == [1]
 
@@ -138,5 +138,5 @@ def test_local_stack_cold_mode_wakes_the_model_through_the_deployed_app(vllm_url
 
     assert before["state"] == "scaled_to_zero"
     assert [event.data["elapsed_s"] for event in result.named("status")] == [0]
-    assert result.text == PLAIN_REPLY
+    assert result.text == PLAIN_TEXT
     assert after["state"] == "in_service"

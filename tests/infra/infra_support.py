@@ -9,6 +9,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import cfnlint.data.schemas
+
 from stacks.agent_api.lambda_contract import contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +75,18 @@ def only(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
     found = resources(template, resource_type)
     assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
     return dict(next(iter(found.values())).get("Properties", {}))
+
+
+def create_only_properties(resource_type: str) -> set[str]:
+    """The top-level properties of ``resource_type`` whose change makes CloudFormation replace the resource.
+
+    From the CloudFormation resource schema (``createOnlyProperties``) as cfn-lint ships AWS's published
+    schemas for us-east-1.
+    """
+    schemas = Path(cfnlint.data.schemas.__file__).parent
+    providers = json.loads((schemas / "providers" / "us-east-1.json").read_text())
+    schema = json.loads((schemas / "resources" / f"{providers[resource_type]}.json").read_text())
+    return {path.split("/")[2] for path in schema.get("createOnlyProperties", [])}
 
 
 # The REST API's methods as (path, HTTP method): those authorized the environment's way, and the chat page's

@@ -252,11 +252,19 @@ def test_unknown_endpoint_mode_names_both_modes() -> None:
     assert "allowed: 'single-model' or 'inference-component'" in str(error)
 
 
-def test_inference_component_mode_defaults_to_zero_to_one_copy_after_30_idle_minutes() -> None:
+def test_inference_component_mode_defaults_to_zero_to_one_copy() -> None:
     config = parse_environment("staging", merged(endpoint=IC))
     endpoint = config.endpoint
-    assert (endpoint.min_copies, endpoint.max_copies, endpoint.scale_to_zero_idle_minutes) == (0, 1, 30)
-    assert config.inference_component_name == "SageMakerAgent-staging-g6-12xlarge-model"
+    assert (endpoint.min_copies, endpoint.max_copies) == (0, 1)
+    assert config.inference_component_name == "SageMakerAgent-staging-g6-12xlarge-ic"
+
+
+def test_the_idle_time_is_target_trackings_not_a_setting() -> None:
+    # Scale-in to zero follows AWS's recipe (target tracking, docs/deploy.md "Scale to zero"), whose
+    # scale-in time Application Auto Scaling sets; the old idle-alarm setting is refused, not ignored.
+    error = error_for(merged(endpoint={**IC, "scale_to_zero_idle_minutes": 30}))
+    assert error.key == "endpoint.scale_to_zero_idle_minutes"
+    assert "unknown key" in str(error)
 
 
 def test_single_model_mode_has_no_component() -> None:
@@ -293,22 +301,13 @@ def test_an_environment_that_retains_data_must_keep_a_copy() -> None:
         ({**IC, "min_instances": 2}, "endpoint.min_instances"),
         ({**IC, "max_instances": 2}, "endpoint.max_instances"),
         ({"min_copies": 1}, "endpoint.min_copies"),
-        ({"mode": "single-model", "scale_to_zero_idle_minutes": 20}, "endpoint.scale_to_zero_idle_minutes"),
+        ({"mode": "single-model", "max_copies": 2}, "endpoint.max_copies"),
     ],
 )
 def test_a_setting_of_the_other_mode_is_refused_not_ignored(endpoint: dict[str, Any], key: str) -> None:
     error = error_for(merged(endpoint=endpoint))
     assert error.key == key
     assert "only read in endpoint.mode" in str(error)
-
-
-@pytest.mark.parametrize(("minutes", "accepted"), [(14, False), (15, True), (1440, True), (1441, False)])
-def test_idle_minutes_cover_api_gateways_wait_and_at_most_a_day(minutes: int, accepted: bool) -> None:
-    raw = merged(endpoint={**IC, "scale_to_zero_idle_minutes": minutes})
-    if accepted:
-        assert parse_environment("staging", raw).endpoint.scale_to_zero_idle_minutes == minutes
-    else:
-        assert "allowed: 15..1440" in str(error_for(raw))
 
 
 def test_every_accepted_instance_type_has_its_memory() -> None:
@@ -328,3 +327,49 @@ def test_dev_runs_a_scale_to_zero_component_and_prod_a_single_model_endpoint() -
     prod = parse_environment("prod", environments["prod"]).endpoint
     assert (dev.mode, dev.min_copies) == ("inference-component", 0)
     assert (prod.mode, prod.min_instances) == ("single-model", 2)
+
+
+# --- Who the alarms notify, and the agent function's concurrency (issue 22, items 8 and 10) -----------------
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:oncall"
+
+
+def test_alarms_may_notify_an_existing_topic() -> None:
+    config = parse_environment("staging", merged(monitoring={"alarm_topic_arn": TOPIC}))
+    assert config.monitoring.alarm_topic_arn == TOPIC
+
+
+@pytest.mark.parametrize(
+    "arn", ["oncall", "arn:aws:sqs:eu-west-1:123456789012:oncall", "arn:aws:sns:eu-west-1:1234:oncall"]
+)
+def test_an_alarm_topic_must_be_an_sns_topic_arn(arn: str) -> None:
+    error = error_for(merged(monitoring={"alarm_topic_arn": arn}))
+    assert error.key == "monitoring.alarm_topic_arn"
+    assert "the ARN of an existing SNS topic" in str(error)
+
+
+def test_an_alarm_topic_and_an_alarm_email_are_one_or_the_other() -> None:
+    error = error_for(merged(monitoring={"alarm_topic_arn": TOPIC, "alarm_email": "oncall@example.com"}))
+    assert error.key == "monitoring.alarm_email / monitoring.alarm_topic_arn"
+
+
+def test_an_alarm_topic_must_be_in_the_environments_region() -> None:
+    raw = {**merged(monitoring={"alarm_topic_arn": TOPIC}), "region": "us-east-1"}
+    error = error_for(raw)
+    assert error.key == "monitoring.alarm_topic_arn"
+    assert "the topic is in eu-west-1, the environment deploys to us-east-1" in str(error)
+
+
+def test_the_function_reserves_twice_the_requests_the_endpoint_serves_at_once() -> None:
+    environments = cdk_context()["environments"]
+    # dev: 1 copy x 8 in-flight requests; prod: 4 instances x 8.
+    assert parse_environment("dev", environments["dev"]).function_concurrency == 16
+    assert parse_environment("prod", environments["prod"]).function_concurrency == 64
+
+
+def test_a_configured_reserved_concurrency_replaces_the_derived_one() -> None:
+    config = parse_environment("staging", merged(**{"lambda": {"reserved_concurrency": 5}}))
+    assert config.function_concurrency == 5
+    error = error_for(merged(**{"lambda": {"reserved_concurrency": 0}}))
+    assert error.key == "lambda.reserved_concurrency"
+    assert "an integer >= 1" in str(error)

@@ -13,11 +13,12 @@ from ops.preflight import MIN_BOOTSTRAP_VERSION
 from stacks.agent_api.lambda_contract import contract
 from stacks.config import EndpointSettings, EnvironmentConfig
 from stacks.rollout import rollout_instances
-from tests.infra.infra_support import cdk_context, resources, synthesize
+from tests.infra.infra_support import agent_function, cdk_context, resources, synthesize
 
 pytestmark = pytest.mark.infra
 
 Lookup = Callable[[str], dict[str, Any]]
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ml-oncall"
 
 
 def _logical_id(template: dict[str, Any], resource_type: str) -> str:
@@ -52,31 +53,6 @@ def test_image_build_waits_for_the_codebuild_roles_policy(template: Lookup) -> N
     ]
     (image,) = resources(dev, "Custom::ServingImage").values()
     assert {role_id, policy_id} <= set(image["DependsOn"])
-
-
-# --- Item 2: nothing retained can block a retry after a failed first create ---------------------------------
-
-
-@pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_no_resource_is_retained_when_a_first_create_rolls_back(template: Lookup, environment: str) -> None:
-    policies = {
-        key: (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy"))
-        for key, r in template(environment)["Resources"].items()
-        if "DeletionPolicy" in r or "UpdateReplacePolicy" in r
-    }
-    assert policies
-    assert {policy for policy, _ in policies.values()} <= {"Delete", "RetainExceptOnCreate"}
-
-
-def test_prod_keeps_its_data_and_key_on_delete_and_dev_deletes_them(template: Lookup) -> None:
-    stateful = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::ECR::Repository", "AWS::Logs::LogGroup")
-    for environment, expected in [("dev", "Delete"), ("prod", "RetainExceptOnCreate")]:
-        found = {
-            r.get("DeletionPolicy")
-            for r in template(environment)["Resources"].values()
-            if r["Type"] in stateful
-        }
-        assert found == {expected}, environment
 
 
 # --- Item 5: SageMaker's instance and GPU metrics -----------------------------------------------------------
@@ -201,40 +177,6 @@ def test_rollout_quota_covers_the_fleet_autoscaling_may_reach_plus_the_new_insta
     assert rollout_instances(EndpointSettings(**endpoint)) == instances
 
 
-@pytest.fixture(scope="module")
-def other_instance_type(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """dev, with only its instance type changed (what a user edits in cdk.json)."""
-    dev = cdk_context()["environments"]["dev"]
-    changed = {**dev, "endpoint": {**dev["endpoint"], "instance_type": "ml.g6e.12xlarge"}}
-    synthesized = synthesize(tmp_path_factory.mktemp("g6e.out"), env="dev", environments={"dev": changed})
-    return synthesized.templates["SageMakerAgent-dev"]
-
-
-def test_changing_the_instance_type_replaces_the_endpoint_and_its_scalable_target(
-    template: Lookup, other_instance_type: dict[str, Any]
-) -> None:
-    # Application Auto Scaling fails an UpdateEndpoint that changes a registered variant's instance type
-    # ("Update endpoints that use auto scaling"). EndpointName and ScalableTarget.ResourceId are both
-    # "Update requires: Replacement": CloudFormation creates the new endpoint and target under the same
-    # logical ids, then deletes the old target before the old endpoint (it depends on it).
-    # dev runs an inference component: its name, the scalable target's ResourceId, carries the endpoint's,
-    # so the component and its target are replaced with the endpoint instead of colliding with the old ones.
-    before, after = template("dev"), other_instance_type
-    (endpoint_id,) = resources(before, "AWS::SageMaker::Endpoint")
-    assert set(resources(after, "AWS::SageMaker::Endpoint")) == {endpoint_id}
-    names = (_endpoint(before)["EndpointName"], _endpoint(after)["EndpointName"])
-    assert names == ("SageMakerAgent-dev-g6-12xlarge", "SageMakerAgent-dev-g6e-12xlarge")
-    for version, name in zip((before, after), names, strict=True):
-        (component,) = resources(version, "AWS::SageMaker::InferenceComponent").values()
-        assert component["Properties"]["InferenceComponentName"] == f"{name}-model"
-        assert component["Properties"]["EndpointName"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
-        (target,) = resources(version, "AWS::ApplicationAutoScaling::ScalableTarget").values()
-        assert target["Properties"]["ResourceId"] == f"inference-component/{name}-model"
-    assert set(resources(before, "AWS::ApplicationAutoScaling::ScalableTarget")) == set(
-        resources(after, "AWS::ApplicationAutoScaling::ScalableTarget")
-    )
-
-
 def test_every_endpoint_name_fits_sagemakers_limit() -> None:
     longest = EnvironmentConfig(name="e" * 32, endpoint=EndpointSettings(instance_type="ml.p5en.48xlarge"))
     assert len(longest.endpoint_name) <= 63
@@ -304,6 +246,36 @@ def test_component_alarms_watch_the_component_by_its_deployed_name(template: Loo
     for alarm_id in alarm_ids:
         dimensions = resources(dev, "AWS::CloudWatch::Alarm")[alarm_id]["Properties"]["Dimensions"]
         assert dimensions == [{"Name": "InferenceComponentName", "Value": name}]
+
+
+@pytest.fixture(scope="module")
+def existing_topic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """prod, its alarms sent to a topic the team already has (``monitoring.alarm_topic_arn``)."""
+    prod = cdk_context()["environments"]["prod"]
+    changed = {**prod, "monitoring": {**prod["monitoring"], "alarm_email": None, "alarm_topic_arn": TOPIC}}
+    synthesized = synthesize(tmp_path_factory.mktemp("topic.out"), env="prod", environments={"prod": changed})
+    return synthesized.templates["SageMakerAgent-prod"]
+
+
+def test_alarms_may_notify_an_existing_topic_instead_of_one_of_the_stack(
+    existing_topic: dict[str, Any],
+) -> None:
+    assert resources(existing_topic, "AWS::SNS::Topic") == {}
+    alarms = [a["Properties"] for a in resources(existing_topic, "AWS::CloudWatch::Alarm").values()]
+    assert len(alarms) == 6 and all(alarm["AlarmActions"] == [TOPIC] for alarm in alarms)
+    # The stack's key encrypts no topic then: CloudWatch is not let use it.
+    assert _service_statements(existing_topic, "cloudwatch.amazonaws.com") == []
+
+
+# --- Issue 22, item 10: the agent function's concurrency ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("environment", "reserved"), [("dev", 16), ("prod", 64)])
+def test_the_agent_function_reserves_twice_the_requests_the_endpoint_serves(
+    template: Lookup, environment: str, reserved: int
+) -> None:
+    # dev: 1 copy x 8 requests in flight; prod: 4 instances x 8 (docs/deploy.md, "Agent function").
+    assert agent_function(template(environment))["ReservedConcurrentExecutions"] == reserved
 
 
 # --- Item 1: base images ------------------------------------------------------------------------------------

@@ -70,6 +70,8 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         auth=config.api.auth,
         cognito=sign_in(config, variables),
         inference_component_name=config.inference_component_name,
+        # Both shipped environments run the llama3 profile: Llama 3.1 JSON calls.
+        text_tool_calls="llama3_json",
     )
 
 
@@ -166,7 +168,9 @@ def test_stream_reasoning_reaches_the_function(stream_reasoning: bool) -> None:
     config = parse_environment(
         "dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": stream_reasoning}}
     )
-    variables = agent_environment(config.agent, "endpoint", None, "bucket", None, endpoint=config.endpoint)
+    variables = agent_environment(
+        config.agent, "endpoint", None, "false", "bucket", None, endpoint=config.endpoint
+    )
     variables[contract.AGENT_REGION.variable] = "us-east-1"  # a CloudFormation token at synth
     assert Settings.from_env(variables).stream_reasoning is stream_reasoning
 

@@ -8,14 +8,21 @@ from typing import Any
 
 import botocore.session
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 
+from stacks.config import EndpointSettings, ModelSettings
+from stacks.inference.construct import InferenceEndpoint
+from stacks.inference.hosting import ComponentSpec
 from tests.infra.infra_support import agent_function, only, resources, synthesize
 from tests.infra.test_infra_templates import as_list, policy_statements
 
 pytestmark = pytest.mark.infra
 
 Lookup = Callable[[str], dict[str, Any]]
-COMPONENT = "SageMakerAgent-dev-g6-12xlarge-model"
+COMPONENT = "SageMakerAgent-dev-g6-12xlarge-ic"
 # A production-like component: keeps copies (retain_data forbids zero), two GPUs per copy, two per instance.
 KEPT_ENV = {
     "retain_data": True,
@@ -39,11 +46,9 @@ def _by_type(template: dict[str, Any], policy_type: str) -> list[dict[str, Any]]
     return [p["Properties"] for p in policies if p["Properties"]["PolicyType"] == policy_type]
 
 
-def _alarm_with_action(template: dict[str, Any], policy_prefix: str) -> dict[str, Any]:
+def _alarm_with_action(template: dict[str, Any], policy_name: str) -> dict[str, Any]:
     (policy_id,) = [
-        key
-        for key in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
-        if key.startswith(policy_prefix)
+        key for key in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy") if policy_name in key
     ]
     (alarm,) = [
         a["Properties"]
@@ -53,11 +58,11 @@ def _alarm_with_action(template: dict[str, Any], policy_prefix: str) -> dict[str
     return alarm
 
 
-def _policy(template: dict[str, Any], prefix: str) -> dict[str, Any]:
+def _policy(template: dict[str, Any], name: str) -> dict[str, Any]:
     (policy,) = [
         p["Properties"]
         for key, p in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
-        if key.startswith(prefix)
+        if name in key
     ]
     return policy
 
@@ -115,21 +120,6 @@ def test_dev_endpoint_has_no_endpoint_level_rollout_its_component_rolls_instead(
     assert "DeploymentConfig" not in endpoint["Properties"]
 
 
-def test_component_rolls_out_half_its_copies_at_a_time_and_rolls_back_on_its_error_alarms(
-    template: Lookup,
-) -> None:
-    dev = template("dev")
-    config = _component(dev)["DeploymentConfig"]
-    policy = config["RollingUpdatePolicy"]
-    # "between 5% to 50% of the copy count" (InferenceComponentRollingUpdatePolicy.MaximumBatchSize).
-    half = {"Type": "CAPACITY_PERCENT", "Value": 50}
-    assert (policy["MaximumBatchSize"], policy["RollbackMaximumBatchSize"]) == (half, half)
-    assert policy["WaitIntervalInSeconds"] == 300
-    alarms = [a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]]
-    expected = [k for k in resources(dev, "AWS::CloudWatch::Alarm") if k.startswith("MonitoringEndpoint")]
-    assert alarms == [{"Ref": alarm_id} for alarm_id in expected] and len(alarms) == 2
-
-
 @pytest.mark.parametrize("environment", ["dev", "kept"])
 def test_component_and_endpoint_config_use_only_fields_and_ranges_of_sagemakers_api(
     template: Lookup, kept: dict[str, Any], environment: str
@@ -156,7 +146,8 @@ def test_component_and_endpoint_config_use_only_fields_and_ranges_of_sagemakers_
     component = _component(built)
     check(shapes("InferenceComponentSpecification"), component["Specification"])
     check(shapes("InferenceComponentRuntimeConfig"), component["RuntimeConfig"])
-    check(shapes("InferenceComponentDeploymentConfig"), component["DeploymentConfig"])
+    if "DeploymentConfig" in component:
+        check(shapes("InferenceComponentDeploymentConfig"), component["DeploymentConfig"])
     (variant,) = only(built, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
     check(shapes("ProductionVariant"), variant)
 
@@ -189,56 +180,104 @@ def test_dev_copies_scale_between_zero_and_one_on_concurrent_requests_per_copy(t
         "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
     )
     assert config["TargetValue"] == 8
-    # Scale-in to zero belongs to the idle policy alone, at the configured idle time.
-    assert config["DisableScaleIn"] is True
+
+
+def test_target_tracking_scales_in_to_zero_as_aws_documents_for_scale_to_zero(template: Lookup) -> None:
+    # "Scale an endpoint to zero instances": a scalable target with a minimum of 0 and a target tracking
+    # policy that may scale in; the copy goes when no request has been in flight for the scale-in alarm's
+    # 15 minutes, never on missing data.
+    dev = template("dev")
+    (tracking,) = _by_type(dev, "TargetTrackingScaling")
+    assert tracking["TargetTrackingScalingPolicyConfiguration"].get("DisableScaleIn", False) is False
+    (step,) = _by_type(dev, "StepScaling")
+    assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
+        {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}
+    ]
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod", "kept"])
+def test_no_alarm_acts_on_missing_data(template: Lookup, kept: dict[str, Any], environment: str) -> None:
+    # An idle component publishes no invocation metrics: an alarm breaching on missing data would scale on
+    # the absence of data (issue 22, item 7).
+    built = kept if environment == "kept" else template(environment)
+    alarms = [a["Properties"] for a in resources(built, "AWS::CloudWatch::Alarm").values()]
+    assert alarms and {a.get("TreatMissingData", "missing") for a in alarms} <= {"notBreaching", "missing"}
 
 
 def test_a_refused_request_at_zero_copies_starts_exactly_one_copy(template: Lookup) -> None:
     dev = template("dev")
     # Target tracking cannot scale out from zero: a step policy on NoCapacityInvocationFailures must. It sets
     # one copy, not "one more": the alarm's action runs again while refusals keep it in ALARM.
-    policy = _policy(dev, "InferenceScaleOutFromZero")["StepScalingPolicyConfiguration"]
+    policy = _policy(dev, "ScaleOutFromZero")["StepScalingPolicyConfiguration"]
     assert policy["AdjustmentType"] == "ExactCapacity"
     assert policy["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
-    alarm = _alarm_with_action(dev, "InferenceScaleOutFromZero")
+    alarm = _alarm_with_action(dev, "ScaleOutFromZero")
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SageMaker", "NoCapacityInvocationFailures")
     assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": COMPONENT}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert (alarm["Period"], alarm["EvaluationPeriods"]) == (60, 1)
 
 
-def test_dev_scales_in_to_zero_after_30_minutes_without_a_request_served_or_refused(template: Lookup) -> None:
-    dev = template("dev")
-    policy = _policy(dev, "InferenceScaleInToZero")["StepScalingPolicyConfiguration"]
-    assert policy["AdjustmentType"] == "ExactCapacity"
-    assert policy["StepAdjustments"] == [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}]
-    alarm = _alarm_with_action(dev, "InferenceScaleInToZero")
-    assert (alarm["EvaluationPeriods"], alarm["Threshold"]) == (30, 0)
-    assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
-    # No data at all is no traffic: idle.
-    assert alarm["TreatMissingData"] == "breaching"
-    metrics = {m["Id"]: m for m in alarm["Metrics"]}
-    assert metrics["expr_1"]["Expression"] == "FILL(served, 0) + FILL(refused, 0)"
-    for metric_id, name in (("served", "Invocations"), ("refused", "NoCapacityInvocationFailures")):
-        stat = metrics[metric_id]["MetricStat"]
-        assert (stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]) == (name, "Sum", 60)
-        assert stat["Metric"]["Dimensions"] == [{"Name": "InferenceComponentName", "Value": COMPONENT}]
-
-
-def test_a_component_that_keeps_copies_has_no_zero_policies_and_scales_in_by_tracking(
+def test_a_component_that_keeps_copies_has_no_zero_policy_and_scales_in_by_tracking(
     kept: dict[str, Any],
 ) -> None:
     target = only(kept, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
     assert _by_type(kept, "StepScaling") == []
     (tracking,) = _by_type(kept, "TargetTrackingScaling")
-    assert tracking["TargetTrackingScalingPolicyConfiguration"]["DisableScaleIn"] is False
+    assert tracking["TargetTrackingScalingPolicyConfiguration"].get("DisableScaleIn", False) is False
     alarms = [
         a["Properties"]["MetricName"]
         for a in resources(kept, "AWS::CloudWatch::Alarm").values()
         if "MetricName" in a["Properties"]
     ]
     assert "NoCapacityInvocationFailures" not in alarms
+
+
+# --- The component's logs -----------------------------------------------------------------------------------
+
+
+def _component_log_group(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (key, group)
+        for key, group in resources(template, "AWS::Logs::LogGroup").items()
+        if group["Properties"].get("LogGroupName") == f"/aws/sagemaker/InferenceComponents/{COMPONENT}"
+    ]
+    return found
+
+
+def test_the_component_logs_to_its_own_group_with_the_stacks_retention_key_and_policy(
+    template: Lookup,
+) -> None:
+    dev = template("dev")
+    group_id, group = _component_log_group(dev)
+    (key_id,) = resources(dev, "AWS::KMS::Key")
+    assert group["Properties"]["RetentionInDays"] == 14
+    assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert group["DeletionPolicy"] == "Delete"
+    # Created before the component, or SageMaker creates it itself without retention or key.
+    (component,) = resources(dev, "AWS::SageMaker::InferenceComponent").values()
+    assert group_id in component["DependsOn"]
+    assert dev["Outputs"]["ModelLogGroup"]["Value"] == {"Ref": group_id}
+
+
+def test_the_execution_role_may_write_the_components_log_group(template: Lookup) -> None:
+    dev = template("dev")
+    group_id, _ = _component_log_group(dev)
+    statements = policy_statements(dev, "InferenceExecutionRole")
+    writes = [
+        s
+        for s in statements
+        if "logs:PutLogEvents" in as_list(s["Action"])
+        and {"Fn::GetAtt": [group_id, "Arn"]} in as_list(s["Resource"])
+    ]
+    creates = [
+        s
+        for s in statements
+        if "logs:CreateLogGroup" in as_list(s["Action"])
+        and {"Fn::GetAtt": [group_id, "Arn"]} in as_list(s["Resource"])
+    ]
+    assert writes and creates
 
 
 # --- The agent function -------------------------------------------------------------------------------------
@@ -283,3 +322,28 @@ def test_dev_function_is_told_its_component(template: Lookup) -> None:
     variables = agent_function(template("dev"))["Environment"]["Variables"]
     assert variables["AGENT_INFERENCE_COMPONENT_NAME"] == COMPONENT
     assert template("dev")["Outputs"]["InferenceComponentName"]["Value"] == COMPONENT
+
+
+def test_the_construct_refuses_a_component_spec_that_does_not_match_the_mode() -> None:
+    stack = Stack(App(), "Probe")
+    spec = ComponentSpec("probe-ic", accelerators=4, memory_mb=1024, copies_per_instance=1, max_instances=1)
+    for endpoint, component in (
+        (EndpointSettings(), spec),
+        (EndpointSettings(mode="inference-component"), None),
+    ):
+        with pytest.raises(ValueError, match="needs"):
+            InferenceEndpoint(
+                stack,
+                f"Probe{component is None}",
+                endpoint_name="probe",
+                model=ModelSettings(hf_model_id="org/model"),
+                tp_degree=4,
+                endpoint=endpoint,
+                image_uri="image",
+                repository=ecr.Repository.from_repository_name(stack, f"Repo{component is None}", "repo"),
+                key=kms.Key(stack, f"Key{component is None}"),
+                log_retention=logs.RetentionDays.ONE_WEEK,
+                retain=False,
+                rollback_alarms=[],
+                component=component,
+            )

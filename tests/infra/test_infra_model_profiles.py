@@ -11,7 +11,7 @@ from serve_contract import PROFILES
 from serve_settings import SettingsError, engine_command, load_settings
 
 from stacks.config import ConfigError, parse_environment
-from stacks.inference.construct import serving_environment
+from stacks.inference.hosting import serving_environment
 
 
 def _model(**model: Any) -> Any:
@@ -67,3 +67,33 @@ def test_the_container_rejects_what_synth_rejects(tmp_path: Path) -> None:
         load_settings(
             {"SERVE_ENGINE": "vllm", "SERVE_MODEL_DIR": str(tmp_path), "SERVE_TOOL_CALL_PARSER": "qwen25"}
         )
+
+
+# The syntax the agent reads calls left in an answer's text in (AGENT_TEXT_TOOL_CALLS): its model family's.
+FAMILY_SYNTAX = {
+    "llama3": "llama3_json",
+    "qwen3": "hermes",
+    "mistral": "mistral",
+    # DeepSeek's call tokens and gpt-oss's harmony channels have no text form the provider reads.
+    "deepseek_r1": "false",
+    "gpt_oss": "false",
+}
+
+
+@pytest.mark.parametrize("engine", ["sglang", "vllm"])
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_the_agent_reads_text_tool_calls_in_the_profiles_syntax(profile: str, engine: str) -> None:
+    config = parse_environment(
+        "dev", {"model": {"hf_model_id": "org/model", "engine": engine, "profile": profile}}
+    )
+    assert config.text_tool_calls == FAMILY_SYNTAX[profile]
+
+
+@pytest.mark.parametrize(
+    ("parser", "syntax"), [("hermes", "hermes"), ("llama4_json", "llama3_json"), ("none", "llama3_json")]
+)
+def test_a_parser_override_names_the_syntax_and_none_keeps_the_familys(parser: str, syntax: str) -> None:
+    config = parse_environment(
+        "dev", {"model": {"hf_model_id": "org/model", "engine": "vllm", "tool_call_parser": parser}}
+    )
+    assert config.text_tool_calls == syntax

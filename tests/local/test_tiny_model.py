@@ -13,6 +13,17 @@ from tokenizers import Tokenizer
 
 from local.tiny_model import MODEL_FILES, build
 from local.tiny_model.__main__ import main
+from local.tiny_model.script import (
+    CALL_ARGUMENTS,
+    CALLED_TOOL,
+    HERMES_CALL_TEXT,
+    PLAIN_TEXT,
+    REASONING_ANSWER_TEXT,
+    REASONING_TEXT,
+    THOUGHT_TEXT,
+    TOOL_CALL_TEXT,
+    TOOL_RESULT_TEXT,
+)
 
 WEATHER_TOOL = {
     "type": "function",
@@ -181,49 +192,48 @@ def test_config_describes_a_llama_with_room_for_the_vocabulary(model_dir: Path, 
 
 def test_answers_plainly_without_tools(model_dir: Path, tokenizer: Tokenizer) -> None:
     prompt = render(model_dir, [{"role": "user", "content": "Say hello."}], tools=None)
-    assert generate(model_dir, tokenizer, prompt)[0] == "Hello! I am a tiny test model."
+    assert generate(model_dir, tokenizer, prompt)[0] == PLAIN_TEXT
 
 
 def test_calls_the_weather_tool_when_tools_are_offered(model_dir: Path, tokenizer: Tokenizer) -> None:
     prompt = render(model_dir, [ASK_WEATHER], tools=[WEATHER_TOOL])
     text, _ = generate(model_dir, tokenizer, prompt)
-    assert json.loads(text) == {"name": "get_weather", "parameters": {"city": "Paris"}}
+    assert text == TOOL_CALL_TEXT
+    assert json.loads(text) == {"name": CALLED_TOOL, "parameters": CALL_ARGUMENTS}
 
 
 def test_answers_from_the_tool_result(model_dir: Path, tokenizer: Tokenizer) -> None:
     prompt = render(model_dir, [ASK_WEATHER, TOOL_CALL_TURN, TOOL_RESULT_TURN], tools=[WEATHER_TOOL])
-    assert generate(model_dir, tokenizer, prompt)[0] == "Sunny in Paris, 21 degrees"
+    assert generate(model_dir, tokenizer, prompt)[0] == TOOL_RESULT_TEXT
 
 
 def test_system_prompt_does_not_change_the_reply(model_dir: Path, tokenizer: Tokenizer) -> None:
     messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"}]
-    assert generate(model_dir, tokenizer, render(model_dir, messages, tools=None))[0] == (
-        "Hello! I am a tiny test model."
-    )
+    assert generate(model_dir, tokenizer, render(model_dir, messages, tools=None))[0] == PLAIN_TEXT
 
 
 def test_reasons_in_think_tags_when_asked_to_ponder(model_dir: Path, tokenizer: Tokenizer) -> None:
     prompt = render(model_dir, [ASK_TO_PONDER], tools=None)
-    assert generate(model_dir, tokenizer, prompt)[0] == "<think>Pondering deeply</think>Forty-two"
+    assert generate(model_dir, tokenizer, prompt)[0] == REASONING_TEXT
+    assert f"<think>{THOUGHT_TEXT}</think>{REASONING_ANSWER_TEXT}" == REASONING_TEXT
 
 
 def test_calls_the_weather_tool_in_hermes_syntax_when_asked(model_dir: Path, tokenizer: Tokenizer) -> None:
     prompt = render(model_dir, [ASK_WEATHER_HERMES], tools=[WEATHER_TOOL])
     text, _ = generate(model_dir, tokenizer, prompt)
+    assert text == HERMES_CALL_TEXT
     assert text.startswith("<tool_call>") and text.endswith("</tool_call>")
     call = json.loads(text.removeprefix("<tool_call>").removesuffix("</tool_call>"))
-    assert call == {"name": "get_weather", "arguments": {"city": "Paris"}}
+    assert call == {"name": CALLED_TOOL, "arguments": CALL_ARGUMENTS}
 
 
 def test_answers_the_hermes_call_from_its_tool_result(model_dir: Path, tokenizer: Tokenizer) -> None:
     messages = [ASK_WEATHER_HERMES, TOOL_CALL_TURN, TOOL_RESULT_TURN]
-    assert generate(model_dir, tokenizer, render(model_dir, messages, [WEATHER_TOOL]))[0] == (
-        "Sunny in Paris, 21 degrees"
-    )
+    assert generate(model_dir, tokenizer, render(model_dir, messages, [WEATHER_TOOL]))[0] == TOOL_RESULT_TEXT
 
 
 def test_completion_of_hello_continues_the_plain_reply(model_dir: Path, tokenizer: Tokenizer) -> None:
-    assert generate(model_dir, tokenizer, "<|begin_of_text|>Hello")[0] == "! I am a tiny test model."
+    assert generate(model_dir, tokenizer, "<|begin_of_text|>Hello")[0] == PLAIN_TEXT.removeprefix("Hello")
 
 
 @pytest.mark.parametrize(

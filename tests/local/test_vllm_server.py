@@ -106,13 +106,14 @@ def test_starts_vllm_through_serve_with_cpu_settings(
     assert (given["kv"], given["device"]) == ("1", "cpu")
 
 
-def test_reasoning_parser_reaches_vllm_through_serve(
+def test_the_model_profile_picks_vllms_parsers_through_serve(
     fake_venv: Path, model_dir: Path, tmp_path: Path
 ) -> None:
-    with VllmServer(model_dir, venv=fake_venv, startup_timeout=20, reasoning_parser="qwen3"):
+    with VllmServer(model_dir, venv=fake_venv, startup_timeout=20, profile="qwen3"):
         pass
     args = record(tmp_path)["args"]
     assert isinstance(args, list)
+    assert args[args.index("--tool-call-parser") + 1] == "hermes"
     assert args[args.index("--reasoning-parser") + 1] == "qwen3"
 
 

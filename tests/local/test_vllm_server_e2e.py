@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from local.tiny_model import build
+from local.tiny_model.script import CALL_ARGUMENTS, CALLED_TOOL, PLAIN_TEXT, TOOL_RESULT_TEXT
 from local.vllm_server import DEFAULT_VENV, VllmServer
 
 pytestmark = [
@@ -50,16 +51,16 @@ def test_ping_answers_200(server: VllmServer) -> None:
 def test_streamed_answer_without_tools(server: VllmServer) -> None:
     chunks = stream_chunks(server, recorded_request("invocations_stream"))
     text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
-    assert text == "Hello! I am a tiny test model."
+    assert text == PLAIN_TEXT
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 def test_streamed_tool_call_when_tools_are_offered(server: VllmServer) -> None:
     chunks = stream_chunks(server, recorded_request("invocations_tools_stream"))
     calls = [call for chunk in chunks for call in chunk["choices"][0]["delta"].get("tool_calls") or []]
-    assert [call["function"]["name"] for call in calls if "name" in call["function"]] == ["get_weather"]
+    assert [call["function"]["name"] for call in calls if "name" in call["function"]] == [CALLED_TOOL]
     arguments = "".join(call["function"].get("arguments") or "" for call in calls)
-    assert json.loads(arguments) == {"city": "Paris"}
+    assert json.loads(arguments) == CALL_ARGUMENTS
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
@@ -67,12 +68,10 @@ def test_streamed_answer_after_a_tool_result(server: VllmServer) -> None:
     body = recorded_request("tools_result_followup_stream")
     chunks = stream_chunks(server, body)
     text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
-    assert text == "Sunny in Paris, 21 degrees"
+    assert text == TOOL_RESULT_TEXT
 
 
 def test_sampling_at_the_agent_temperature_gives_the_same_answer(server: VllmServer) -> None:
     body = {**recorded_request("invocations_stream"), "temperature": 0.2}
     chunks = stream_chunks(server, body)
-    assert "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks) == (
-        "Hello! I am a tiny test model."
-    )
+    assert "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks) == PLAIN_TEXT

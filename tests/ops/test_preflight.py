@@ -53,6 +53,8 @@ def stubbed() -> Iterator[Stubbed]:
         "secrets": "secretsmanager",
         "s3": "s3",
         "iam": "iam",
+        "sns": "sns",
+        "lambda_": "lambda",
     }
     made = {field: client(service) for field, service in names.items()}
     stubs = {field: Stubber(c) for field, c in made.items()}
@@ -289,6 +291,113 @@ def test_without_stage_logs_the_logging_role_is_not_needed(stubbed: Stubbed) -> 
     assert preflight.check_api_logging(environment(), stubbed.clients).ok
 
 
+# --- alarm notifications ------------------------------------------------------------------------------------
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ml-oncall"
+
+
+def topic_attributes(stubbed: Stubbed, **attributes: str) -> None:
+    stubbed.stubs["sns"].add_response(
+        "get_topic_attributes", {"Attributes": {"TopicArn": TOPIC, **attributes}}, {"TopicArn": TOPIC}
+    )
+
+
+def test_alarms_without_a_subscriber_warn_and_name_both_settings(stubbed: Stubbed) -> None:
+    result = preflight.check_alarm_subscribers(environment(), stubbed.clients)
+    assert (result.ok, result.warning) == (False, True)
+    assert result.problem == "the alarms notify an SNS topic nobody is subscribed to"
+    assert result.fix is not None
+    assert "monitoring.alarm_email" in result.fix and "monitoring.alarm_topic_arn" in result.fix
+
+
+def test_an_alarm_email_passes_naming_the_confirmation_it_needs(stubbed: Stubbed) -> None:
+    result = preflight.check_alarm_subscribers(
+        environment(monitoring={"alarm_email": "oncall@example.com"}), stubbed.clients
+    )
+    assert result.ok and "oncall@example.com, once it confirms" in result.name
+
+
+def test_an_existing_topic_with_confirmed_subscribers_passes(stubbed: Stubbed) -> None:
+    topic_attributes(stubbed, SubscriptionsConfirmed="2", SubscriptionsPending="0")
+    result = preflight.check_alarm_subscribers(
+        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
+    )
+    assert result.ok and result.name.endswith("2 confirmed subscription(s)")
+
+
+def test_an_existing_topic_without_a_confirmed_subscriber_warns_with_the_subscribe_command(
+    stubbed: Stubbed,
+) -> None:
+    topic_attributes(stubbed, SubscriptionsConfirmed="0", SubscriptionsPending="1")
+    result = preflight.check_alarm_subscribers(
+        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
+    )
+    assert (result.ok, result.warning) == (False, True)
+    assert result.fix is not None and result.fix.startswith(f"aws sns subscribe --topic-arn {TOPIC}")
+
+
+def test_a_missing_topic_fails(stubbed: Stubbed) -> None:
+    stubbed.stubs["sns"].add_client_error("get_topic_attributes", "NotFound", "Topic does not exist")
+    result = preflight.check_alarm_subscribers(
+        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
+    )
+    assert (result.ok, result.warning, result.problem) == (False, False, "no such topic in us-east-1")
+
+
+def test_a_topic_under_the_aws_managed_sns_key_fails(stubbed: Stubbed) -> None:
+    topic_attributes(stubbed, SubscriptionsConfirmed="1", KmsMasterKeyId="alias/aws/sns")
+    result = preflight.check_alarm_subscribers(
+        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
+    )
+    assert (result.ok, result.warning) == (False, False)
+    assert result.problem is not None and "which CloudWatch cannot use" in result.problem
+
+
+def test_a_warning_is_printed_with_its_fix_but_does_not_fail_the_run() -> None:
+    lines: list[str] = []
+    assert report(iter([Result("a"), Result("b", "nobody", "subscribe", warning=True)]), lines.append)
+    assert lines == ["ok    a", "WARN  b: nobody", "      fix: subscribe"]
+
+
+# --- the agent function's reserved concurrency --------------------------------------------------------------
+
+
+def account_limit(stubbed: Stubbed, concurrent: int) -> None:
+    stubbed.stubs["lambda_"].add_response(
+        "get_account_settings",
+        {"AccountLimit": {"ConcurrentExecutions": concurrent, "UnreservedConcurrentExecutions": concurrent}},
+        {},
+    )
+
+
+def test_function_concurrency_passes_when_the_account_keeps_100_unreserved(stubbed: Stubbed) -> None:
+    account_limit(stubbed, 1000)
+    result = preflight.check_function_concurrency(environment(), stubbed.clients)
+    assert result.ok and result.name.endswith("account limit 1000")
+
+
+def test_a_new_accounts_concurrency_limit_fails_with_the_increase_request(stubbed: Stubbed) -> None:
+    # A new account's limit can be 10: Lambda refuses any reservation that leaves fewer than 100 unreserved.
+    account_limit(stubbed, 10)
+    config = environment()
+    result = preflight.check_function_concurrency(config, stubbed.clients)
+    needed = config.function_concurrency + 100
+    assert result.problem == (
+        f"the account's limit is 10; reserving {config.function_concurrency} needs {needed} (Lambda keeps "
+        "100 unreserved), so the deploy would fail"
+    )
+    assert result.fix is not None and "request-service-quota-increase --service-code lambda" in result.fix
+    assert "reserved_concurrency" not in result.fix
+
+
+def test_a_limit_just_short_names_the_reservation_that_would_fit(stubbed: Stubbed) -> None:
+    account_limit(stubbed, 110)
+    result = preflight.check_function_concurrency(environment(), stubbed.clients)
+    assert result.fix is not None and result.fix.endswith(
+        "# or set lambda.reserved_concurrency to at most 10"
+    )
+
+
 # --- the command --------------------------------------------------------------------------------------------
 
 
@@ -308,11 +417,16 @@ def test_every_check_passes_for_cdk_jsons_dev(stubbed: Stubbed) -> None:
     quota(stubbed, config.endpoint.instance_type, 2.0)
     for secret in (config.model.hf_token_secret_name, config.image.docker_hub_secret_name):
         stubbed.stubs["secrets"].add_response("describe_secret", {"Name": secret}, {"SecretId": secret})
+    account_limit(stubbed, 1000)
     lines: list[str] = []
+    # cdk.json's dev names no alarm subscriber: a warning with its fix, and the run passes.
     assert report(preflight.run_checks(config, stubbed.clients), lines.append)
-    # Each check's line, and the caller roles' (none named: dev is an iam environment).
-    assert len(lines) == len(preflight.CHECKS) + 1
-    assert lines[-1].startswith("ok    caller roles: not checked")
+    # Each check's line and the caller roles' (none named: dev is an iam environment); dev names no alarm
+    # subscriber, so one of them is a warning.
+    checks = [line for line in lines if not line.startswith("      fix:")]
+    assert len(checks) == len(preflight.CHECKS) + 1
+    assert [line.split()[0] for line in checks].count("WARN") == 1
+    assert checks[-1].startswith("ok    caller roles: not checked")
 
 
 def test_each_named_caller_role_is_checked_after_the_account_and_an_iam_error_fails_only_its_role(
@@ -326,6 +440,7 @@ def test_each_named_caller_role_is_checked_after_the_account_and_an_iam_error_fa
     quota(stubbed, config.endpoint.instance_type, 2.0)
     for secret in (config.model.hf_token_secret_name, config.image.docker_hub_secret_name):
         stubbed.stubs["secrets"].add_response("describe_secret", {"Name": secret}, {"SecretId": secret})
+    account_limit(stubbed, 1000)
     stubbed.stubs["iam"].add_client_error(
         "get_role", "AccessDenied", "not authorized", expected_params={"RoleName": "a"}
     )

@@ -123,7 +123,7 @@ def role(name: str, document: dict[str, Any]) -> dict[str, Any]:
 def test_a_role_whose_callers_choose_any_session_name_is_a_warning_with_the_remedy(iam: Stubber) -> None:
     iam.add_response("get_role", role("analyst", trust(allow())), {"RoleName": "analyst"})
     result = check_caller_role(iam.client, "analyst")
-    assert (result.ok, result.warning) == (True, True)
+    assert (result.ok, result.warning) == (False, True)
     assert result.name == "caller role analyst"
     assert "lets whoever may assume it choose any session name (statement 1)" in str(result.problem)
     assert '"StringLike": {"sts:RoleSessionName": "${aws:username}"}' in str(result.fix)

@@ -21,10 +21,13 @@ from ops.smoke import (
     access_token,
     chat_events,
     check_chat,
+    check_endpoint,
     measure_chat,
     target_from_stack,
 )
 from stacks.agent_api.lambda_contract import contract
+from tests.support.recordings import fixture_reply
+from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime
 from tests.support.scripted_server import Reply, ScriptedServer
 
 TARGET = Target(
@@ -137,6 +140,43 @@ def test_a_stack_without_the_outputs_is_one_clear_error(cloudformation: tuple[ob
     stub.add_response("describe_stacks", outputs(ApiUrl="https://x"), {"StackName": "SageMakerAgent-dev"})
     with pytest.raises(LookupError, match="has no EndpointName or ChatUrl output"):
         target_from_stack(client, "SageMakerAgent-dev", "us-east-1")  # type: ignore[arg-type]
+
+
+def test_an_inference_component_stack_names_its_component_and_its_log_group(
+    cloudformation: tuple[object, Stubber],
+) -> None:
+    client, stub = cloudformation
+    component = f"{TARGET.endpoint_name}-ic"
+    group = f"/aws/sagemaker/InferenceComponents/{component}"
+    stub.add_response(
+        "describe_stacks",
+        outputs(
+            EndpointName=TARGET.endpoint_name,
+            ChatUrl=TARGET.chat_url,
+            InferenceComponentName=component,
+            ModelLogGroup=group,
+        ),
+        {"StackName": "SageMakerAgent-dev"},
+    )
+    target = target_from_stack(client, "SageMakerAgent-dev", "us-east-1")  # type: ignore[arg-type]
+    assert (target.inference_component_name, target.log_group) == (component, group)
+    # The component's container logs to its own group, not the endpoint's.
+    result = check_chat(target, lambda: stream("text"))
+    assert result.fix is not None and result.fix.startswith(f"aws logs tail {group} --since 30m ")
+
+
+def test_the_endpoint_check_invokes_the_inference_component() -> None:
+    # SageMaker refuses an invocation of an endpoint hosting components that names none (the emulator too).
+    component = "test-endpoint-ic"
+    reply = fixture_reply("sglang", "b_tool_call_stream")
+    with SageMakerRuntime(reply, inference_components=(component,)) as runtime:
+        target = Target(ENDPOINT, "http://127.0.0.1:9/chat", "us-east-1", inference_component_name=component)
+        result = check_endpoint(target, runtime.client())
+        assert result.ok, result.problem
+        assert result.name.startswith(f"endpoint {ENDPOINT} (component {component}) answers")
+        assert runtime.requests[0].headers["X-Amzn-SageMaker-Inference-Component"] == component
+        unnamed = check_endpoint(Target(ENDPOINT, target.chat_url, "us-east-1"), runtime.client())
+        assert not unnamed.ok
 
 
 COGNITO_OUTPUTS = {

@@ -1,24 +1,25 @@
-"""Shared helpers of the provider tests: fixture discovery and what a parse yields, read by Strands itself."""
+"""Shared helpers of the provider tests: fixture discovery, what a parse yields (read by Strands itself), and
+a model on the test runtime."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from strands.event_loop.streaming import process_stream
 
+from sagemaker_provider import SageMakerModel
 from sagemaker_provider.formats import ResponseParser, get_format
+from sagemaker_provider.transport import READER_THREAD_NAME
 from tests.support.recordings import FIXTURES
+from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Stream
 
 # Bodies that are not model responses at all (health checks, model lists).
 NOT_RESPONSES = {"vllm/ping.txt", "vllm/health.txt", "vllm/models.txt"}
-
-# vLLM cases have no expected.json: the tiny model's replies are fixed (see UPSTREAM_README.md).
-VLLM_HELLO = "Hello! I am a tiny test model."
-VLLM_FOLLOWUP = "Sunny in Paris, 21 degrees"
 
 
 def fixed_id() -> str:
@@ -99,3 +100,22 @@ def summarize(events: list[Any]) -> dict[str, Any]:
 
 def expected(path: Path) -> dict[str, Any]:
     return json.loads(path.with_name(path.name.replace(".body", ".expected.json")).read_text())
+
+
+def model_on(endpoint: SageMakerRuntime, **config: Any) -> SageMakerModel:
+    """The provider on the test runtime's endpoint, with a client that does not retry."""
+    return SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client(), **config)
+
+
+def paused_stream(endpoint: SageMakerRuntime) -> Stream:
+    """Script the recorded vLLM stream, held by the container after its first text until the test says."""
+    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
+    cut = body.index(b"\n\n", body.index(b'"content":"Hello"')) + 2
+    reply = Stream([body[:cut], body[cut:]], pause_after=1)
+    endpoint.script(reply)
+    return reply
+
+
+def busy_readers() -> list[threading.Thread]:
+    """The provider's reader threads that are reading a response (not parked)."""
+    return [t for t in threading.enumerate() if t.name == READER_THREAD_NAME]

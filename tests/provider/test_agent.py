@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 from strands import Agent, tool
 
+from local.tiny_model.script import TOOL_RESULT_TEXT
 from sagemaker_provider import SageMakerModel
 from tests.provider.helpers import FIXTURES
 from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Stream
@@ -47,7 +48,7 @@ def test_agent_calls_tool_then_answers_from_its_result(tool_call_stream: str) ->
         result = agent("What is the weather in Paris?")
         second = json.loads(endpoint.requests[1].body)
     assert calls == ["Paris"]
-    assert str(result).strip() == "Sunny in Paris, 21 degrees"
+    assert str(result).strip() == TOOL_RESULT_TEXT
     assert [m["role"] for m in second["messages"]] == ["user", "assistant", "tool"]
     assert second["messages"][-1]["content"] == "Sunny, 21 degrees"
     assert second["messages"][-1]["tool_call_id"] == second["messages"][-2]["tool_calls"][0]["id"]

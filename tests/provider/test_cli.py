@@ -101,7 +101,7 @@ def test_replay_into_a_reader_that_stops_early_exits_quietly(tmp_path: Path) -> 
     assert process.stderr.read() == b""
 
 
-def test_replay_with_the_request_reads_a_tool_call_left_in_the_text(tmp_path: Path) -> None:
+def test_replay_with_the_request_and_its_syntax_reads_a_tool_call_left_in_the_text(tmp_path: Path) -> None:
     # The recorded request offered get_weather; the answer writes the call as Hermes text (no tool parser).
     request = FIXTURES / "vllm" / "invocations_tools_stream.request.json"
     text = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
@@ -110,8 +110,12 @@ def test_replay_with_the_request_reads_a_tool_call_left_in_the_text(tmp_path: Pa
     body = tmp_path / "body.txt"
     body.write_text(f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n")
     without = _run("replay", str(body))
-    with_request = _run("replay", str(body), "--request", str(request))
+    without_syntax = _run("replay", str(body), "--request", str(request))
+    other_syntax = _run("replay", str(body), "--request", str(request), "--text-tool-calls", "llama3_json")
+    with_request = _run("replay", str(body), "--request", str(request), "--text-tool-calls", "hermes")
     assert b"<tool_call>" in without.stdout
+    assert b"<tool_call>" in without_syntax.stdout
+    assert b"<tool_call>" in other_syntax.stdout
     events = [json.loads(line) for line in with_request.stdout.splitlines()]
     assert with_request.returncode == 0
     assert b"<tool_call>" not in with_request.stdout

@@ -34,6 +34,12 @@ def test_defaults_are_auto_and_streaming() -> None:
         ({"endpoint_name": "e", "chat_template": "llama"}, "chat_template"),
         ({"endpoint_name": "e", "context_window_limit": -1}, "context_window_limit"),
         ({"endpoint_name": "e", "endpoint": "x"}, "endpoint"),
+        # text_tool_calls names one family's syntax: true does not say which.
+        (
+            {"endpoint_name": "e", "text_tool_calls": True},
+            "text_tool_calls.*'llama3_json', 'hermes', 'mistral'",
+        ),
+        ({"endpoint_name": "e", "text_tool_calls": "qwen25"}, "text_tool_calls"),
     ],
 )
 def test_invalid_config_raises_value_error_naming_the_key(config: dict[str, Any], key: str) -> None:

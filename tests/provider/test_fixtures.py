@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from strands.types.exceptions import ContextWindowOverflowException
 
+from local.tiny_model.script import PLAIN_TEXT, TOOL_RESULT_TEXT
 from sagemaker_provider.errors import ModelStreamError, SageMakerProviderError
 from tests.provider.helpers import (
     FIXTURES,
     NOT_RESPONSES,
-    VLLM_FOLLOWUP,
-    VLLM_HELLO,
     expected,
     fixture_id,
     parse_parts,
@@ -78,7 +77,7 @@ def test_named_format_reads_fixture_as_expected(path: Path) -> None:
 @pytest.mark.parametrize("case", VLLM_TEXT)
 def test_vllm_text_case_gives_the_tiny_model_reply(case: str) -> None:
     got = summarize(parse_parts([(FIXTURES / "vllm" / f"{case}.txt").read_bytes()]))
-    assert (got["text"], got["stop_reason"], got["tool_calls"]) == (VLLM_HELLO, "end_turn", [])
+    assert (got["text"], got["stop_reason"], got["tool_calls"]) == (PLAIN_TEXT, "end_turn", [])
 
 
 @pytest.mark.parametrize("case", VLLM_TOOLS)
@@ -91,19 +90,20 @@ def test_vllm_tool_case_gives_the_weather_call(case: str) -> None:
 
 def test_vllm_tool_result_followup_gives_the_weather_answer() -> None:
     got = summarize(parse_parts([(FIXTURES / "vllm" / "tools_result_followup_stream.txt").read_bytes()]))
-    assert (got["text"], got["stop_reason"]) == (VLLM_FOLLOWUP, "end_turn")
+    assert (got["text"], got["stop_reason"]) == (TOOL_RESULT_TEXT, "end_turn")
 
 
 def test_vllm_length_stop_maps_to_max_tokens() -> None:
     got = summarize(parse_parts([(FIXTURES / "vllm" / "chat_stop_length.txt").read_bytes()]))
     assert got["stop_reason"] == "max_tokens"
-    assert VLLM_HELLO.startswith(got["text"])
+    assert PLAIN_TEXT.startswith(got["text"])
 
 
 @pytest.mark.parametrize("case", ["completions_stream", "completions_nonstream"])
 def test_vllm_legacy_completions_text_is_read(case: str) -> None:
     got = summarize(parse_parts([(FIXTURES / "vllm" / f"{case}.txt").read_bytes()]))
-    assert got["text"] == "! I am a tiny test model."
+    # The recorded prompt is "Hello": the model goes on from there.
+    assert got["text"] == PLAIN_TEXT.removeprefix("Hello")
 
 
 def test_vllm_stream_usage_is_reported() -> None:

@@ -152,6 +152,45 @@ def test_tgi_body_renders_llama_prompt_with_native_parameters() -> None:
     assert body["stream"] is True
 
 
+@pytest.mark.parametrize(
+    ("params", "sent"),
+    [
+        # TGI refuses temperature 0 ("`temperature` must be strictly positive"): OpenAI's 0 is greedy
+        # decoding, TGI's default, as TGI's own chat route sends it.
+        ({"temperature": 0}, {}),
+        ({"temperature": 0.0, "top_p": 0.9}, {"top_p": 0.9}),
+        # Any other temperature samples, as on TGI's chat route.
+        ({"temperature": 0.7}, {"temperature": 0.7, "do_sample": True}),
+        # TGI refuses top_p 1.0 ("`top_p` must be > 0.0 and < 1.0"): keeping every token is its default.
+        ({"top_p": 1.0, "temperature": 1}, {"temperature": 1, "do_sample": True}),
+        ({"temperature": 0.5, "do_sample": False}, {"temperature": 0.5, "do_sample": False}),
+    ],
+)
+def test_tgi_parameters_are_ones_tgi_accepts(params: dict[str, Any], sent: dict[str, Any]) -> None:
+    body = _body(_model(response_format="tgi", params=params), CONVERSATION[:1])
+    assert body["parameters"] == {"details": True, **sent}
+
+
+def test_tgi_refuses_top_p_zero_with_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="top_p"):
+        _model(response_format="tgi", params={"top_p": 0}).build_request(CONVERSATION[:1])
+
+
+@pytest.mark.parametrize("response_format", ["openai-chat", "tgi", "lmi"])
+def test_cited_text_in_a_user_turn_is_sent_as_text(response_format: str) -> None:
+    # E.g. an answer with document citations handed to another agent as its prompt.
+    cited: Any = {
+        "citationsContent": {
+            "citations": [{"title": "report", "sourceContent": [{"text": "21 degrees"}]}],
+            "content": [{"text": "It is 21 degrees in Paris."}],
+        }
+    }
+    messages: Any = [{"role": "user", "content": [{"text": "Summarise:"}, cited]}]
+    body = _body(_model(response_format=response_format), messages)
+    sent = body["messages"][0]["content"] if response_format == "openai-chat" else body["inputs"]
+    assert "Summarise:\nIt is 21 degrees in Paris." in sent
+
+
 def test_lmi_body_uses_lmi_stop_parameter_name() -> None:
     body = _body(_model(response_format="lmi", params={"stop": ["\n"]}), CONVERSATION[:1])
     assert body["parameters"]["stop_sequences"] == ["\n"]

@@ -22,13 +22,19 @@ OVERFLOW_MESSAGES = [
     '"code": "context_length_exceeded"}}',
     # Generic wording of several servers and gateways.
     '{"error": "Input validation error: too many tokens in the prompt"}',
+    # TGI: a prompt too long for the max_new_tokens asked for, which fits once the history is trimmed.
+    '{"error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 8192. Given: 8000 '
+    '`inputs` tokens and 1024 `max_new_tokens`", "error_type": "validation"}',
 ]
-# vLLM asks for fewer output tokens: a request error, which trimming the history cannot fix.
-# Before 0.9 (vllm/entrypoints/openai/serving_engine.py) and in 0.32 (vllm/renderers/params.py).
+# More output tokens asked for than the context holds: a request error, which trimming the history cannot fix.
+# vLLM before 0.9 (vllm/entrypoints/openai/serving_engine.py) and in 0.32 (vllm/renderers/params.py); TGI
+# (router/src/validation.rs, MaxTotalTokens) with max_new_tokens alone over the total.
 MAX_TOKENS_TOO_LARGE = [
     "'max_tokens' or 'max_completion_tokens' is too large: 4096. This model's maximum context length is "
     "2048 tokens and your request has 10 input tokens (4096 > 2048 - 10).",
     "max_tokens=4096 cannot be greater than max_model_len=2048. Please request fewer output tokens.",
+    "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 8192. Given: 12 `inputs` tokens "
+    "and 9000 `max_new_tokens`",
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import json
 import threading
@@ -11,7 +10,6 @@ import time
 from typing import Any
 
 import pytest
-from strands import Agent
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 
 from local.emulator import Faults
@@ -19,6 +17,7 @@ from local.emulator.components import NO_CAPACITY_MESSAGE
 from local.emulator.eventstream import CONTENT_TYPE as EVENT_STREAM
 from local.emulator.eventstream import encode_message as encode_frame
 from local.emulator.eventstream import payload_part
+from local.tiny_model.script import PLAIN_TEXT
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.errors import (
     EndpointConnectionError,
@@ -29,7 +28,15 @@ from sagemaker_provider.errors import (
     StreamTruncatedError,
 )
 from sagemaker_provider.transport import IDLE_READER_THREAD_NAME, READER_THREAD_NAME, ReaderThreads
-from tests.provider.helpers import FIXTURES, body_files, fixture_id, parse_parts
+from tests.provider.helpers import (
+    FIXTURES,
+    body_files,
+    busy_readers,
+    fixture_id,
+    model_on,
+    parse_parts,
+    paused_stream,
+)
 from tests.support.sagemaker_runtime import (
     ENDPOINT,
     ModelError,
@@ -41,16 +48,6 @@ from tests.support.sagemaker_runtime import (
 from tests.support.scripted_server import Reply, ScriptedServer
 
 USER = [{"role": "user", "content": [{"text": "What is the capital of France?"}]}]
-
-
-@pytest.fixture
-def endpoint() -> Any:
-    with SageMakerRuntime() as runtime:
-        yield runtime
-
-
-def _model(endpoint: SageMakerRuntime, **config: Any) -> SageMakerModel:
-    return SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client(), **config)
 
 
 async def _events(model: SageMakerModel, messages: Any = USER, **kwargs: Any) -> list[Any]:
@@ -78,7 +75,7 @@ async def test_stream_through_botocore_event_stream_matches_direct_parse(
     # 7-byte parts split events, lines and multi-byte characters at arbitrary points.
     endpoint.emulator.set_faults(Faults(split_every=7))
     endpoint.script(Stream([body]))
-    got = _without_latency(await _events(_model(endpoint)))
+    got = _without_latency(await _events(model_on(endpoint)))
     # An empty body reaches the client as no PayloadPart at all, as on SageMaker.
     want = parse_parts([body] if body else [])
     if isinstance(want[-1], Exception):
@@ -94,7 +91,7 @@ async def test_multibyte_character_split_across_payload_parts_is_intact(endpoint
     line = f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
     cut = line.index("🌍".encode()) + 2
     endpoint.script(Stream([line[:cut], line[cut:], b"data: [DONE]\n\n"]))
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     assert (
         "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
         == "Grüße, 東京 🌍"
@@ -105,7 +102,7 @@ async def test_model_stream_error_event_raises_with_server_message(endpoint: Sag
     body = (FIXTURES / "sglang" / "a_text_stream_v1.body").read_bytes()
     endpoint.emulator.set_faults(Faults(stream_error_after_bytes=400))
     endpoint.script(Stream([body]))
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     assert isinstance(events[-1], ModelStreamError)
     assert (events[-1].message, events[-1].error_code) == (
         "Emulated fault: the response stream failed after 400 bytes.",
@@ -116,13 +113,13 @@ async def test_model_stream_error_event_raises_with_server_message(endpoint: Sag
 async def test_stream_cut_short_raises_truncated(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "sglang" / "a_text_stream_v1.body").read_bytes()
     endpoint.script(Stream([body[: body.index(b'"content":" capital"')]]))
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     assert isinstance(events[-1], StreamTruncatedError)
 
 
 async def test_throttling_raises_strands_throttled_exception(endpoint: SageMakerRuntime) -> None:
     endpoint.script(Throttle())
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     assert isinstance(events[-1], ModelThrottledException)
     assert "Rate exceeded" in str(events[-1])
 
@@ -130,7 +127,7 @@ async def test_throttling_raises_strands_throttled_exception(endpoint: SageMaker
 async def test_model_error_keeps_container_status_and_message(endpoint: SageMakerRuntime) -> None:
     original = (FIXTURES / "djl_lmi" / "error_input_parsing_424.body").read_text()
     endpoint.script(ModelError(424, original))
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     assert isinstance(events[-1], EndpointInvocationError)
     assert (events[-1].status_code, events[-1].error_code, events[-1].message) == (
         424,
@@ -144,7 +141,7 @@ async def test_model_error_with_context_length_message_raises_context_overflow(
 ) -> None:
     original = (FIXTURES / "sglang" / "e_error_context_length.body").read_text()
     endpoint.script(ModelError(400, original))
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     assert isinstance(events[-1], ContextWindowOverflowException)
 
 
@@ -158,7 +155,7 @@ async def test_validation_error_raises_endpoint_invocation_error(endpoint: SageM
 @pytest.mark.parametrize("stream", [True, False])
 async def test_component_scaled_to_zero_raises_model_not_ready(stream: bool) -> None:
     with SageMakerRuntime(inference_components=("ic-1",), component_copies=0) as endpoint:
-        events = await _events(_model(endpoint, inference_component_name="ic-1", stream=stream))
+        events = await _events(model_on(endpoint, inference_component_name="ic-1", stream=stream))
     assert type(events[-1]) is ModelNotReadyError
     assert (events[-1].status_code, events[-1].error_code, events[-1].message) == (
         400,
@@ -170,10 +167,9 @@ async def test_component_scaled_to_zero_raises_model_not_ready(stream: bool) -> 
 
 async def test_non_streaming_invoke_reads_whole_body(endpoint: SageMakerRuntime) -> None:
     endpoint.script(Reply([(FIXTURES / "vllm" / "chat_nonstream.txt").read_bytes()], chunked=False))
-    events = await _events(_model(endpoint, stream=False))
-    assert "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e) == (
-        "Hello! I am a tiny test model."
-    )
+    events = await _events(model_on(endpoint, stream=False))
+    text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+    assert text == PLAIN_TEXT
     assert endpoint.requests[0].path == "/endpoints/test-endpoint/invocations"
     assert json.loads(endpoint.requests[0].body)["stream"] is False
 
@@ -181,7 +177,7 @@ async def test_non_streaming_invoke_reads_whole_body(endpoint: SageMakerRuntime)
 async def test_request_goes_to_the_streaming_route_with_sagemaker_headers() -> None:
     with SageMakerRuntime(inference_components=("ic-1",)) as endpoint:
         endpoint.script(Stream([(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
-        model = _model(endpoint, inference_component_name="ic-1", custom_attributes="trace=1")
+        model = model_on(endpoint, inference_component_name="ic-1", custom_attributes="trace=1")
         await _events(model)
     request = endpoint.requests[0]
     assert request.path == "/endpoints/test-endpoint/invocations-response-stream"
@@ -191,7 +187,7 @@ async def test_request_goes_to_the_streaming_route_with_sagemaker_headers() -> N
 
 async def test_latency_is_reported_in_metadata(endpoint: SageMakerRuntime) -> None:
     endpoint.script(Stream([(FIXTURES / "vllm" / "chat_stream_usage.txt").read_bytes()]))
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     metadata = next(e["metadata"] for e in events if "metadata" in e)
     assert isinstance(metadata["metrics"]["latencyMs"], int)
     assert metadata["usage"] == {"inputTokens": 96, "outputTokens": 10, "totalTokens": 106}
@@ -217,25 +213,11 @@ async def test_stream_does_not_block_the_event_loop_while_waiting(endpoint: Sage
         reply.resume.set()
 
     releaser = asyncio.create_task(release_when_the_loop_is_free())
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     await releaser
     # The other coroutine ran while the stream waited for the server: the gate was opened, not timed out.
     assert reply.resumed is True
     assert "messageStop" in events[-2]
-
-
-async def test_cancel_signal_ends_stream_without_message_stop(endpoint: SageMakerRuntime) -> None:
-    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
-    reply = Stream([body[:300], body[300:]], pause_after=1)
-    endpoint.script(reply)
-    cancel = threading.Event()
-    events = []
-    async for event in _model(endpoint).stream(USER, cancel_signal=cancel):
-        events.append(event)
-        if "messageStart" in event:
-            cancel.set()
-            reply.resume.set()
-    assert not any("messageStop" in e for e in events)
 
 
 async def test_internal_stream_failure_event_raises_model_stream_error(endpoint: SageMakerRuntime) -> None:
@@ -244,35 +226,20 @@ async def test_internal_stream_failure_event_raises_model_stream_error(endpoint:
         Faults(stream_error_after_bytes=len(part), stream_error_type="InternalStreamFailure")
     )
     endpoint.script(Stream([part]))
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     assert isinstance(events[-1], ModelStreamError)
     assert events[-1].message == f"Emulated fault: the response stream failed after {len(part)} bytes."
-
-
-async def test_consumer_closing_early_stops_the_reader_thread(endpoint: SageMakerRuntime) -> None:
-    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
-    reply = Stream([body[:300], body[300:]], pause_after=1)
-    endpoint.script(reply)
-    stream = _model(endpoint).stream(USER)
-    async for _ in stream:
-        break
-    await stream.aclose()
-    reply.resume.set()
-    deadline = time.monotonic() + 5
-    while _busy_readers() and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert _busy_readers() == []
-
-
-def _busy_readers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == READER_THREAD_NAME]
 
 
 async def test_reader_threads_are_reused_between_streams(endpoint: SageMakerRuntime) -> None:
     body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
     endpoint.script(Stream([body]), Stream([body]))
-    model = _model(endpoint)
+    model = model_on(endpoint)
     await _events(model)
+    # The stream ends for its consumer just before its reader parks: wait for the park, not a race with it.
+    deadline = time.monotonic() + 5
+    while busy_readers() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
     before = {t.ident for t in threading.enumerate() if t.name.startswith(READER_THREAD_NAME)}
     await _events(model)
     after = {t.ident for t in threading.enumerate() if t.name.startswith(READER_THREAD_NAME)}
@@ -306,7 +273,7 @@ async def test_midstream_error_raises_as_soon_as_it_arrives(endpoint: SageMakerR
     cut = body.index(b"\n\n", cut) + 2
     reply = Stream([body[:cut], body[cut:]], pause_after=1)
     endpoint.script(reply)
-    events = await _events(_model(endpoint))
+    events = await _events(model_on(endpoint))
     # Raised while the server still holds the rest of the stream.
     assert reply.resumed is None
     reply.resume.set()
@@ -336,7 +303,7 @@ async def test_model_stream_error_sent_as_plain_event_raises() -> None:
 async def test_system_prompt_content_blocks_become_one_system_message(endpoint: SageMakerRuntime) -> None:
     endpoint.script(Stream([(FIXTURES / "vllm" / "chat_stream.txt").read_bytes()]))
     blocks: Any = [{"text": "Be brief."}, {"cachePoint": {"type": "default"}}, {"text": "Answer in French."}]
-    await _events(_model(endpoint), USER, system_prompt="ignored", system_prompt_content=blocks)
+    await _events(model_on(endpoint), USER, system_prompt="ignored", system_prompt_content=blocks)
     messages = json.loads(endpoint.requests[0].body)["messages"]
     assert messages[0] == {"role": "system", "content": "Be brief.\nAnswer in French."}
 
@@ -358,80 +325,8 @@ def test_reader_threads_run_each_job_in_the_callers_context() -> None:
     assert seen[0][1] is seen[1][1]
 
 
-def _paused_stream(endpoint: SageMakerRuntime) -> Stream:
-    """The recorded vLLM stream, held by the container after its first text until the test releases it."""
-    body = (FIXTURES / "vllm" / "chat_stream.txt").read_bytes()
-    cut = body.index(b"\n\n", body.index(b'"content":"Hello"')) + 2
-    reply = Stream([body[:cut], body[cut:]], pause_after=1)
-    endpoint.script(reply)
-    return reply
-
-
-def _agent_cancelling_at_first_text(endpoint: SageMakerRuntime) -> Agent:
-    def cancel_at_text(**event: Any) -> None:
-        if "data" in event:
-            agent.cancel()
-
-    agent = Agent(model=_model(endpoint), callback_handler=cancel_at_text)
-    return agent
-
-
-def test_agent_cancel_while_the_endpoint_is_silent_ends_the_turn_at_once(endpoint: SageMakerRuntime) -> None:
-    reply = _paused_stream(endpoint)
-    agent = _agent_cancelling_at_first_text(endpoint)
-    result = agent("Hello?")
-    # The turn ended as cancelled while the container still held the rest: nothing waited for more bytes.
-    assert result.stop_reason == "cancelled"
-    assert reply.resumed is None
-
-
-def test_cancelled_stream_releases_its_reader_thread_at_once(endpoint: SageMakerRuntime) -> None:
-    reply = _paused_stream(endpoint)
-    agent = _agent_cancelling_at_first_text(endpoint)
-    agent("Hello?")
-    deadline = time.monotonic() + 5
-    while _busy_readers() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    # The reader stopped while the container still held the rest: it did not wait for the next byte.
-    assert _busy_readers() == []
-    assert reply.resumed is None
-
-
-def test_reader_never_touches_the_closed_loop_of_a_cancelled_consumer(
-    endpoint: SageMakerRuntime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    failures: list[BaseException | None] = []
-    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
-    reply = _paused_stream(endpoint)
-    model = _model(endpoint)
-
-    async def consume_then_cancel() -> None:
-        first = asyncio.Event()
-
-        async def consume() -> None:
-            async for _ in model.stream(USER):
-                first.set()
-
-        task = asyncio.create_task(consume())
-        await first.wait()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    asyncio.run(consume_then_cancel())  # the loop is closed when this returns
-    deadline = time.monotonic() + 5
-    while _busy_readers() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    # The reader let go of the connection while the container still held the rest of the answer.
-    assert _busy_readers() == []
-    assert reply.resumed is None
-    reply.resume.set()
-    assert reply.finished.wait(5)
-    assert failures == []
-
-
 async def test_read_timeout_mid_stream_raises_endpoint_timeout(endpoint: SageMakerRuntime) -> None:
-    _paused_stream(endpoint)
+    paused_stream(endpoint)
     model = SageMakerModel(endpoint_name=ENDPOINT, client=endpoint.client(read_timeout=0.5))
     events = await _events(model)
     assert isinstance(events[-1], EndpointTimeoutError)

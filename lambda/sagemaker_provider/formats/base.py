@@ -6,12 +6,12 @@ import abc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from ..errors import server_error
 from ..events import EventBuilder, new_tool_use_id
 from ..framing import ErrorEvent, PayloadReader
-from ..text_tool_calls import TextToolCalls
+from ..text_tool_calls import TextToolCalls, TextToolCallSyntax, syntax_named
 
 if TYPE_CHECKING:
     from strands.types.content import Messages
@@ -40,7 +40,9 @@ class ModelRequest:
         tool_results_as_user_text: Send tool results as user text, for servers without a ``tool`` role.
         chat_template: Renders the conversation to a prompt, for formats that send a prompt.
         additional_request_fields: Extra top-level body fields, sent as given.
-        text_tool_calls: Read tool calls the server left in the answer's text (when tools were offered).
+        text_tool_calls: The tool-call syntax of the model family (``"llama3_json"``, ``"hermes"``,
+            ``"mistral"``) to read calls a chat server left in the answer's text, when tools were offered;
+            ``False``: none.
 
     """
 
@@ -54,7 +56,7 @@ class ModelRequest:
     tool_results_as_user_text: bool = False
     chat_template: ChatTemplate | None = None
     additional_request_fields: dict[str, Any] = field(default_factory=dict)
-    text_tool_calls: bool = True
+    text_tool_calls: TextToolCallSyntax | Literal[False] = False
 
 
 class ChunkInterpreter(abc.ABC):
@@ -128,7 +130,9 @@ class ResponseParser:
         self._reader = PayloadReader(response_format.name)
         text_tool_calls = None
         if request is not None and request.tool_specs and request.text_tool_calls:
-            text_tool_calls = TextToolCalls([spec["name"] for spec in request.tool_specs])
+            text_tool_calls = TextToolCalls(
+                syntax_named(request.text_tool_calls), [spec["name"] for spec in request.tool_specs]
+            )
         self._events = EventBuilder(response_format.name, new_tool_id, text_tool_calls)
         self._interpreter = response_format.new_interpreter(request)
         self._error: Exception | None = None

@@ -18,6 +18,7 @@ from ..chat_templates import ChatTemplate, Llama31ChatTemplate, ToolCallingChatT
 from ..errors import MalformedChunkError, StreamTruncatedError
 from ..events import EventBuilder
 from ..framing import DONE, ErrorEvent
+from ..text_tool_calls import TemplateSyntax, TextToolCalls
 from .base import ChunkInterpreter, ModelRequest, ResponseFormat, raise_error_event, raise_error_object
 
 if TYPE_CHECKING:
@@ -29,22 +30,25 @@ class NativeInterpreter(ChunkInterpreter):
 
     Args:
         format_name: The format named in errors.
-        tool_calls: When tools were offered, the template that reads tool calls from the answer. An answer
-            that starts like a tool call is then held back and emitted as tool calls (or, if it is not one
-            after all, as text) once complete; any other answer streams as text.
+        tool_calls: When tools were offered, reads tool calls from the answer in the chat template's syntax
+            (in place of the ``text_tool_calls`` setting, which names a chat server's syntax): an answer that
+            starts like a tool call is held back and emitted as tool calls (or, if it is not one after all,
+            as text) once complete; any other answer streams as text.
 
     """
 
-    def __init__(self, format_name: str, tool_calls: ToolCallingChatTemplate | None = None) -> None:
+    def __init__(self, format_name: str, tool_calls: TextToolCalls | None = None) -> None:
         self._name = format_name
         self._ended = False
         self._tokens = False
         self._tool_calls = tool_calls
-        self._holding = tool_calls is not None
-        self._held: list[str] = []
+        self._started = False
 
     def handle(self, payload: Any, events: EventBuilder) -> None:
         """Interpret one token event, final event or body."""
+        if not self._started:
+            self._started = True
+            events.read_tool_calls_with(self._tool_calls)
         if isinstance(payload, dict):
             self._object(payload, events)
         elif isinstance(payload, list):
@@ -72,7 +76,7 @@ class NativeInterpreter(ChunkInterpreter):
             self._tokens = True
             text = token.get("text")
             if text and not token.get("special"):
-                self._text(text, events)
+                events.text(text)
         generated = payload.get("generated_text")
         if generated is not None:
             if not isinstance(generated, str):
@@ -81,8 +85,7 @@ class NativeInterpreter(ChunkInterpreter):
                 )
             # In a token stream, generated_text repeats the tokens already emitted.
             if not self._tokens and generated:
-                self._text(generated, events)
-            self._release(events)
+                events.text(generated)
             self._ended = True
         elif token is None:
             raise_error_object(payload)
@@ -95,33 +98,6 @@ class NativeInterpreter(ChunkInterpreter):
             if isinstance(reason, str):
                 events.finish(reason)
             events.usage(details.get("input_length"), details.get("generated_tokens"))
-
-    def _text(self, text: str, events: EventBuilder) -> None:
-        if not self._holding:
-            events.text(text)
-            return
-        self._held.append(text)
-        start = "".join(self._held).lstrip()
-        if not start or self._tool_calls is None:
-            return
-        prefixes = self._tool_calls.tool_call_prefixes()
-        if not any(start.startswith(p) or p.startswith(start) for p in prefixes):
-            # Not a tool call: stream the answer as text from here on.
-            self._holding = False
-            events.text("".join(self._held))
-            self._held = []
-
-    def _release(self, events: EventBuilder) -> None:
-        if not self._held or self._tool_calls is None:
-            return
-        text = "".join(self._held)
-        self._held = []
-        calls = self._tool_calls.parse_tool_calls(text)
-        if calls is None:
-            events.text(text)
-            return
-        for index, (name, arguments) in enumerate(calls):
-            events.tool_delta(index, None, name, arguments)
 
 
 def _apply_tool_choice(request: ModelRequest) -> tuple[list[ToolSpec] | None, str | None]:
@@ -181,9 +157,7 @@ class NativeFormat(ResponseFormat):
                 f"{type(template).__name__}: it has no parse_tool_calls/tool_call_prefixes (use "
                 "Llama31ChatTemplate, a template that has them, or response_format 'openai-chat')"
             )
-        parameters: dict[str, Any] = {"details": True}
-        for key, value in request.params.items():
-            parameters[self.parameter_names.get(key, key)] = value
+        parameters = {"details": True, **self.parameters(request.params)}
         tool_specs, system_prompt = _apply_tool_choice(request)
         body: dict[str, Any] = {
             "inputs": template.render(request.messages, system_prompt, tool_specs),
@@ -193,11 +167,21 @@ class NativeFormat(ResponseFormat):
         body.update(request.additional_request_fields)
         return body
 
+    def parameters(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Return the request's ``parameters`` for generation parameters in OpenAI names."""
+        return {self.parameter_names.get(key, key): value for key, value in params.items()}
+
     def new_interpreter(self, request: ModelRequest | None = None) -> ChunkInterpreter:
         """Return a token-stream interpreter (reading tool calls when the request offered tools)."""
-        template = self._template(request) if request is not None and request.tool_specs else None
-        tool_calls = template if isinstance(template, ToolCallingChatTemplate) else None
-        return NativeInterpreter(self.name, tool_calls)
+        if request is None or not request.tool_specs:
+            return NativeInterpreter(self.name)
+        template = self._template(request)
+        if not isinstance(template, ToolCallingChatTemplate):
+            return NativeInterpreter(self.name)
+        # Only the tools the prompt describes are offered (a forced tool_choice describes one).
+        tool_specs, _ = _apply_tool_choice(request)
+        names = [spec["name"] for spec in tool_specs or ()]
+        return NativeInterpreter(self.name, TextToolCalls(TemplateSyntax(template), names))
 
     def accepts(self, payload: Any) -> bool:
         """Recognise a token event or a ``generated_text`` body (TGI: a list of them)."""
@@ -214,6 +198,34 @@ class TgiFormat(NativeFormat):
 
     name = "tgi"
     parameter_names: ClassVar[dict[str, str]] = {"max_tokens": "max_new_tokens"}
+
+    def parameters(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Translate OpenAI sampling values TGI's validation refuses to what they mean there.
+
+        TGI's router (``router/src/validation.rs``) answers 422 "`temperature` must be strictly positive" and
+        "`top_p` must be > 0.0 and < 1.0". OpenAI's ``temperature: 0`` asks for greedy decoding, which TGI's
+        own chat route sends as no temperature and ``do_sample: false`` (its default); any other temperature
+        samples (``do_sample: true``, as that route does). ``top_p: 1`` keeps every token, TGI's default:
+        it is left out.
+
+        Raises:
+            ValueError: ``top_p`` is 0, which no TGI request can express.
+
+        """
+        parameters = super().parameters(params)
+        temperature = parameters.pop("temperature", None)
+        if temperature:
+            parameters["temperature"] = temperature
+            parameters.setdefault("do_sample", True)
+        top_p = parameters.get("top_p")
+        if isinstance(top_p, int | float) and top_p >= 1:
+            del parameters["top_p"]
+        elif isinstance(top_p, int | float) and top_p <= 0:
+            raise ValueError(
+                "invalid config 'params.top_p': TGI needs a top_p above 0 (and keeps every token at 1); got "
+                f"{top_p}"
+            )
+        return parameters
 
 
 class LmiFormat(NativeFormat):
