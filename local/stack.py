@@ -11,7 +11,8 @@ variables point it at the emulator and at moto's S3 server, with dummy credentia
 `python -m local.stack` starts it and keeps it running until Ctrl-C; `--backend URL` serves an
 OpenAI-compatible server you already run instead of building the tiny model and starting vLLM. `--cold S`
 serves the model as an inference component scaled to zero that takes S seconds to wake: the agent API wakes
-it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as it does on AWS.
+it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as it does on AWS. `--fallback
+bedrock|endpoint` adds a fallback model on the same backend (local/fallback.py), which answers meanwhile.
 """
 
 import argparse
@@ -36,6 +37,8 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local.emulator import Emulator, Endpoint, Faults
 from local.emulator.options import add_fault_arguments, faults_from_arguments
+from local.fallback import KINDS as FALLBACK_KINDS
+from local.fallback import LocalFallback
 from local.server_process import ServerProcess
 from local.tiny_model import build
 from local.vllm_server import VllmServer, VllmServerError, free_port
@@ -73,7 +76,8 @@ class LocalDeployment:
     agent reads tool calls left in the text in the profile's syntax, as a deployment does. ``tools`` sets
     ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks ``get_weather``).
     ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
-    copy, a copy coming into service that long after the agent API asks for one.
+    copy, a copy coming into service that long after the agent API asks for one. ``fallback`` serves a
+    fallback model on the same backend, which answers while the model wakes (local/fallback.py).
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class LocalDeployment:
         progress: Progress | None = None,
         cold_start_seconds: float | None = None,
         profile: str = serving.DEFAULT_PROFILE,
+        fallback: LocalFallback | None = None,
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
             raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
@@ -97,6 +102,7 @@ class LocalDeployment:
         self._emulator_port = emulator_port
         self._tools = tools
         self._profile = profile
+        self.fallback = fallback
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
         self._workdir: Path | None = None
@@ -155,13 +161,18 @@ class LocalDeployment:
         cold = self._cold_start_seconds
         component = None if cold is None else COMPONENT_NAME
         components = () if component is None else (component,)
+        fallback = self.fallback
         self._emulator = stack.enter_context(
             Emulator(
-                {ENDPOINT_NAME: Endpoint(self.backend_url, inference_components=components)},
+                {
+                    ENDPOINT_NAME: Endpoint(self.backend_url, inference_components=components),
+                    **(fallback.endpoints(self.backend_url) if fallback else {}),
+                },
                 port=self._emulator_port,
                 faults=self._faults,
                 component_copies=1 if component is None else 0,
                 warm_up_seconds=cold or 0.0,
+                converse_models=fallback.converse_models(self.backend_url) if fallback else None,
             )
         )
         self.s3_url = stack.enter_context(_moto_s3())
@@ -176,6 +187,7 @@ class LocalDeployment:
                 self._tools,
                 inference_component=component,
                 profile=self._profile,
+                fallback=fallback,
             ),
             log_file=self._workdir / "agent-api.log",
         )
@@ -212,13 +224,14 @@ def agent_environment(
     tools: str | None,
     inference_component: str | None = None,
     profile: str = serving.DEFAULT_PROFILE,
+    fallback: LocalFallback | None = None,
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
 
     The agent reads tool calls left in an answer's text in the syntax of the model ``profile`` vLLM runs.
 
     With ``inference_component``, the agent API invokes (and wakes) that component, its `sagemaker` client
-    pointed at the emulator too.
+    pointed at the emulator too. With ``fallback``, it answers from that fallback while the model wakes.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
     AWS profile nor a stray setting can leak into the local stack.
@@ -251,6 +264,8 @@ def agent_environment(
     if inference_component is not None:
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
+    if fallback is not None:
+        environment.update(fallback.environment(emulator_url))
     return environment
 
 
@@ -310,6 +325,11 @@ def usage_text(stack: LocalDeployment) -> str:
             f"Agent API            {agent}  (POST /chat, GET /health, GET /status, POST /warm; "
             f"log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
+            *(
+                [f"Fallback model       {stack.fallback.name!r} ({stack.fallback.kind}, on the emulator)"]
+                if stack.fallback
+                else []
+            ),
             f"Model server         {stack.backend_url}",
             f"S3 (moto)            {stack.s3_url}  (bucket {SESSIONS_BUCKET!r})",
             "",
@@ -358,6 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="serve the model as an inference component scaled to zero, taking S seconds to wake",
     )
+    parser.add_argument(
+        "--fallback",
+        choices=FALLBACK_KINDS,
+        help="a fallback model on the same backend that answers while the model wakes: Bedrock's Converse "
+        "(bedrock) or a second endpoint (endpoint)",
+    )
+    parser.add_argument(
+        "--fallback-on-throttle",
+        action="store_true",
+        help="the fallback also answers when the model throttles (needs --fallback)",
+    )
     add_fault_arguments(parser)
     return parser
 
@@ -366,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stack until Ctrl-C or SIGTERM; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.fallback_on_throttle and args.fallback is None:
+        parser.error("--fallback-on-throttle needs --fallback")
+    fallback = None if args.fallback is None else LocalFallback(args.fallback, args.fallback_on_throttle)
     try:
         stack = LocalDeployment(
             backend_url=args.backend,
@@ -375,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             tools=args.tools,
             progress=lambda message: print(f"· {message}", flush=True),
             cold_start_seconds=args.cold,
+            fallback=fallback,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -101,13 +101,18 @@ class EndpointFallback:
 
     @property
     def name(self) -> str:
-        """What the `status` and `done` events call it: the endpoint, and its component after a slash."""
-        if self.inference_component_name is None:
-            return self.endpoint_name
-        return f"{self.endpoint_name}/{self.inference_component_name}"
+        """What the `status` and `done` events call it (`endpoint_model_name`)."""
+        return endpoint_model_name(self.endpoint_name, self.inference_component_name)
 
 
 Fallback = BedrockFallback | EndpointFallback
+
+
+def endpoint_model_name(endpoint_name: str, inference_component_name: str | None) -> str:
+    """Return what the events call a SageMaker model: its endpoint, and its component after a slash."""
+    if inference_component_name is None:
+        return endpoint_name
+    return f"{endpoint_name}/{inference_component_name}"
 
 
 def bedrock_model_id(text: str) -> BedrockModelId | None:

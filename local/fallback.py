@@ -1,0 +1,87 @@
+"""A fallback model on the local stack (issue 23): Bedrock's Converse, or a second endpoint, on the same vLLM.
+
+While the endpoint's own model (an inference component scaled to zero, ``--cold``) wakes, the agent API
+answers with its fallback (docs/agent-api.md, "A fallback model"). Locally the emulator serves it too:
+
+- ``bedrock``: Bedrock runtime's Converse and ConverseStream for ``FALLBACK_MODEL_ID``, translated to the
+  same vLLM's chat completions; the agent API's ``bedrock-runtime`` client reaches the emulator through
+  botocore's ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, and Strands' own ``BedrockModel`` runs on it unmodified;
+- ``endpoint``: a second SageMaker endpoint, ``FALLBACK_ENDPOINT``, whose inference component is in service
+  from the start (a small model on a cheap always-on instance, on AWS).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final
+
+from local.emulator import ConverseModel, Endpoint
+from stacks.agent_api.lambda_contract import contract, fallback_settings
+
+BEDROCK: Final = "bedrock"
+ENDPOINT: Final = "endpoint"
+KINDS: Final = (BEDROCK, ENDPOINT)
+FALLBACK_MODEL_ID: Final = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+"""The Bedrock model id the emulator answers for (a US inference profile id, as a deployment names one)."""
+FALLBACK_ENDPOINT: Final = "local-fallback-endpoint"
+FALLBACK_COMPONENT: Final = "local-fallback-component"
+
+
+@dataclass(frozen=True)
+class LocalFallback:
+    """Which fallback the local stack serves (``kind``, one of ``KINDS``); whether it answers throttles too.
+
+    Raises:
+        ValueError: an unknown kind.
+
+    """
+
+    kind: str
+    on_throttle: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"the fallback must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    @property
+    def setting(self) -> dict[str, str]:
+        """The agent API's ``endpoint.fallback`` value for it."""
+        if self.kind == BEDROCK:
+            return {fallback_settings.BEDROCK_MODEL_ID: FALLBACK_MODEL_ID}
+        return {
+            fallback_settings.ENDPOINT_NAME: FALLBACK_ENDPOINT,
+            fallback_settings.INFERENCE_COMPONENT_NAME: FALLBACK_COMPONENT,
+        }
+
+    @property
+    def name(self) -> str:
+        """What the agent API's `status` and `done` events call it."""
+        read = contract.AGENT_FALLBACK.kind.read(json.dumps(self.setting))
+        return str(read.name)
+
+    def endpoints(self, backend_url: str) -> dict[str, Endpoint]:
+        """Return the emulator's endpoints beside the own one: the fallback's, in service from the start."""
+        if self.kind != ENDPOINT:
+            return {}
+        return {
+            FALLBACK_ENDPOINT: Endpoint(
+                backend_url, inference_components=(FALLBACK_COMPONENT,), component_copies=1
+            )
+        }
+
+    def converse_models(self, backend_url: str) -> dict[str, ConverseModel]:
+        """Return the Bedrock models the emulator answers Converse for: the fallback model."""
+        return {FALLBACK_MODEL_ID: ConverseModel(backend_url)} if self.kind == BEDROCK else {}
+
+    def environment(self, emulator_url: str) -> dict[str, str]:
+        """Return the agent API's variables for it (its settings, and where its Bedrock client goes)."""
+        variables = {
+            contract.AGENT_FALLBACK.variable: contract.AGENT_FALLBACK.kind.encode(self.setting),
+            contract.AGENT_FALLBACK_ON_THROTTLE.variable: contract.AGENT_FALLBACK_ON_THROTTLE.kind.encode(
+                self.on_throttle
+            ),
+        }
+        if self.kind == BEDROCK:
+            variables["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = emulator_url
+        return variables
