@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from aws_cdk import Stack, Token
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
@@ -64,9 +64,9 @@ def grant_fallback(function: lambda_.Function, fallback: Mapping[str, Any] | Non
         None,
         fallback_settings.GLOBAL,
     ):
-        # As nag quotes it: the partition is a literal once the environment names its Region.
-        partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
-        any_region = f"arn:{partition}:bedrock:*::foundation-model/{read.model.foundation_model}"
+        any_region = (
+            f"arn:{nag.partition(function)}:bedrock:*::foundation-model/{read.model.foundation_model}"
+        )
         nag.acknowledge(function, nag.wildcard_resources([any_region], _ANY_REGION_REASON))
 
 

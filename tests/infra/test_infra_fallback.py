@@ -128,6 +128,21 @@ def test_a_fallback_endpoint_is_granted_with_its_component(templates: dict[str, 
     ]
 
 
+def test_an_environment_naming_its_region_passes_cdk_nag_with_its_profile_grant(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A geographic profile needs the Region at synth, and nag then quotes ARNs with the Region (and
+    # partition) written out: every acknowledgment must be spelled that way too, or synth fails.
+    environment = {**ENVIRONMENTS["geographic"], "account": "123456789012"}
+    synthesized = synthesize(
+        tmp_path_factory.mktemp("nag.out"),
+        env="geographic",
+        nag=True,
+        environments={"geographic": environment},
+    )
+    assert fallback_statements(synthesized.templates["SageMakerAgent-geographic"])
+
+
 def test_nothing_else_of_bedrock_is_granted(templates: dict[str, Any]) -> None:
     for name, template in templates.items():
         statements = policy_statements(template, "AgentApiFunctionServiceRole")
