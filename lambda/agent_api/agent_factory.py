@@ -11,6 +11,7 @@ the rest of the time for the answer itself. Both, and the model timeouts, live i
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -24,7 +25,7 @@ from agent_api import contract
 from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
 from agent_api.settings import Settings
 from agent_api.tools import TOOLS
-from agent_api.validation import ChatRequest
+from agent_api.validation import TurnRequest
 from sagemaker_provider import SageMakerModel
 from sagemaker_provider.config import SageMakerConfig, validate_config
 from sagemaker_provider.text_tool_calls import TextToolCallSyntax
@@ -118,25 +119,19 @@ class AgentFactory:
         async for _ in model.stream(DEMAND_PROMPT):
             pass
 
-    def agent(
-        self,
-        request: ChatRequest,
-        session_manager: SessionManager | None,
-        *,
-        history: Messages | None = None,
-        instructions: str | None = None,
-    ) -> Agent:
+    def agent(self, request: TurnRequest, session_manager: SessionManager | None) -> Agent:
         """Build a fresh agent; with a session manager it starts from the session's saved conversation.
 
-        `history` is a conversation to start from instead (without a session); `instructions` are the
-        caller's own, added after the deployment's system prompt, which always comes first.
+        Without one it starts from the request's `history`; the request's `instructions` are added after
+        the deployment's system prompt, which always comes first.
         """
         system_prompt = self.settings.system_prompt
-        if instructions:
-            system_prompt = f"{system_prompt}\n\n{instructions}"
+        if request.instructions:
+            system_prompt = f"{system_prompt}\n\n{request.instructions}"
         return Agent(
             model=self.model(request.max_tokens, request.temperature),
-            messages=history,
+            # A copy: the agent appends to its messages, and a turn that waited for the model builds another.
+            messages=copy.deepcopy(request.history) or None,
             tools=list(self._tools),
             system_prompt=system_prompt,
             session_manager=session_manager,

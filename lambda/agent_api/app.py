@@ -1,4 +1,4 @@
-"""The agent API: a Starlette app streaming a Strands agent's answer as server-sent events.
+"""The agent API: a Starlette app answering a Strands agent's turns through its doors (`agent_api.doors`).
 
 `agent_api.app:app` is built on first access from the `AGENT_*` environment (so importing this module, e.g.
 for `create_app`, needs no configuration); `create_app(settings)` builds one from explicit settings.
@@ -6,37 +6,28 @@ for `create_app`, needs no configuration); `create_app(settings)` builds one fro
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strands import Agent
 
-from agent_api import contract, openai_api, sse
+from agent_api import contract
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
-from agent_api.errors import MODEL_WARMING, ErrorReply, classify, http_error_reply, unexpected_error_reply
-from agent_api.observability import RequestMetrics, logger, request_id_from_headers
+from agent_api.doors.chat import ChatDoor
+from agent_api.doors.openai.routes import CompletionsDoor
+from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
+from agent_api.observability import RequestMetrics
 from agent_api.page import ChatPage
-from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers
-from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
+from agent_api.pipeline import Door, TurnPipeline, error_response
+from agent_api.sessions import SessionStore
 from agent_api.settings import Settings, SettingsError
-from agent_api.turn import AgentTurn, SseEvent
-from agent_api.validation import (
-    ChatRequest,
-    RequestError,
-    check_content_type,
-    max_body_bytes,
-    parse_chat_request,
-    read_body,
-)
+from agent_api.turn import TurnServices
 from agent_api.warming import Warmer, WarmingPolicy, WarmingService
 
 if TYPE_CHECKING:
@@ -44,214 +35,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 
-def error_response(error: ErrorReply, request_id: str | None = None) -> JSONResponse:
-    """Answer with the error's JSON body and status; the request id rides in a header for support."""
-    headers = {"x-request-id": request_id} if request_id else None
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
-
-
-class ChatService:
-    """The `/chat` and `/health` handlers, holding what lives for the whole process.
-
-    `sessions` is the session store when the settings enable sessions; validation accepts a request's
-    `session_id` only then. `warming` wakes a model scaled to zero when a turn finds no copy in service.
-    `metrics` makes each request's metrics.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        factory: AgentFactory,
-        sessions: SessionStore | None,
-        warming: WarmingService,
-        metrics: Callable[[], RequestMetrics],
-    ) -> None:
-        self.settings = settings
-        self.factory = factory
-        self.sessions = sessions
-        self.warming = warming
-        self._metrics = metrics
-
-    async def health(self, request: Request) -> Response:
-        """Readiness check for the Lambda Web Adapter."""
-        return JSONResponse({"status": "ok"})
-
-    async def chat(self, request: Request) -> Response:
-        """Answer one prompt as a `text/event-stream`; client errors are JSON 4xx before anything streams."""
-        request_id = request_id_from_headers(request.headers)
-        logger.thread_safe_append_keys(request_id=request_id)
-        try:
-            check_content_type(request.headers.get("content-type"))
-            body = await read_body(request, max_body_bytes(self.settings))
-            chat_request = parse_chat_request(body, self.settings)
-        except RequestError as exc:
-            logger.info("chat request rejected", extra={"code": exc.code, "status": exc.status})
-            return error_response(ErrorReply(exc.code, exc.message, exc.status), request_id)
-        except ClientDisconnect:
-            # The client left before its body arrived: nobody is left to answer, and nothing was started.
-            logger.info("chat request abandoned by the client before its body arrived")
-            return Response(status_code=400)
-        logger.info(
-            "chat request accepted",
-            extra={
-                "session_id": chat_request.session_id,
-                "prompt_chars": len(chat_request.prompt),
-                "max_tokens": chat_request.max_tokens,
-            },
-        )
-
-        build_agent = functools.partial(self._build_agent, chat_request)
-        turn = await self.begin_turn(chat_request, request, request_id, build_agent)
-        if isinstance(turn, ErrorReply):
-            return error_response(turn, request_id)
-        return await self._answer(request, chat_request, turn, request_id)
-
-    async def begin_turn(
-        self,
-        chat_request: ChatRequest,
-        request: Request,
-        request_id: str,
-        build_agent: Callable[[SessionLease | None], Agent],
-    ) -> AgentTurn | ErrorReply:
-        """Start answering `chat_request` with the agent `build_agent` makes, or say why it cannot.
-
-        When the request names a session, the session is locked and read first and `build_agent` gets its
-        lease (else None); the turn saves and releases it.
-        """
-        lease: SessionLease | None = None
-        if chat_request.session_id is not None:
-            opened = await self._open_session(chat_request.session_id, request, request_id)
-            if isinstance(opened, ErrorReply):
-                return opened
-            lease = opened
-        turn = AgentTurn(
-            functools.partial(build_agent, lease),
-            chat_request.prompt,
-            session_id=chat_request.session_id,
-            request_id=request_id,
-            metrics=self._metrics(),
-            on_answered=None if lease is None else functools.partial(asyncio.to_thread, lease.save),
-            on_end=None if lease is None else functools.partial(asyncio.to_thread, lease.release),
-            stream_reasoning=self.settings.stream_reasoning,
-        )
-        turn.start()
-        return turn
-
-    async def _open_session(
-        self, session_id: str, request: Request, request_id: str
-    ) -> SessionLease | ErrorReply:
-        """Lock and load the caller's session, or say why this request may not use it now."""
-        assert self.sessions is not None, "requests name a session_id only with sessions on"
-        try:
-            owner = owner_from_headers(request.headers, self.settings.auth)
-            # Lock and read the whole conversation in a worker thread: S3 I/O never runs on the loop.
-            return await asyncio.to_thread(self.sessions.open, session_id, owner)
-        except (SessionBusyError, SessionOwnerUnknownError) as exc:
-            error = _session_refusal(exc)
-            logger.info("chat request rejected", extra={"code": error.code, "status": error.status})
-            return error
-        except Exception as exc:
-            error = classify(exc, request_id)
-            logger.warning(
-                "chat request failed before streaming",
-                extra={"code": error.code, "exception": type(exc).__name__},
-                exc_info=exc if error.code == "internal_error" else None,
-            )
-            return error
-
-    async def _answer(
-        self, request: Request, chat_request: ChatRequest, turn: AgentTurn, request_id: str
-    ) -> Response:
-        """Stream the started turn's answer, or refuse the request if it failed before its first event."""
-        first = await _first_event(turn, request)
-        if isinstance(first, _ClientGone):
-            # Nobody is left to answer: the turn is cancelled (the model call closed, the session released).
-            # The status is never sent; 499 is the usual "client closed request" of access logs.
-            await turn.close()
-            return Response(status_code=499)
-        if isinstance(first, ErrorReply):
-            await turn.close()
-            if first.code == MODEL_WARMING:
-                return await self._model_warming(request, chat_request, first, request_id)
-            return error_response(first, request_id)
-        return StreamingResponse(
-            _stream(turn, first),
-            media_type=sse.MEDIA_TYPE,
-            headers={**sse.HEADERS, "x-request-id": request_id},
-        )
-
-    async def _model_warming(
-        self, request: Request, chat_request: ChatRequest, error: ErrorReply, request_id: str
-    ) -> Response:
-        """Wake a model found scaled to zero before anything streamed, then wait for it or refuse at once."""
-        if not chat_request.wait or self.warming.warmer is None:
-            return await self.warming.wake_and_refuse(error, request_id)
-        # Once the model is awake the turn starts again: its session, released by the refused turn, reopened.
-        build_agent = functools.partial(self._build_agent, chat_request)
-        restart = functools.partial(self.begin_turn, chat_request, request, request_id, build_agent)
-        return self.warming.wait_then_answer(restart, _stream, {"x-request-id": request_id})
-
-    def _build_agent(self, chat_request: ChatRequest, lease: SessionLease | None) -> Agent:
-        """Build the request's agent; with a session it starts from the conversation read with the lease."""
-        return self.factory.agent(chat_request, lease.session_manager() if lease is not None else None)
-
-
-def _session_refusal(exc: Exception) -> ErrorReply:
-    """Answer a request that may not use its session now (busy) or at all (no known caller)."""
-    if isinstance(exc, SessionBusyError):
-        busy = "another request is being answered on this session; retry when it has finished"
-        return ErrorReply("session_busy", busy, 409)
-    return ErrorReply("session_owner_unknown", str(exc), 403)
-
-
-class _ClientGone:
-    """The client disconnected before the turn's first event."""
-
-
-async def _first_event(turn: AgentTurn, request: Request) -> SseEvent | ErrorReply | _ClientGone | None:
-    """Wait for the turn's first item, or `_ClientGone` as soon as the client disconnects.
-
-    Until the first event the response has not started, so Starlette cannot notice a client leaving (it
-    notices while it writes the body); the body has been read, so the next ASGI message is the disconnect.
-    """
-    first = asyncio.ensure_future(turn.next())
-    gone = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({first, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        # Once the response streams, Starlette watches for the disconnect itself.
-        gone.cancel()
-    if first.done():
-        return first.result()
-    first.cancel()
-    return _ClientGone()
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _stream(turn: AgentTurn, first: SseEvent | None) -> AsyncIterator[bytes]:
-    """Yield the response body: every event as soon as the agent produces it, until the end marker."""
-    item: SseEvent | ErrorReply | None = first
-    try:
-        while item is not None:
-            if isinstance(item, ErrorReply):
-                yield sse.encode_event("error", item.body())
-            else:
-                yield sse.encode_event(item.name, item.data)
-            item = await turn.next()
-    finally:
-        await turn.close()
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    return error_response(http_error_reply(exc))
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    return error_response(unexpected_error_reply())
+async def health(request: Request) -> Response:
+    """Readiness check for the Lambda Web Adapter."""
+    return JSONResponse({"status": "ok"})
 
 
 def create_app(
@@ -290,25 +76,49 @@ def create_app(
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
     factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
-    warmer = _warmer(settings, session, sagemaker_client, factory)
+    warming = WarmingService(
+        _warmer(settings, session, sagemaker_client, factory), warming_policy or WarmingPolicy()
+    )
     metrics = functools.partial(RequestMetrics, settings.metrics_namespace, settings.service_name)
-    warming = WarmingService(warmer, warming_policy or WarmingPolicy(), metrics)
-    service = ChatService(settings, factory, sessions, warming, metrics)
+    pipeline = TurnPipeline(
+        settings, TurnServices(factory, warming, metrics, settings.stream_reasoning), sessions
+    )
+    # The doors: each a route (or a few) of the pipeline, and the wording of errors on the paths it claims.
+    doors: tuple[Door, ...] = (ChatDoor(settings), CompletionsDoor(settings))
+    errors = _ErrorAnswers(doors)
     application = Starlette(
         routes=[
-            Route(contract.CHAT_PATH, service.chat, methods=["POST"]),
-            Route(contract.HEALTH_PATH, service.health, methods=["GET"]),
+            *[route for door in doors for route in door.routes(pipeline)],
+            Route(contract.HEALTH_PATH, health, methods=["GET"]),
             Route(contract.STATUS_PATH, warming.status, methods=["GET"]),
             Route(contract.WARM_PATH, warming.warm, methods=["POST"]),
-            *openai_api.routes(service),
             *ChatPage(settings).routes(),
         ],
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        exception_handlers={HTTPException: errors.http_error, Exception: errors.unexpected_error},
     )
     # Starlette answers `/chat/` with a 307 whose Location is built from the Host header; every path but
-    # the two routes is the documented JSON 404 instead.
+    # the routes is the documented JSON 404 instead.
     application.router.redirect_slashes = False
     return application
+
+
+class _ErrorAnswers:
+    """Answers 404, 405 and unexpected errors in the words of the door whose paths they are on."""
+
+    def __init__(self, doors: tuple[Door, ...]) -> None:
+        # The longest prefix claiming a path wins.
+        self._doors = sorted(doors, key=lambda door: len(door.prefix), reverse=True)
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        return self._answer(request, http_error_reply(exc))
+
+    async def unexpected_error(self, request: Request, exc: Exception) -> Response:
+        return self._answer(request, unexpected_error_reply())
+
+    def _answer(self, request: Request, error: ErrorReply) -> Response:
+        path = request.url.path
+        door = next(door for door in self._doors if path.startswith(door.prefix))
+        return error_response(door, error)
 
 
 def _warmer(

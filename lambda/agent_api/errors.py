@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from strands.types.exceptions import (
@@ -31,18 +33,33 @@ MODEL_WARMING = "model_warming"
 
 @dataclass(frozen=True)
 class ErrorReply:
-    """What the client is told about a failure: a JSON error answer, or the `error` event once streaming.
+    """What the client is told about a failure: a JSON error answer, or the last event once streaming.
 
     `code` is stable, `message` readable, and `status` is the HTTP status used when nothing was streamed yet.
+    Each door words it in its own shape (`/chat`'s is `body()`).
     """
 
     code: str
     message: str
     status: int
+    param: str | None = None
+    """The request field at fault, when there is one (OpenAI's `param`)."""
+    details: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """More fields of the error's body, e.g. `waited_s`."""
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Headers of an answer carrying it: `Retry-After` of a refusal, `Allow` of a 405."""
 
-    def body(self) -> dict[str, str]:
-        """Return `{"code", "message"}`: the same in a JSON error answer and in an `error` event."""
-        return {"code": self.code, "message": self.message}
+    def body(self) -> dict[str, Any]:
+        """Return `{"code", "message"}` and the details, alike in a JSON answer and in an `error` event."""
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class ReplyError(Exception):
+    """A failure already put in the client's words: it ends the turn with `reply`."""
+
+    def __init__(self, reply: ErrorReply) -> None:
+        super().__init__(reply.message)
+        self.reply = reply
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -55,6 +72,8 @@ def root_cause(exc: BaseException) -> BaseException:
 def classify(exc: BaseException, request_id: str) -> ErrorReply:
     """Map an exception raised while answering to an `ErrorReply`; unknown failures hide their details."""
     exc = root_cause(exc)
+    if isinstance(exc, ReplyError):
+        return exc.reply
     if isinstance(exc, ModelThrottledException):
         return ErrorReply("model_throttled", "the model endpoint is throttling requests; retry later", 429)
     if isinstance(exc, ContextWindowOverflowException):
@@ -108,10 +127,12 @@ def shorten(text: str, max_chars: int) -> str:
 
 
 def http_error_reply(exc: Exception) -> ErrorReply:
-    """Answer Starlette's `HTTPException` (no such route: 404, wrong method: 405)."""
+    """Answer Starlette's `HTTPException` (no such route: 404, wrong method: 405 with its `Allow` header)."""
     assert isinstance(exc, HTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
-    return ErrorReply(codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code)
+    return ErrorReply(
+        codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code, headers=exc.headers or {}
+    )
 
 
 def unexpected_error_reply() -> ErrorReply:

@@ -45,7 +45,7 @@ def request_id_from_headers(headers: Mapping[str, str]) -> str:
 
 
 class RequestMetrics:
-    """Metrics of one `/chat` request, flushed as one EMF document when the request ends.
+    """Metrics of one request for a turn, flushed as one EMF document when the request ends.
 
     One instance per request (`EphemeralMetrics` has no shared state), so concurrent requests served by one
     process (uvicorn locally) never mix their numbers.

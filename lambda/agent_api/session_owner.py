@@ -32,6 +32,23 @@ class SessionOwnerUnknownError(Exception):
     """The request names no caller that sessions could belong to (the message says why)."""
 
 
+def request_context_values(headers: Headers) -> list[str]:
+    """Return the request context header's values: none or one.
+
+    Raises:
+        SessionOwnerUnknownError: the header is there more than once (every request carrying it twice is
+            refused, whether or not it names a session).
+
+    """
+    values = headers.getlist(REQUEST_CONTEXT_HEADER)
+    if len(values) > 1:
+        raise SessionOwnerUnknownError(
+            f"the request carries {REQUEST_CONTEXT_HEADER} {len(values)} times, so its caller cannot be "
+            "known (a Lambda Web Adapter layer older than version 18 forwards a client's own copy)"
+        )
+    return values
+
+
 def owner_from_headers(headers: Headers, auth: str) -> str:
     """Return the caller who owns the sessions this request may use; `auth` is the settings' `AGENT_AUTH`.
 
@@ -45,12 +62,7 @@ def owner_from_headers(headers: Headers, auth: str) -> str:
             names no caller (an API without authorization).
 
     """
-    values = headers.getlist(REQUEST_CONTEXT_HEADER)
-    if len(values) > 1:
-        raise SessionOwnerUnknownError(
-            f"the request carries {REQUEST_CONTEXT_HEADER} {len(values)} times, so its caller cannot be "
-            "known (a Lambda Web Adapter layer older than version 18 forwards a client's own copy)"
-        )
+    values = request_context_values(headers)
     if not values:
         if auth == contract.AUTH_NONE:
             return LOCAL_OWNER

@@ -1,4 +1,4 @@
-"""Server-sent events encoding for the `/chat` stream."""
+"""Server-sent events: the media type and headers of every streamed answer, and the encoding of an event."""
 
 from __future__ import annotations
 

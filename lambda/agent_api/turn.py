@@ -1,25 +1,33 @@
-"""One agent turn, run in its own task and turned into the `/chat` stream's events.
+"""One turn: the agent answering one request, in its own task, as a sequence of `TurnEvent`s.
 
-The turn (building the agent included) runs in a dedicated task that feeds a queue, so the HTTP layer can wait
-for the first event before choosing a status (a failure before anything was produced becomes a plain JSON
-error with its own status), and so a client disconnect cancels the whole turn in one place. However the turn
-ends (answered, failed, cancelled), its task logs one end line, flushes the request's metrics once and
-releases the session.
+The turn runs in a dedicated task that feeds a queue, so the pipeline (`agent_api.pipeline`) can wait for
+its first item before it chooses a status (a failure before anything was produced becomes a plain error
+answer with its own status), and so a client leaving cancels the whole turn in one place. The task is where a
+turn begins and ends: it answers (waking a model found scaled to zero, `_model_at_zero`, the one place that
+decides what such a turn does), saves the session after a complete answer, and, however the turn ends
+(answered, failed, refused, cancelled), logs one end line, writes one metrics document and releases the
+session, all before its last item.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from strands import Agent
 from strands.types.exceptions import MaxTokensReachedException
 
-from agent_api.errors import ErrorReply, classify, root_cause, shorten
+from agent_api.agent_factory import AgentFactory
+from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, shorten
 from agent_api.observability import RequestMetrics, logger
+from agent_api.sessions import SessionLease
+from agent_api.validation import TurnRequest
+from agent_api.warming import ModelState, WarmingService
+from sagemaker_provider.errors import ModelNotReadyError
 from sagemaker_provider.messages import tool_result_text
 
 if TYPE_CHECKING:
@@ -28,13 +36,35 @@ if TYPE_CHECKING:
 TOOL_RESULT_SUMMARY_CHARS = 500
 _LOGGED_DETAIL_CHARS = 500
 
+# The events of a turn (docs/agent-api.md, "Response: the event stream"), which each door encodes its way.
+TEXT: Final = "text"
+REASONING: Final = "reasoning"
+TOOL_USE: Final = "tool_use"
+TOOL_RESULT: Final = "tool_result"
+STATUS: Final = "status"
+DONE: Final = "done"
+
 
 @dataclass(frozen=True)
-class SseEvent:
-    """One event of the `/chat` stream as the client receives it: its name and JSON payload."""
+class TurnEvent:
+    """One thing a turn produced, before any door encodes it: its name and JSON payload."""
 
     name: str
     data: dict[str, Any]
+
+
+TurnItem = TurnEvent | ErrorReply
+"""What a turn yields: events, then a `done` event or an `ErrorReply` (unless it was cancelled)."""
+
+
+@dataclass(frozen=True)
+class TurnServices:
+    """What every turn of the process shares: the agents, the model's wake-up, the metrics, the settings."""
+
+    agents: AgentFactory
+    warming: WarmingService
+    metrics: Callable[[], RequestMetrics]
+    stream_reasoning: bool
 
 
 @dataclass
@@ -44,34 +74,31 @@ class _TurnStats:
     tool_names: dict[str, str] = field(default_factory=dict)
 
 
-class AgentTurn:
-    """Builds the agent, runs it on `prompt` and yields `SseEvent`s, ending with `done` or an `ErrorReply`.
+class Turn:
+    """Answers `request` with a fresh agent, yielding `TurnEvent`s and then `done` or an `ErrorReply`.
 
-    `on_answered` runs only after a complete answer, before `done` (saving the session); if it raises, the
-    turn ends with that error instead. `on_end` runs however the turn ends (releasing the session).
+    With a session `lease`, the agent starts from the conversation read under it; the conversation is saved
+    only after a complete answer, before `done` (if saving fails, the turn ends with that error instead),
+    and the lease is released however the turn ends. `may_wait` says whether the answer can wait for a model
+    scaled to zero (its door streams, and the caller did not say `"wait": false`).
     """
 
     def __init__(
         self,
-        build_agent: Callable[[], Agent],
-        prompt: str,
+        request: TurnRequest,
+        services: TurnServices,
         *,
-        session_id: str | None,
+        lease: SessionLease | None,
         request_id: str,
-        metrics: RequestMetrics,
-        on_answered: Callable[[], Awaitable[None]] | None = None,
-        on_end: Callable[[], Awaitable[None]] | None = None,
-        stream_reasoning: bool = True,
+        may_wait: bool,
     ) -> None:
-        self._build_agent = build_agent
-        self._prompt = prompt
-        self._session_id = session_id
+        self._request = request
+        self._services = services
+        self._lease = lease
         self._request_id = request_id
-        self._metrics = metrics
-        self._on_answered = on_answered
-        self._on_end = on_end
-        self._stream_reasoning = stream_reasoning
-        self._queue: asyncio.Queue[SseEvent | ErrorReply | None] = asyncio.Queue()
+        self._may_wait = may_wait
+        self._metrics = services.metrics()
+        self._queue: asyncio.Queue[TurnItem | None] = asyncio.Queue()
         self._stats = _TurnStats()
         self._started = time.monotonic()
         self._task: asyncio.Task[None] | None = None
@@ -80,12 +107,17 @@ class AgentTurn:
         """Start the turn in its own task."""
         self._task = asyncio.create_task(self._run())
 
-    async def next(self) -> SseEvent | ErrorReply | None:
-        """Wait for the next event; an `ErrorReply` is the last item before None, which marks the end."""
+    async def next(self) -> TurnItem | None:
+        """Wait for the next item; None marks the end (right after the last item, or alone once cancelled)."""
         return await self._queue.get()
 
+    def cancel(self) -> None:
+        """Stop the turn if it is still running (its client left); its task still cleans up."""
+        if self._task is not None:
+            self._task.cancel()
+
     async def close(self) -> None:
-        """Stop the turn if it is still running (client gone) and wait until it has let go of everything."""
+        """Stop the turn if it is still running and wait until it has let go of everything."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
             # asyncio.wait, unlike awaiting the task, does not pass a cancellation of the caller (the client
@@ -93,39 +125,78 @@ class AgentTurn:
             await asyncio.wait({self._task})
 
     async def _run(self) -> None:
-        terminal: SseEvent | ErrorReply | None = None
+        terminal: TurnItem | None = None
         try:
-            # Building an agent (which restores a session's conversation, read before the turn) runs in a
-            # worker thread. Without a session that hop costs nothing measurable (benchmarks/e2e_bench.py:
-            # building on the loop instead changed the agent API's time-to-first-token overhead by -0.1 and
-            # +0.5 ms median in two runs, within noise), so every agent is built the same way.
-            agent = await asyncio.to_thread(self._build_agent)
-            stop_reason = await self._answer(agent)
+            agent, stop_reason = await self._answer_when_awake()
             # Only a complete answer is kept (the session saved); if that fails, the turn fails, and the
             # failure is its one end line.
-            if self._on_answered is not None:
-                await self._on_answered()
+            if self._lease is not None:
+                await asyncio.to_thread(self._lease.save)
             terminal = self._done(agent, stop_reason)
         except Exception as exc:
             terminal = self._fail(exc)
         finally:
             # Whatever the end, exactly one end line and one metrics document: done and failed turns logged
-            # theirs above; only a cancelled one (the client went away) gets here without a terminal event.
+            # theirs above; only a cancelled one (the client went away) gets here without a terminal item.
             if terminal is None:
                 self._cancelled()
             self._flush_metrics()
-            # Cleanup (the session lock) happens before the last event, so a client that sends its next
+            # Cleanup (the session lock) happens before the last item, so a client that sends its next
             # turn as soon as it reads `done` finds the session free.
-            await self._end()
+            await self._release()
             if terminal is not None:
                 self._queue.put_nowait(terminal)
             self._queue.put_nowait(None)
+
+    async def _answer_when_awake(self) -> tuple[Agent, str]:
+        """Answer with a fresh agent; return it and its stop reason.
+
+        A model found scaled to zero before anything was produced is `_model_at_zero`'s to handle: if that
+        returns, the model is awake and the turn is answered again from the start.
+        """
+        while True:
+            # An agent on a session restores its conversation (read before the turn) as it is built: that
+            # can take a large share of a second, so it is built in a worker thread. Without a session,
+            # building takes about 0.1 ms, less than the two thread hand-offs cost on a busy machine (the time
+            # to first token was 0.3-0.9 ms shorter, in-process against a replayed recording, load 8).
+            agent = self._build_agent() if self._lease is None else await asyncio.to_thread(self._build_agent)
+            try:
+                return agent, await self._answer(agent)
+            except Exception as exc:
+                if self._stats.events or not isinstance(root_cause(exc), ModelNotReadyError):
+                    raise
+                await self._model_at_zero(exc)
+            if self._lease is not None:
+                # The refused attempt added the prompt to the conversation read under the lease: read it
+                # again (the lease is held meanwhile, so nobody else changed it).
+                await asyncio.to_thread(self._lease.store.load, self._lease)
+
+    async def _model_at_zero(self, exc: Exception) -> None:
+        """Decide what a turn that found the model scaled to zero, before producing anything, does.
+
+        Either refuse at once (the caller said `"wait": false`, or its answer cannot wait: raises the 503
+        `model_warming` with Retry-After, a copy asked for all the same), or send a `status` event at each
+        check until a copy is in service and return, for the turn to be answered.
+        """
+        if not (self._may_wait and self._services.warming.can_wait):
+            self._metrics.model_warming_refusal()
+            refusal = await self._services.warming.refuse(classify(exc, self._request_id))
+            raise ReplyError(refusal) from exc
+        waiting = self._services.warming.wait()
+        async with contextlib.aclosing(waiting):
+            async for elapsed in waiting:
+                self._emit(STATUS, {"state": ModelState.WARMING.value, "elapsed_s": elapsed})
+
+    def _build_agent(self) -> Agent:
+        """Build the turn's agent; with a session it starts from the conversation read with the lease."""
+        session_manager = self._lease.session_manager() if self._lease is not None else None
+        return self._services.agents.agent(self._request, session_manager)
 
     async def _answer(self, agent: Agent) -> str:
         """Stream the agent's answer as events; return its stop reason."""
         stop_reason: str | None = None
         try:
-            async for event in agent.stream_async(self._prompt):
+            async for event in agent.stream_async(self._request.prompt):
                 if "result" in event:
                     stop_reason = str(event["result"].stop_reason)
                 else:
@@ -137,11 +208,11 @@ class AgentTurn:
             raise RuntimeError("the agent's stream ended without a result")
         return stop_reason
 
-    async def _end(self) -> None:
-        if self._on_end is None:
+    async def _release(self) -> None:
+        if self._lease is None:
             return
         try:
-            await self._on_end()
+            await asyncio.to_thread(self._lease.release)
         except Exception:
             logger.exception("cleanup after the chat turn failed")
 
@@ -157,11 +228,11 @@ class AgentTurn:
             text = event["data"]
             if isinstance(text, str) and text:
                 self._metrics.first_token()
-                self._emit("text", {"delta": text})
+                self._emit(TEXT, {"delta": text})
         elif event.get("reasoning") is True and "reasoningText" in event:
             reasoning = event["reasoningText"]
-            if self._stream_reasoning and isinstance(reasoning, str) and reasoning:
-                self._emit("reasoning", {"delta": reasoning})
+            if self._services.stream_reasoning and isinstance(reasoning, str) and reasoning:
+                self._emit(REASONING, {"delta": reasoning})
         elif "message" in event and isinstance(event["message"], dict):
             self._message(event["message"])
 
@@ -173,13 +244,13 @@ class AgentTurn:
                 self._stats.tool_calls += 1
                 self._metrics.tool_call()
                 self._emit(
-                    "tool_use",
+                    TOOL_USE,
                     {"id": tool_use["toolUseId"], "name": tool_use["name"], "input": tool_use["input"]},
                 )
             elif "toolResult" in block:
                 result = block["toolResult"]
                 self._emit(
-                    "tool_result",
+                    TOOL_RESULT,
                     {
                         "id": result["toolUseId"],
                         "name": self._stats.tool_names.get(result["toolUseId"], ""),
@@ -188,7 +259,8 @@ class AgentTurn:
                     },
                 )
 
-    def _done(self, agent: Agent, stop_reason: str) -> SseEvent:
+    def _done(self, agent: Agent, stop_reason: str) -> TurnEvent:
+        """End an answered turn: its end line, its usage metrics, and the `done` event's payload."""
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
         self._metrics.usage(input_tokens, output_tokens)
@@ -202,12 +274,12 @@ class AgentTurn:
                 "duration_ms": self._duration_ms(),
             },
         )
-        return SseEvent(
-            "done",
+        return TurnEvent(
+            DONE,
             {
                 "stop_reason": stop_reason,
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-                "session_id": self._session_id,
+                "session_id": self._request.session_id,
             },
         )
 
@@ -228,7 +300,7 @@ class AgentTurn:
     def _fail(self, exc: Exception) -> ErrorReply:
         error = classify(exc, self._request_id)
         self._metrics.error()
-        cause = root_cause(exc)
+        cause = root_cause(exc.__cause__ if isinstance(exc, ReplyError) and exc.__cause__ else exc)
         extra = {"code": error.code, "exception": type(cause).__name__}
         if error.code in {"internal_error", "session_error"}:
             logger.exception("chat turn failed", extra=extra)
@@ -240,7 +312,7 @@ class AgentTurn:
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
         self._stats.events += 1
-        self._queue.put_nowait(SseEvent(name, data))
+        self._queue.put_nowait(TurnEvent(name, data))
 
 
 def summarize_tool_result(result: ToolResult) -> str:

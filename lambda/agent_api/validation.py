@@ -1,18 +1,21 @@
 """Validation of request bodies: bad input is rejected with a specific 4xx before any model call.
 
-`POST /chat` is parsed here; the OpenAI-compatible routes (`agent_api.openai_api`) use the same rules.
+`POST /chat` is parsed here into the pipeline's `TurnRequest`; the other doors' parsers
+(`agent_api.doors`) apply the same rules to their own fields.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
+from strands.types.content import Messages
 
 from agent_api import contract
+from agent_api.errors import ErrorReply
 from agent_api.settings import Settings
 
 # A prompt character takes at most 12 bytes in JSON (a character outside the BMP escaped as a surrogate pair,
@@ -22,25 +25,34 @@ _BODY_OVERHEAD_BYTES = 4096
 
 
 class RequestError(Exception):
-    """A client error answered as JSON `{"code", "message"}` with an HTTP status."""
+    """A client error, answered with an HTTP status before anything runs; `param` names the field at fault."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.param = param
+
+    def reply(self) -> ErrorReply:
+        """Return the error as the client is told it."""
+        return ErrorReply(self.code, self.message, self.status, param=self.param)
 
 
 @dataclass(frozen=True)
-class ChatRequest:
-    """A validated chat request, with server-side defaults applied."""
+class TurnRequest:
+    """A validated request for one turn, whatever door it came in by, with server-side defaults applied."""
 
     prompt: str
     session_id: str | None
     max_tokens: int
     temperature: float
     wait: bool = True
-    """Whether to wait for a model scaled to zero to wake (streaming `status` events) or be told at once."""
+    """Whether the caller waits for a model scaled to zero to wake, or is told at once (503 model_warming)."""
+    history: Messages = field(default_factory=list)
+    """The conversation to start from, without a session (a session's own conversation is read from it)."""
+    instructions: str = ""
+    """The caller's instructions, added after the deployment's system prompt."""
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -69,7 +81,7 @@ def _parameter(parameters: str, name: str) -> str | None:
     return None
 
 
-def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
+def parse_chat_request(body: bytes, settings: Settings) -> TurnRequest:
     """Parse and validate a raw body against the settings' limits.
 
     Raises:
@@ -83,7 +95,7 @@ def parse_chat_request(body: bytes, settings: Settings) -> ChatRequest:
         raise RequestError(
             400, "unknown_field", f"unknown field(s): {', '.join(unknown)} (accepted: {', '.join(accepted)})"
         )
-    return ChatRequest(
+    return TurnRequest(
         prompt=_prompt(data, settings),
         session_id=_session_id(data, settings),
         max_tokens=parse_max_tokens(data, settings),

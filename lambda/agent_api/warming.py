@@ -3,10 +3,10 @@
 While an inference component has no copy, SageMaker refuses every invocation at once (the provider's
 `ModelNotReadyError`) and queues nothing; its scale-out alarm reacts only after a minute or more. So the agent
 API asks for a copy itself (`UpdateInferenceComponentRuntimeConfig`, CopyCount 1) as soon as a request finds
-none, and, unless the caller said `"wait": false`, keeps the request's stream alive with `status` events until
-`DescribeInferenceComponent` shows a copy in service, then answers. Every check describes the component first
-and asks for a copy only when none is wanted yet, one check at a time per process: requests arriving during
-one warm-up start one copy.
+none. The turn (`agent_api.turn`) then refuses the request at once (`refuse`: 503 with Retry-After) or, when
+its answer can wait, sends a `status` event at each check of `wait` until `DescribeInferenceComponent` shows
+a copy in service, and answers. Every check describes the component first and asks for a copy only when none
+is wanted yet, one check at a time per process: requests arriving during one warm-up start one copy.
 
 Before asking, the agent sends the component one invocation (`signal_demand`), which SageMaker refuses and
 counts in `NoCapacityInvocationFailures`. The stack's idle alarm counts those as requests; while it is in
@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from strands.types.exceptions import ModelThrottledException
 
-from agent_api import contract, sse
-from agent_api.errors import MODEL_WARMING, ErrorReply
-from agent_api.observability import RequestMetrics, logger
-from agent_api.turn import AgentTurn
+from agent_api import contract
+from agent_api.errors import MODEL_WARMING, ErrorReply, ReplyError
+from agent_api.observability import logger
 from sagemaker_provider.errors import ModelNotReadyError, SageMakerProviderError
 
 if TYPE_CHECKING:
@@ -70,7 +69,7 @@ class ModelStatus:
 
 @dataclass(frozen=True)
 class WarmingPolicy:
-    """How long a `/chat` request waits for a copy, how often it checks, and the Retry-After of a refusal."""
+    """How long a request waits for a copy, how often it checks, and the Retry-After of a refusal."""
 
     budget_seconds: float = contract.WARMING_BUDGET_SECONDS
     poll_seconds: float = contract.WARMING_POLL_SECONDS
@@ -152,48 +151,27 @@ class Warmer:
             )
 
 
-StartTurn = Callable[[], Awaitable[AgentTurn | ErrorReply]]
-"""Starts the request's turn again (reopening its session); an `ErrorReply` if it cannot."""
-StreamTurn = Callable[[AgentTurn, Any], AsyncIterator[bytes]]
-"""Streams a started turn's events from its first item on (`/chat`'s, or a streamed OpenAI completion's)."""
-
-
-@dataclass(frozen=True)
-class WaitingStream:
-    """How a waiting request's stream says that the model is warming, and how it reports an error."""
-
-    status: Callable[[int], bytes]
-    """The keep-alive sent on every check, from the whole seconds waited so far."""
-    error: Callable[[ErrorReply, Mapping[str, Any]], bytes]
-    """An error ending the stream, with fields to add to its body."""
-
-
-CHAT_STREAM: Final = WaitingStream(
-    status=lambda elapsed: sse.encode_event(
-        "status", {"state": ModelState.WARMING.value, "elapsed_s": elapsed}
-    ),
-    error=lambda error, extra: sse.encode_event("error", {**error.body(), **extra}),
-)
-"""`/chat`'s: `status` events, and its `error` event."""
-
-
 class WarmingService:
-    """The `/status` and `/warm` handlers, and the wait of a request that found the model asleep.
+    """The `/status` and `/warm` handlers, and what a turn that found the model asleep does about it.
 
-    Without an inference component (`warmer` None: a classic endpoint) the model is always in service.
+    Without an inference component (`warmer` None: a classic endpoint) the model is always in service, and
+    nothing waits for it.
     """
 
     def __init__(
         self,
         warmer: Warmer | None,
         policy: WarmingPolicy,
-        metrics: Callable[[], RequestMetrics],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.warmer = warmer
         self.policy = policy
-        self._metrics = metrics
         self._clock = clock
+
+    @property
+    def can_wait(self) -> bool:
+        """Whether a request can wait for a copy (there is an inference component to watch)."""
+        return self.warmer is not None
 
     async def status(self, request: Request) -> Response:
         """`GET /status`: the model's state."""
@@ -217,44 +195,23 @@ class WarmingService:
         in_service = status.state is ModelState.IN_SERVICE
         return JSONResponse(status.body(), status_code=200 if in_service else warming_status)
 
-    async def wake_and_refuse(
-        self,
-        error: ErrorReply,
-        request_id: str,
-        render: Callable[[ErrorReply], Mapping[str, Any]] = ErrorReply.body,
-    ) -> Response:
-        """Ask for a copy, then refuse the request: 503 `model_warming`, Retry-After, in `render`'s words."""
+    async def refuse(self, error: ErrorReply) -> ErrorReply:
+        """Ask for a copy (a failure is only logged); return `error` with the refusal's Retry-After."""
         if self.warmer is not None:
             try:
                 await self.warmer.warm()
             except (BotoCoreError, ClientError) as exc:
                 logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
-        metrics = self._metrics()
-        metrics.model_warming_refusal()
-        metrics.flush()
-        return JSONResponse(
-            render(error),
-            status_code=error.status,
-            headers={"Retry-After": str(self.policy.retry_after_seconds), "x-request-id": request_id},
-        )
+        return replace(error, headers={"Retry-After": str(self.policy.retry_after_seconds)})
 
-    def wait_then_answer(
-        self,
-        start_turn: StartTurn,
-        stream_turn: StreamTurn,
-        headers: Mapping[str, str],
-        writer: WaitingStream = CHAT_STREAM,
-    ) -> Response:
-        """Stream `writer`'s status until a copy is in service, then the answer of a new turn."""
-        return StreamingResponse(
-            self._wait_then_answer(start_turn, stream_turn, writer),
-            media_type=sse.MEDIA_TYPE,
-            headers={**sse.HEADERS, **headers},
-        )
+    async def wait(self) -> AsyncGenerator[int, None]:
+        """Ask for a copy, then yield the whole seconds waited at each check until one is in service.
 
-    async def _wait_then_answer(
-        self, start_turn: StartTurn, stream_turn: StreamTurn, writer: WaitingStream
-    ) -> AsyncIterator[bytes]:
+        Raises:
+            ReplyError: 503 `model_warming` (with `waited_s`) when no copy came within the budget, 502
+                `model_status_unavailable` when the component could not be described or scaled.
+
+        """
         assert self.warmer is not None, "only a request to an inference component waits for one"
         started = self._clock()
         try:
@@ -263,27 +220,13 @@ class WarmingService:
                 elapsed = self._clock() - started
                 if elapsed >= self.policy.budget_seconds:
                     logger.warning("the model did not wake in time", extra={"waited_s": round(elapsed)})
-                    yield writer.error(*_gave_up(elapsed))
-                    return
-                yield writer.status(int(elapsed))
+                    raise ReplyError(_gave_up(elapsed))
+                yield int(elapsed)
                 await asyncio.sleep(min(self.policy.poll_seconds, self.policy.budget_seconds - elapsed))
                 status = await self.warmer.warm()
         except (BotoCoreError, ClientError) as exc:
-            yield writer.error(_unavailable(exc), {})
-            return
+            raise ReplyError(_unavailable(exc)) from exc
         logger.info("the model woke; answering", extra={"waited_s": round(self._clock() - started)})
-        turn = await start_turn()
-        if isinstance(turn, ErrorReply):
-            yield writer.error(turn, {})
-            return
-        try:
-            first = await turn.next()
-        except BaseException:
-            # The client left before the turn's first event: stop the turn (and release its session).
-            await turn.close()
-            raise
-        async for chunk in stream_turn(turn, first):
-            yield chunk
 
 
 def _unavailable(exc: BotoCoreError | ClientError) -> ErrorReply:
@@ -292,7 +235,7 @@ def _unavailable(exc: BotoCoreError | ClientError) -> ErrorReply:
     return ErrorReply(STATUS_UNAVAILABLE, f"the model's state could not be read or changed ({code})", 502)
 
 
-def _gave_up(elapsed: float) -> tuple[ErrorReply, dict[str, Any]]:
+def _gave_up(elapsed: float) -> ErrorReply:
     waited = round(elapsed)
     message = f"the model did not come into service within {waited} s; it is still starting: retry"
-    return ErrorReply(MODEL_WARMING, message, 503), {"waited_s": waited}
+    return ErrorReply(MODEL_WARMING, message, 503, details={"waited_s": waited})

@@ -3,6 +3,7 @@ container), moto S3, a real uvicorn server."""
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from agent_api.app import create_app
+from agent_api.observability import logger
 from agent_api.settings import Settings
 from tests.agent_api.harness import FAST_RETRIES, Harness, HarnessFactory, serve
 from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Step
@@ -78,3 +80,11 @@ def harness(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Har
             return Harness(client, runtime)
 
         yield start
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the JSON log handler writes (to stdout in Lambda)."""
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream

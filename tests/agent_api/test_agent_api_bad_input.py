@@ -110,21 +110,6 @@ def test_oversized_body_is_rejected_before_parsing(app: Harness) -> None:
     assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
 
 
-def test_unknown_route_is_a_json_404(app: Harness) -> None:
-    response = app.client.get("/nope")
-    assert (response.status_code, response.json()["code"]) == (404, "not_found")
-
-
-def test_wrong_method_is_a_json_405(app: Harness) -> None:
-    response = app.client.get("/chat")
-    assert (response.status_code, response.json()["code"]) == (405, "method_not_allowed")
-
-
-def test_health_answers_ok(app: Harness) -> None:
-    response = app.client.get("/health")
-    assert (response.status_code, response.json()) == (200, {"status": "ok"})
-
-
 @pytest.fixture
 def default_app(harness: HarnessFactory) -> Harness:
     """The app with the default limits (16,000 prompt characters)."""
@@ -165,19 +150,6 @@ def test_longest_prompt_is_accepted_however_it_is_escaped(default_app: Harness) 
 def test_prompt_over_the_limit_however_escaped_is_too_long_not_too_large(default_app: Harness) -> None:
     response = post_raw(default_app, escaped({"prompt": "\U0001f600" * 16_001}))
     assert (response.status_code, response.json()["code"]) == (400, "prompt_too_long")
-
-
-@pytest.mark.parametrize("path", ["/chat/", "/chat//", "/health/", "/CHAT", "/config.json/"])
-def test_unknown_path_is_a_json_404_never_a_redirect(app: Harness, path: str) -> None:
-    response = app.client.post(path, json={"prompt": "Hi"}, headers={"host": "evil.example"})
-    assert (response.status_code, response.json()["code"]) == (404, "not_found")
-    assert "location" not in response.headers
-
-
-def test_a_prompt_posted_to_the_chat_page_is_a_json_405(app: Harness) -> None:
-    # `/` is the chat page (GET only): a prompt sent there is told the method is wrong, in JSON.
-    response = app.client.post("/", json={"prompt": "Hi"})
-    assert (response.status_code, response.json()["code"]) == (405, "method_not_allowed")
 
 
 @pytest.mark.parametrize("charset", ["utf-16", "latin-1"])

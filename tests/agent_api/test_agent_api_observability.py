@@ -1,30 +1,21 @@
-"""Logs carry the request id and never the prompt or the answer; metrics are emitted as CloudWatch EMF."""
+"""Logs carry the request id and never the prompt or the answer; metrics are emitted as CloudWatch EMF.
+
+That every turn, through every door, ends with one end line and one metrics document is
+`test_agent_api_pipeline.py`'s.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
-from typing import Any
 
-import httpx
 import pytest
-from httpx_sse import connect_sse
 
-from agent_api.observability import logger
-from tests.agent_api.harness import Harness, HarnessFactory, json_lines, total, wait_until
+from tests.agent_api.harness import HarnessFactory, json_lines, total
 from tests.support.recordings import calculator_call_parts, fixture_parts
-from tests.support.sagemaker_runtime import Step, Stream, Throttle
+from tests.support.sagemaker_runtime import Stream, Throttle
 
 LAMBDA_CONTEXT = json.dumps({"request_id": "req-0123", "invoked_function_arn": "arn:aws:lambda:x"})
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """What the JSON log handler writes (to stdout in Lambda)."""
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 def test_logs_carry_the_lambda_request_id(harness: HarnessFactory, logs: io.StringIO) -> None:
@@ -84,83 +75,3 @@ def test_a_request_failing_before_it_streams_writes_its_metrics_once(
     documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
     assert len(documents) == 1
     assert total(documents[0], "Errors") == 1
-
-
-END_LINES = ("chat turn finished", "chat turn failed", "chat turn cancelled")
-
-
-def leave_during_the_stream(app: Harness) -> None:
-    with (
-        httpx.Client(base_url=str(app.client.base_url), timeout=10) as client,
-        connect_sse(client, "POST", "/chat", json={"prompt": "Hi"}) as source,
-    ):
-        next(source.iter_sse())
-
-
-@pytest.mark.parametrize(
-    ("steps", "call", "end", "metric"),
-    [
-        (
-            [Stream(fixture_parts("vllm/chat_stream_usage.txt"))],
-            Harness.chat,
-            "chat turn finished",
-            "OutputTokens",
-        ),
-        (
-            [Stream(fixture_parts("sglang/e_error_midstream.body"))],
-            Harness.chat,
-            "chat turn failed",
-            "Errors",
-        ),
-        ([Throttle()], Harness.post, "chat turn failed", "Errors"),
-        (
-            [Stream(fixture_parts("vllm/chat_stream_usage.txt"), pause_after=0)],
-            Harness.leave_once_the_model_is_called,
-            "chat turn cancelled",
-            "Cancelled",
-        ),
-        (
-            [Stream(fixture_parts("vllm/chat_stream_usage.txt"), pause_after=2)],
-            lambda app, body: leave_during_the_stream(app),
-            "chat turn cancelled",
-            "Cancelled",
-        ),
-    ],
-    ids=[
-        "done",
-        "error-event",
-        "failed-before-streaming",
-        "client-gone-before-first-event",
-        "client-gone-mid-stream",
-    ],
-)
-def test_every_turn_logs_one_end_line_and_one_metrics_document(
-    harness: HarnessFactory,
-    logs: io.StringIO,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    steps: list[Step],
-    call: Callable[[Harness, dict[str, Any]], object],
-    end: str,
-    metric: str,
-) -> None:
-    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
-    app = harness(steps)
-    call(app, {"prompt": "Hi"})
-    stdout: list[str] = []
-
-    def ended() -> bool:
-        stdout.append(capsys.readouterr().out)
-        return any(line.get("message") in END_LINES for line in json_lines(logs.getvalue())) and any(
-            "_aws" in line for line in json_lines("".join(stdout))
-        )
-
-    wait_until(ended)
-    # Whatever else would be logged has been by now (the end line is the turn's last act but its cleanup).
-    app.client.get("/health")
-    stdout.append(capsys.readouterr().out)
-    ends = [line["message"] for line in json_lines(logs.getvalue()) if line.get("message") in END_LINES]
-    documents = [line for line in json_lines("".join(stdout)) if "_aws" in line]
-    assert ends == [end]
-    assert len(documents) == 1
-    assert total(documents[0], metric) >= 1

@@ -3,6 +3,7 @@ against the real provider reading recorded streams from a fake SageMaker runtime
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import openai
@@ -174,6 +175,31 @@ def test_the_session_header_continues_the_stored_conversation(
     assert "Not sent" not in history
 
 
+def test_a_whole_completion_the_sdk_gave_up_on_is_dropped_so_its_retry_stores_the_prompt_once(
+    harness: HarnessFactory, sessions_bucket: str
+) -> None:
+    # The first answer is held past the SDK's timeout, then released; the SDK times out and retries.
+    held = Stream(fixture_parts("vllm/chat_stream_usage.txt"), pause_after=0)
+    app = harness([held, hello(), hello()], sessions_bucket=sessions_bucket)
+    client = openai.OpenAI(
+        base_url=f"{app.client.base_url}{contract.OPENAI_PREFIX}",
+        api_key="local",
+        timeout=2.0,
+        max_retries=3,
+        default_headers={contract.SESSION_ID_HEADER: "conv-1"},
+    )
+    release = threading.Timer(4.0, held.resume.set)
+    release.start()
+    try:
+        completion = client.chat.completions.create(model=MODEL, messages=[user("Remember 7f3a.")])
+    finally:
+        release.cancel()
+    assert completion.choices[0].message.content == HELLO
+    # The next turn is sent the stored conversation: the prompt is in it once.
+    client.chat.completions.create(model=MODEL, messages=[user("What did I ask you to remember?")])
+    assert str(app.runtime.bodies[-1]["messages"]).count("Remember 7f3a.") == 1
+
+
 def test_another_caller_has_its_own_session_of_the_same_id(
     harness: HarnessFactory, sessions_bucket: str
 ) -> None:
@@ -286,6 +312,14 @@ VALID: dict[str, Any] = {"model": MODEL, "messages": [user("Hi")]}
         ),
         ({**VALID, "max_tokens": 513}, 400, "invalid_field", "max_tokens"),
         ({**VALID, "max_completion_tokens": 0}, 400, "invalid_field", "max_completion_tokens"),
+        # Both must be valid, whichever wins.
+        ({**VALID, "max_tokens": 513, "max_completion_tokens": 32}, 400, "invalid_field", "max_tokens"),
+        (
+            {**VALID, "max_tokens": 32, "max_completion_tokens": 513},
+            400,
+            "invalid_field",
+            "max_completion_tokens",
+        ),
         ({**VALID, "temperature": 3}, 400, "invalid_field", "temperature"),
         ({**VALID, "user": 7}, 400, "invalid_field", "user"),
         ([VALID], 400, "invalid_body", None),
@@ -332,14 +366,6 @@ def test_a_bad_or_unusable_session_header_is_refused(
     app = harness([hello()])
     response = app.client.post(COMPLETIONS, json=VALID, headers={contract.SESSION_ID_HEADER: session_id})
     assert (response.status_code, response.json()["error"]["code"]) == (400, code)
-
-
-def test_unknown_paths_and_methods_under_v1_get_openai_errors(harness: HarnessFactory) -> None:
-    app = harness([hello()])
-    missing = app.client.post("/v1/completions", json=VALID)
-    wrong_method = app.client.get(COMPLETIONS)
-    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
-    assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "method_not_allowed")
 
 
 def test_the_sdk_raises_bad_request_for_client_tools(harness: HarnessFactory) -> None:

@@ -12,6 +12,7 @@ from starlette.datastructures import Headers
 
 from agent_api import contract
 from agent_api.session_owner import LOCAL_OWNER, SessionOwnerUnknownError, owner_from_headers
+from tests.agent_api.doors import Door, every_door
 from tests.agent_api.harness import Harness, HarnessFactory
 from tests.agent_api.session_support import roles_sent
 from tests.support.recordings import fixture_parts
@@ -157,6 +158,22 @@ def test_a_request_carrying_the_context_twice_is_refused(
     assert response.json()["code"] == "session_owner_unknown"
     assert f"carries {HEADER} 2 times" in response.json()["message"]
     assert len(app.runtime.requests) == 1  # the forged prompt never reached the model
+
+
+@every_door
+def test_any_request_carrying_the_context_twice_is_refused_on_every_door(
+    harness: HarnessFactory, door: Door
+) -> None:
+    # No session at stake, yet nothing the request says about its caller can be trusted: it is refused.
+    app = harness([hello()], auth=contract.AUTH_IAM)
+    forged = [(HEADER, iam(ADA_ARN)[HEADER]), (HEADER.title(), iam(BOB_ARN)[HEADER])]
+    body = json.dumps(door.body("Hi", None)).encode()
+    response = app.client.post(
+        door.path, content=body, headers=[("content-type", "application/json"), *forged]
+    )
+    assert response.status_code == 403
+    assert f"carries {HEADER} 2 times" in json.dumps(response.json())
+    assert app.runtime.requests == []
 
 
 @pytest.mark.parametrize("auth", [contract.AUTH_IAM, contract.AUTH_COGNITO])

@@ -21,7 +21,7 @@ from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_cl
 from agent_api.app import create_app
 from agent_api.contract import RETRY_BACKOFF_BUDGET_SECONDS
 from agent_api.settings import Settings, SettingsError
-from agent_api.validation import ChatRequest
+from agent_api.validation import TurnRequest
 from sagemaker_provider.transport import create_client
 from tests.agent_api.harness import raw_exchange, serve
 from tests.support.recordings import fixture_parts
@@ -122,7 +122,7 @@ async def test_a_request_throttled_throughout_sleeps_within_the_retry_budget(
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", runtime.url)
         policy = RetryPolicy()
         factory = AgentFactory(settings, create_runtime_client(boto3.Session(), "us-east-1"), policy)
-        agent = factory.agent(ChatRequest(prompt="Hi", session_id=None, max_tokens=16, temperature=0.2), None)
+        agent = factory.agent(TurnRequest(prompt="Hi", session_id=None, max_tokens=16, temperature=0.2), None)
         with pytest.raises(ModelThrottledException):
             async for _ in agent.stream_async("Hi"):
                 pass

@@ -6,6 +6,7 @@ does, and answers the `sagemaker` client's DescribeInferenceComponent / UpdateIn
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from agent_api.settings import Settings, SettingsError
 from agent_api.warming import WarmingPolicy
 from local.emulator.components import InferenceComponent
 from local.tiny_model.script import PLAIN_TEXT as HELLO
+from tests.agent_api.doors import Door, every_door
 from tests.agent_api.harness import FAST_RETRIES, json_lines, serve, total
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import SageMakerRuntime, Stream, Throttle
@@ -131,6 +133,38 @@ def test_a_model_warming_refusal_is_counted_for_the_api_5xx_alarm_to_leave_out(
     assert refusals[0]["service"] == "agent-api"
 
 
+@every_door
+def test_a_cold_request_ends_once_as_answered_or_as_refused(
+    cold: ColdFactory,
+    logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    door: Door,
+) -> None:
+    # A stream waits and is answered: its turn ends as answered, not as the failure it met first. A whole
+    # answer cannot wait: it is refused (503, counted as such).
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    app = cold(warm_up_seconds=0.3)
+
+    response = door.post(app.client, "Hi")
+
+    ends = [line for line in json_lines(logs.getvalue()) if line.get("message", "").startswith("chat turn ")]
+    documents = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert len(ends) == 1
+    assert len(documents) == 1
+    if door.streamed:
+        assert response.status_code == 200
+        assert ends[0]["message"] == "chat turn finished"
+        assert "Errors" not in documents[0]
+        assert total(documents[0], "OutputTokens") == 10
+        # The caller's time to first token: the 0.3 s the model took to wake included.
+        assert total(documents[0], "TimeToFirstToken") >= 300
+    else:
+        assert response.status_code == 503
+        assert (ends[0]["message"], ends[0]["code"]) == ("chat turn failed", "model_warming")
+        assert total(documents[0], "ModelWarmingRefusals") == 1
+
+
 def test_warming_longer_than_the_budget_ends_with_model_warming_and_the_time_waited(
     cold: ColdFactory,
 ) -> None:
@@ -176,6 +210,24 @@ def test_cold_request_on_a_session_answers_and_keeps_the_turn(
     # The turn that found the model asleep left nothing: the session holds the answered turn once.
     assert "My name is Ada." in str(app.runtime.bodies[-1])
     assert str(app.runtime.bodies[-1]).count("My name is Ada.") == 1
+
+
+def test_a_session_stays_locked_while_its_turn_waits_for_the_model(
+    cold: ColdFactory, sessions_bucket: str
+) -> None:
+    app = cold(warm_up_seconds=60, sessions_bucket=sessions_bucket)
+    body = {"prompt": "My name is Ada.", "session_id": "conv-1"}
+
+    with connect_sse(app.client, "POST", "/chat", json=body) as source:
+        events = source.iter_sse()
+        assert next(events).event == "status"
+        busy = app.client.post("/chat", json={"prompt": "Hi", "session_id": "conv-1"})
+        app.component.warm_up_seconds = 0
+        rest = list(events)
+
+    # One turn at a time, waiting included: the second would otherwise race the first to save the session.
+    assert (busy.status_code, busy.json()["code"]) == (409, "session_busy")
+    assert rest[-1].event == "done"
 
 
 def test_status_reports_scaled_to_zero_then_warming_then_in_service(cold: ColdFactory) -> None:

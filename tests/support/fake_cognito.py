@@ -21,7 +21,10 @@ page uses, as Cognito's developer guide documents them
 :class:`CognitoAuthorizer` is ASGI middleware standing in for API Gateway's Cognito authorizer: every route
 but the public ones (the chat page and its configuration) answers API Gateway's
 ``401 {"message": "Unauthorized"}`` unless the request carries ``Authorization: Bearer <a live token>``
-issued by the fake. The app itself never checks tokens: API Gateway does.
+issued by the fake. The app itself never checks tokens: API Gateway does. A request it lets through carries
+the request context the Lambda Web Adapter (layer 18 and later) puts in ``x-amzn-request-context`` in place
+of any the client sent: the Cognito authorizer's claims, whose ``sub`` names the session owner
+(``agent_api.session_owner``). The fake's one signed-in user is :data:`USER_SUB`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ CLIENT_ID: Final = "fakebrowserclient1"
 SCOPE: Final = "openid email agent-api/invoke"
 TOKEN_LIFETIME_SECONDS: Final = 3600
 UNAUTHORIZED: Final = json.dumps({"message": "Unauthorized"}).encode()
+USER_SUB: Final = "0f1e2d3c-fake-user"
+REQUEST_CONTEXT: Final = json.dumps({"authorizer": {"claims": {"sub": USER_SUB}}}).encode()
 
 
 def s256(verifier: str) -> str:
@@ -237,4 +242,6 @@ class CognitoAuthorizer:
                 await send({"type": "http.response.body", "body": UNAUTHORIZED})
                 return
             self.admitted.append(scope["path"])
+            headers = [(name, value) for name, value in scope["headers"] if name != b"x-amzn-request-context"]
+            scope = {**scope, "headers": [*headers, (b"x-amzn-request-context", REQUEST_CONTEXT)]}
         await self.app(scope, receive, send)
