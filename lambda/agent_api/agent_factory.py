@@ -4,25 +4,30 @@ Every agent's model shares one `sagemaker-runtime` client, created once per proc
 (building a client costs tens of milliseconds; clients are thread-safe).
 
 Retries: throttling is retried by Strands' `ModelRetryStrategy` only (botocore's own retries are off, so
-the two do not multiply). The default policy's total backoff is bounded by `RETRY_BACKOFF_BUDGET_SECONDS`,
-a small fraction of the shortest Lambda timeout this API supports (`MIN_LAMBDA_TIMEOUT_SECONDS`), leaving
-the rest of the time for the answer itself. Both, and the model timeouts, live in `agent_api.contract`.
+the two do not multiply); a turn whose fallback answers throttles (agent_api.fallback) does not retry its
+first call, which the fallback then answers. The default policy's total backoff is bounded by
+`RETRY_BACKOFF_BUDGET_SECONDS`, a small fraction of the shortest Lambda timeout this API supports
+(`MIN_LAMBDA_TIMEOUT_SECONDS`), leaving the rest of the time for the answer itself. Both, and the model
+timeouts, live in `agent_api.contract`.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import boto3
 from botocore.config import Config
 from strands import Agent, ModelRetryStrategy
+from strands.models.model import Model
 from strands.session.session_manager import SessionManager
 from strands.types.content import Messages
 
 from agent_api import contract
 from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
+from agent_api.fallback_settings import endpoint_model_name
 from agent_api.settings import Settings
 from agent_api.tools import TOOLS
 from agent_api.validation import TurnRequest
@@ -52,13 +57,31 @@ class RetryPolicy:
     initial_delay_seconds: int = 1
     max_delay_seconds: int = 4
 
-    def strategy(self) -> ModelRetryStrategy:
-        """Build a fresh Strands retry strategy (it keeps per-invocation state, so one per agent)."""
-        return ModelRetryStrategy(
-            max_attempts=self.max_attempts,
-            initial_delay=self.initial_delay_seconds,
-            max_delay=self.max_delay_seconds,
-        )
+    def strategy(self, gives_way: Callable[[], bool] | None = None) -> ModelRetryStrategy:
+        """Build a fresh Strands retry strategy (it keeps per-invocation state, so one per agent).
+
+        While `gives_way()` holds, a throttled call is not retried (a fallback answers it instead).
+        """
+        limits = {
+            "max_attempts": self.max_attempts,
+            "initial_delay": self.initial_delay_seconds,
+            "max_delay": self.max_delay_seconds,
+        }
+        if gives_way is None:
+            return ModelRetryStrategy(**limits)
+        return _GivingWayRetry(gives_way, **limits)
+
+
+class _GivingWayRetry(ModelRetryStrategy):
+    """Strands' retry strategy, but a throttled call is not retried while `gives_way()` holds."""
+
+    def __init__(self, gives_way: Callable[[], bool], **limits: int) -> None:
+        super().__init__(**limits)
+        self._gives_way = gives_way
+
+    def is_retryable(self, exception: Exception) -> bool:
+        """Whether to retry `exception`: as Strands does, unless the turn gives way to its fallback."""
+        return super().is_retryable(exception) and not self._gives_way()
 
 
 def model_config(settings: Settings, max_tokens: int, temperature: float) -> SageMakerConfig:
@@ -105,6 +128,11 @@ class AgentFactory:
         self._retry_policy = retry_policy
         self._tools = [TOOLS[name] for name in settings.tools]
 
+    @property
+    def model_name(self) -> str:
+        """What the `done` event calls the endpoint's own model: its endpoint, and component after a slash."""
+        return endpoint_model_name(self.settings.endpoint_name, self.settings.inference_component_name)
+
     def model(self, max_tokens: int, temperature: float) -> SageMakerModel:
         """Build the provider for one request, with the request's generation limits."""
         return SageMakerModel(client=self._client, **model_config(self.settings, max_tokens, temperature))
@@ -119,22 +147,30 @@ class AgentFactory:
         async for _ in model.stream(DEMAND_PROMPT):
             pass
 
-    def agent(self, request: TurnRequest, session_manager: SessionManager | None) -> Agent:
+    def agent(
+        self,
+        request: TurnRequest,
+        session_manager: SessionManager | None,
+        *,
+        model: Model | None = None,
+        gives_way: Callable[[], bool] | None = None,
+    ) -> Agent:
         """Build a fresh agent; with a session manager it starts from the session's saved conversation.
 
         Without one it starts from the request's `history`; the request's `instructions` are added after
-        the deployment's system prompt, which always comes first.
+        the deployment's system prompt, which always comes first. It answers with the endpoint's own model
+        unless given another (a fallback's); while `gives_way()` holds, a throttled call is not retried.
         """
         system_prompt = self.settings.system_prompt
         if request.instructions:
             system_prompt = f"{system_prompt}\n\n{request.instructions}"
         return Agent(
-            model=self.model(request.max_tokens, request.temperature),
+            model=model or self.model(request.max_tokens, request.temperature),
             # A copy: the agent appends to its messages, and a turn that waited for the model builds another.
             messages=copy.deepcopy(request.history) or None,
             tools=list(self._tools),
             system_prompt=system_prompt,
             session_manager=session_manager,
-            retry_strategy=self._retry_policy.strategy(),
+            retry_strategy=self._retry_policy.strategy(gives_way),
             callback_handler=None,
         )

@@ -22,6 +22,9 @@ from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_cl
 from agent_api.doors.chat import ChatDoor
 from agent_api.doors.openai.routes import CompletionsDoor
 from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
+from agent_api.fallback import Fallback
+from agent_api.fallback_model import FallbackModel, create_bedrock_client
+from agent_api.fallback_settings import BedrockFallback
 from agent_api.observability import RequestMetrics
 from agent_api.page import ChatPage
 from agent_api.pipeline import Door, TurnPipeline, error_response
@@ -76,12 +79,13 @@ def create_app(
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
     factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
+    fallback = _fallback(settings, session, client)
     warming = WarmingService(
         _warmer(settings, session, sagemaker_client, factory), warming_policy or WarmingPolicy()
     )
     metrics = functools.partial(RequestMetrics, settings.metrics_namespace, settings.service_name)
     pipeline = TurnPipeline(
-        settings, TurnServices(factory, warming, metrics, settings.stream_reasoning), sessions
+        settings, TurnServices(factory, warming, metrics, settings.stream_reasoning, fallback), sessions
     )
     # The doors: each a route (or a few) of the pipeline, and the wording of errors on the paths it claims.
     doors: tuple[Door, ...] = (ChatDoor(settings), CompletionsDoor(settings))
@@ -119,6 +123,31 @@ class _ErrorAnswers:
         path = request.url.path
         door = next(door for door in self._doors if path.startswith(door.prefix))
         return error_response(door, error)
+
+
+def _fallback(
+    settings: Settings, session: boto3.Session, runtime_client: SageMakerRuntimeClient
+) -> Fallback | None:
+    """Return the configured fallback model (agent_api.fallback), or None.
+
+    A Bedrock fallback gets the process's one `bedrock-runtime` client, created now, in the settings' region.
+
+    Raises:
+        SettingsError: the provider rejects an endpoint fallback's configuration.
+
+    """
+    if settings.fallback is None:
+        return None
+    try:
+        bedrock = (
+            create_bedrock_client(session, settings.region)
+            if isinstance(settings.fallback, BedrockFallback)
+            else None
+        )
+        model = FallbackModel(settings.fallback, bedrock_client=bedrock, runtime_client=runtime_client)
+    except (ValueError, BotoCoreError) as exc:
+        raise SettingsError(f"{contract.AGENT_FALLBACK.variable} rejected: {exc}") from exc
+    return Fallback(model, settings.fallback_on_throttle)
 
 
 def _warmer(

@@ -167,6 +167,9 @@ class WarmingService:
         self.warmer = warmer
         self.policy = policy
         self._clock = clock
+        # Wakes asked for in the background (`wake`), held until done: the event loop keeps only weak
+        # references to its tasks.
+        self._wakes: set[asyncio.Task[None]] = set()
 
     @property
     def can_wait(self) -> bool:
@@ -197,12 +200,28 @@ class WarmingService:
 
     async def refuse(self, error: ErrorReply) -> ErrorReply:
         """Ask for a copy (a failure is only logged); return `error` with the refusal's Retry-After."""
-        if self.warmer is not None:
-            try:
-                await self.warmer.warm()
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
+        await self._ask_for_copy()
         return replace(error, headers={"Retry-After": str(self.policy.retry_after_seconds)})
+
+    def wake(self) -> asyncio.Task[None]:
+        """Ask for a copy in the background, as `refuse` does, while a fallback answers the turn.
+
+        The turn awaits the task before it ends, so the request is not over (nor, in Lambda, the invocation
+        frozen) before the copy was asked for.
+        """
+        task = asyncio.create_task(self._ask_for_copy())
+        self._wakes.add(task)
+        task.add_done_callback(self._wakes.discard)
+        return task
+
+    async def _ask_for_copy(self) -> None:
+        """Ask for a copy unless one is in service or wanted; a failure is only logged."""
+        if self.warmer is None:
+            return
+        try:
+            await self.warmer.warm()
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
 
     async def wait(self) -> AsyncGenerator[int, None]:
         """Ask for a copy, then yield the whole seconds waited at each check until one is in service.
