@@ -158,8 +158,10 @@ class Turn:
     async def _answer_when_awake(self) -> tuple[Agent, str]:
         """Answer with a fresh agent; return it and its stop reason.
 
-        A model found scaled to zero before anything was produced is `_model_at_zero`'s to handle: if that
-        returns, the model is awake and the turn is answered again from the start.
+        A first call the fallback answers instead (agent_api.fallback: no copy in service, or throttled with
+        `AGENT_FALLBACK_ON_THROTTLE`) is `_answer_with_fallback`'s. Else a model found scaled to zero before
+        anything was produced is `_model_at_zero`'s to handle: if that returns, the model is awake and the
+        turn is answered again from the start.
         """
         fallback = self._services.fallback
         # With a fallback that answers throttles, the first call is not retried when throttled: the fallback
@@ -176,7 +178,6 @@ class Turn:
                 cause = root_cause(exc)
                 reason = fallback.reason(cause) if fallback is not None else None
                 if fallback is not None and reason is not None:
-                    await self._reread_session()
                     return await self._answer_with_fallback(
                         fallback, reason, wake=isinstance(cause, ModelNotReadyError)
                     )
@@ -217,6 +218,7 @@ class Turn:
         self._model_name = fallback.name
         self._emit(STATUS, {"state": FALLBACK_STATE, "model": fallback.name})
         try:
+            await self._reread_session()
             model = fallback.turn_model(self._request.max_tokens, self._request.temperature)
             agent = await self._agent(model)
             try:
