@@ -18,6 +18,7 @@ from typing import Final
 
 from local.emulator import ConverseModel, Endpoint
 from stacks.agent_api.lambda_contract import contract, fallback_settings
+from stacks.inference.serving_contract import serving
 
 BEDROCK: Final = "bedrock"
 ENDPOINT: Final = "endpoint"
@@ -44,20 +45,24 @@ class LocalFallback:
         if self.kind not in KINDS:
             raise ValueError(f"the fallback must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
-    @property
-    def setting(self) -> dict[str, str]:
-        """The agent API's ``endpoint.fallback`` value for it."""
+    def setting(self, profile: str = serving.DEFAULT_PROFILE) -> dict[str, str]:
+        """Return the agent API's ``endpoint.fallback`` value for it, on vLLM run with the model ``profile``.
+
+        The fallback endpoint is the same vLLM: its answers' text may hold tool calls in the profile's syntax.
+        """
         if self.kind == BEDROCK:
             return {fallback_settings.BEDROCK_MODEL_ID: FALLBACK_MODEL_ID}
         return {
             fallback_settings.ENDPOINT_NAME: FALLBACK_ENDPOINT,
             fallback_settings.INFERENCE_COMPONENT_NAME: FALLBACK_COMPONENT,
+            fallback_settings.TEXT_TOOL_CALLS: serving.text_tool_call_syntax("vllm", profile)
+            or contract.TEXT_TOOL_CALLS_OFF,
         }
 
     @property
     def name(self) -> str:
         """What the agent API's `status` and `done` events call it."""
-        read = contract.AGENT_FALLBACK.kind.read(json.dumps(self.setting))
+        read = contract.AGENT_FALLBACK.kind.read(json.dumps(self.setting()))
         return str(read.name)
 
     def endpoints(self, backend_url: str) -> dict[str, Endpoint]:
@@ -74,10 +79,10 @@ class LocalFallback:
         """Return the Bedrock models the emulator answers Converse for: the fallback model."""
         return {FALLBACK_MODEL_ID: ConverseModel(backend_url)} if self.kind == BEDROCK else {}
 
-    def environment(self, emulator_url: str) -> dict[str, str]:
+    def environment(self, emulator_url: str, profile: str = serving.DEFAULT_PROFILE) -> dict[str, str]:
         """Return the agent API's variables for it (its settings, and where its Bedrock client goes)."""
         variables = {
-            contract.AGENT_FALLBACK.variable: contract.AGENT_FALLBACK.kind.encode(self.setting),
+            contract.AGENT_FALLBACK.variable: contract.AGENT_FALLBACK.kind.encode(self.setting(profile)),
             contract.AGENT_FALLBACK_ON_THROTTLE.variable: contract.AGENT_FALLBACK_ON_THROTTLE.kind.encode(
                 self.on_throttle
             ),

@@ -265,7 +265,7 @@ def agent_environment(
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
     if fallback is not None:
-        environment.update(fallback.environment(emulator_url))
+        environment.update(fallback.environment(emulator_url, profile))
     return environment
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import boto3
 from botocore.config import Config
@@ -84,16 +84,17 @@ class _GivingWayRetry(ModelRetryStrategy):
         return super().is_retryable(exception) and not self._gives_way()
 
 
+def text_tool_calls(setting: str) -> TextToolCallSyntax | Literal[False]:
+    """Return the provider's `text_tool_calls` for a setting's value (a syntax, or "false" for none)."""
+    return False if setting == contract.TEXT_TOOL_CALLS_OFF else cast(TextToolCallSyntax, setting)
+
+
 def model_config(settings: Settings, max_tokens: int, temperature: float) -> SageMakerConfig:
     """Return the provider configuration of one request's model (no region: the client is shared)."""
     config: SageMakerConfig = {
         "endpoint_name": settings.endpoint_name,
         "response_format": settings.response_format,
-        "text_tool_calls": (
-            False
-            if settings.text_tool_calls == contract.TEXT_TOOL_CALLS_OFF
-            else cast(TextToolCallSyntax, settings.text_tool_calls)
-        ),
+        "text_tool_calls": text_tool_calls(settings.text_tool_calls),
         "params": {"max_tokens": max_tokens, "temperature": temperature},
     }
     if settings.inference_component_name is not None:

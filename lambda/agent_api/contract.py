@@ -223,6 +223,7 @@ AGENT_FALLBACK: Final = Setting(
         endpoint_name=AGENT_ENDPOINT_NAME.kind,
         inference_component_name=AGENT_INFERENCE_COMPONENT_NAME.kind,
         response_format=AGENT_RESPONSE_FORMAT.kind,
+        text_tool_calls=AGENT_TEXT_TOOL_CALLS.kind,
         max_tokens=MAX_TOKENS,
     ),
     "the model that answers at once while the endpoint's own model has no copy in service (and, with "

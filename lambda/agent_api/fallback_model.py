@@ -25,6 +25,7 @@ from strands.models.model import Model
 from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 
+from agent_api.agent_factory import text_tool_calls
 from agent_api.bedrock_history import for_bedrock
 from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
 from agent_api.fallback_settings import BedrockFallback, EndpointFallback, Fallback
@@ -137,6 +138,7 @@ def _endpoint_config(fallback: EndpointFallback, max_tokens: int, temperature: f
     config: SageMakerConfig = {
         "endpoint_name": fallback.endpoint_name,
         "response_format": fallback.response_format,
+        "text_tool_calls": text_tool_calls(fallback.text_tool_calls),
         "params": {"max_tokens": max_tokens, "temperature": temperature},
     }
     if fallback.inference_component_name is not None:

@@ -6,10 +6,12 @@ inference profile id, or another SageMaker endpoint (and inference component) th
 reads:
 
     {"bedrock_model_id": "us.anthropic.claude-haiku-4-5-20251001-v1:0"}
-    {"endpoint_name": "small-llm", "inference_component_name": "small-llm-ic", "response_format": "auto"}
+    {"endpoint_name": "small-llm", "inference_component_name": "small-llm-ic", "response_format": "auto",
+     "text_tool_calls": "hermes"}
 
-either with an optional `"max_tokens"`, a cap on what a turn may ask the fallback for (a request asking for
-more gets the cap).
+(an endpoint's `text_tool_calls` is its model family's tool-call syntax, as `AGENT_TEXT_TOOL_CALLS` is the
+own model's), either with an optional `"max_tokens"`, a cap on what a turn may ask the fallback for (a request
+asking for more gets the cap).
 
 Standard library only: the CDK app loads this file with the contract, to validate cdk.json with the very same
 rules and to grant the function exactly the configured model (stacks/agent_api/fallback_grant.py).
@@ -28,9 +30,16 @@ BEDROCK_MODEL_ID: Final = "bedrock_model_id"
 ENDPOINT_NAME: Final = "endpoint_name"
 INFERENCE_COMPONENT_NAME: Final = "inference_component_name"
 RESPONSE_FORMAT: Final = "response_format"
+TEXT_TOOL_CALLS: Final = "text_tool_calls"
 MAX_TOKENS: Final = "max_tokens"
 _BEDROCK_KEYS: Final = (BEDROCK_MODEL_ID, MAX_TOKENS)
-_ENDPOINT_KEYS: Final = (ENDPOINT_NAME, INFERENCE_COMPONENT_NAME, RESPONSE_FORMAT, MAX_TOKENS)
+_ENDPOINT_KEYS: Final = (
+    ENDPOINT_NAME,
+    INFERENCE_COMPONENT_NAME,
+    RESPONSE_FORMAT,
+    TEXT_TOOL_CALLS,
+    MAX_TOKENS,
+)
 
 # A foundation model id: the "model id" alternative of botocore's bedrock-runtime ConversationalModelId
 # pattern (the modelId of Converse and ConverseStream, 2023-09-30), e.g.
@@ -56,8 +65,9 @@ _NON_COMMERCIAL_PREFIXES: Final = ("us-gov-", "cn-", "us-iso", "eusc-")
 _ARN_PREFIX: Final = "arn:"
 SHAPE: Final = (
     'an object: {"bedrock_model_id": ID} (a Bedrock foundation model or cross-Region inference profile id) '
-    'or {"endpoint_name": NAME, "inference_component_name": NAME, "response_format": FORMAT} (another '
-    'SageMaker endpoint; the last two optional), either with an optional "max_tokens" cap'
+    'or {"endpoint_name": NAME, "inference_component_name": NAME, "response_format": FORMAT, '
+    '"text_tool_calls": SYNTAX} (another SageMaker endpoint; the last three optional), either with an '
+    'optional "max_tokens" cap'
 )
 
 
@@ -97,6 +107,8 @@ class EndpointFallback:
     endpoint_name: str
     inference_component_name: str | None = None
     response_format: str = "auto"
+    text_tool_calls: str = "false"
+    """Its model family's tool-call syntax in an answer's text, or "false" (`AGENT_TEXT_TOOL_CALLS`)."""
     max_tokens: int | None = None
 
     @property
@@ -179,6 +191,7 @@ class FallbackKind(Kind):
     endpoint_name: Kind
     inference_component_name: Kind
     response_format: Kind
+    text_tool_calls: Kind
     max_tokens: Kind
 
     @property
@@ -226,6 +239,7 @@ class FallbackKind(Kind):
             ENDPOINT_NAME: self.endpoint_name,
             INFERENCE_COMPONENT_NAME: self.inference_component_name,
             RESPONSE_FORMAT: self.response_format,
+            TEXT_TOOL_CALLS: self.text_tool_calls,
             MAX_TOKENS: self.max_tokens,
         }
         for key, kind in checks.items():
@@ -245,5 +259,6 @@ def parse_fallback(value: dict[str, Any]) -> Fallback:
         value[ENDPOINT_NAME],
         value.get(INFERENCE_COMPONENT_NAME),
         value.get(RESPONSE_FORMAT, "auto"),
+        value.get(TEXT_TOOL_CALLS, "false"),
         value.get(MAX_TOKENS),
     )

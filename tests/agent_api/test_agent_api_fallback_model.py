@@ -275,13 +275,16 @@ def test_converse_takes_temperatures_up_to_the_cap() -> None:
 def test_an_endpoint_fallback_is_the_provider_on_the_other_endpoint() -> None:
     with SageMakerRuntime(endpoint_name="small") as runtime:
         client = runtime.client()
-        fallback = FallbackModel(EndpointFallback("small", None, "openai-chat", 64), runtime_client=client)
+        fallback = FallbackModel(
+            EndpointFallback("small", None, "openai-chat", "hermes", max_tokens=64), runtime_client=client
+        )
 
         model = fallback.model(1024, 0.5)
 
     assert isinstance(model, SageMakerModel) and model.client is client
     assert model.config["endpoint_name"] == "small"
     assert model.config["params"] == {"max_tokens": 64, "temperature": 0.5}
+    assert model.config["text_tool_calls"] == "hermes"
     assert fallback.name == "small"
 
 

@@ -90,6 +90,8 @@ def test_ids_that_name_no_model_the_stack_can_grant_are_refused_with_the_forms_i
         ({"endpoint_name": "e", "inference_component_name": "-ic"}, ".inference_component_name", "component"),
         ({"endpoint_name": "e", "response_format": "Open AI"}, ".response_format", "response format"),
         ({"endpoint_name": "e", "model": "x"}, ".model", "unknown key"),
+        ({"endpoint_name": "e", "text_tool_calls": "xml"}, ".text_tool_calls", "llama3_json"),
+        ({"bedrock_model_id": HAIKU, "text_tool_calls": "hermes"}, ".text_tool_calls", "unknown key"),
     ],
 )
 def test_each_problem_names_its_place(value: Any, path: str, words: str) -> None:
@@ -118,6 +120,11 @@ def test_each_problem_names_its_place(value: Any, path: str, words: str) -> None
             {"endpoint_name": "small", "inference_component_name": "ic", "response_format": "tgi"},
             EndpointFallback("small", "ic", "tgi"),
             "small/ic",
+        ),
+        (
+            {"endpoint_name": "small", "text_tool_calls": "hermes", "max_tokens": 9},
+            EndpointFallback("small", text_tool_calls="hermes", max_tokens=9),
+            "small",
         ),
     ],
 )

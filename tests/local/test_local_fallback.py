@@ -35,7 +35,11 @@ def test_the_agent_api_reads_an_endpoint_fallback() -> None:
 
     settings = Settings.from_env(environment)
 
-    assert settings.fallback == EndpointFallback(FALLBACK_ENDPOINT, FALLBACK_COMPONENT)
+    # The same vLLM: its answers' text may hold tool calls in the default profile's syntax.
+    assert settings.fallback == EndpointFallback(
+        FALLBACK_ENDPOINT, FALLBACK_COMPONENT, text_tool_calls=settings.text_tool_calls
+    )
+    assert settings.text_tool_calls == "llama3_json"
     assert fallback.name == f"{FALLBACK_ENDPOINT}/{FALLBACK_COMPONENT}"
     assert "AWS_ENDPOINT_URL_BEDROCK_RUNTIME" not in environment
 
