@@ -132,8 +132,9 @@ smoke: setup ## After deploy: endpoint tool call, streamed /chat, time to first 
 doctor: setup ## After deploy: is the environment healthy, and why (stack, endpoint, scaling, alarms, logs) [ENV=dev] [HOURS=24]
 	$(VENV)/bin/python -m ops.doctor --env $(or $(ENV),dev) $(if $(HOURS),--hours $(HOURS))
 
-bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel
+bench: setup ## Parser CPU per chunk and cold import vs Strands' built-in SageMakerAIModel; what traces cost
 	$(VENV)/bin/python benchmarks/parser_bench.py
+	$(VENV)/bin/python benchmarks/trace_bench.py
 
 bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM direct, and 2 x 64 concurrent streams
 	$(VENV)/bin/python benchmarks/e2e_bench.py

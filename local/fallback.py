@@ -12,6 +12,7 @@ answers with its fallback (docs/agent-api.md, "A fallback model"). Locally the e
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass
 from typing import Final
@@ -65,6 +66,11 @@ class LocalFallback:
         read = contract.AGENT_FALLBACK.kind.read(json.dumps(self.setting()))
         return str(read.name)
 
+    @property
+    def description(self) -> str:
+        """What the running stack's usage text says of it."""
+        return f"{self.name!r} ({self.kind}, on the emulator)"
+
     def endpoints(self, backend_url: str) -> dict[str, Endpoint]:
         """Return the emulator's endpoints beside the own one: the fallback's, in service from the start."""
         if self.kind != ENDPOINT:
@@ -90,3 +96,29 @@ class LocalFallback:
         if self.kind == BEDROCK:
             variables["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = emulator_url
         return variables
+
+
+def add_fallback_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--fallback`` and ``--fallback-on-throttle`` to a command's parser."""
+    parser.add_argument(
+        "--fallback",
+        choices=KINDS,
+        help="a fallback model on the same backend that answers while the model wakes: Bedrock's Converse "
+        "(bedrock) or a second endpoint (endpoint)",
+    )
+    parser.add_argument(
+        "--fallback-on-throttle",
+        action="store_true",
+        help="the fallback also answers when the model throttles (needs --fallback)",
+    )
+
+
+def fallback_from_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> LocalFallback | None:
+    """Return the fallback the arguments ask for (None: none); a usage error if they do not fit together."""
+    if args.fallback is None:
+        if args.fallback_on_throttle:
+            parser.error("--fallback-on-throttle needs --fallback")
+        return None
+    return LocalFallback(args.fallback, args.fallback_on_throttle)

@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Final, Self
@@ -37,8 +37,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local.emulator import Emulator, Endpoint, Faults
 from local.emulator.options import add_fault_arguments, faults_from_arguments
-from local.fallback import KINDS as FALLBACK_KINDS
-from local.fallback import LocalFallback
+from local.fallback import LocalFallback, add_fallback_arguments, fallback_from_arguments
 from local.server_process import ServerProcess
 from local.tiny_model import build
 from local.vllm_server import VllmServer, VllmServerError, free_port
@@ -78,6 +77,8 @@ class LocalDeployment:
     ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
     copy, a copy coming into service that long after the agent API asks for one. ``fallback`` serves a
     fallback model on the same backend, which answers while the model wakes (local/fallback.py).
+    ``capture_content`` keeps prompts and answers in the turns' traces, which the agent API exports when the
+    caller's environment names an OTLP endpoint (``agent_environment``).
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class LocalDeployment:
         progress: Progress | None = None,
         cold_start_seconds: float | None = None,
         profile: str = serving.DEFAULT_PROFILE,
+        capture_content: bool = False,
         fallback: LocalFallback | None = None,
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
@@ -102,6 +104,7 @@ class LocalDeployment:
         self._emulator_port = emulator_port
         self._tools = tools
         self._profile = profile
+        self._capture_content = capture_content
         self.fallback = fallback
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
@@ -127,6 +130,18 @@ class LocalDeployment:
     def agent_log(self) -> Path:
         """The agent API's log file (JSON lines); it is deleted when the stack stops."""
         return self._running_agent().log_file
+
+    @property
+    def traces(self) -> str:
+        """Where the agent API sends its traces, in words."""
+        environment = self._running_agent().environment
+        if environment.get(contract.AGENT_TRACES.variable) != contract.TRACES_OTLP:
+            return f"off (set {contract.OTEL_ENDPOINT_VARIABLE} to trace each turn)"
+        endpoint = environment.get(contract.OTEL_TRACES_ENDPOINT_VARIABLE) or environment.get(
+            contract.OTEL_ENDPOINT_VARIABLE
+        )
+        content = "kept" if self._capture_content else "removed"
+        return f"OTLP/HTTP to {endpoint} (prompts and answers {content})"
 
     def agent_log_tail(self, lines: int = 30) -> str:
         """Return the last lines of the agent API's log."""
@@ -187,6 +202,7 @@ class LocalDeployment:
                 self._tools,
                 inference_component=component,
                 profile=self._profile,
+                capture_content=self._capture_content,
                 fallback=fallback,
             ),
             log_file=self._workdir / "agent-api.log",
@@ -224,6 +240,7 @@ def agent_environment(
     tools: str | None,
     inference_component: str | None = None,
     profile: str = serving.DEFAULT_PROFILE,
+    capture_content: bool = False,
     fallback: LocalFallback | None = None,
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
@@ -234,7 +251,8 @@ def agent_environment(
     pointed at the emulator too. With ``fallback``, it answers from that fallback while the model wakes.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
-    AWS profile nor a stray setting can leak into the local stack.
+    AWS profile nor a stray setting can leak into the local stack. Its ``OTEL_*`` variables pass through:
+    when they name an OTLP endpoint, the turns are traced there (``trace_settings``).
     """
     environment = {
         key: value
@@ -261,12 +279,28 @@ def agent_environment(
     )
     if tools is not None:
         environment[contract.AGENT_TOOLS.variable] = tools
+    environment.update(trace_settings(environment, capture_content))
     if inference_component is not None:
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
     if fallback is not None:
         environment.update(fallback.environment(emulator_url, profile))
     return environment
+
+
+def trace_settings(environment: Mapping[str, str], capture_content: bool) -> dict[str, str]:
+    """Return the trace settings: `otlp` if ``environment`` names an OTLP endpoint, else none (traces off).
+
+    The endpoint is named OpenTelemetry's way: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the base URL) or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (the full URL of traces).
+    """
+    endpoints = (contract.OTEL_ENDPOINT_VARIABLE, contract.OTEL_TRACES_ENDPOINT_VARIABLE)
+    if not any(environment.get(variable) for variable in endpoints):
+        return {}
+    return {
+        contract.AGENT_TRACES.variable: contract.TRACES_OTLP,
+        contract.AGENT_CAPTURE_CONTENT.variable: contract.AGENT_CAPTURE_CONTENT.kind.encode(capture_content),
+    }
 
 
 @contextlib.contextmanager
@@ -298,6 +332,7 @@ class AgentApiProcess(ServerProcess):
 
     def __init__(self, *, port: int, environment: dict[str, str], log_file: Path) -> None:
         self.port = port
+        self.environment = environment
         super().__init__(
             name="the agent API",
             argv=["/bin/sh", str(RUN_SCRIPT)],
@@ -325,13 +360,10 @@ def usage_text(stack: LocalDeployment) -> str:
             f"Agent API            {agent}  (POST /chat, GET /health, GET /status, POST /warm; "
             f"log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
-            *(
-                [f"Fallback model       {stack.fallback.name!r} ({stack.fallback.kind}, on the emulator)"]
-                if stack.fallback
-                else []
-            ),
+            *([f"Fallback model       {stack.fallback.description}"] if stack.fallback else []),
             f"Model server         {stack.backend_url}",
             f"S3 (moto)            {stack.s3_url}  (bucket {SESSIONS_BUCKET!r})",
+            f"Traces               {stack.traces}",
             "",
             "Try it:",
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
@@ -379,16 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the model as an inference component scaled to zero, taking S seconds to wake",
     )
     parser.add_argument(
-        "--fallback",
-        choices=FALLBACK_KINDS,
-        help="a fallback model on the same backend that answers while the model wakes: Bedrock's Converse "
-        "(bedrock) or a second endpoint (endpoint)",
-    )
-    parser.add_argument(
-        "--fallback-on-throttle",
+        "--capture-content",
         action="store_true",
-        help="the fallback also answers when the model throttles (needs --fallback)",
+        help="keep prompts and answers in the traces (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set)",
     )
+    add_fallback_arguments(parser)
     add_fault_arguments(parser)
     return parser
 
@@ -397,9 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stack until Ctrl-C or SIGTERM; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.fallback_on_throttle and args.fallback is None:
-        parser.error("--fallback-on-throttle needs --fallback")
-    fallback = None if args.fallback is None else LocalFallback(args.fallback, args.fallback_on_throttle)
+    fallback = fallback_from_arguments(parser, args)
     try:
         stack = LocalDeployment(
             backend_url=args.backend,
@@ -409,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             tools=args.tools,
             progress=lambda message: print(f"· {message}", flush=True),
             cold_start_seconds=args.cold,
+            capture_content=args.capture_content,
             fallback=fallback,
         )
     except ValueError as error:

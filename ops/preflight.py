@@ -1,7 +1,7 @@
 """Check an account before ``cdk deploy``: ``python -m ops.preflight --env dev`` (``make preflight ENV=dev``).
 
 Each check reads only (STS, CloudFormation, Service Quotas, Secrets Manager, S3, API Gateway, IAM, SNS,
-Lambda). A failed check prints what is wrong and the command that fixes it; any failure exits non-zero.
+Lambda, X-Ray). A failed check prints what is wrong and the command that fixes it; any failure exits non-zero.
 A warning (alarms that reach no one, a caller role whose session names are free) prints its fix too,
 but does not fail the run.
 """
@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.caller_roles import IamRoles, caller_roles_skipped, check_caller_role
 from ops.environment import load_environment
 from ops.results import Result, report
+from ops.traces import TraceSegmentDestinations, check_traces
 from stacks.config import PULL_THROUGH_SECRET_PREFIX, ConfigError, EnvironmentConfig
 from stacks.rollout import component_rollout_instances, is_rolling, rollout_instances
 
@@ -73,6 +74,7 @@ class Clients:
     iam: IamRoles
     sns: SnsTopics
     lambda_: LambdaAccount
+    xray: TraceSegmentDestinations
 
 
 def _error_code(error: ClientError) -> str:
@@ -325,6 +327,11 @@ def check_function_concurrency(config: EnvironmentConfig, clients: Clients) -> R
     return Result(f"{name}: account limit {limit}")
 
 
+def check_trace_destination(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the account takes the traces where the environment sends them (ops.traces)."""
+    return check_traces(config, clients.region, clients.xray, clients.sts, clients.secrets)
+
+
 CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
     check_identity,
     check_bootstrap,
@@ -334,6 +341,7 @@ CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
     check_api_logging,
     check_alarm_subscribers,
     check_function_concurrency,
+    check_trace_destination,
 )
 
 
@@ -395,6 +403,7 @@ def make_clients(region: str | None) -> Clients:
         iam=session.client("iam"),
         sns=session.client("sns"),
         lambda_=session.client("lambda"),
+        xray=session.client("xray"),
     )
 
 

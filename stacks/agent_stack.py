@@ -117,6 +117,7 @@ class SageMakerAgentStack(Stack):
             "AgentApi",
             agent=config.agent,
             endpoint=config.endpoint,
+            observability=config.observability,
             function_settings=config.lambda_,
             reserved_concurrency=config.function_concurrency,
             api_settings=config.api,
@@ -131,6 +132,7 @@ class SageMakerAgentStack(Stack):
         inference.grant_invoke(agent.function)
         inference.grant_wake(agent.function)
         monitoring.watch_agent(agent.function, agent.api, config.agent.metrics_namespace)
+        monitoring.watch_turns(config.agent.metrics_namespace)
 
         credentials = "SigV4-signed" if agent.sign_in is None else "with a Cognito access token as bearer"
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description=f"POST a JSON body here, {credentials}")

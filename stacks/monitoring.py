@@ -223,3 +223,46 @@ class Monitoring(Construct):
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms)),
         )
+
+    def watch_turns(self, metrics_namespace: str) -> None:
+        """Chart what each turn used (tokens in and out, tool calls) and the turns whose client went away.
+
+        The app writes one value per answered turn (agent_api.observability), so a period's average is the
+        average turn and its sum the total; ``Cancelled`` counts the turns stopped when their client left.
+        """
+
+        def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=metrics_namespace,
+                metric_name=name,
+                dimensions_map={"service": contract.SERVICE_NAME},
+                statistic=statistic,
+                period=_PERIOD,
+                label=label,
+            )
+
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Tokens per turn",
+                left=[
+                    metric(contract.INPUT_TOKENS_METRIC, "Average", "input tokens (average)"),
+                    metric(contract.OUTPUT_TOKENS_METRIC, "Average", "output tokens (average)"),
+                ],
+                right=[
+                    metric(contract.INPUT_TOKENS_METRIC, "p90", "input tokens (p90)"),
+                    metric(contract.OUTPUT_TOKENS_METRIC, "p90", "output tokens (p90)"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Tool calls per turn",
+                left=[metric(contract.TOOL_CALLS_METRIC, "Average", "tool calls (average)")],
+                right=[metric(contract.TOOL_CALLS_METRIC, "Maximum", "tool calls (most in one turn)")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Turns answered and cancelled",
+                left=[
+                    metric(contract.OUTPUT_TOKENS_METRIC, "SampleCount", "turns answered"),
+                    metric(contract.CANCELLED_METRIC, "Sum", "turns cancelled (client gone)"),
+                ],
+            ),
+        )

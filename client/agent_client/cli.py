@@ -191,9 +191,10 @@ class Renderer:
             usage = data.get("usage", {})
             model = f", model {data['model']}" if data.get("model") else ""
             session = f", session {data['session_id']}" if data.get("session_id") else ""
+            trace = f", trace {data['trace_id']}" if data.get("trace_id") else ""
             self.err.write(
                 f"[{data.get('stop_reason')}: {usage.get('input_tokens')} tokens in, "
-                f"{usage.get('output_tokens')} out{model}{session}]\n"
+                f"{usage.get('output_tokens')} out{model}{session}{trace}]\n"
             )
             return EXIT_OK
         elif event.name == "error":

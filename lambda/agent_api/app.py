@@ -13,6 +13,7 @@ import boto3
 from botocore.exceptions import BotoCoreError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +31,8 @@ from agent_api.page import ChatPage
 from agent_api.pipeline import Door, TurnPipeline, error_response
 from agent_api.sessions import SessionStore
 from agent_api.settings import Settings, SettingsError
+from agent_api.trace_requests import TraceTurns
+from agent_api.tracing import Tracing
 from agent_api.turn import TurnServices
 from agent_api.warming import Warmer, WarmingPolicy, WarmingService
 
@@ -41,6 +44,10 @@ if TYPE_CHECKING:
 async def health(request: Request) -> Response:
     """Readiness check for the Lambda Web Adapter."""
     return JSONResponse({"status": "ok"})
+
+
+# The routes that answer a turn, each traced as one request (agent_api.tracing).
+TURN_PATHS = (contract.CHAT_PATH, contract.OPENAI_CHAT_COMPLETIONS_PATH)
 
 
 def create_app(
@@ -75,6 +82,10 @@ def create_app(
         raise SettingsError(
             f"AGENT_ENDPOINT_NAME / AGENT_REGION / AGENT_RESPONSE_FORMAT rejected by the provider: {exc}"
         ) from exc
+    try:
+        tracing = Tracing.from_settings(settings, session)
+    except ValueError as exc:
+        raise SettingsError(f"AGENT_TRACES: {exc}") from exc
     sessions = (
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
@@ -99,6 +110,8 @@ def create_app(
             *ChatPage(settings).routes(),
         ],
         exception_handlers={HTTPException: errors.http_error, Exception: errors.unexpected_error},
+        # Each turn's trace, exported before its response ends (agent_api.trace_requests).
+        middleware=[Middleware(TraceTurns, tracing=tracing, paths=TURN_PATHS)],
     )
     # Starlette answers `/chat/` with a 307 whose Location is built from the Host header; every path but
     # the routes is the documented JSON 404 instead.

@@ -45,6 +45,13 @@ METRICS_NAMESPACE: Final = "SageMakerStrandsAgent"
 # The app's count of its `503 model_warming` refusals: expected answers while a model scaled to zero wakes,
 # which the stack's API 5XX alarm leaves out (stacks/monitoring.py). Powertools dimensions it by `service`.
 MODEL_WARMING_REFUSALS_METRIC: Final = "ModelWarmingRefusals"
+# The per-turn metrics the app writes (agent_api.observability) and the dashboard charts
+# (stacks/monitoring.py): each answered turn's tokens in and out and its tool calls, one value per turn, and
+# each turn stopped because its client went away.
+INPUT_TOKENS_METRIC: Final = "InputTokens"
+OUTPUT_TOKENS_METRIC: Final = "OutputTokens"
+TOOL_CALLS_METRIC: Final = "ToolCalls"
+CANCELLED_METRIC: Final = "Cancelled"
 # CloudWatch namespaces: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' (botocore's
 # PutMetricData model) nor with 'AWS/', which is reserved for AWS services (CloudWatch concepts page).
 METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0-9._/#: -]{0,254}")
@@ -215,6 +222,73 @@ POWERTOOLS_LOG_LEVEL: Final = Setting(
     "POWERTOOLS_LOG_LEVEL", Choice(LOG_LEVELS), "log level", default="INFO", key="agent.log_level"
 )
 
+# --- Traces (docs/agent-api.md, "Traces") ----------------------------------------------------------------
+# Where the turns' OpenTelemetry traces go: nowhere, CloudWatch's OTLP traces endpoint (SigV4-signed with the
+# function's role), or any OTLP/HTTP endpoint (Langfuse, Phoenix, Honeycomb, a collector).
+TRACES_OFF: Final = "off"
+TRACES_CLOUDWATCH: Final = "cloudwatch"
+TRACES_OTLP: Final = "otlp"
+TRACE_MODES: Final = (TRACES_OFF, TRACES_CLOUDWATCH, TRACES_OTLP)
+# An OTLP/HTTP base URL: the exporter sends a turn's spans to <URL>/v1/traces (OpenTelemetry's own rule for
+# OTEL_EXPORTER_OTLP_ENDPOINT). No query or fragment: the signal path is appended to it.
+OTLP_ENDPOINT_PATTERN: Final = re.compile(r"https?://[^\s/?#@]+(/[^\s?#]*)?")
+# Secrets Manager's secret names (botocore's CreateSecret Name: 1-512 of these characters).
+SECRET_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+# How long the end of a turn waits for its spans to be exported, at most: the trace of a turn whose collector
+# is slow or unreachable is dropped after this long, and the turn itself never fails (agent_api.tracing).
+TRACE_EXPORT_BUDGET_SECONDS: Final = 1.0
+# An export's own timeout, retries included: below the OTLP exporter's shortest backoff (2^0 s less its 20 %
+# jitter, opentelemetry.exporter.otlp.common.http), so a refused or failed export fails at once instead of
+# sleeping through the turn's budget before a retry that would come too late anyway.
+TRACE_EXPORT_TIMEOUT_SECONDS: Final = 0.75
+AGENT_TRACES: Final = Setting(
+    "AGENT_TRACES",
+    Choice(TRACE_MODES),
+    "where each turn's trace is exported: `off`, `cloudwatch` (CloudWatch's OTLP traces endpoint, signed "
+    "with the function's role; needs the account's Transaction Search) or `otlp` (any OTLP/HTTP endpoint, "
+    "`AGENT_OTLP_ENDPOINT`)",
+    default=TRACES_OFF,
+    key="observability.traces",
+)
+AGENT_CAPTURE_CONTENT: Final = Setting(
+    "AGENT_CAPTURE_CONTENT",
+    Boolean(),
+    "keep prompts, answers, the system prompt and tool inputs and results in the spans (otherwise they are "
+    "removed before export)",
+    default=False,
+    key="observability.capture_content",
+)
+# OpenTelemetry's own variables for the endpoint: the base URL, and the full URL of traces (which wins).
+OTEL_ENDPOINT_VARIABLE: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTEL_TRACES_ENDPOINT_VARIABLE: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+AGENT_OTLP_ENDPOINT: Final = Setting(
+    "AGENT_OTLP_ENDPOINT",
+    Text(OTLP_ENDPOINT_PATTERN, "an http:// or https:// URL without credentials, query or fragment"),
+    "`otlp`: the OTLP/HTTP endpoint's base URL (spans go to `<URL>/v1/traces`; "
+    f"`{OTEL_TRACES_ENDPOINT_VARIABLE}` names a full URL instead)",
+    key="observability.otlp_endpoint",
+    fallback=OTEL_ENDPOINT_VARIABLE,
+)
+AGENT_OTLP_HEADERS_SECRET: Final = Setting(
+    "AGENT_OTLP_HEADERS_SECRET",
+    Text(SECRET_NAME_PATTERN, "a Secrets Manager secret name"),
+    "`otlp`: a secret holding the headers of every export (API keys), as a JSON object of names to values "
+    "or as `OTEL_EXPORTER_OTLP_HEADERS` writes them (`name=value,...`); read when the first trace is sent",
+    key="observability.otlp_headers_secret",
+)
+TRACE_SETTINGS: Final = (AGENT_TRACES, AGENT_CAPTURE_CONTENT, AGENT_OTLP_ENDPOINT, AGENT_OTLP_HEADERS_SECRET)
+
+
+def trace_problems(traces: str, endpoint_given: bool, where: str) -> list[str]:
+    """Return what is wrong with how traces are configured: synth and the app both apply this rule.
+
+    ``where`` says how the endpoint is given (a cdk.json key at synth, variables in the app).
+    """
+    if traces == TRACES_OTLP and not endpoint_given:
+        return [f"{TRACES_OTLP!r} needs the OTLP endpoint: set {where}"]
+    return []
+
+
 # The fallback model (issue 23; docs/agent-api.md, "A fallback model"); agent_api.fallback_settings holds
 # its shape.
 AGENT_FALLBACK: Final = Setting(
@@ -260,6 +334,7 @@ SETTINGS: Final = (
     POWERTOOLS_SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL,
+    *TRACE_SETTINGS,
     # The fallback model (issue 23).
     AGENT_FALLBACK,
     AGENT_FALLBACK_ON_THROTTLE,

@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from agent_api.contract import MODEL_WARMING_REFUSALS_METRIC, POWERTOOLS_SERVICE_NAME, SERVICE_NAME
+from agent_api.contract import (
+    CANCELLED_METRIC,
+    INPUT_TOKENS_METRIC,
+    MODEL_WARMING_REFUSALS_METRIC,
+    OUTPUT_TOKENS_METRIC,
+    POWERTOOLS_SERVICE_NAME,
+    SERVICE_NAME,
+    TOOL_CALLS_METRIC,
+)
 
 FALLBACK_TURNS_METRIC = "FallbackTurns"
 """The count of turns the fallback model answered (docs/agent-api.md, "A fallback model")."""
@@ -66,14 +74,14 @@ class RequestMetrics:
             elapsed_ms = (time.monotonic() - self._started) * 1000
             self._metrics.add_metric(name="TimeToFirstToken", unit=MetricUnit.Milliseconds, value=elapsed_ms)
 
-    def tool_call(self) -> None:
-        """Count one tool call."""
-        self._metrics.add_metric(name="ToolCalls", unit=MetricUnit.Count, value=1)
+    def answered(self, input_tokens: int, output_tokens: int, tool_calls: int) -> None:
+        """Record what an answered turn used: the tokens the model read and wrote, and its tool calls.
 
-    def usage(self, input_tokens: int, output_tokens: int) -> None:
-        """Record the tokens the model read and wrote for this request."""
-        self._metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=input_tokens)
-        self._metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=output_tokens)
+        One value each per turn (0 tool calls included), so a period's average is the average turn.
+        """
+        self._metrics.add_metric(name=INPUT_TOKENS_METRIC, unit=MetricUnit.Count, value=input_tokens)
+        self._metrics.add_metric(name=OUTPUT_TOKENS_METRIC, unit=MetricUnit.Count, value=output_tokens)
+        self._metrics.add_metric(name=TOOL_CALLS_METRIC, unit=MetricUnit.Count, value=tool_calls)
 
     def error(self) -> None:
         """Count one failed request (its code is in the log line)."""
@@ -89,7 +97,7 @@ class RequestMetrics:
 
     def cancelled(self) -> None:
         """Count one turn stopped because its client went away."""
-        self._metrics.add_metric(name="Cancelled", unit=MetricUnit.Count, value=1)
+        self._metrics.add_metric(name=CANCELLED_METRIC, unit=MetricUnit.Count, value=1)
 
     def flush(self) -> None:
         """Write the recorded metrics, if any."""

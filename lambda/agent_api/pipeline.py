@@ -30,6 +30,7 @@ from agent_api.observability import logger, request_id_from_headers
 from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers, request_context_values
 from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
 from agent_api.settings import Settings
+from agent_api.tracing import current_request
 from agent_api.turn import DONE, Turn, TurnEvent, TurnItem, TurnServices
 from agent_api.validation import RequestError, TurnRequest, check_content_type, max_body_bytes, read_body
 
@@ -139,6 +140,7 @@ class TurnPipeline:
             return Response(status_code=400)
         turn_request = accepted.turn
         streamed = isinstance(accepted.encoder, StreamEncoder)
+        current_request().set_session(turn_request.session_id is not None)
         logger.info(
             f"{door.name} request accepted",
             extra={
@@ -218,6 +220,7 @@ class TurnPipeline:
 def error_response(door: Door, error: ErrorReply, request_id: str | None = None) -> JSONResponse:
     """Answer with the error in the door's words, its status and headers; the request id rides along."""
     headers = {**error.headers, "x-request-id": request_id} if request_id else dict(error.headers)
+    current_request().note_error(error.code, error.status >= 500)
     return JSONResponse(door.error_body(error), status_code=error.status, headers=headers)
 
 

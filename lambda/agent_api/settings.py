@@ -68,6 +68,12 @@ class Settings:
     # The tool-call syntax the provider reads from an answer's text (contract.TEXT_TOOL_CALL_SYNTAXES), or
     # "false" for none.
     text_tool_calls: str = contract.AGENT_TEXT_TOOL_CALLS.default
+    # Where each turn's trace goes (contract.TRACE_MODES), and whether spans keep prompts and answers.
+    traces: str = contract.AGENT_TRACES.default
+    capture_content: bool = contract.AGENT_CAPTURE_CONTENT.default
+    # `otlp`: the endpoint's base URL, and the secret holding the headers of its requests.
+    otlp_endpoint: str | None = None
+    otlp_headers_secret: str | None = None
     # The model answering while the own one has no copy in service (agent_api.fallback_settings); None: none.
     fallback: Fallback | None = None
     # Whether the fallback also answers a turn the own model throttled before producing anything.
@@ -89,6 +95,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values, errors = read_settings(contract.SETTINGS, env, contract.VARIABLE_PREFIX)
         cognito = _cognito(values, errors)
+        _check_traces(values, env, errors)
         _check_fallback(values, errors)
         if errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(errors))
@@ -140,4 +147,22 @@ def _cognito(values: Mapping[str, Any], errors: list[str]) -> CognitoSettings | 
         domain=given[contract.AGENT_COGNITO_DOMAIN],
         client_id=given[contract.AGENT_COGNITO_CLIENT_ID],
         scope=given[contract.AGENT_COGNITO_SCOPE],
+    )
+
+
+def _check_traces(values: Mapping[str, Any], env: Mapping[str, str], errors: list[str]) -> None:
+    """Apply the contract's rule on the trace settings, once each of them was read."""
+    if contract.AGENT_TRACES.name not in values or contract.AGENT_OTLP_ENDPOINT.name not in values:
+        return
+    endpoint_given = bool(
+        values[contract.AGENT_OTLP_ENDPOINT.name] or env.get(contract.OTEL_TRACES_ENDPOINT_VARIABLE)
+    )
+    where = (
+        f"{contract.AGENT_OTLP_ENDPOINT.variable} or {contract.OTEL_ENDPOINT_VARIABLE} (the base URL), or "
+        f"{contract.OTEL_TRACES_ENDPOINT_VARIABLE} (the full URL of traces)"
+    )
+    traces = contract.AGENT_TRACES.variable
+    errors.extend(
+        f"{traces}: {problem}"
+        for problem in contract.trace_problems(values[contract.AGENT_TRACES.name], endpoint_given, where)
     )

@@ -28,6 +28,7 @@ from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, short
 from agent_api.fallback import FALLBACK_STATE, Fallback
 from agent_api.observability import RequestMetrics, logger
 from agent_api.sessions import SessionLease
+from agent_api.tracing import current_request
 from agent_api.validation import TurnRequest
 from agent_api.warming import ModelState, WarmingService
 from sagemaker_provider.errors import ModelNotReadyError
@@ -215,6 +216,7 @@ class Turn:
         waking = self._services.warming.wake() if wake else None
         logger.info("answering with the fallback model", extra={"model": fallback.name, "reason": reason})
         self._metrics.fallback_turn()
+        current_request().note_fallback(fallback.name)
         self._model_name = fallback.name
         self._emit(STATUS, {"state": FALLBACK_STATE, "model": fallback.name})
         try:
@@ -241,9 +243,13 @@ class Turn:
             refusal = await self._services.warming.refuse(classify(exc, self._request_id))
             raise ReplyError(refusal) from exc
         waiting = self._services.warming.wait()
-        async with contextlib.aclosing(waiting):
-            async for elapsed in waiting:
-                self._emit(STATUS, {"state": ModelState.WARMING.value, "elapsed_s": elapsed})
+        started = time.monotonic()
+        try:
+            async with contextlib.aclosing(waiting):
+                async for elapsed in waiting:
+                    self._emit(STATUS, {"state": ModelState.WARMING.value, "elapsed_s": elapsed})
+        finally:
+            current_request().note_model_wait(time.monotonic() - started)
 
     def _build_agent(self, model: Model | None, gives_way: Callable[[], bool] | None) -> Agent:
         """Build the turn's agent; with a session it starts from the conversation read with the lease."""
@@ -300,7 +306,6 @@ class Turn:
                 tool_use = block["toolUse"]
                 self._stats.tool_names[tool_use["toolUseId"]] = tool_use["name"]
                 self._stats.tool_calls += 1
-                self._metrics.tool_call()
                 self._emit(
                     TOOL_USE,
                     {"id": tool_use["toolUseId"], "name": tool_use["name"], "input": tool_use["input"]},
@@ -321,7 +326,7 @@ class Turn:
         """End an answered turn: its end line, its usage metrics, and the `done` event's payload."""
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
-        self._metrics.usage(input_tokens, output_tokens)
+        self._metrics.answered(input_tokens, output_tokens, self._stats.tool_calls)
         logger.info(
             "chat turn finished",
             extra={
@@ -339,6 +344,7 @@ class Turn:
                 "stop_reason": stop_reason,
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
                 "session_id": self._request.session_id,
+                "trace_id": current_request().trace_id,
                 "model": self._model_name,
             },
         )
@@ -360,6 +366,7 @@ class Turn:
     def _fail(self, exc: Exception) -> ErrorReply:
         error = classify(exc, self._request_id)
         self._metrics.error()
+        current_request().note_error(error.code, error.status >= 500)
         cause = root_cause(exc.__cause__ if isinstance(exc, ReplyError) and exc.__cause__ else exc)
         extra = {"code": error.code, "exception": type(cause).__name__}
         if error.code in {"internal_error", "session_error"}:

@@ -93,6 +93,8 @@ class EventBuilder:
         self._open_tools: dict[int, _ToolCall] = {}
         self._finish_reason: str | None = None
         self._usage: dict[str, int] | None = None
+        self.text_tool_calls = 0
+        """How many tool calls :meth:`close` read from the answer's text."""
 
     def read_tool_calls_with(self, text_tool_calls: TextToolCalls | None) -> None:
         """Read tool calls written in the text with ``text_tool_calls`` instead (``None``: not at all).
@@ -179,6 +181,7 @@ class EventBuilder:
             if rest:
                 self._add_text(rest)
             index = max((call.index for call in self._tools), default=-1) + 1
+            self.text_tool_calls = len(calls)
             for offset, (name, arguments) in enumerate(calls):
                 self.tool_delta(index + offset, None, name, arguments)
         if self._block:

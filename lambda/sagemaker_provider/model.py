@@ -16,7 +16,7 @@ from strands.types.content import Messages, SystemContentBlock
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolChoice, ToolSpec
 
-from . import transport
+from . import span_attributes, transport
 from .config import SageMakerConfig, validate_config
 from .formats import ModelRequest, ResponseParser, get_format
 
@@ -199,6 +199,7 @@ class SageMakerModel(Model):
         model_request = self._model_request(messages, tool_specs, system_prompt, tool_choice)
         request = self._invocation(model_request)
         parser = ResponseParser(get_format(self.config["response_format"]), request=model_request)
+        span_attributes.note_invocation(request, self.config["response_format"])
         logger.debug(
             "endpoint=<%s>, response_format=<%s>, stream=<%s> | invoking endpoint",
             request["EndpointName"],
@@ -220,6 +221,12 @@ class SageMakerModel(Model):
             # Strands reports a cancelled turn when the stream ends without messageStop.
             return
         events = parser.finish()
+        span_attributes.note(
+            {
+                span_attributes.RESPONSE_FORMAT: parser.format_name,
+                span_attributes.TEXT_TOOL_CALLS: parser.text_tool_calls,
+            }
+        )
         latency_ms = int((time.monotonic() - started) * 1000)
         for event in events:
             if "metadata" in event:

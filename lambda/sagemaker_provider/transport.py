@@ -35,6 +35,7 @@ from strands.types.exceptions import ContextWindowOverflowException, ModelThrott
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
+from . import span_attributes
 from .errors import (
     EndpointConnectionError,
     EndpointInvocationError,
@@ -253,6 +254,7 @@ async def stream_parts(
 
     def read_stream() -> None:
         response = client.invoke_endpoint_with_response_stream(**request)
+        span_attributes.note_request_id(response)
         if not opened(response["Body"]):
             return
         for event in response["Body"]:
@@ -274,6 +276,7 @@ async def stream_parts(
 
     def read_whole() -> None:
         response = client.invoke_endpoint(**request)
+        span_attributes.note_request_id(response)
         if not opened(response["Body"]):
             return
         push(response["Body"].read())
@@ -283,6 +286,8 @@ async def stream_parts(
         try:
             (read_stream if streamed else read_whole)()
         except Exception as error:
+            if isinstance(error, ClientError):
+                span_attributes.note_request_id(error.response)
             # After the consumer left, the error is the connection this function shut down: nobody to tell.
             push(translate_error(error))
         finally:

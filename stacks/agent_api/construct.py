@@ -10,10 +10,12 @@ from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks import nag
@@ -26,6 +28,7 @@ from stacks.config import (
     ApiSettings,
     EndpointSettings,
     LambdaSettings,
+    ObservabilitySettings,
     split_urls,
     table_values,
 )
@@ -48,6 +51,12 @@ _NO_STAGE_LOGS_REASON = (
     "Stage logs need the account's API Gateway CloudWatch Logs role, set once per account and region outside "
     "the environments; api.stage_logs turns them on once it is (docs/deploy.md)."
 )
+# What the function's role needs to send spans to CloudWatch's OTLP traces endpoint (`observability.traces:
+# cloudwatch`): the IAM actions of X-Ray's span ingestion (the Service Authorization Reference's "Actions
+# defined by AWS X-Ray" lists PutSpans and PutSpansForIndexing beside PutTraceSegments, which the managed
+# AWSXrayWriteOnlyAccess policy CloudWatch's "Exporting collector-less traces" page names grants). None of
+# them has resource-level permissions.
+XRAY_SPAN_ACTIONS = ("xray:PutTraceSegments", "xray:PutSpans", "xray:PutSpansForIndexing")
 _ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 _WEB_ADAPTER_LAYERS = {"arm64": "LambdaAdapterLayerArm64", "x86_64": "LambdaAdapterLayerX86"}
 
@@ -66,13 +75,15 @@ def agent_environment(
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
     *,
-    endpoint: EndpointSettings,
+    endpoint: EndpointSettings | None = None,
+    observability: ObservabilitySettings | None = None,
 ) -> dict[str, str]:
     """Return the function's environment: every row of the settings table explicitly, then the Web Adapter's.
 
-    The rows with a ``cdk.json`` key take the environment's value (``table_values`` of the ``agent`` section,
-    and of the ``endpoint`` section's fallback keys); the stack sets the others here. ``sign_in`` is the
-    environment's Cognito sign-in (``api.auth: cognito``); without it callers use IAM.
+    The rows with a ``cdk.json`` key take the environment's value (``table_values`` of the ``agent`` and
+    ``observability`` sections and of the ``endpoint`` section's fallback keys; a section's defaults when
+    None); the stack sets the others here. ``sign_in`` is the environment's Cognito sign-in (``api.auth:
+    cognito``); without it callers use IAM.
     """
     derived = {
         contract.AGENT_ENDPOINT_NAME: endpoint_name,
@@ -86,7 +97,13 @@ def agent_environment(
     }
     return {
         **setting_kinds.environment(
-            contract.SETTINGS, {**table_values(agent), **table_values(endpoint), **derived}
+            contract.SETTINGS,
+            {
+                **table_values(agent),
+                **table_values(endpoint or EndpointSettings()),
+                **table_values(observability or ObservabilitySettings()),
+                **derived,
+            },
         ),
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
@@ -148,6 +165,7 @@ class AgentApi(Construct):
         *,
         agent: AgentSettings,
         endpoint: EndpointSettings,
+        observability: ObservabilitySettings,
         function_settings: LambdaSettings,
         reserved_concurrency: int,
         api_settings: ApiSettings,
@@ -234,6 +252,7 @@ class AgentApi(Construct):
                 self.sessions.bucket_name,
                 self.sign_in,
                 endpoint=endpoint,
+                observability=observability,
             ),
             environment_encryption=key,
             log_group=function_logs,
@@ -266,14 +285,31 @@ class AgentApi(Construct):
                 "Sessions are objects with ids chosen per conversation, all in this bucket.",
             ),
             nag.wildcard_resources(
-                ["*"], "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions."
+                ["*"],
+                "X-Ray's write actions (PutTraceSegments, PutTelemetryRecords; PutSpans, PutSpansForIndexing "
+                "of the OTLP traces endpoint) have no resource-level permissions.",
             ),
         )
+        self._grant_traces(observability)
 
         self.chat_url = self._chat_route(agent)
         self.openai_base_url = self._openai_routes()
         self._model_state_routes()
         self._page_routes()
+
+    def _grant_traces(self, observability: ObservabilitySettings) -> None:
+        """Let the function send its traces: to X-Ray's OTLP endpoint, or with the headers in their secret.
+
+        Exactly the configured secret (its name, with the six characters Secrets Manager appends).
+        """
+        if observability.traces == contract.TRACES_CLOUDWATCH:
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(actions=list(XRAY_SPAN_ACTIONS), resources=["*"])
+            )
+        if observability.traces == contract.TRACES_OTLP and observability.otlp_headers_secret is not None:
+            secretsmanager.Secret.from_secret_name_v2(
+                self, "OtlpHeaders", observability.otlp_headers_secret
+            ).grant_read(self.function)
 
     @property
     def page_url(self) -> str:

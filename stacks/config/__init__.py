@@ -1,8 +1,8 @@
 """Deployment environments as data: the ``environments`` block of ``cdk.json`` parsed into validated settings.
 
 Each environment is a JSON object of sections (``model``, ``image``, ``endpoint``, ``agent``, ``lambda``,
-``api``, ``monitoring``) plus ``account``/``region``/``retain_data``. Every key is optional and defaults to
-the value its section declares (``schema``). Anything unknown, mistyped or impossible raises
+``api``, ``monitoring``, ``observability``) plus ``account``/``region``/``retain_data``. Every key is optional
+and defaults to the value its section declares (``schema``). Anything unknown, mistyped or impossible raises
 :class:`ConfigError`, whose message names the environment, the key and what is allowed.
 
 - ``schema``: each section's keys, types, defaults and allowed values;
@@ -24,6 +24,7 @@ from stacks.config.schema import (
     LambdaSettings,
     ModelSettings,
     MonitoringSettings,
+    ObservabilitySettings,
     split_urls,
     table_values,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "LambdaSettings",
     "ModelSettings",
     "MonitoringSettings",
+    "ObservabilitySettings",
     "instances_for",
     "parse_environment",
     "select_environments",

@@ -15,6 +15,7 @@ from stacks.config.schema import (
     LambdaSettings,
     ModelSettings,
     MonitoringSettings,
+    ObservabilitySettings,
     rule,
 )
 from stacks.inference.serving_contract import serving
@@ -45,6 +46,7 @@ class EnvironmentConfig:
     lambda_: LambdaSettings = field(default_factory=LambdaSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
 
     @property
     def gpu_count(self) -> int:

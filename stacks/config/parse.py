@@ -21,6 +21,7 @@ from stacks.config.schema import (
     LambdaSettings,
     ModelSettings,
     MonitoringSettings,
+    ObservabilitySettings,
 )
 
 DEFAULT_ENVIRONMENT = "dev"
@@ -36,6 +37,7 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "lambda": ("lambda_", LambdaSettings),
     "api": ("api", ApiSettings),
     "monitoring": ("monitoring", MonitoringSettings),
+    "observability": ("observability", ObservabilitySettings),
 }
 _T = TypeVar("_T")
 

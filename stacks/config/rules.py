@@ -89,6 +89,7 @@ def check_cross_field_rules(config: EnvironmentConfig) -> None:
     if endpoint.inference_component:
         _check_inference_component_rules(config)
     _check_fallback_rules(config)
+    _check_trace_rules(config)
 
 
 def _check_fallback_rules(config: EnvironmentConfig) -> None:
@@ -107,6 +108,15 @@ def _check_fallback_rules(config: EnvironmentConfig) -> None:
         raise ConfigError(
             config.name, "endpoint.fallback", "names this environment's own endpoint; a fallback is another"
         )
+
+
+def _check_trace_rules(config: EnvironmentConfig) -> None:
+    """Apply the agent API's own rule on the trace settings (the function applies it at start too)."""
+    observability = config.observability
+    for problem in contract.trace_problems(
+        observability.traces, observability.otlp_endpoint is not None, "observability.otlp_endpoint"
+    ):
+        raise ConfigError(config.name, "observability.traces", problem)
 
 
 def _check_alarm_destination(config: EnvironmentConfig) -> None:

@@ -362,3 +362,13 @@ class MonitoringSettings:
         lambda v: bool(SNS_TOPIC_ARN.fullmatch(v)),
     )
     model_latency_p90_seconds: int = rule(120, "an integer >= 1", lambda v: v >= 1)
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """Where the agent's traces go (docs/agent-api.md, "Traces"): rows of the agent API's settings table."""
+
+    traces: str = table_setting(contract.AGENT_TRACES)
+    capture_content: bool = table_setting(contract.AGENT_CAPTURE_CONTENT)
+    otlp_endpoint: str | None = table_setting(contract.AGENT_OTLP_ENDPOINT)
+    otlp_headers_secret: str | None = table_setting(contract.AGENT_OTLP_HEADERS_SECRET)

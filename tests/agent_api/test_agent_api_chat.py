@@ -38,6 +38,7 @@ def test_stream_ends_with_done_carrying_stop_reason_and_usage(harness: HarnessFa
         "stop_reason": "end_turn",
         "usage": {"input_tokens": 96, "output_tokens": 10},
         "session_id": None,
+        "trace_id": None,  # traces off
         # The model that answered: the endpoint's own (issue 23).
         "model": ENDPOINT,
     }

@@ -16,7 +16,12 @@ WARNING = TurnEvent("warning", {"code": "tool_source_unavailable", "message": "t
 TEXT = TurnEvent("text", {"delta": "Hi"})
 DONE = TurnEvent(
     "done",
-    {"stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 1}, "session_id": None},
+    {
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 3, "output_tokens": 1},
+        "session_id": None,
+        "trace_id": None,
+    },
 )
 
 
@@ -60,4 +65,7 @@ def test_a_whole_completion_lists_an_event_it_has_no_field_for_in_agent_events()
     body = WholeCompletion("chatcmpl-1").answer([WARNING, TEXT, DONE])
     completion = ChatCompletion.model_validate_json(json.dumps(body))
     assert completion.choices[0].message.content == "Hi"
-    assert completion.model_extra == {"agent_events": [{"type": "warning", **WARNING.data}]}
+    assert completion.model_extra == {
+        "agent_events": [{"type": "warning", **WARNING.data}],
+        "trace_id": None,  # traces off
+    }

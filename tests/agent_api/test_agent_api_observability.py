@@ -55,6 +55,26 @@ def test_metrics_cover_latency_tokens_and_tools(
     assert (total(metrics, "InputTokens"), total(metrics, "OutputTokens")) == (949, 8)
 
 
+def test_tokens_and_tool_calls_are_one_value_per_turn_zero_tool_calls_included(
+    harness: HarnessFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    app = harness(
+        [
+            Stream(calculator_call_parts()),
+            Stream(calculator_call_parts()),
+            Stream(fixture_parts("vllm/tools_result_followup_stream.txt")),
+            Stream(fixture_parts("vllm/chat_stream_usage.txt")),
+        ]
+    )
+    app.chat({"prompt": "What is 6 times 7, twice?"})
+    app.chat({"prompt": "Hi"})
+    first, second = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    # One value per turn (a value per call would make the dashboard's per-turn average 1).
+    assert (first["ToolCalls"], second["ToolCalls"]) == ([2.0], [0.0])
+    assert (second["InputTokens"], second["OutputTokens"]) == ([96.0], [10.0])
+
+
 def test_errors_are_counted(
     harness: HarnessFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -244,6 +244,10 @@ def test_every_row_is_read_from_its_variable() -> None:
         contract.POWERTOOLS_SERVICE_NAME: "other-service",
         contract.POWERTOOLS_METRICS_NAMESPACE: "Other",
         contract.POWERTOOLS_LOG_LEVEL: "ERROR",
+        contract.AGENT_TRACES: "cloudwatch",
+        contract.AGENT_CAPTURE_CONTENT: "true",
+        contract.AGENT_OTLP_ENDPOINT: "https://collector.example.com",
+        contract.AGENT_OTLP_HEADERS_SECRET: "team/otlp-headers",
         # The fallback model (issue 23).
         contract.AGENT_FALLBACK: '{"endpoint_name": "small-model"}',
         contract.AGENT_FALLBACK_ON_THROTTLE: "true",

@@ -48,6 +48,13 @@ def test_answer_text_is_printed_and_the_summary_goes_to_stderr(api: ScriptedServ
     assert "end_turn: 5 tokens in, 3 out" in err
 
 
+def test_the_summary_names_the_turns_trace_when_it_has_one(api: ScriptedServer) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    api.reply = answer(("text", {"delta": "Hi"}), ("done", {**DONE[1], "trace_id": trace_id}))
+    _, _, err = run("Hi", "--url", api.url, "--no-sign")
+    assert f"end_turn: 5 tokens in, 3 out, trace {trace_id}]" in err
+
+
 def test_tool_calls_are_shown_inline(api: ScriptedServer) -> None:
     api.reply = answer(
         ("text", {"delta": "Let me compute."}),

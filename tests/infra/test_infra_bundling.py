@@ -530,4 +530,4 @@ def test_bundled_botocore_creates_a_client_for_each_called_service_and_knows_no_
     probe: dict[str, Any],
 ) -> None:
     assert probe["services"] == sorted(AWS_SERVICES)
-    assert probe["clients"] == ["S3", "SageMaker", "SageMakerRuntime"]
+    assert probe["clients"] == ["S3", "SageMaker", "SageMakerRuntime", "SecretsManager"]

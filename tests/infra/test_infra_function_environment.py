@@ -72,6 +72,10 @@ def test_app_settings_carry_the_configured_values(synthesized: Synthesized, envi
         inference_component_name=config.inference_component_name,
         # Both shipped environments run the llama3 profile: Llama 3.1 JSON calls.
         text_tool_calls="llama3_json",
+        traces=config.observability.traces,
+        capture_content=config.observability.capture_content,
+        otlp_endpoint=config.observability.otlp_endpoint,
+        otlp_headers_secret=config.observability.otlp_headers_secret,
     )
 
 
@@ -109,6 +113,18 @@ EDGES: dict[str, list[Any]] = {
         " Agent",
         "",
     ],
+    # `otlp` needs an endpoint: alone it is refused at synth and at start alike.
+    "observability.traces": ["off", "cloudwatch", "otlp", "OTLP", "xray", ""],
+    "observability.capture_content": [True, False, 1, None],
+    "observability.otlp_endpoint": [
+        "https://cloud.langfuse.com/api/public/otel",
+        "http://10.0.0.5:4318",
+        "https://collector/v1/traces?x=1",
+        "https://user:key@collector",
+        "grpc://collector:4317",
+        "https://",
+    ],
+    "observability.otlp_headers_secret": ["agent/langfuse-otlp", "a" * 512, "a" * 513, "no spaces"],
     # The fallback model (issue 23). A geographic profile needs the environment's Region, which neither side
     # knows here; a fallback naming the environment's own endpoint only synth can tell.
     "endpoint.fallback": [
@@ -168,9 +184,7 @@ def test_stream_reasoning_reaches_the_function(stream_reasoning: bool) -> None:
     config = parse_environment(
         "dev", {"model": {"hf_model_id": "org/model"}, "agent": {"stream_reasoning": stream_reasoning}}
     )
-    variables = agent_environment(
-        config.agent, "endpoint", None, "false", "bucket", None, endpoint=config.endpoint
-    )
+    variables = agent_environment(config.agent, "endpoint", None, "false", "bucket", None)
     variables[contract.AGENT_REGION.variable] = "us-east-1"  # a CloudFormation token at synth
     assert Settings.from_env(variables).stream_reasoning is stream_reasoning
 

@@ -55,6 +55,7 @@ def stubbed() -> Iterator[Stubbed]:
         "iam": "iam",
         "sns": "sns",
         "lambda_": "lambda",
+        "xray": "xray",
     }
     made = {field: client(service) for field, service in names.items()}
     stubs = {field: Stubber(c) for field, c in made.items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +58,8 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    arrived: float = field(default_factory=time.monotonic)
+    """When its body had been read (``time.monotonic``)."""
 
 
 class ScriptedServer(BackgroundServer):

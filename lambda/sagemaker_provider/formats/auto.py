@@ -34,6 +34,7 @@ class SniffingInterpreter(ChunkInterpreter):
         self._candidates = candidates
         self._request = request
         self._chosen: ChunkInterpreter | None = None
+        self._chosen_name: str | None = None
 
     def handle(self, payload: Any, events: EventBuilder) -> None:
         """Choose the interpreter on the first payload, then delegate."""
@@ -46,6 +47,7 @@ class SniffingInterpreter(ChunkInterpreter):
             for candidate in self._candidates():
                 if candidate.accepts(payload):
                     self._chosen = candidate.new_interpreter(self._request)
+                    self._chosen_name = candidate.name
                     break
             else:
                 raise MalformedChunkError(
@@ -54,6 +56,11 @@ class SniffingInterpreter(ChunkInterpreter):
                     "no registered format recognises this response; set response_format explicitly",
                 )
         self._chosen.handle(payload, events)
+
+    @property
+    def format_read(self) -> str | None:
+        """The format chosen from the first payload (None before it)."""
+        return self._chosen_name
 
     def end(self, events: EventBuilder) -> None:
         """Delegate the end check, or report an empty body."""

@@ -81,6 +81,11 @@ class ChunkInterpreter(abc.ABC):
 
         """
 
+    @property
+    def format_read(self) -> str | None:
+        """The name of the format it found the response in, when it chooses one (``auto``); else None."""
+        return None
+
 
 class ResponseFormat(abc.ABC):
     """A serving format: the request body it sends and the response it reads.
@@ -127,6 +132,7 @@ class ResponseParser:
         new_tool_id: Callable[[], str] = new_tool_use_id,
         request: ModelRequest | None = None,
     ) -> None:
+        self._format_name = response_format.name
         self._reader = PayloadReader(response_format.name)
         text_tool_calls = None
         if request is not None and request.tool_specs and request.text_tool_calls:
@@ -136,6 +142,16 @@ class ResponseParser:
         self._events = EventBuilder(response_format.name, new_tool_id, text_tool_calls)
         self._interpreter = response_format.new_interpreter(request)
         self._error: Exception | None = None
+
+    @property
+    def format_name(self) -> str:
+        """The format the body is read in: the one given, or the one ``auto`` recognised."""
+        return self._interpreter.format_read or self._format_name
+
+    @property
+    def text_tool_calls(self) -> int:
+        """How many tool calls were read from the answer's text (known once :meth:`finish` returned)."""
+        return self._events.text_tool_calls
 
     def feed(self, data: bytes) -> list[StreamEvent]:
         """Consume one part of the body; return the events it completes (``messageStart`` comes first)."""

@@ -77,9 +77,11 @@ class CompletionStream(StreamEncoder):
         if event.name == TEXT:
             return role + self._delta({"content": event.data["delta"]})
         if event.name == DONE:
-            end = self._delta({}, finish_reason(event))
+            # The turn's trace id rides as an extension field (docs/agent-api.md, "Traces").
+            trace_id = event.data["trace_id"]
+            end = self._delta({}, finish_reason(event), trace_id=trace_id)
             if self._include_usage:
-                end += _data_line({**self._base, "choices": [], "usage": usage(event)})
+                end += _data_line({**self._base, "choices": [], "usage": usage(event), "trace_id": trace_id})
             return role + end + DONE_LINE
         return role + self._delta({}, agent_event=agent_event(event))
 
@@ -115,6 +117,7 @@ class WholeCompletion(WholeEncoder):
             ],
             "usage": usage(done),
             "agent_events": [agent_event(event) for event in answer if event.name != TEXT],
+            "trace_id": done.data["trace_id"],
         }
 
 
