@@ -19,6 +19,7 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent, connect_sse
 
+from agent_api import contract
 from agent_api.app import create_app
 from agent_api.fallback_settings import BedrockFallback, BedrockModelId, EndpointFallback
 from agent_api.settings import Settings, SettingsError
@@ -28,6 +29,7 @@ from local.emulator.components import InferenceComponent
 from tests.agent_api.doors import Door, every_door
 from tests.agent_api.harness import FAST_RETRIES, json_lines, serve, total
 from tests.support.bedrock_runtime import MODEL_ID, BedrockRuntime
+from tests.support.otlp_collector import OtlpCollector
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Step, Stream, Throttle
 
@@ -388,6 +390,17 @@ def test_a_fallback_turn_is_logged_and_counted(
     assert end["model"] == MODEL_ID
     [document] = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
     assert total(document, "FallbackTurns") == 1
+
+
+def test_the_fallback_that_answered_is_named_on_the_requests_span(deployment: DeploymentFactory) -> None:
+    with OtlpCollector() as collector:
+        app = deployment(traces=contract.TRACES_OTLP, otlp_endpoint=collector.url)
+
+        events = app.chat({"prompt": "Hi"})
+
+        [root] = [span for span in collector.spans if span.name == "POST /chat"]
+    assert events[-1].json()["model"] == MODEL_ID
+    assert root.attributes["agent_api.fallback_model"] == MODEL_ID
 
 
 def test_an_endpoint_fallback_in_a_format_the_provider_does_not_know_stops_the_app_at_start(
