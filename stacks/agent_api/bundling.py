@@ -40,6 +40,7 @@ AWS_SERVICES = (
     "s3",  # agent_api.sessions: the session store and its locks
     "sagemaker",  # agent_api.warming: describing and waking an inference component scaled to zero
     "secretsmanager",  # agent_api.trace_export: the headers of observability.otlp_headers_secret
+    "bedrock-runtime",  # agent_api.fallback_model: a Bedrock fallback's Converse and ConverseStream
 )
 # Distributions the lock installs that no code path of the function imports (17 MiB). Strands declares
 # mcp but imports it only for MCP tools (strands.tools.mcp, strands.vended_tools), and the function's tools
