@@ -6,6 +6,13 @@ service (SageMaker refused the call: the provider's `ModelNotReadyError`), and, 
 `AGENT_FALLBACK_ON_THROTTLE`, when it throttled. The turn then says so in a `status` event
 (`{"state": "fallback", "model": ...}`), answers with the fallback's model (agent_api.fallback_model), and
 `Fallback.failure` words a failure of the fallback as `fallback_error`, naming its cause.
+
+Strands' `ModelRouter` (strands.models.routing, with its `FallbackStrategy`) is not used for this: it switches
+models inside one agent after any failed call the retry strategy declines, after partial output too (its own
+documented limitation: the caller then sees that output followed by the replacement's), so it could not say
+"fallback" before the first event, wake the model, or keep a failure mid-answer an error; and `agent.model`
+stays its first candidate, so `done` (and the traces) could not name the model that answered. The switch here
+is decided once, at the turn's first call, from why the model could not take it.
 """
 
 from __future__ import annotations
