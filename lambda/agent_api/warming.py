@@ -5,8 +5,9 @@ While an inference component has no copy, SageMaker refuses every invocation at 
 API asks for a copy itself (`UpdateInferenceComponentRuntimeConfig`, CopyCount 1) as soon as a request finds
 none. The turn (`agent_api.turn`) then refuses the request at once (`refuse`: 503 with Retry-After) or, when
 its answer can wait, sends a `status` event at each check of `wait` until `DescribeInferenceComponent` shows
-a copy in service, and answers. Every check describes the component first and asks for a copy only when none
-is wanted yet, one check at a time per process: requests arriving during one warm-up start one copy.
+a copy in service, and answers; with a fallback model it asks for the copy in the background (`wake`) while
+the fallback answers (agent_api.fallback). Every check describes the component first and asks for a copy only
+when none is wanted yet, one check at a time per process: requests arriving during one warm-up start one copy.
 
 Before asking, the agent sends the component one invocation (`signal_demand`), which SageMaker refuses and
 counts in `NoCapacityInvocationFailures`. The stack's idle alarm counts those as requests; while it is in
