@@ -13,7 +13,8 @@ example server (local/tool_sources.py).
 `python -m local.stack` starts it and keeps it running until Ctrl-C; `--backend URL` serves an
 OpenAI-compatible server you already run instead of building the tiny model and starting vLLM. `--cold S`
 serves the model as an inference component scaled to zero that takes S seconds to wake: the agent API wakes
-it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as it does on AWS.
+it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as it does on AWS. `--fallback
+bedrock|endpoint` adds a fallback model on the same backend (local/fallback.py), which answers meanwhile.
 """
 
 import argparse
@@ -39,6 +40,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local.emulator import Emulator, Endpoint, Faults
 from local.emulator.options import add_fault_arguments, faults_from_arguments
+from local.fallback import LocalFallback, add_fallback_arguments, fallback_from_arguments
 from local.server_process import ServerProcess
 from local.tiny_model import build
 from local.tool_sources import McpOption, add_mcp_argument, local_mcp_servers, unique, usage_lines
@@ -78,9 +80,10 @@ class LocalDeployment:
     ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks ``get_weather``).
     ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
     copy, a copy coming into service that long after the agent API asks for one. ``mcp`` are the MCP servers
-    the agent uses (``mcp_servers`` once started: the example server's URL is known then). ``capture_content``
-    keeps prompts and answers in the turns' traces, which the agent API exports when the caller's environment
-    names an OTLP endpoint (``agent_environment``).
+    the agent uses (``mcp_servers`` once started: the example server's URL is known then). ``fallback`` serves
+    a fallback model on the same backend, which answers while the model wakes (local/fallback.py).
+    ``capture_content`` keeps prompts and answers in the turns' traces, which the agent API exports when the
+    caller's environment names an OTLP endpoint (``agent_environment``).
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class LocalDeployment:
         profile: str = serving.DEFAULT_PROFILE,
         mcp: Sequence[McpOption] = (),
         capture_content: bool = False,
+        fallback: LocalFallback | None = None,
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
             raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
@@ -109,6 +113,7 @@ class LocalDeployment:
         self._mcp = unique(mcp)
         self.mcp_servers: list[dict[str, Any]] = []
         self._capture_content = capture_content
+        self.fallback = fallback
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
         self._workdir: Path | None = None
@@ -179,13 +184,18 @@ class LocalDeployment:
         cold = self._cold_start_seconds
         component = None if cold is None else COMPONENT_NAME
         components = () if component is None else (component,)
+        fallback = self.fallback
         self._emulator = stack.enter_context(
             Emulator(
-                {ENDPOINT_NAME: Endpoint(self.backend_url, inference_components=components)},
+                {
+                    ENDPOINT_NAME: Endpoint(self.backend_url, inference_components=components),
+                    **(fallback.endpoints(self.backend_url) if fallback else {}),
+                },
                 port=self._emulator_port,
                 faults=self._faults,
                 component_copies=1 if component is None else 0,
                 warm_up_seconds=cold or 0.0,
+                converse_models=fallback.converse_models(self.backend_url) if fallback else None,
             )
         )
         self.s3_url = stack.enter_context(_moto_s3())
@@ -203,6 +213,7 @@ class LocalDeployment:
                 profile=self._profile,
                 mcp_servers=self.mcp_servers,
                 capture_content=self._capture_content,
+                fallback=fallback,
             ),
             log_file=self._workdir / "agent-api.log",
         )
@@ -241,13 +252,14 @@ def agent_environment(
     profile: str = serving.DEFAULT_PROFILE,
     mcp_servers: Sequence[Mapping[str, Any]] = (),
     capture_content: bool = False,
+    fallback: LocalFallback | None = None,
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
 
     The agent reads tool calls left in an answer's text in the syntax of the model ``profile`` vLLM runs.
 
     With ``inference_component``, the agent API invokes (and wakes) that component, its `sagemaker` client
-    pointed at the emulator too.
+    pointed at the emulator too. With ``fallback``, it answers from that fallback while the model wakes.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
     AWS profile nor a stray setting can leak into the local stack. Its ``OTEL_*`` variables pass through:
@@ -286,6 +298,8 @@ def agent_environment(
     if inference_component is not None:
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
+    if fallback is not None:
+        environment.update(fallback.environment(emulator_url, profile))
     return environment
 
 
@@ -362,6 +376,7 @@ def usage_text(stack: LocalDeployment) -> str:
             f"Agent API            {agent}  (POST /chat, GET /health, GET /status, POST /warm; "
             f"log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
+            *([f"Fallback model       {stack.fallback.description}"] if stack.fallback else []),
             f"Model server         {stack.backend_url}",
             f"AWS (moto)           {stack.s3_url}  (S3 bucket {SESSIONS_BUCKET!r}, Secrets Manager)",
             *mcp_where,
@@ -419,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep prompts and answers in the traces (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set)",
     )
+    add_fallback_arguments(parser)
     add_fault_arguments(parser)
     return parser
 
@@ -427,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stack until Ctrl-C or SIGTERM; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    fallback = fallback_from_arguments(parser, args)
     try:
         stack = LocalDeployment(
             backend_url=args.backend,
@@ -438,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             cold_start_seconds=args.cold,
             mcp=args.mcp,
             capture_content=args.capture_content,
+            fallback=fallback,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -117,6 +117,7 @@ class SageMakerAgentStack(Stack):
             self,
             "AgentApi",
             agent=config.agent,
+            endpoint=config.endpoint,
             observability=config.observability,
             function_settings=config.lambda_,
             reserved_concurrency=config.function_concurrency,

@@ -23,6 +23,9 @@ from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_cl
 from agent_api.doors.chat import ChatDoor
 from agent_api.doors.openai.routes import CompletionsDoor
 from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
+from agent_api.fallback import Fallback
+from agent_api.fallback_model import FallbackModel, create_bedrock_client
+from agent_api.fallback_settings import BedrockFallback
 from agent_api.observability import RequestMetrics
 from agent_api.page import ChatPage
 from agent_api.pipeline import Door, TurnPipeline, error_response
@@ -93,6 +96,7 @@ def create_app(
         factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
     except ToolLoadError as exc:
         raise SettingsError(f"{contract.AGENT_TOOLS.variable}: {exc}") from exc
+    fallback = _fallback(settings, session, client)
     warming = WarmingService(
         _warmer(settings, session, sagemaker_client, factory), warming_policy or WarmingPolicy()
     )
@@ -104,7 +108,8 @@ def create_app(
             warming,
             metrics,
             settings.stream_reasoning,
-            _tool_sources(settings, session, factory) if settings.mcp_servers else None,
+            tool_sources=_tool_sources(settings, session, factory) if settings.mcp_servers else None,
+            fallback=fallback,
         ),
         sessions,
     )
@@ -166,6 +171,29 @@ def _tool_sources(settings: Settings, session: boto3.Session, factory: AgentFact
     return ToolSources(
         settings.mcp_servers, factory.tool_names, lambda server: http_auth(server.auth, secrets, session)
     )
+def _fallback(
+    settings: Settings, session: boto3.Session, runtime_client: SageMakerRuntimeClient
+) -> Fallback | None:
+    """Return the configured fallback model (agent_api.fallback), or None.
+
+    A Bedrock fallback gets the process's one `bedrock-runtime` client, created now, in the settings' region.
+
+    Raises:
+        SettingsError: the provider rejects an endpoint fallback's configuration.
+
+    """
+    if settings.fallback is None:
+        return None
+    try:
+        bedrock = (
+            create_bedrock_client(session, settings.region)
+            if isinstance(settings.fallback, BedrockFallback)
+            else None
+        )
+        model = FallbackModel(settings.fallback, bedrock_client=bedrock, runtime_client=runtime_client)
+    except (ValueError, BotoCoreError) as exc:
+        raise SettingsError(f"{contract.AGENT_FALLBACK.variable} rejected: {exc}") from exc
+    return Fallback(model, settings.fallback_on_throttle)
 
 
 def _warmer(

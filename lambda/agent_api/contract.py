@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from . import mcp_servers, tool_catalog
+from .fallback_settings import FallbackKind
 from .setting_kinds import Boolean, Choice, Integer, Json, NameList, Number, Prose, Setting, Text
 
 # --- Values the settings and the requests share -------------------------------------------------------
@@ -307,6 +308,31 @@ def trace_problems(traces: str, endpoint_given: bool, where: str) -> list[str]:
     return []
 
 
+# The fallback model (issue 23; docs/agent-api.md, "A fallback model"); agent_api.fallback_settings holds
+# its shape.
+AGENT_FALLBACK: Final = Setting(
+    "AGENT_FALLBACK",
+    FallbackKind(
+        endpoint_name=AGENT_ENDPOINT_NAME.kind,
+        inference_component_name=AGENT_INFERENCE_COMPONENT_NAME.kind,
+        response_format=AGENT_RESPONSE_FORMAT.kind,
+        text_tool_calls=AGENT_TEXT_TOOL_CALLS.kind,
+        max_tokens=MAX_TOKENS,
+    ),
+    "the model that answers at once while the endpoint's own model has no copy in service (and, with "
+    "`AGENT_FALLBACK_ON_THROTTLE`, while it throttles): an Amazon Bedrock model or another SageMaker "
+    "endpoint (see [A fallback model](#a-fallback-model)); unset or empty = none",
+    key="endpoint.fallback",
+)
+AGENT_FALLBACK_ON_THROTTLE: Final = Setting(
+    "AGENT_FALLBACK_ON_THROTTLE",
+    Boolean(),
+    "the fallback also answers, at once, when the own model throttles (every copy busy) before it produced "
+    "anything, instead of the throttled call being retried; needs `AGENT_FALLBACK`",
+    default=False,
+    key="endpoint.fallback_on_throttle",
+)
+
 SETTINGS: Final = (
     AGENT_ENDPOINT_NAME,
     AGENT_INFERENCE_COMPONENT_NAME,
@@ -329,6 +355,9 @@ SETTINGS: Final = (
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL,
     *TRACE_SETTINGS,
+    # The fallback model (issue 23).
+    AGENT_FALLBACK,
+    AGENT_FALLBACK_ON_THROTTLE,
 )
 # An unknown variable with this prefix stops the app at start (a typo must not be ignored).
 VARIABLE_PREFIX: Final = "AGENT_"

@@ -27,6 +27,9 @@ from agent_api.contract import (
     TOOL_CALLS_METRIC,
 )
 
+FALLBACK_TURNS_METRIC = "FallbackTurns"
+"""The count of turns the fallback model answered (docs/agent-api.md, "A fallback model")."""
+
 logger = Logger(service=os.environ.get(POWERTOOLS_SERVICE_NAME.variable) or SERVICE_NAME)
 
 
@@ -97,6 +100,10 @@ class RequestMetrics:
     def model_warming_refusal(self) -> None:
         """Count one request refused with `503 model_warming` (the model is scaled to zero and waking)."""
         self._metrics.add_metric(name=MODEL_WARMING_REFUSALS_METRIC, unit=MetricUnit.Count, value=1)
+
+    def fallback_turn(self) -> None:
+        """Count one turn answered by the fallback model (agent_api.fallback)."""
+        self._metrics.add_metric(name=FALLBACK_TURNS_METRIC, unit=MetricUnit.Count, value=1)
 
     def cancelled(self) -> None:
         """Count one turn stopped because its client went away."""

@@ -42,6 +42,7 @@ AWS_SERVICES = (
     # agent_api.mcp_auth: the MCP servers' bearer tokens and client secrets; agent_api.trace_export: the
     # headers of observability.otlp_headers_secret
     "secretsmanager",
+    "bedrock-runtime",  # agent_api.fallback_model: a Bedrock fallback's Converse and ConverseStream
 )
 # Distributions the lock installs that no code path of the function imports. The MCP client (agent_api's
 # tool sources) needs mcp and what it imports (cryptography among them, 13 MiB, which mcp's server modules

@@ -249,6 +249,9 @@ def test_every_row_is_read_from_its_variable() -> None:
         contract.AGENT_CAPTURE_CONTENT: "true",
         contract.AGENT_OTLP_ENDPOINT: "https://collector.example.com",
         contract.AGENT_OTLP_HEADERS_SECRET: "team/otlp-headers",
+        # The fallback model (issue 23).
+        contract.AGENT_FALLBACK: '{"endpoint_name": "small-model"}',
+        contract.AGENT_FALLBACK_ON_THROTTLE: "true",
     }
     # AGENT_AUTH and the sign-in it governs have tests of their own above.
     assert set(given) | {contract.AGENT_AUTH, *contract.COGNITO_SETTINGS} == set(contract.SETTINGS)

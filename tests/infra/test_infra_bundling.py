@@ -227,7 +227,8 @@ def test_bundle_uninstalls_the_pruned_distributions_with_their_scripts_and_keeps
 
 
 def test_bundle_fails_when_botocore_lacks_a_model_the_function_needs(bundle: Callable[..., Path]) -> None:
-    with pytest.raises(LocalBundlingError, match=r"has no model for sagemaker, sagemaker-runtime"):
+    missing = r"has no model for bedrock-runtime, sagemaker, sagemaker-runtime"
+    with pytest.raises(LocalBundlingError, match=missing):
         bundle(lambda target: miniature_install(target, services=("s3", "ec2")))
 
 
@@ -625,4 +626,4 @@ def test_bundled_botocore_creates_a_client_for_each_called_service_and_knows_no_
     probe: dict[str, Any],
 ) -> None:
     assert probe["services"] == sorted(AWS_SERVICES)
-    assert probe["clients"] == ["S3", "SageMaker", "SageMakerRuntime", "SecretsManager"]
+    assert probe["clients"] == ["BedrockRuntime", "S3", "SageMaker", "SageMakerRuntime", "SecretsManager"]

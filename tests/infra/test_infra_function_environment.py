@@ -135,6 +135,20 @@ EDGES: dict[str, list[Any]] = {
         "https://",
     ],
     "observability.otlp_headers_secret": ["agent/langfuse-otlp", "a" * 512, "a" * 513, "no spaces"],
+    # The fallback model (issue 23). A geographic profile needs the environment's Region, which neither side
+    # knows here; a fallback naming the environment's own endpoint only synth can tell.
+    "endpoint.fallback": [
+        {"bedrock_model_id": "anthropic.claude-haiku-4-5-20251001-v1:0"},
+        {"bedrock_model_id": "global.anthropic.claude-haiku-4-5-20251001-v1:0", "max_tokens": 512},
+        {"bedrock_model_id": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"},
+        {"bedrock_model_id": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0"},
+        {"endpoint_name": "small-model", "inference_component_name": "small-model-ic"},
+        {"endpoint_name": "small_model"},
+        {"endpoint_name": "small-model", "bedrock_model_id": "amazon.nova-micro-v1:0"},
+        "amazon.nova-micro-v1:0",
+        {},
+    ],
+    "endpoint.fallback_on_throttle": [True, False, 1, None],
 }
 KEYED = {setting.key: setting for setting in contract.SETTINGS if setting.key is not None}
 

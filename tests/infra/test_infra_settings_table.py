@@ -54,12 +54,13 @@ def test_each_keyed_row_has_the_type_of_its_schema_field() -> None:
         section = section_classes()[key.split(".", 1)[0]]
         annotation = typing.get_type_hints(section)[field.name]
         setting = field.metadata["setting"]
-        # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0. A list's field
-        # is a Sequence[...], checked as a Sequence; an optional one (str | None) as itself.
-        origin = typing.get_origin(annotation)
-        generic = origin is not None and origin is not types.UnionType
-        accepted = (int, float) if annotation is float else origin if generic else annotation
-        assert isinstance(setting.default, accepted), (key, annotation, setting.default)
+        # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0.
+        accepted = (int, float) if annotation is float else annotation
+        # isinstance takes no parameterized generic (a JSON setting's Mapping[str, Any], a list's
+        # Sequence[...]): check its origin, and each option of an optional one (str | None).
+        options = typing.get_args(accepted) if isinstance(accepted, types.UnionType) else (accepted,)
+        plain = tuple(typing.get_origin(option) or option for option in options)
+        assert isinstance(setting.default, plain), (key, annotation, setting.default)
 
 
 def test_each_row_is_named_after_its_variable() -> None:
