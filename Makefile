@@ -16,7 +16,7 @@ PIP_QUIET = --quiet --disable-pip-version-check
 # vLLM CPU lives in its own virtualenv: it pins its own torch and must not disturb the project's packages.
 VENV_VLLM := .venv-vllm
 
-.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke doctor demo local ask bench bench-e2e bench-sessions clean
+.PHONY: help setup setup-vllm setup-browser lock lint test test-unit test-e2e synth preflight smoke doctor demo local ask bench bench-e2e bench-sessions bench-mcp bench-fallback clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,7 +83,7 @@ lint: setup ## ruff and mypy over the CDK app, ops tools, Lambda code and client
 	MYPYPATH=client $(VENV)/bin/mypy ops
 	$(VENV)/bin/mypy local
 	cd container && ../$(VENV)/bin/mypy --config-file ../pyproject.toml serve serve_contract.py serve_settings.py serve_runner.py
-	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api
+	cd lambda && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p sagemaker_provider -p agent_api -p team_tools
 	cd client && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p agent_client
 	$(WITH_NODE) eslint --max-warnings 0 lambda/agent_api/chat_page eslint.config.mjs
 
@@ -96,12 +96,13 @@ test: lint setup-vllm setup-browser ## Every check: lint, type checks, all tests
 test-e2e: setup setup-vllm setup-browser ## Only the end-to-end tests (real vLLM CPU behind the emulator)
 	$(WITH_NODE) $(VENV)/bin/pytest -m e2e
 
-demo: setup setup-vllm ## Try it without AWS: tiny model on vLLM CPU, emulator, agent API; one tool-calling prompt; COLD=1 starts the model scaled to zero
-	$(VENV)/bin/python -m local.demo $(if $(COLD),--cold)
+demo: setup setup-vllm ## Try it without AWS: tiny model on vLLM CPU, emulator, agent API; one tool-calling prompt; COLD=1 starts the model scaled to zero; FALLBACK=bedrock|endpoint (with COLD=1) answers from a fallback meanwhile
+	$(VENV)/bin/python -m local.demo $(if $(COLD),--cold) $(if $(FALLBACK),--fallback $(FALLBACK))
 
-local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL uses your own OpenAI-compatible server; COLD=S scales the model to zero, S seconds to wake
+local: setup ## Leave the local stack running (Ctrl-C stops it); BACKEND=URL uses your own OpenAI-compatible server; COLD=S scales the model to zero, S seconds to wake; MCP="example NAME=URL ..." connects MCP servers; FALLBACK=bedrock|endpoint adds a fallback model
 	$(if $(BACKEND),,$(MAKE) setup-vllm)
-	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND)) $(if $(COLD),--cold $(COLD))
+	$(VENV)/bin/python -m local.stack $(if $(BACKEND),--backend $(BACKEND)) $(if $(COLD),--cold $(COLD)) \
+		$(foreach server,$(MCP),--mcp $(server)) $(if $(FALLBACK),--fallback $(FALLBACK))
 
 # PROMPT, SESSION and URL reach the recipe as environment variables (make exports command-line variables), so
 # no quote in a prompt can break the shell line. A loopback URL (the local stack: localhost, 127.x, [::1]) is
@@ -140,6 +141,12 @@ bench-e2e: setup setup-vllm ## Agent API time-to-first-token overhead vs vLLM di
 
 bench-sessions: setup ## Session S3 requests per turn (turns 1, 10, 40), session time to first event, size limit
 	$(VENV)/bin/python benchmarks/session_bench.py
+
+bench-mcp: setup ## MCP tools: warm time-to-first-token cost, connecting to a server, the MCP client's import
+	$(VENV)/bin/python benchmarks/mcp_bench.py
+
+bench-fallback: setup setup-vllm ## From zero copies, 20 new sessions at once answered by a fallback: errors, time to first text, copies asked for; then each session's next turn on the model
+	$(VENV)/bin/python benchmarks/fallback_bench.py $(if $(FALLBACK),--fallback $(FALLBACK))
 
 clean: ## Remove build output (keeps the virtualenvs)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

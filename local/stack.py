@@ -1,21 +1,25 @@
 """The whole stack on 127.0.0.1, without AWS: model server, SageMaker-runtime emulator, S3, agent API.
 
     tiny model ─► vLLM CPU (container/serve)  ◄─ /invocations ─  emulator  ◄─ boto3 ─  agent API (uvicorn)
-                                                                 moto S3   ◄─ boto3 ─┘    ▲
-                                                                                           └─ POST /chat
+                                              moto (S3, Secrets Manager)   ◄─ boto3 ─┘  │    ▲
+                                              MCP servers (--mcp)          ◄─ MCP ──────┘    └─ POST /chat
 
 The agent API runs as in Lambda (`lambda/run.sh`, uvicorn on `agent_api.app:app`) with its
-`AGENT_*` variables; botocore's standard `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` / `AWS_ENDPOINT_URL_S3`
-variables point it at the emulator and at moto's S3 server, with dummy credentials.
+`AGENT_*` variables; botocore's standard `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` / `AWS_ENDPOINT_URL_S3` /
+`AWS_ENDPOINT_URL_SECRETS_MANAGER` variables point it at the emulator and at moto's server, with dummy
+credentials. `--mcp NAME=URL` connects it to MCP servers on 127.0.0.1, `--mcp example` to the project's
+example server (local/tool_sources.py).
 
 `python -m local.stack` starts it and keeps it running until Ctrl-C; `--backend URL` serves an
 OpenAI-compatible server you already run instead of building the tiny model and starting vLLM. `--cold S`
 serves the model as an inference component scaled to zero that takes S seconds to wake: the agent API wakes
-it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as it does on AWS.
+it through the emulator's `sagemaker` calls (`AWS_ENDPOINT_URL_SAGEMAKER`), as it does on AWS. `--fallback
+bedrock|endpoint` adds a fallback model on the same backend (local/fallback.py), which answers meanwhile.
 """
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -26,18 +30,20 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local.emulator import Emulator, Endpoint, Faults
 from local.emulator.options import add_fault_arguments, faults_from_arguments
+from local.fallback import LocalFallback, add_fallback_arguments, fallback_from_arguments
 from local.server_process import ServerProcess
 from local.tiny_model import build
+from local.tool_sources import McpOption, add_mcp_argument, local_mcp_servers, unique, usage_lines
 from local.vllm_server import VllmServer, VllmServerError, free_port
 from stacks.agent_api.lambda_contract import contract
 from stacks.inference.serving_contract import serving
@@ -73,9 +79,11 @@ class LocalDeployment:
     agent reads tool calls left in the text in the profile's syntax, as a deployment does. ``tools`` sets
     ``AGENT_TOOLS`` (None keeps the agent API's default set, which lacks ``get_weather``).
     ``cold_start_seconds`` (None: a classic endpoint) serves the model as an inference component with no
-    copy, a copy coming into service that long after the agent API asks for one. ``capture_content`` keeps
-    prompts and answers in the turns' traces, which the agent API exports when the caller's environment
-    names an OTLP endpoint (``agent_environment``).
+    copy, a copy coming into service that long after the agent API asks for one. ``mcp`` are the MCP servers
+    the agent uses (``mcp_servers`` once started: the example server's URL is known then). ``fallback`` serves
+    a fallback model on the same backend, which answers while the model wakes (local/fallback.py).
+    ``capture_content`` keeps prompts and answers in the turns' traces, which the agent API exports when the
+    caller's environment names an OTLP endpoint (``agent_environment``).
     """
 
     def __init__(
@@ -89,7 +97,9 @@ class LocalDeployment:
         progress: Progress | None = None,
         cold_start_seconds: float | None = None,
         profile: str = serving.DEFAULT_PROFILE,
+        mcp: Sequence[McpOption] = (),
         capture_content: bool = False,
+        fallback: LocalFallback | None = None,
     ) -> None:
         if cold_start_seconds is not None and cold_start_seconds < 0:
             raise ValueError(f"cold_start_seconds must be >= 0, got {cold_start_seconds}")
@@ -100,7 +110,10 @@ class LocalDeployment:
         self._emulator_port = emulator_port
         self._tools = tools
         self._profile = profile
+        self._mcp = unique(mcp)
+        self.mcp_servers: list[dict[str, Any]] = []
         self._capture_content = capture_content
+        self.fallback = fallback
         self._progress = progress or (lambda message: None)
         self._exit_stack = contextlib.ExitStack()
         self._workdir: Path | None = None
@@ -171,16 +184,22 @@ class LocalDeployment:
         cold = self._cold_start_seconds
         component = None if cold is None else COMPONENT_NAME
         components = () if component is None else (component,)
+        fallback = self.fallback
         self._emulator = stack.enter_context(
             Emulator(
-                {ENDPOINT_NAME: Endpoint(self.backend_url, inference_components=components)},
+                {
+                    ENDPOINT_NAME: Endpoint(self.backend_url, inference_components=components),
+                    **(fallback.endpoints(self.backend_url) if fallback else {}),
+                },
                 port=self._emulator_port,
                 faults=self._faults,
                 component_copies=1 if component is None else 0,
                 warm_up_seconds=cold or 0.0,
+                converse_models=fallback.converse_models(self.backend_url) if fallback else None,
             )
         )
         self.s3_url = stack.enter_context(_moto_s3())
+        self.mcp_servers = stack.enter_context(local_mcp_servers(self._mcp, self._progress))
         self._progress(
             f"starting the agent API (lambda/run.sh, uvicorn) on the emulator at {self._emulator.url}"
         )
@@ -192,7 +211,9 @@ class LocalDeployment:
                 self._tools,
                 inference_component=component,
                 profile=self._profile,
+                mcp_servers=self.mcp_servers,
                 capture_content=self._capture_content,
+                fallback=fallback,
             ),
             log_file=self._workdir / "agent-api.log",
         )
@@ -229,14 +250,16 @@ def agent_environment(
     tools: str | None,
     inference_component: str | None = None,
     profile: str = serving.DEFAULT_PROFILE,
+    mcp_servers: Sequence[Mapping[str, Any]] = (),
     capture_content: bool = False,
+    fallback: LocalFallback | None = None,
 ) -> dict[str, str]:
     """Return the agent API's environment: `AGENT_*` settings, local endpoints and dummy credentials.
 
     The agent reads tool calls left in an answer's text in the syntax of the model ``profile`` vLLM runs.
 
     With ``inference_component``, the agent API invokes (and wakes) that component, its `sagemaker` client
-    pointed at the emulator too.
+    pointed at the emulator too. With ``fallback``, it answers from that fallback while the model wakes.
 
     The caller's own ``AGENT_*``, ``AWS_*`` and ``POWERTOOLS_*`` variables are dropped, so neither a real
     AWS profile nor a stray setting can leak into the local stack. Its ``OTEL_*`` variables pass through:
@@ -259,6 +282,8 @@ def agent_environment(
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
             "AWS_ENDPOINT_URL_S3": s3_url,
+            # moto's one server answers every AWS service: the MCP servers' secrets are there.
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": s3_url,
             "AWS_EC2_METADATA_DISABLED": "true",
             contract.POWERTOOLS_SERVICE_NAME.variable: "agent-api-local",
             contract.POWERTOOLS_METRICS_NAMESPACE.variable: "LocalAgent",
@@ -267,10 +292,14 @@ def agent_environment(
     )
     if tools is not None:
         environment[contract.AGENT_TOOLS.variable] = tools
+    if mcp_servers:
+        environment[contract.AGENT_MCP_SERVERS.variable] = json.dumps(list(mcp_servers))
     environment.update(trace_settings(environment, capture_content))
     if inference_component is not None:
         environment[contract.AGENT_INFERENCE_COMPONENT_NAME.variable] = inference_component
         environment["AWS_ENDPOINT_URL_SAGEMAKER"] = emulator_url
+    if fallback is not None:
+        environment.update(fallback.environment(emulator_url, profile))
     return environment
 
 
@@ -340,22 +369,27 @@ def usage_text(stack: LocalDeployment) -> str:
     """Return the URLs of the running stack and commands to try it."""
     agent = stack.agent_url
     body = f'{{"prompt": "{EXAMPLE_PROMPT}"}}'
+    mcp_where, mcp_try = usage_lines(stack.mcp_servers)
     return "\n".join(
         [
             f"Chat page            {agent}/  (open it in a browser)",
             f"Agent API            {agent}  (POST /chat, GET /health, GET /status, POST /warm; "
             f"log: {stack.agent_log})",
             f"SageMaker emulator   {stack.emulator.url}  (endpoint {ENDPOINT_NAME!r})",
+            *([f"Fallback model       {stack.fallback.description}"] if stack.fallback else []),
             f"Model server         {stack.backend_url}",
-            f"S3 (moto)            {stack.s3_url}  (bucket {SESSIONS_BUCKET!r})",
+            f"AWS (moto)           {stack.s3_url}  (S3 bucket {SESSIONS_BUCKET!r}, Secrets Manager)",
+            *mcp_where,
             f"Traces               {stack.traces}",
             "",
             "Try it:",
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
             f"  PYTHONPATH=client .venv/bin/python -m agent_client --url {agent} --no-sign "
             f"{EXAMPLE_PROMPT!r}",
-            f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key (chat completions, responses)",
-            f"  MCP clients: {agent}/mcp (Streamable HTTP, the tool 'ask')",
+            f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key "
+            "(chat completions, responses)",
+            f"  MCP clients: {agent}/mcp (the agent as an MCP server, Streamable HTTP, the tool 'ask')",
+            *mcp_try,
             "",
             "Ctrl-C stops everything.",
         ]
@@ -396,11 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="serve the model as an inference component scaled to zero, taking S seconds to wake",
     )
+    add_mcp_argument(parser)
     parser.add_argument(
         "--capture-content",
         action="store_true",
         help="keep prompts and answers in the traces (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set)",
     )
+    add_fallback_arguments(parser)
     add_fault_arguments(parser)
     return parser
 
@@ -409,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stack until Ctrl-C or SIGTERM; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    fallback = fallback_from_arguments(parser, args)
     try:
         stack = LocalDeployment(
             backend_url=args.backend,
@@ -418,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             tools=args.tools,
             progress=lambda message: print(f"· {message}", flush=True),
             cold_start_seconds=args.cold,
+            mcp=args.mcp,
             capture_content=args.capture_content,
+            fallback=fallback,
         )
     except ValueError as error:
         parser.error(str(error))

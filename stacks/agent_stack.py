@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.agent_api.construct import AgentApi
+from stacks.agent_api.tool_sources import tool_source_widgets
 from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
 from stacks.image_build.construct import ServingImage
 from stacks.inference.construct import InferenceEndpoint
@@ -116,6 +117,7 @@ class SageMakerAgentStack(Stack):
             self,
             "AgentApi",
             agent=config.agent,
+            endpoint=config.endpoint,
             observability=config.observability,
             function_settings=config.lambda_,
             reserved_concurrency=config.function_concurrency,
@@ -132,6 +134,8 @@ class SageMakerAgentStack(Stack):
         inference.grant_wake(agent.function)
         monitoring.watch_agent(agent.function, agent.api, config.agent.metrics_namespace)
         monitoring.watch_turns(config.agent.metrics_namespace)
+        sources = [server["name"] for server in config.agent.mcp_servers]
+        monitoring.dashboard.add_widgets(*tool_source_widgets(config.agent.metrics_namespace, sources))
 
         credentials = "SigV4-signed" if agent.sign_in is None else "with a Cognito access token as bearer"
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description=f"POST a JSON body here, {credentials}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks
 from constructs import IConstruct
 
@@ -94,6 +94,21 @@ def logical_id(construct: IConstruct) -> str:
     return Stack.of(construct).get_logical_id(resource)  # type: ignore[arg-type]
 
 
-def region_account_arn(service: str) -> str:
-    """ARN prefix of ``service`` in the stack's region and account, as nag findings spell it."""
-    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
+def region_account_arn(service: str, scope: IConstruct) -> str:
+    """ARN prefix of ``service`` in the region and account of ``scope``'s stack, as nag findings spell it.
+
+    A pseudo parameter is spelled ``<AWS::Region>``, but an environment that names its region (or account)
+    has it written out, and its partition too.
+    """
+    return f"arn:{partition(scope)}:{service}:{_spelled(Stack.of(scope).region, 'Region')}:" + _spelled(
+        Stack.of(scope).account, "AccountId"
+    )
+
+
+def partition(scope: IConstruct) -> str:
+    """Return the partition of ``scope``'s stack as nag spells it: a literal once the region is known."""
+    return _spelled(Stack.of(scope).partition, "Partition")
+
+
+def _spelled(value: str, pseudo_parameter: str) -> str:
+    return f"<AWS::{pseudo_parameter}>" if Token.is_unresolved(value) else value

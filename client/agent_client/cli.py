@@ -173,6 +173,10 @@ class Renderer:
         self._end_reasoning()
         if event.name == "text":
             self._write(str(data.get("delta", "")))
+        elif event.name == "status" and data.get("state") == "fallback":
+            # The model has no copy in service: a fallback model answers meanwhile.
+            self.err.write(f"[model starting: the fallback model {data.get('model')} answers]\n")
+            self.err.flush()
         elif event.name == "status":
             # The model is scaled to zero and waking: progress, not part of the answer.
             self.err.write(f"[model {data.get('state')}: {data.get('elapsed_s')} s]\n")
@@ -185,11 +189,12 @@ class Renderer:
         elif event.name == "done":
             self._end_line()
             usage = data.get("usage", {})
+            model = f", model {data['model']}" if data.get("model") else ""
             session = f", session {data['session_id']}" if data.get("session_id") else ""
             trace = f", trace {data['trace_id']}" if data.get("trace_id") else ""
             self.err.write(
                 f"[{data.get('stop_reason')}: {usage.get('input_tokens')} tokens in, "
-                f"{usage.get('output_tokens')} out{session}{trace}]\n"
+                f"{usage.get('output_tokens')} out{model}{session}{trace}]\n"
             )
             return EXIT_OK
         elif event.name == "error":

@@ -26,9 +26,13 @@ from agent_api.doors.openai.responses_door import ResponsesDoor
 from agent_api.doors.openai.responses_store import ResponseStore
 from agent_api.doors.openai.routes import CompletionsDoor
 from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
+from agent_api.fallback import Fallback
+from agent_api.fallback_model import FallbackModel, create_bedrock_client
+from agent_api.fallback_settings import BedrockFallback
 from agent_api.observability import RequestMetrics
 from agent_api.page import ChatPage
 from agent_api.pipeline import Door, TurnPipeline, error_response
+from agent_api.python_tools import ToolLoadError
 from agent_api.sessions import SessionStore
 from agent_api.settings import Settings, SettingsError
 from agent_api.trace_requests import TraceTurns
@@ -39,6 +43,8 @@ from agent_api.warming import Warmer, WarmingPolicy, WarmingService
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+    from agent_api.tool_sources import ToolSources
 
 
 async def health(request: Request) -> Response:
@@ -98,13 +104,26 @@ def create_app(
     responses = (
         ResponseStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
-    factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
+    try:
+        factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
+    except ToolLoadError as exc:
+        raise SettingsError(f"{contract.AGENT_TOOLS.variable}: {exc}") from exc
+    fallback = _fallback(settings, session, client)
     warming = WarmingService(
         _warmer(settings, session, sagemaker_client, factory), warming_policy or WarmingPolicy()
     )
     metrics = functools.partial(RequestMetrics, settings.metrics_namespace, settings.service_name)
     pipeline = TurnPipeline(
-        settings, TurnServices(factory, warming, metrics, settings.stream_reasoning), sessions
+        settings,
+        TurnServices(
+            factory,
+            warming,
+            metrics,
+            settings.stream_reasoning,
+            tool_sources=_tool_sources(settings, session, factory) if settings.mcp_servers else None,
+            fallback=fallback,
+        ),
+        sessions,
     )
     # The doors: each a route (or a few) of the pipeline, and the wording of errors on the paths it claims.
     mcp = McpDoor(settings)
@@ -152,6 +171,51 @@ class _ErrorAnswers:
         path = request.url.path
         door = next(door for door in self._doors if path.startswith(door.prefix))
         return error_response(door, error)
+
+
+def _tool_sources(settings: Settings, session: boto3.Session, factory: AgentFactory) -> ToolSources:
+    """Return the configured MCP servers, each to be connected on first use.
+
+    The `mcp` SDK takes about half a second to import, so it is imported only when servers are configured.
+    """
+    from agent_api.mcp_auth import SECRETS_CLIENT_CONFIG, SecretReader, http_auth
+    from agent_api.tool_sources import ToolSources
+
+    secrets = SecretReader(
+        functools.cache(
+            lambda: session.client(
+                "secretsmanager", region_name=settings.region, config=SECRETS_CLIENT_CONFIG
+            )
+        )
+    )
+    return ToolSources(
+        settings.mcp_servers, factory.tool_names, lambda server: http_auth(server.auth, secrets, session)
+    )
+
+
+def _fallback(
+    settings: Settings, session: boto3.Session, runtime_client: SageMakerRuntimeClient
+) -> Fallback | None:
+    """Return the configured fallback model (agent_api.fallback), or None.
+
+    A Bedrock fallback gets the process's one `bedrock-runtime` client, created now, in the settings' region.
+
+    Raises:
+        SettingsError: the provider rejects an endpoint fallback's configuration.
+
+    """
+    if settings.fallback is None:
+        return None
+    try:
+        bedrock = (
+            create_bedrock_client(session, settings.region)
+            if isinstance(settings.fallback, BedrockFallback)
+            else None
+        )
+        model = FallbackModel(settings.fallback, bedrock_client=bedrock, runtime_client=runtime_client)
+    except (ValueError, BotoCoreError) as exc:
+        raise SettingsError(f"{contract.AGENT_FALLBACK.variable} rejected: {exc}") from exc
+    return Fallback(model, settings.fallback_on_throttle)
 
 
 def _warmer(

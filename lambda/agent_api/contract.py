@@ -11,9 +11,12 @@ of settings. So it imports nothing but the standard library and `setting_kinds`.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Final
 
-from .setting_kinds import Boolean, Choice, Integer, NameList, Number, Prose, Setting, Text
+from . import mcp_servers, tool_catalog
+from .fallback_settings import FallbackKind
+from .setting_kinds import Boolean, Choice, Integer, Json, NameList, Number, Prose, Setting, Text
 
 # --- Values the settings and the requests share -------------------------------------------------------
 # SageMaker's naming rule for endpoints.
@@ -31,8 +34,10 @@ DEFAULT_SYSTEM_PROMPT: Final = (
 # cap of a request's `max_tokens` (agent_api.validation, and API Gateway's request model).
 MAX_TOKENS: Final = Integer(1, 1_000_000)
 TEMPERATURE: Final = Number(0.0, 2.0)
-# The tools lambda/agent_api/tools.py implements; `get_weather` is an opt-in demo tool for the local stack.
-TOOL_NAMES: Final = ("current_time", "calculator", "get_weather")
+# The Python tools there are: the built-ins of lambda/agent_api/tools.py (`get_weather` is an opt-in demo tool
+# for the local stack) and the team's own in lambda/team_tools/, found in their source (docs/tools.md).
+TOOL_CATALOG: Final = tool_catalog.discover(Path(__file__).resolve().parents[1])
+TOOL_NAMES: Final = TOOL_CATALOG.names
 # The tool-call syntaxes the provider reads from an answer's text (a test checks they are
 # sagemaker_provider.text_tool_calls.SYNTAXES), and `false` for none.
 TEXT_TOOL_CALL_SYNTAXES: Final = ("llama3_json", "hermes", "mistral")
@@ -53,6 +58,14 @@ TOOL_CALLS_METRIC: Final = "ToolCalls"
 CANCELLED_METRIC: Final = "Cancelled"
 # CloudWatch namespaces: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' (botocore's
 # PutMetricData model) nor with 'AWS/', which is reserved for AWS services (CloudWatch concepts page).
+# The metrics of each tool source (an MCP server), one document per source and turn, dimensioned by `service`
+# and TOOL_SOURCE_DIMENSION (the server's name): the stack's dashboard graphs them (docs/tools.md).
+TOOL_SOURCE_DIMENSION: Final = "tool_source"
+TOOL_SOURCE_CALLS_METRIC: Final = "ToolSourceCalls"
+TOOL_SOURCE_ERRORS_METRIC: Final = "ToolSourceErrors"
+TOOL_SOURCE_TIMEOUTS_METRIC: Final = "ToolSourceTimeouts"
+TOOL_SOURCE_LATENCY_METRIC: Final = "ToolSourceLatency"
+TOOL_SOURCE_UNAVAILABLE_METRIC: Final = "ToolSourceUnavailable"
 METRICS_NAMESPACE_PATTERN: Final = re.compile(r"(?!AWS/)[A-Za-z0-9._/#-][A-Za-z0-9._/#: -]{0,254}")
 METRICS_NAMESPACE_RULE: Final = (
     "a CloudWatch namespace: 1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with ':' or 'AWS/'"
@@ -157,6 +170,13 @@ AGENT_TOOLS: Final = Setting(
     'enabled tools (section "Tools" below); empty = none',
     default="current_time,calculator",
     key="agent.tools",
+)
+AGENT_MCP_SERVERS: Final = Setting(
+    "AGENT_MCP_SERVERS",
+    Json(mcp_servers.problems, mcp_servers.SHAPE, mcp_servers.parse),
+    "MCP servers whose tools the agent uses besides `AGENT_TOOLS` (docs/tools.md); `[]` = none",
+    default=[],
+    key="agent.mcp_servers",
 )
 AGENT_SESSIONS_BUCKET: Final = Setting(
     "AGENT_SESSIONS_BUCKET",
@@ -304,6 +324,31 @@ def trace_problems(traces: str, endpoint_given: bool, where: str) -> list[str]:
     return []
 
 
+# The fallback model (issue 23; docs/agent-api.md, "A fallback model"); agent_api.fallback_settings holds
+# its shape.
+AGENT_FALLBACK: Final = Setting(
+    "AGENT_FALLBACK",
+    FallbackKind(
+        endpoint_name=AGENT_ENDPOINT_NAME.kind,
+        inference_component_name=AGENT_INFERENCE_COMPONENT_NAME.kind,
+        response_format=AGENT_RESPONSE_FORMAT.kind,
+        text_tool_calls=AGENT_TEXT_TOOL_CALLS.kind,
+        max_tokens=MAX_TOKENS,
+    ),
+    "the model that answers at once while the endpoint's own model has no copy in service (and, with "
+    "`AGENT_FALLBACK_ON_THROTTLE`, while it throttles): an Amazon Bedrock model or another SageMaker "
+    "endpoint (see [A fallback model](#a-fallback-model)); unset or empty = none",
+    key="endpoint.fallback",
+)
+AGENT_FALLBACK_ON_THROTTLE: Final = Setting(
+    "AGENT_FALLBACK_ON_THROTTLE",
+    Boolean(),
+    "the fallback also answers, at once, when the own model throttles (every copy busy) before it produced "
+    "anything, instead of the throttled call being retried; needs `AGENT_FALLBACK`",
+    default=False,
+    key="endpoint.fallback_on_throttle",
+)
+
 SETTINGS: Final = (
     AGENT_ENDPOINT_NAME,
     AGENT_INFERENCE_COMPONENT_NAME,
@@ -314,6 +359,7 @@ SETTINGS: Final = (
     AGENT_MAX_TOKENS,
     AGENT_TEMPERATURE,
     AGENT_TOOLS,
+    AGENT_MCP_SERVERS,
     AGENT_SESSIONS_BUCKET,
     AGENT_MAX_PROMPT_CHARS,
     AGENT_STREAM_REASONING,
@@ -326,6 +372,9 @@ SETTINGS: Final = (
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL,
     *TRACE_SETTINGS,
+    # The fallback model (issue 23).
+    AGENT_FALLBACK,
+    AGENT_FALLBACK_ON_THROTTLE,
 )
 # An unknown variable with this prefix stops the app at start (a typo must not be ignored).
 VARIABLE_PREFIX: Final = "AGENT_"

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from agent_api import contract
 from agent_api.contract import (
     CANCELLED_METRIC,
     INPUT_TOKENS_METRIC,
@@ -25,6 +26,9 @@ from agent_api.contract import (
     SERVICE_NAME,
     TOOL_CALLS_METRIC,
 )
+
+FALLBACK_TURNS_METRIC = "FallbackTurns"
+"""The count of turns the fallback model answered (docs/agent-api.md, "A fallback model")."""
 
 logger = Logger(service=os.environ.get(POWERTOOLS_SERVICE_NAME.variable) or SERVICE_NAME)
 
@@ -60,9 +64,18 @@ class RequestMetrics:
     """
 
     def __init__(self, namespace: str, service: str) -> None:
+        self._namespace = namespace
+        self._service = service
         self._metrics = EphemeralMetrics(namespace=namespace, service=service)
         self._started = time.monotonic()
         self._first_token_seen = False
+        self._tool_sources: dict[str, ToolSourceMetrics] = {}
+
+    def tool_source(self, name: str) -> ToolSourceMetrics:
+        """Return the metrics of tool source ``name`` in this request (a document of its own)."""
+        if name not in self._tool_sources:
+            self._tool_sources[name] = ToolSourceMetrics(self._namespace, self._service, name)
+        return self._tool_sources[name]
 
     def first_token(self) -> None:
         """Record the time to first token, once per request."""
@@ -88,9 +101,49 @@ class RequestMetrics:
         """Count one request refused with `503 model_warming` (the model is scaled to zero and waking)."""
         self._metrics.add_metric(name=MODEL_WARMING_REFUSALS_METRIC, unit=MetricUnit.Count, value=1)
 
+    def fallback_turn(self) -> None:
+        """Count one turn answered by the fallback model (agent_api.fallback)."""
+        self._metrics.add_metric(name=FALLBACK_TURNS_METRIC, unit=MetricUnit.Count, value=1)
+
     def cancelled(self) -> None:
         """Count one turn stopped because its client went away."""
         self._metrics.add_metric(name=CANCELLED_METRIC, unit=MetricUnit.Count, value=1)
+
+    def flush(self) -> None:
+        """Write the recorded metrics, if any: the request's document, then one per tool source it used."""
+        if self._metrics.metric_set:
+            self._metrics.flush_metrics()
+        for source in self._tool_sources.values():
+            source.flush()
+
+
+class ToolSourceMetrics:
+    """One request's metrics of one tool source (an MCP server), dimensioned by `tool_source`: its name.
+
+    A metric document has one set of dimension values, so each source of a request gets its own, written
+    with the request's.
+    """
+
+    def __init__(self, namespace: str, service: str, source: str) -> None:
+        self._metrics = EphemeralMetrics(namespace=namespace, service=service)
+        self._metrics.add_dimension(name=contract.TOOL_SOURCE_DIMENSION, value=source)
+
+    def call(self, latency_ms: float, *, error: bool, timeout: bool) -> None:
+        """Count one call that took ``latency_ms`` (an error when it failed, a timeout when it ran out)."""
+        self._metrics.add_metric(name=contract.TOOL_SOURCE_CALLS_METRIC, unit=MetricUnit.Count, value=1)
+        self._metrics.add_metric(
+            name=contract.TOOL_SOURCE_LATENCY_METRIC, unit=MetricUnit.Milliseconds, value=latency_ms
+        )
+        if error:
+            self._metrics.add_metric(name=contract.TOOL_SOURCE_ERRORS_METRIC, unit=MetricUnit.Count, value=1)
+        if timeout:
+            self._metrics.add_metric(
+                name=contract.TOOL_SOURCE_TIMEOUTS_METRIC, unit=MetricUnit.Count, value=1
+            )
+
+    def unavailable(self) -> None:
+        """Count one turn that ran without the source (unreachable, or refused)."""
+        self._metrics.add_metric(name=contract.TOOL_SOURCE_UNAVAILABLE_METRIC, unit=MetricUnit.Count, value=1)
 
     def flush(self) -> None:
         """Write the recorded metrics, if any."""

@@ -324,11 +324,13 @@ class Json(Kind):
     """A JSON value (a list or object in `cdk.json`, its JSON text in the variable) that ``validate`` checks.
 
     ``validate`` is a function of the contract, so synth and the app run the very same check; ``shape`` says
-    in words what it accepts.
+    in words what it accepts. ``convert``, if given, turns the checked JSON into the value the app reads
+    (typed, such as a tuple of dataclasses); without it the app reads the plain JSON.
     """
 
     validate: Validator
     shape: str
+    convert: Callable[[Any], Any] | None = None
 
     @property
     def allowed(self) -> str:
@@ -348,7 +350,7 @@ class Json(Kind):
         problems = self.validate(value)
         if problems:
             raise InvalidValue(*problems)
-        return value
+        return value if self.convert is None else self.convert(value)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,9 +1,10 @@
 """Agent API configuration: the variables of the settings table (`contract.SETTINGS`), read at cold start.
 
-Every variable, default and rule is the table's (docs/agent-api.md, "Configuration"); this module adds the one
-rule that involves several variables (the Cognito sign-in follows `AGENT_AUTH`). Every problem is reported at
-once, each naming its variable, so a misconfigured deployment fails at start with one readable message instead
-of on the first request.
+Every variable, default and rule is the table's (docs/agent-api.md, "Configuration"); this module adds the
+rules that involve several variables (the Cognito sign-in follows `AGENT_AUTH`; the fallback model's Region
+and `AGENT_FALLBACK_ON_THROTTLE` follow `AGENT_FALLBACK`). Every problem is reported at once, each naming its
+variable, so a misconfigured deployment fails at start with one readable message instead of on the first
+request.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_api import contract
+from agent_api.fallback_settings import BedrockFallback, Fallback, region_problem
+from agent_api.mcp_servers import McpServer
 from agent_api.setting_kinds import read_settings
 
 
@@ -65,6 +68,8 @@ class Settings:
     cognito: CognitoSettings | None = None
     # The endpoint's inference component to invoke; None invokes the endpoint's own model.
     inference_component_name: str | None = None
+    # The MCP servers whose tools the agent uses besides `tools` (agent_api.tool_sources).
+    mcp_servers: tuple[McpServer, ...] = ()
     # The tool-call syntax the provider reads from an answer's text (contract.TEXT_TOOL_CALL_SYNTAXES), or
     # "false" for none.
     text_tool_calls: str = contract.AGENT_TEXT_TOOL_CALLS.default
@@ -74,6 +79,10 @@ class Settings:
     # `otlp`: the endpoint's base URL, and the secret holding the headers of its requests.
     otlp_endpoint: str | None = None
     otlp_headers_secret: str | None = None
+    # The model answering while the own one has no copy in service (agent_api.fallback_settings); None: none.
+    fallback: Fallback | None = None
+    # Whether the fallback also answers a turn the own model throttled before producing anything.
+    fallback_on_throttle: bool = contract.AGENT_FALLBACK_ON_THROTTLE.default
 
     @property
     def sessions_enabled(self) -> bool:
@@ -90,12 +99,35 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values, errors = read_settings(contract.SETTINGS, env, contract.VARIABLE_PREFIX)
+        # A tool file that cannot be read for its tools is the tools' problem, whichever are enabled.
+        errors += [
+            f"{contract.AGENT_TOOLS.variable}: {problem}" for problem in contract.TOOL_CATALOG.problems
+        ]
         cognito = _cognito(values, errors)
         _check_traces(values, env, errors)
+        _check_fallback(values, errors)
         if errors:
             raise SettingsError("invalid agent API configuration:\n  " + "\n  ".join(errors))
         sign_in = {setting.name for setting in contract.COGNITO_SETTINGS}
         return cls(cognito=cognito, **{name: value for name, value in values.items() if name not in sign_in})
+
+
+def _check_fallback(values: Mapping[str, Any], errors: list[str]) -> None:
+    """Check the fallback's rules that involve other variables: its Region, `AGENT_FALLBACK_ON_THROTTLE`.
+
+    The same rules as synth's (stacks/config/rules.py), so that both accept the same settings.
+    """
+    # A variable that was invalid has no value here, and is already reported.
+    fallback = values.get(contract.AGENT_FALLBACK.name)
+    configured = contract.AGENT_FALLBACK.name in values
+    if values.get(contract.AGENT_FALLBACK_ON_THROTTLE.name) and configured and fallback is None:
+        errors.append(
+            f"{contract.AGENT_FALLBACK_ON_THROTTLE.variable}: only with {contract.AGENT_FALLBACK.variable}"
+        )
+    if isinstance(fallback, BedrockFallback) and contract.AGENT_REGION.name in values:
+        problem = region_problem(fallback.model, values[contract.AGENT_REGION.name])
+        if problem is not None:
+            errors.append(f"{contract.AGENT_FALLBACK.variable}: {problem}")
 
 
 def _cognito(values: Mapping[str, Any], errors: list[str]) -> CognitoSettings | None:

@@ -1,5 +1,8 @@
 """The agent's built-in tools: small, side-effect free, and safe to run on untrusted model output.
 
+Each module-level `@tool` function is one, enabled by its name in `AGENT_TOOLS` (agent_api.tool_catalog
+finds them in this file's source; the team's own tools live in lambda/team_tools/).
+
 Each raises `ValueError` with a plain message on bad input; Strands turns that into an error tool result
 that the model can read and correct.
 """
@@ -15,7 +18,6 @@ from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from strands import tool
-from strands.tools.decorator import DecoratedFunctionTool
 
 MAX_EXPRESSION_CHARS = 200
 # Bounds that keep one expression cheap: no 9**9**9 or 10**100000-digit integers.
@@ -130,11 +132,3 @@ def get_weather(city: str) -> str:
     if not name or len(name) > 100:
         raise ValueError("city must be a non-empty name of at most 100 characters")
     return f"{name}: sunny, 21 °C (demo data)"
-
-
-# By the names of agent_api.contract.TOOL_NAMES, which the deployment validates AGENT_TOOLS against.
-TOOLS: dict[str, DecoratedFunctionTool[..., str]] = {
-    "current_time": current_time,
-    "calculator": calculator,
-    "get_weather": get_weather,
-}

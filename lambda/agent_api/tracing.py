@@ -307,6 +307,10 @@ class RequestTrace:
         """Record how long the turn waited for a copy of a model scaled to zero."""
         self._set("agent_api.model_wait_seconds", round(seconds, 3))
 
+    def note_fallback(self, model: str) -> None:
+        """Record that the fallback model answered the turn (agent_api.fallback), and which."""
+        self._set("agent_api.fallback_model", model)
+
     def _set(self, name: str, value: str | bool | int | float) -> None:
         if self._span is not None:
             self._span.set_attribute(name, value)

@@ -6,7 +6,9 @@ answer with its own status), and so a client leaving cancels the whole turn in o
 turn begins and ends: it answers (waking a model found scaled to zero, `_model_at_zero`, the one place that
 decides what such a turn does), saves its stored conversation (`HeldConversation`: a session, or a stored
 response) after a complete answer, and, however the turn ends (answered, failed, refused, cancelled), logs one
-end line, writes one metrics document and lets the conversation go, all before its last item.
+end line, writes one metrics document and lets the conversation go, all before its last item. A turn the
+endpoint's own model cannot answer at once (no copy in service, or throttled) may be answered by the fallback
+model instead (`_answer_with_fallback`, agent_api.fallback).
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from strands import Agent
+from strands.models.model import Model
 from strands.types.exceptions import MaxTokensReachedException
+from strands.types.tools import AgentTool
 
 from agent_api.agent_factory import AgentFactory
 from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, shorten
+from agent_api.fallback import FALLBACK_STATE, Fallback
 from agent_api.observability import RequestMetrics, logger
 from agent_api.tracing import current_request
 from agent_api.validation import TurnRequest
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
     from strands.session.session_manager import SessionManager
     from strands.types.tools import ToolResult
 
+    from agent_api.tool_sources import ToolSources
+
 TOOL_RESULT_SUMMARY_CHARS = 500
 _LOGGED_DETAIL_CHARS = 500
 
@@ -44,6 +51,8 @@ TOOL_USE: Final = "tool_use"
 TOOL_RESULT: Final = "tool_result"
 STATUS: Final = "status"
 DONE: Final = "done"
+# Something the answer goes without, such as a tool source: `{"code", "message"}`, ahead of the first event.
+WARNING: Final = "warning"
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,10 @@ class TurnEvent:
 
     name: str
     data: dict[str, Any]
+
+    def tagged(self) -> dict[str, Any]:
+        """Return the event as one object, its name as `type`: how a door with no field for it carries it."""
+        return {"type": self.name, **self.data}
 
 
 TurnItem = TurnEvent | ErrorReply
@@ -89,12 +102,18 @@ class HeldConversation(Protocol):
 
 @dataclass(frozen=True)
 class TurnServices:
-    """What every turn of the process shares: the agents, the model's wake-up, the metrics, the settings."""
+    """What every turn of the process shares: the agents, the model's wake-up, the metrics, the settings.
+
+    `tool_sources` are the MCP servers, if any are configured.
+    """
 
     agents: AgentFactory
     warming: WarmingService
     metrics: Callable[[], RequestMetrics]
     stream_reasoning: bool
+    tool_sources: ToolSources | None = None
+    fallback: Fallback | None = None
+    """The model answering while the own one cannot (agent_api.fallback); None: none is configured."""
 
 
 @dataclass
@@ -132,8 +151,13 @@ class Turn:
         self._stats = _TurnStats()
         # What a stored conversation is saved with (a stored response keeps the answer's items).
         self._events: list[TurnEvent] = []
+        self._warnings: list[dict[str, str]] = []
+        # The tool sources' tools this turn offers (besides the Python tools every agent has).
+        self._source_tools: Sequence[AgentTool] = ()
         self._started = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        # The model that answers the turn, as `done` names it: the own model's unless the fallback answers.
+        self._model_name = services.agents.model_name
 
     def start(self) -> None:
         """Start the turn in its own task."""
@@ -185,25 +209,82 @@ class Turn:
     async def _answer_when_awake(self) -> tuple[Agent, str]:
         """Answer with a fresh agent; return it and its stop reason.
 
-        A model found scaled to zero before anything was produced is `_model_at_zero`'s to handle: if that
-        returns, the model is awake and the turn is answered again from the start.
+        A first call the fallback answers instead (agent_api.fallback: no copy in service, or throttled with
+        `AGENT_FALLBACK_ON_THROTTLE`) is `_answer_with_fallback`'s. Else a model found scaled to zero before
+        anything was produced is `_model_at_zero`'s to handle: if that returns, the model is awake and the
+        turn is answered again from the start. The tool sources' tools join the agent's, whichever model
+        answers; a source the turn goes without is a warning, sent ahead of the first event (so a turn that
+        fails before producing anything still fails with its own status).
         """
+        self._source_tools = await self._tool_sources()
+        fallback = self._services.fallback
+        # With a fallback that answers throttles, the first call is not retried when throttled: the fallback
+        # answers it at once instead.
+        on_throttle = fallback is not None and fallback.on_throttle
+        gives_way = (lambda: not self._stats.events) if on_throttle else None
         while True:
-            # An agent on a session restores its conversation (read before the turn) as it is built: that
-            # can take a large share of a second, so it is built in a worker thread. Without a session,
-            # building takes about 0.1 ms, less than the two thread hand-offs cost on a busy machine (the time
-            # to first token was 0.3-0.9 ms shorter, in-process against a replayed recording, load 8).
-            agent = self._build_agent() if self._lease is None else await asyncio.to_thread(self._build_agent)
+            agent = await self._agent(gives_way=gives_way)
             try:
                 return agent, await self._answer(agent)
             except Exception as exc:
-                if self._stats.events or not isinstance(root_cause(exc), ModelNotReadyError):
+                if self._stats.events:
+                    raise
+                cause = root_cause(exc)
+                reason = fallback.reason(cause) if fallback is not None else None
+                if fallback is not None and reason is not None:
+                    return await self._answer_with_fallback(
+                        fallback, reason, wake=isinstance(cause, ModelNotReadyError)
+                    )
+                if not isinstance(cause, ModelNotReadyError):
                     raise
                 await self._model_at_zero(exc)
-            if self._lease is not None:
-                # The refused attempt added the prompt to the conversation read under the lease: read it
-                # again (the lease is held meanwhile, so nobody else changed it).
-                await asyncio.to_thread(self._lease.reload)
+            await self._reread_session()
+
+    async def _agent(self, model: Model | None = None, gives_way: Callable[[], bool] | None = None) -> Agent:
+        """Build the turn's agent (with the fallback's `model` if given)."""
+        # An agent on a stored conversation restores it (read before the turn) as it is built: that can take
+        # a large share of a second, so it is built in a worker thread. Without one, building takes
+        # about 0.1 ms, less than the two thread hand-offs cost on a busy machine (the time to first token was
+        # 0.3-0.9 ms shorter, in-process against a replayed recording, load 8).
+        if self._lease is None:
+            return self._build_agent(model, gives_way)
+        return await asyncio.to_thread(self._build_agent, model, gives_way)
+
+    async def _reread_session(self) -> None:
+        """Read the stored conversation again after an attempt the model refused before answering."""
+        if self._lease is not None:
+            # The refused attempt added the prompt to the conversation read under the lease: read it again
+            # (the lease is held meanwhile, so nobody else changed it).
+            await asyncio.to_thread(self._lease.reload)
+
+    async def _answer_with_fallback(
+        self, fallback: Fallback, reason: str, *, wake: bool
+    ) -> tuple[Agent, str]:
+        """Answer with the fallback model, saying so first; a model with no copy is woken meanwhile.
+
+        The wake is the same as without a fallback (a copy asked for once, after the refused invocation that
+        counts as demand), in the background: the answer does not wait for it, but the turn does not end
+        before it. A failure of the fallback ends the turn with `fallback_error`.
+        """
+        waking = self._services.warming.wake() if wake else None
+        logger.info("answering with the fallback model", extra={"model": fallback.name, "reason": reason})
+        self._metrics.fallback_turn()
+        current_request().note_fallback(fallback.name)
+        self._model_name = fallback.name
+        self._emit(STATUS, {"state": FALLBACK_STATE, "model": fallback.name})
+        try:
+            await self._reread_session()
+            model = fallback.turn_model(
+                self._request.max_tokens, self._request.temperature, self._request.sampling
+            )
+            agent = await self._agent(model)
+            try:
+                return agent, await self._answer(agent)
+            except Exception as exc:
+                raise ReplyError(fallback.failure(exc, reason, self._request_id)) from exc
+        finally:
+            if waking is not None:
+                await _settle(waking)
 
     async def _model_at_zero(self, exc: Exception) -> None:
         """Decide what a turn that found the model scaled to zero, before producing anything, does.
@@ -225,10 +306,21 @@ class Turn:
         finally:
             current_request().note_model_wait(time.monotonic() - started)
 
-    def _build_agent(self) -> Agent:
+    async def _tool_sources(self) -> Sequence[AgentTool]:
+        """Return the tool sources' tools for this turn, keeping a warning for each source it goes without."""
+        sources = self._services.tool_sources
+        if sources is None:
+            return ()
+        turn_tools = await sources.for_turn(self._metrics)
+        self._warnings = turn_tools.warnings
+        return turn_tools.tools
+
+    def _build_agent(self, model: Model | None, gives_way: Callable[[], bool] | None) -> Agent:
         """Build the turn's agent; with a session it starts from the conversation read with the lease."""
         session_manager = self._lease.session_manager() if self._lease is not None else None
-        return self._services.agents.agent(self._request, session_manager)
+        return self._services.agents.agent(
+            self._request, session_manager, self._source_tools, model=model, gives_way=gives_way
+        )
 
     async def _answer(self, agent: Agent) -> str:
         """Stream the agent's answer as events; return its stop reason."""
@@ -297,7 +389,8 @@ class Turn:
                 )
 
     def _done(self, agent: Agent, stop_reason: str) -> TurnEvent:
-        """Return the `done` event of an answered turn."""
+        """Return the `done` event of an answered turn (the warnings not yet sent go first)."""
+        self._send_warnings()
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
         return TurnEvent(
@@ -307,6 +400,7 @@ class Turn:
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
                 "session_id": self._request.session_id,
                 "trace_id": current_request().trace_id,
+                "model": self._model_name,
             },
         )
 
@@ -317,6 +411,7 @@ class Turn:
         logger.info(
             "chat turn finished",
             extra={
+                "model": self._model_name,
                 "stop_reason": done.data["stop_reason"],
                 "input_tokens": usage["input_tokens"],
                 "output_tokens": usage["output_tokens"],
@@ -354,11 +449,29 @@ class Turn:
         return error
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self._send_warnings()
+        self._put(TurnEvent(name, data))
+
+    def _send_warnings(self) -> None:
+        """Send the turn's warnings (once), ahead of whatever it produces first."""
+        warnings, self._warnings = self._warnings, []
+        for warning in warnings:
+            self._put(TurnEvent(WARNING, warning))
+
+    def _put(self, event: TurnEvent) -> None:
         self._stats.events += 1
-        event = TurnEvent(name, data)
         if self._lease is not None:
             self._events.append(event)
         self._queue.put_nowait(event)
+
+
+async def _settle(wake: asyncio.Task[None]) -> None:
+    """Wait for a wake asked for in the background; its failure is logged, never the turn's."""
+    try:
+        # Shielded: a client leaving stops the answer, not the request for a copy.
+        await asyncio.shield(wake)
+    except Exception:
+        logger.exception("asking for a copy of the model failed")
 
 
 def summarize_tool_result(result: ToolResult) -> str:

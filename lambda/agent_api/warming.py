@@ -5,8 +5,9 @@ While an inference component has no copy, SageMaker refuses every invocation at 
 API asks for a copy itself (`UpdateInferenceComponentRuntimeConfig`, CopyCount 1) as soon as a request finds
 none. The turn (`agent_api.turn`) then refuses the request at once (`refuse`: 503 with Retry-After) or, when
 its answer can wait, sends a `status` event at each check of `wait` until `DescribeInferenceComponent` shows
-a copy in service, and answers. Every check describes the component first and asks for a copy only when none
-is wanted yet, one check at a time per process: requests arriving during one warm-up start one copy.
+a copy in service, and answers; with a fallback model it asks for the copy in the background (`wake`) while
+the fallback answers (agent_api.fallback). Every check describes the component first and asks for a copy only
+when none is wanted yet, one check at a time per process: requests arriving during one warm-up start one copy.
 
 Before asking, the agent sends the component one invocation (`signal_demand`), which SageMaker refuses and
 counts in `NoCapacityInvocationFailures`. The stack's idle alarm counts those as requests; while it is in
@@ -167,6 +168,9 @@ class WarmingService:
         self.warmer = warmer
         self.policy = policy
         self._clock = clock
+        # Wakes asked for in the background (`wake`), held until done: the event loop keeps only weak
+        # references to its tasks.
+        self._wakes: set[asyncio.Task[None]] = set()
 
     @property
     def can_wait(self) -> bool:
@@ -197,12 +201,28 @@ class WarmingService:
 
     async def refuse(self, error: ErrorReply) -> ErrorReply:
         """Ask for a copy (a failure is only logged); return `error` with the refusal's Retry-After."""
-        if self.warmer is not None:
-            try:
-                await self.warmer.warm()
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
+        await self._ask_for_copy()
         return replace(error, headers={"Retry-After": str(self.policy.retry_after_seconds)})
+
+    def wake(self) -> asyncio.Task[None]:
+        """Ask for a copy in the background, as `refuse` does, while a fallback answers the turn.
+
+        The turn awaits the task before it ends, so the request is not over (nor, in Lambda, the invocation
+        frozen) before the copy was asked for.
+        """
+        task = asyncio.create_task(self._ask_for_copy())
+        self._wakes.add(task)
+        task.add_done_callback(self._wakes.discard)
+        return task
+
+    async def _ask_for_copy(self) -> None:
+        """Ask for a copy unless one is in service or wanted; a failure is only logged."""
+        if self.warmer is None:
+            return
+        try:
+            await self.warmer.warm()
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("asking for a copy of the model failed", extra={"detail": str(exc)})
 
     async def wait(self) -> AsyncGenerator[int, None]:
         """Ask for a copy, then yield the whole seconds waited at each check until one is in service.

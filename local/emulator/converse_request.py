@@ -8,12 +8,17 @@ and a user's ``toolResult`` blocks ``tool`` messages right after them; ``inferen
 markers are ignored and earlier reasoning dropped (chat completions take neither back). Content a chat
 completions server cannot take, and request fields the emulator does not emulate (guardrails, prompt
 management, structured output), are refused with a ``ConverseRequestError`` naming them: the caller answers
-it as a ``ValidationException``.
+it as a ``ValidationException``. So are two messages of the same role in a row, and a tool call's id or name
+that does not match its pattern in botocore's model (``ToolUseId``, ``ToolName``), as Bedrock refuses them.
 """
 
+import functools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import botocore.session
 
 _IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 _NOT_EMULATED = ("guardrailConfig", "promptVariables", "outputConfig")
@@ -21,6 +26,10 @@ _NOT_EMULATED = ("guardrailConfig", "promptVariables", "outputConfig")
 FIRST_MESSAGE_MESSAGE = (
     "A conversation must start with a user message. Try again with a conversation that starts with a user "
     "message."
+)
+ALTERNATE_ROLES_MESSAGE = (
+    "A conversation must alternate between user and assistant roles. Make sure the conversation alternates "
+    "between user and assistant roles and try again."
 )
 
 
@@ -47,11 +56,15 @@ def to_chat_request(request: object) -> ChatRequest:
         raise ConverseRequestError("messages must hold at least one message.")
     chat_messages = _system(fields.get("system", []))
     previous_tool_uses: set[str] = set()
+    previous_role = None
     for index, message in enumerate(messages):
         where = f"messages.{index}"
         role = _object(message, where).get("role")
         if index == 0 and role != "user":
             raise ConverseRequestError(FIRST_MESSAGE_MESSAGE)
+        if role == previous_role:
+            raise ConverseRequestError(ALTERNATE_ROLES_MESSAGE)
+        previous_role = role
         blocks = _list(message.get("content"), f"{where}.content")
         if role == "assistant":
             assistant, previous_tool_uses = _assistant_message(blocks, where)
@@ -99,10 +112,12 @@ def _assistant_message(blocks: list[Any], where: str) -> tuple[dict[str, Any], s
             tool_use = _object(block["toolUse"], f"{block_where}.toolUse")
             tool_calls.append(
                 {
-                    "id": _string(tool_use.get("toolUseId"), f"{block_where}.toolUse.toolUseId"),
+                    "id": _matching(
+                        tool_use.get("toolUseId"), "ToolUseId", f"{block_where}.toolUse.toolUseId"
+                    ),
                     "type": "function",
                     "function": {
-                        "name": _string(tool_use.get("name"), f"{block_where}.toolUse.name"),
+                        "name": _matching(tool_use.get("name"), "ToolName", f"{block_where}.toolUse.name"),
                         "arguments": json.dumps(tool_use.get("input", {}), ensure_ascii=False),
                     },
                 }
@@ -144,7 +159,7 @@ def _user_messages(blocks: list[Any], where: str, tool_uses: set[str]) -> list[d
 
 def _tool_message(result: object, where: str, tool_uses: set[str]) -> dict[str, Any]:
     fields = _object(result, where)
-    tool_use_id = _string(fields.get("toolUseId"), f"{where}.toolUseId")
+    tool_use_id = _matching(fields.get("toolUseId"), "ToolUseId", f"{where}.toolUseId")
     if tool_use_id not in tool_uses:
         raise ConverseRequestError(
             f"{where} answers toolUseId {tool_use_id!r}, which no toolUse block of the assistant message "
@@ -259,6 +274,27 @@ def _list(value: object, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise ConverseRequestError(f"{where} must be a list, got {type(value).__name__}.")
     return value
+
+
+@functools.cache
+def _pattern(shape: str) -> re.Pattern[str]:
+    """Return the pattern of a string shape of botocore's ``bedrock-runtime`` model."""
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    return re.compile(model.shape_for(shape).metadata["pattern"])
+
+
+def _matching(value: object, shape: str, where: str) -> str:
+    """Return ``value`` if it is a string matching ``shape``'s pattern, else refuse it as Bedrock does."""
+    text = _string(value, where)
+    pattern = _pattern(shape).pattern
+    if not _pattern(shape).fullmatch(text):
+        # AWS names a list's element "<list>.<index>.member" in its validation messages.
+        member = re.sub(r"\.(\d+)", r".\1.member", where)
+        raise ConverseRequestError(
+            f"1 validation error detected: Value '{text}' at '{member}' failed to satisfy constraint: Member "
+            f"must satisfy regular expression pattern: {pattern}"
+        )
+    return text
 
 
 def _string(value: object, where: str) -> str:

@@ -10,6 +10,8 @@ from tokenizers import Tokenizer
 
 from local.tiny_model import weights
 from local.tiny_model.script import (
+    FORECAST_CALL_REPLY,
+    FORECAST_MARKER,
     HERMES_CALL_REPLY,
     HERMES_MARKER,
     PLAIN_REPLY,
@@ -54,10 +56,12 @@ def script_of(tokenizer: Tokenizer) -> weights.Script:
         tool_result_reply=ids(TOOL_RESULT_REPLY),
         reasoning_reply=ids(REASONING_REPLY),
         hermes_call_reply=ids(HERMES_CALL_REPLY),
+        forecast_call_reply=ids(FORECAST_CALL_REPLY),
         tools_offered_marker=single_token_id(tokenizer, TOOLS_OFFERED_MARKER),
         tool_result_marker=single_token_id(tokenizer, TOOL_RESULT_MARKER),
         reasoning_marker=single_token_id(tokenizer, REASONING_MARKER),
         hermes_marker=single_token_id(tokenizer, HERMES_MARKER),
+        forecast_marker=single_token_id(tokenizer, FORECAST_MARKER),
         end_of_turn=_special_id(tokenizer, EOT),
         vocab_in_use=tokenizer.get_vocab_size(),
     )

@@ -1,4 +1,4 @@
-"""The five fixed replies of the tiny model, as the token pieces it emits one by one.
+"""The six fixed replies of the tiny model, as the token pieces it emits one by one.
 
 Every piece is a single token of the tiny tokenizer and appears in exactly one reply, so a next-token
 table (one column per current token) can spell each reply without ambiguity.
@@ -7,7 +7,7 @@ table (one column per current token) can spell each reply without ambiguity.
 import json
 from typing import Any, Final
 
-#: The assistant header ends with this text; its token is where the five replies branch.
+#: The assistant header ends with this text; its token is where the six replies branch.
 REPLY_START: Final = "\n\n"
 
 #: No tools offered: a plain answer.
@@ -32,6 +32,10 @@ HERMES_CALL_REPLY: Final = (
     "</tool_call>",
 )
 
+#: Tools offered and the prompt holds `FORECAST_MARKER`: a Llama 3.1 JSON call of the example MCP server's
+#: tool (local/mcp_example.py), so that an MCP round trip runs on the tiny model.
+FORECAST_CALL_REPLY: Final = ('{"name": "get_forecast", ', '"parameters": {"city": "Paris", "days": 2}}')
+
 #: Pieces of the tool call that byte-level pre-tokenization would split; they are added tokens.
 JSON_PIECES: Final = ('{"name": "', "get_weather", '", "parameters": ', '{"city": "', '"}}')
 
@@ -41,9 +45,19 @@ REASONING_MARKER: Final = " ponder"
 #: Text in a user prompt that asks for the Hermes tool call (when tools are offered).
 HERMES_MARKER: Final = " hermes"
 
-#: Pieces of the reasoning and Hermes replies, and their markers: added tokens, so that the trained
+#: Text in a user prompt that asks for the forecast call (when tools are offered).
+FORECAST_MARKER: Final = " forecast"
+
+#: Pieces of the reasoning, Hermes and forecast replies, and their markers: added tokens, so that the trained
 #: vocabulary (and with it every token id of the other replies) stays as it was.
-ADDED_PIECES: Final = (*REASONING_REPLY, *HERMES_CALL_REPLY, REASONING_MARKER, HERMES_MARKER)
+ADDED_PIECES: Final = (
+    *REASONING_REPLY,
+    *HERMES_CALL_REPLY,
+    REASONING_MARKER,
+    HERMES_MARKER,
+    *FORECAST_CALL_REPLY,
+    FORECAST_MARKER,
+)
 
 #: Text found only when tools are offered (Llama 3.1 system header line `Environment: ipython`).
 TOOLS_OFFERED_MARKER: Final = " ipython"
@@ -62,7 +76,14 @@ HERMES_CALL_TEXT: Final = "".join(HERMES_CALL_REPLY)
 THOUGHT_TEXT: Final = "".join(REASONING_REPLY[1 : REASONING_REPLY.index("</think>")])
 REASONING_ANSWER_TEXT: Final = "".join(REASONING_REPLY[REASONING_REPLY.index("</think>") + 1 :])
 
+FORECAST_CALL_TEXT: Final = "".join(FORECAST_CALL_REPLY)
+
 _CALL: Final[dict[str, Any]] = json.loads(TOOL_CALL_TEXT)
 #: The tool both tool-call replies call, and its arguments.
 CALLED_TOOL: Final[str] = _CALL["name"]
 CALL_ARGUMENTS: Final[dict[str, Any]] = _CALL["parameters"]
+
+_FORECAST_CALL: Final[dict[str, Any]] = json.loads(FORECAST_CALL_TEXT)
+#: The example MCP server's tool the forecast reply calls, and its arguments.
+FORECAST_TOOL: Final[str] = _FORECAST_CALL["name"]
+FORECAST_ARGUMENTS: Final[dict[str, Any]] = _FORECAST_CALL["parameters"]

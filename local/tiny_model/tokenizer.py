@@ -6,6 +6,8 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, 
 
 from local.tiny_model.script import (
     ADDED_PIECES,
+    FORECAST_CALL_REPLY,
+    FORECAST_MARKER,
     HERMES_CALL_REPLY,
     HERMES_MARKER,
     JSON_PIECES,
@@ -40,8 +42,8 @@ SPECIAL_TOKENS: Final = (
     PYTHON_TAG,
 )
 
-#: Total number of tokens allowed: the model's hidden size keeps four dimensions for its flags.
-MAX_TOKENS: Final = 508
+#: Total number of tokens allowed: the model's hidden size keeps five dimensions for its flags.
+MAX_TOKENS: Final = 507
 
 _BPE_VOCAB_SIZE: Final = 440
 
@@ -118,6 +120,7 @@ def _check(tokenizer: Tokenizer) -> None:
         *TOOL_RESULT_REPLY,
         *REASONING_REPLY,
         *HERMES_CALL_REPLY,
+        *FORECAST_CALL_REPLY,
         REPLY_START,
     ]
     ids = [single_token_id(tokenizer, piece) for piece in pieces]
@@ -125,5 +128,11 @@ def _check(tokenizer: Tokenizer) -> None:
         raise ValueError(
             "the replies of the tiny model share a token; the next-token table needs them unique"
         )
-    for marker in (TOOLS_OFFERED_MARKER, TOOL_RESULT_MARKER, REASONING_MARKER, HERMES_MARKER):
+    for marker in (
+        TOOLS_OFFERED_MARKER,
+        TOOL_RESULT_MARKER,
+        REASONING_MARKER,
+        HERMES_MARKER,
+        FORECAST_MARKER,
+    ):
         single_token_id(tokenizer, marker)

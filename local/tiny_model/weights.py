@@ -3,11 +3,11 @@
 How the model works (one decoder layer, MLP zero):
 - The embedding is one-hot: the residual stream holds the current token id (dimension = id).
 - Attention head 0 looks for the "tools offered" marker token, head 1 for the "tool result" marker token,
-  head 2 for the "reasoning" marker, head 3 for the "Hermes call" marker. Their query is the same for
-  every token and their key is non-zero only on the marker, so a head attends to the marker wherever it
-  is (and uniformly over zero values when it is absent). Query and key sit on the last dimension of the
-  head, whose rotary frequency is the lowest, so rotary embedding leaves the scores position-independent
-  over the context lengths used. Each head writes a flag dimension.
+  head 2 for the "reasoning" marker, head 3 for the "Hermes call" marker, head 4 for the "forecast"
+  marker. Their query is the same for every token and their key is non-zero only on the marker, so a head
+  attends to the marker wherever it is (and uniformly over zero values when it is absent). Query and key
+  sit on the last dimension of the head, whose rotary frequency is the lowest, so rotary embedding leaves
+  the scores position-independent over the context lengths used. Each head writes a flag dimension.
 - The output head is a next-token table: the column of each reply token scores its successor, the last
   token of a reply and every other token score `<|eot_id|>`, and the reply-start token scores the first
   token of each reply, with the flags tipping the choice. Margins are tens of logits, so sampling at any
@@ -28,7 +28,8 @@ INTERMEDIATE_SIZE: Final = 128
 ROPE_THETA: Final = 500000.0
 RMS_NORM_EPS: Final = 1e-5
 
-#: Residual dimensions of the four flags; token ids stay below them.
+#: Residual dimensions of the five flags; token ids stay below them.
+FORECAST_FLAG: Final = HIDDEN_SIZE - 5
 REASONING_FLAG: Final = HIDDEN_SIZE - 4
 HERMES_FLAG: Final = HIDDEN_SIZE - 3
 TOOLS_OFFERED_FLAG: Final = HIDDEN_SIZE - 2
@@ -56,17 +57,19 @@ class Script:
     tool_result_reply: tuple[int, ...]
     reasoning_reply: tuple[int, ...]
     hermes_call_reply: tuple[int, ...]
+    forecast_call_reply: tuple[int, ...]
     tools_offered_marker: int
     tool_result_marker: int
     reasoning_marker: int
     hermes_marker: int
+    forecast_marker: int
     end_of_turn: int
     vocab_in_use: int
 
 
 def build_weights(script: Script) -> Weights:
     """Return the model's tensors, named as in Hugging Face's `LlamaForCausalLM`."""
-    if script.vocab_in_use > REASONING_FLAG:
+    if script.vocab_in_use > FORECAST_FLAG:
         raise ValueError(f"{script.vocab_in_use} tokens leave no room for the flags in {HIDDEN_SIZE} dims")
     sqrt_hidden = float(np.sqrt(HIDDEN_SIZE))  # what RMSNorm turns a unit one-hot into
     q = np.zeros((NUM_HEADS * HEAD_DIM, HIDDEN_SIZE), np.float32)
@@ -81,6 +84,7 @@ def build_weights(script: Script) -> Weights:
             (script.tool_result_marker, TOOL_RESULT_FLAG),
             (script.reasoning_marker, REASONING_FLAG),
             (script.hermes_marker, HERMES_FLAG),
+            (script.forecast_marker, FORECAST_FLAG),
         )
     ):
         rope_free_dim = head * HEAD_DIM + HEAD_DIM - 1
@@ -111,11 +115,12 @@ def build_weights(script: Script) -> Weights:
 def _output_head(script: Script) -> NDArray[np.float32]:
     """Next-token table plus the flag-driven choice of reply at the reply-start token.
 
-    Logits in units of the next-token weight, A/B/C/D = tools-offered/tool-result/reasoning/Hermes flags
-    (0 or 1). At the reply start: plain = 1, tool call = 0.6 + 0.7A - 0.5(B + C + D),
-    tool result = 0.6 + 0.7B, reasoning = 0.6 + 0.7C, Hermes call = 0.6 + 0.7D - 0.7B. Elsewhere the
-    successor = 1 and the flags add at most 0.7 to any token. In each case a conversation can make (no flag;
-    A; A and B; C, with or without A; A and D; A, B and D), the winner leads by at least 0.3.
+    Logits in units of the next-token weight, A/B/C/D/E = tools-offered/tool-result/reasoning/Hermes/forecast
+    flags (0 or 1). At the reply start: plain = 1, tool call = 0.6 + 0.7A - 0.5(B + C + D + E),
+    tool result = 0.6 + 0.7B, reasoning = 0.6 + 0.7C, Hermes call = 0.6 + 0.7D - 0.7B, forecast call =
+    0.6 + 0.7E - 0.7B. Elsewhere the successor = 1 and the flags add at most 0.7 to any token. In each case a
+    conversation can make (no flag; A; A and B; C, with or without A; A and D; A, B and D; A and E; A, B and
+    E), the winner leads by at least 0.3.
     """
     head = np.zeros((VOCAB_SIZE, HIDDEN_SIZE), np.float32)
     head[script.end_of_turn, : script.vocab_in_use] = 1.0  # any token without a successor ends the turn
@@ -125,6 +130,7 @@ def _output_head(script: Script) -> NDArray[np.float32]:
         script.tool_result_reply,
         script.reasoning_reply,
         script.hermes_call_reply,
+        script.forecast_call_reply,
     )
     for reply in replies:
         for current, successor in zip(reply, [*reply[1:], script.end_of_turn], strict=True):
@@ -137,10 +143,13 @@ def _output_head(script: Script) -> NDArray[np.float32]:
         head[reply[0], start] = _BRANCH
     call, result = script.tool_call_reply[0], script.tool_result_reply[0]
     reasoning, hermes = script.reasoning_reply[0], script.hermes_call_reply[0]
+    forecast = script.forecast_call_reply[0]
     head[call, TOOLS_OFFERED_FLAG] = _PUSH
-    head[call, [TOOL_RESULT_FLAG, REASONING_FLAG, HERMES_FLAG]] = _BLOCK
+    head[call, [TOOL_RESULT_FLAG, REASONING_FLAG, HERMES_FLAG, FORECAST_FLAG]] = _BLOCK
     head[result, TOOL_RESULT_FLAG] = _PUSH
     head[reasoning, REASONING_FLAG] = _PUSH
     head[hermes, HERMES_FLAG] = _PUSH
     head[hermes, TOOL_RESULT_FLAG] = -_PUSH
+    head[forecast, FORECAST_FLAG] = _PUSH
+    head[forecast, TOOL_RESULT_FLAG] = -_PUSH
     return head * _LOGIT_SCALE

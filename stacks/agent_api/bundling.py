@@ -39,24 +39,43 @@ AWS_SERVICES = (
     "sagemaker-runtime",  # sagemaker_provider: InvokeEndpointWithResponseStream
     "s3",  # agent_api.sessions: the session store and its locks
     "sagemaker",  # agent_api.warming: describing and waking an inference component scaled to zero
-    "secretsmanager",  # agent_api.trace_export: the headers of observability.otlp_headers_secret
+    # agent_api.mcp_auth: the MCP servers' bearer tokens and client secrets; agent_api.trace_export: the
+    # headers of observability.otlp_headers_secret
+    "secretsmanager",
+    "bedrock-runtime",  # agent_api.fallback_model: a Bedrock fallback's Converse and ConverseStream
 )
-# Distributions the lock installs that no code path of the function imports (17 MiB). Strands declares
-# mcp but imports it only for MCP tools (strands.tools.mcp, strands.vended_tools), and the function's tools
-# are its own functions; the rest are needed only by mcp: pyjwt (whose public-key algorithms need
-# cryptography, which needs cffi, which needs pycparser), httpx2 with httpcore2 and truststore, mcp-types
-# and sse-starlette. tests/infra/test_infra_bundling.py checks every import of them left in the bundle.
-PRUNED_DISTRIBUTIONS = (
-    "mcp",
-    "mcp-types",
-    "pyjwt",
-    "cryptography",
-    "cffi",
-    "pycparser",
-    "httpx2",
-    "httpcore2",
-    "truststore",
-    "sse-starlette",
+# Distributions the lock installs that no code path of the function imports. The MCP client (agent_api's
+# tool sources) needs mcp and what it imports (cryptography among them, 13 MiB, which mcp's server modules
+# load when its client package is imported), but not pyjwt (mcp's JWT client assertions: the agent
+# authenticates to a token endpoint with HTTP Basic) nor pycparser (cffi's C declaration parser, for building
+# bindings: cryptography loads only cffi's compiled backend). The trace exporter (agent_api.trace_export)
+# needs protobuf, not googleapis-common-protos (Google's API message types: OTLP's messages are in
+# opentelemetry-proto). tests/infra/test_infra_bundling.py checks every import of them left in the bundle.
+PRUNED_DISTRIBUTIONS = ("pyjwt", "pycparser", "googleapis-common-protos")
+# Powertools' utilities (aws_lambda_powertools.utilities.*) that neither its Logger nor its metrics import.
+_UNUSED_POWERTOOLS_UTILITIES = (
+    "auth_alpha", "batch", "circuit_breaker", "data_classes", "data_masking", "feature_flags", "idempotency",
+    "kafka", "parameters", "parser", "streaming", "validation",
+)  # fmt: skip
+# Parts of kept distributions that no code path of the function loads (7.4 MiB), by path in the bundle:
+PRUNED_PATHS = (
+    # Powertools' HTTP routing and its OpenAPI models: the function's app is Starlette (2.2 MiB); and the
+    # utilities other than those its Logger and metrics import (jmespath_utils, typing, 1 MiB).
+    "aws_lambda_powertools/event_handler",
+    *(f"aws_lambda_powertools/utilities/{name}" for name in _UNUSED_POWERTOOLS_UTILITIES),
+    # libyaml's C accelerator, which PyYAML imports only if it can: Strands imports yaml (for its agent
+    # skills, which the function does not load), and yaml runs in pure Python without it (2.7 MiB); and
+    # `_yaml`, PyYAML's old top-level name of it, which without it only raises ModuleNotFoundError.
+    "yaml/_yaml.*.so",
+    "_yaml",
+    # charset_normalizer's modules compiled with mypyc, beside their Python sources, which load in their
+    # place: requests imports it to guess the text encoding of a response, which the exporter never asks for
+    # (0.4 MiB).
+    "charset_normalizer/*.so",
+    # boto3's resource models: the function makes clients, never `boto3.resource` (0.6 MiB).
+    "boto3/data",
+    # Pydantic's copy of its version 1 API, which nothing in the bundle defines models with (0.5 MiB).
+    "pydantic/v1",
 )
 # The bundle's budget (Lambda allows 250 MB unzipped): every MiB is unpacked and imported on a cold start.
 MAX_BUNDLE_BYTES = 45 * 1024 * 1024
@@ -73,7 +92,8 @@ class PipLocalBundling:
 
     ``pip install --platform ... --only-binary=:all: --require-hashes`` fetches exactly the locked wheels
     Lambda can load, so no Docker image of the Lambda runtime is needed. The installed packages are then
-    pruned (``AWS_SERVICES``, ``PRUNED_DISTRIBUTIONS``) and the bundle must fit ``max_bytes``.
+    pruned (``AWS_SERVICES``, ``PRUNED_DISTRIBUTIONS``, ``PRUNED_PATHS``) and the bundle must fit
+    ``max_bytes``.
     """
 
     def __init__(
@@ -98,8 +118,9 @@ class PipLocalBundling:
         copy) plus the bundling options as JSON, where this bundler is a bare object reference
         (``AssetStaging.calculateHash`` in aws-cdk-lib): a new lock, a change of the pruned distributions or
         the kept models would not change it, and ``cdk deploy`` would keep the old code. This hash covers the
-        sources and the lock by relative path and content, the target platform, the prune lists, the size
-        budget and this module's own code (the pip command and the pruning); it is the same on every clone.
+        sources and the lock by relative path and content (the team's tools in `team_tools/` included), the
+        target platform, the prune lists, the size budget and this module's own code (the pip command and the
+        pruning); it is the same on every clone.
         """
         digest = hashlib.sha256()
         for path in sorted(self.source_dir.rglob("*")):
@@ -111,6 +132,7 @@ class PipLocalBundling:
             "python_version": self.python_version,
             "aws_services": AWS_SERVICES,
             "pruned_distributions": PRUNED_DISTRIBUTIONS,
+            "pruned_paths": PRUNED_PATHS,
             "max_bytes": self.max_bytes,
         }
         digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -152,6 +174,7 @@ class PipLocalBundling:
         root = Path(output_dir)
         for name in PRUNED_DISTRIBUTIONS:
             remove_distribution(root, name)
+        remove_paths(root, PRUNED_PATHS)
         keep_botocore_models(root, AWS_SERVICES)
         size = bundle_size(root)
         summary = (
@@ -221,6 +244,21 @@ def remove_distribution(root: Path, name: str) -> None:
     for directory in sorted({p for path in removed for p in path.parents}, key=lambda p: -len(p.parts)):
         if directory != root and root in directory.parents and not any(directory.iterdir()):
             directory.rmdir()
+
+
+def remove_paths(root: Path, patterns: tuple[str, ...]) -> None:
+    """Delete what each glob pattern matches under ``root``; a pattern matching nothing is an error."""
+    for pattern in patterns:
+        found = sorted(root.glob(pattern))
+        if not found:
+            raise LocalBundlingError(
+                f"cannot prune {pattern!r}: nothing matches it in {root}; update PRUNED_PATHS"
+            )
+        for path in found:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def keep_botocore_models(root: Path, services: tuple[str, ...]) -> None:

@@ -22,11 +22,14 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.agent_api.bundling import bundled_code
-from stacks.agent_api.lambda_contract import contract, setting_kinds
+from stacks.agent_api.fallback_grant import grant_fallback
+from stacks.agent_api.lambda_contract import contract, mcp_servers, setting_kinds
 from stacks.agent_api.sign_in import CognitoSignIn
+from stacks.agent_api.tool_sources import grant_tool_sources
 from stacks.config import (
     AgentSettings,
     ApiSettings,
+    EndpointSettings,
     LambdaSettings,
     ObservabilitySettings,
     split_urls,
@@ -80,13 +83,15 @@ def agent_environment(
     sessions_bucket: str,
     sign_in: CognitoSignIn | None,
     *,
+    endpoint: EndpointSettings | None = None,
     observability: ObservabilitySettings | None = None,
 ) -> dict[str, str]:
     """Return the function's environment: every row of the settings table explicitly, then the Web Adapter's.
 
     The rows with a ``cdk.json`` key take the environment's value (``table_values`` of the ``agent`` and
-    ``observability`` sections; the latter's defaults when None); the stack sets the others here.
-    ``sign_in`` is the environment's Cognito sign-in (``api.auth: cognito``); without it callers use IAM.
+    ``observability`` sections and of the ``endpoint`` section's fallback keys; a section's defaults when
+    None); the stack sets the others here. ``sign_in`` is the environment's Cognito sign-in (``api.auth:
+    cognito``); without it callers use IAM.
     """
     derived = {
         contract.AGENT_ENDPOINT_NAME: endpoint_name,
@@ -103,6 +108,7 @@ def agent_environment(
             contract.SETTINGS,
             {
                 **table_values(agent),
+                **table_values(endpoint or EndpointSettings()),
                 **table_values(observability or ObservabilitySettings()),
                 **derived,
             },
@@ -166,6 +172,7 @@ class AgentApi(Construct):
         construct_id: str,
         *,
         agent: AgentSettings,
+        endpoint: EndpointSettings,
         observability: ObservabilitySettings,
         function_settings: LambdaSettings,
         reserved_concurrency: int,
@@ -252,6 +259,7 @@ class AgentApi(Construct):
                 text_tool_calls,
                 self.sessions.bucket_name,
                 self.sign_in,
+                endpoint=endpoint,
                 observability=observability,
             ),
             environment_encryption=key,
@@ -263,6 +271,9 @@ class AgentApi(Construct):
         )
         self.sessions.grant_read_write(self.function)
         self.sessions.grant_delete(self.function)
+        # The MCP servers' secrets, keys and gateways, exactly those (stacks/agent_api/tool_sources.py).
+        grant_tool_sources(self.function, mcp_servers.parse(agent.mcp_servers))
+        grant_fallback(self.function, endpoint.fallback)
         nag.acknowledge(
             self.function,
             nag.lambda_function(

@@ -23,6 +23,7 @@ from stacks.config.schema import (
     MonitoringSettings,
     ObservabilitySettings,
 )
+from stacks.config.tool_sources import check_tool_catalog
 
 DEFAULT_ENVIRONMENT = "dev"
 ALL_ENVIRONMENTS = "all"
@@ -110,6 +111,7 @@ def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
         )
     if not isinstance(raw, Mapping):
         raise ConfigError(name, "(environment)", f"got {raw!r}; expected a JSON object of settings")
+    check_tool_catalog(name)
     sections: dict[str, Any] = {}
     top_level = {k: v for k, v in raw.items() if k not in SECTIONS}
     for key, (attribute, cls) in SECTIONS.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stacks.agent_api.lambda_contract import contract
+from stacks.agent_api.lambda_contract import contract, fallback_settings
 from stacks.config.environment import EnvironmentConfig
 from stacks.config.schema import (
     INFERENCE_COMPONENT,
@@ -15,6 +15,7 @@ from stacks.config.schema import (
     ApiSettings,
     ConfigError,
 )
+from stacks.config.tool_sources import check_tool_sources
 from stacks.inference.serving_contract import serving
 
 # The settings only one mode reads; setting one in the other mode is refused rather than ignored.
@@ -88,7 +89,27 @@ def check_cross_field_rules(config: EnvironmentConfig) -> None:
         )
     if endpoint.inference_component:
         _check_inference_component_rules(config)
+    check_tool_sources(config)
+    _check_fallback_rules(config)
     _check_trace_rules(config)
+
+
+def _check_fallback_rules(config: EnvironmentConfig) -> None:
+    """Check the fallback's rules that involve other keys (agent_api.settings applies the same)."""
+    endpoint = config.endpoint
+    if endpoint.fallback is None:
+        if endpoint.fallback_on_throttle:
+            raise ConfigError(config.name, "endpoint.fallback_on_throttle", "only with endpoint.fallback")
+        return
+    fallback = contract.AGENT_FALLBACK.kind.read(contract.AGENT_FALLBACK.kind.encode(endpoint.fallback))
+    if isinstance(fallback, fallback_settings.BedrockFallback):
+        problem = fallback_settings.region_problem(fallback.model, config.region)
+        if problem is not None:
+            raise ConfigError(config.name, "endpoint.fallback", problem)
+    elif fallback.endpoint_name == config.endpoint_name:
+        raise ConfigError(
+            config.name, "endpoint.fallback", "names this environment's own endpoint; a fallback is another"
+        )
 
 
 def _check_trace_rules(config: EnvironmentConfig) -> None:

@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -162,6 +162,8 @@ class EndpointSettings:
     ``single-model`` runs the model on the endpoint's variant and scales instances (``min_instances``..
     ``max_instances``, at least one). ``inference-component`` runs it as an inference component whose
     copies scale (``min_copies``..``max_copies``, 0 allowed); SageMaker adds and removes their instances.
+    ``fallback`` and ``fallback_on_throttle`` are the agent API's (the model answering while this one has no
+    copy in service), passed to the function as its environment.
     """
 
     mode: str = rule(
@@ -192,6 +194,9 @@ class EndpointSettings:
         "an integer >= 1 (in-flight requests per instance, or per copy in inference-component mode)",
         lambda v: v >= 1,
     )
+    # The fallback model (issue 23): rows of the agent API's settings table, checked by its rules.
+    fallback: Mapping[str, Any] | None = table_setting(contract.AGENT_FALLBACK)
+    fallback_on_throttle: bool = table_setting(contract.AGENT_FALLBACK_ON_THROTTLE)
 
     @property
     def inference_component(self) -> bool:
@@ -243,6 +248,7 @@ class AgentSettings:
     max_tokens: int = table_setting(contract.AGENT_MAX_TOKENS)
     temperature: float = table_setting(contract.AGENT_TEMPERATURE)
     tools: str = table_setting(contract.AGENT_TOOLS)
+    mcp_servers: Sequence[Any] = table_setting(contract.AGENT_MCP_SERVERS)
     max_prompt_chars: int = table_setting(contract.AGENT_MAX_PROMPT_CHARS)
     stream_reasoning: bool = table_setting(contract.AGENT_STREAM_REASONING)
     session_ttl_days: int = rule(

@@ -123,11 +123,11 @@ class ServingImage(Construct):
                 "serving repository.",
             ),
             nag.wildcard_resources(
-                [f"{nag.region_account_arn('logs')}:log-group:/aws/codebuild/<{project_id}>:*"],
+                [f"{nag.region_account_arn('logs', self)}:log-group:/aws/codebuild/<{project_id}>:*"],
                 "CodeBuild's default log streams of this project only.",
             ),
             nag.wildcard_resources(
-                [f"{nag.region_account_arn('codebuild')}:report-group/<{project_id}>-*"],
+                [f"{nag.region_account_arn('codebuild', self)}:report-group/<{project_id}>-*"],
                 "Test report groups of this project only (none are used).",
             ),
             {
@@ -187,7 +187,7 @@ class ServingImage(Construct):
         nag.acknowledge(
             self.project,
             nag.wildcard_resources(
-                [f"{nag.region_account_arn('ecr')}:repository/{prefix}/*"],
+                [f"{nag.region_account_arn('ecr', self)}:repository/{prefix}/*"],
                 "The pull-through cache creates one repository per upstream image under its own prefix.",
             ),
         )

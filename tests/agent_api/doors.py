@@ -2,7 +2,8 @@
 (`test_agent_api_pipeline.py`) run over, so a new door gets them by adding one entry to `DOORS`.
 
 A door's `outcome` is what a client makes of an answer as an HTTP status: the MCP server answers 200, and a
-tool call that failed says why in its result (`session_busy: ...` is 409 here)."""
+tool call that failed says why in its result (`session_busy: ...` is 409 here). Its `read` is what the client
+makes of a complete answer: the text, and the events the door has no field for, as `/chat` names them."""
 
 from __future__ import annotations
 
@@ -67,6 +68,66 @@ _MCP_MODERN = {
 }
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a client reads of a complete answer: its text, and the other events (`{"type": name, ...}`)."""
+
+    text: str
+    agent_events: list[dict[str, Any]]
+
+
+def _sse(response: httpx.Response) -> list[tuple[str, Any]]:
+    """The (event name, JSON data) pairs of a stream; `message` where the event is unnamed."""
+    events = []
+    for block in response.text.split("\n\n"):
+        lines = block.splitlines()
+        data = [line.removeprefix("data:").strip() for line in lines if line.startswith("data:")]
+        if data and data[0].startswith("{"):
+            names = [line.removeprefix("event:").strip() for line in lines if line.startswith("event:")]
+            events.append((names[0] if names else "message", json.loads("\n".join(data))))
+    return events
+
+
+def _read_chat(response: httpx.Response) -> Answer:
+    events = _sse(response)
+    text = "".join(data["delta"] for name, data in events if name == "text")
+    return Answer(text, [{"type": name, **data} for name, data in events if name not in ("text", "done")])
+
+
+def _read_completion_stream(response: httpx.Response) -> Answer:
+    chunks = [data for _, data in _sse(response)]
+    text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks if chunk["choices"])
+    return Answer(text, [chunk["agent_event"] for chunk in chunks if "agent_event" in chunk])
+
+
+def _read_completion(response: httpx.Response) -> Answer:
+    completion = response.json()
+    return Answer(completion["choices"][0]["message"]["content"], completion["agent_events"])
+
+
+def _read_response_stream(response: httpx.Response) -> Answer:
+    events = [data for _, data in _sse(response)]
+    text = "".join(event["delta"] for event in events if event["type"] == "response.output_text.delta")
+    return Answer(text, [event["event"] for event in events if event["type"] == "response.agent_event"])
+
+
+def _read_response(response: httpx.Response) -> Answer:
+    body = response.json()
+    parts = [part for item in body["output"] if item["type"] == "message" for part in item["content"]]
+    return Answer("".join(part["text"] for part in parts), body["agent_events"])
+
+
+def _mcp_result(response: httpx.Response) -> dict[str, Any]:
+    messages = [data for _, data in _sse(response)] or [response.json()]
+    [result] = [message["result"] for message in messages if "result" in message]
+    return dict(result)
+
+
+def _read_mcp(response: httpx.Response) -> Answer:
+    content = _mcp_result(response)["structuredContent"]
+    return Answer(content["answer"], content["agent_events"])
+
+
 def _http_status(response: httpx.Response) -> int:
     return response.status_code
 
@@ -75,12 +136,7 @@ def _mcp_outcome(response: httpx.Response) -> int:
     """The call's HTTP status, or 409 for a call refused as `session_busy`, 500 for any other failed call."""
     if response.status_code != 200:
         return response.status_code
-    messages = [
-        json.loads(line.removeprefix("data:"))
-        for line in response.text.splitlines()
-        if line.startswith("data:")
-    ] or [response.json()]
-    [result] = [message["result"] for message in messages if "result" in message]
+    result = _mcp_result(response)
     if not result.get("isError"):
         return 200
     return 409 if result["content"][0]["text"].startswith("session_busy:") else 500
@@ -103,6 +159,7 @@ class Door:
     path: str
     streamed: bool
     body: Callable[[str, str | None], dict[str, Any]]
+    read: Callable[[httpx.Response], Answer]
     headers: Callable[[str | None], dict[str, str]] = field(default=lambda session_id: {})
     outcome: Callable[[httpx.Response], int] = _http_status
 
@@ -129,12 +186,13 @@ class Door:
 
 
 DOORS = (
-    Door("chat", contract.CHAT_PATH, streamed=True, body=_chat_body),
+    Door("chat", contract.CHAT_PATH, streamed=True, body=_chat_body, read=_read_chat),
     Door(
         "openai-stream",
         contract.OPENAI_CHAT_COMPLETIONS_PATH,
         streamed=True,
         body=_completion_body(stream=True),
+        read=_read_completion_stream,
         headers=_session_header,
     ),
     Door(
@@ -142,17 +200,29 @@ DOORS = (
         contract.OPENAI_CHAT_COMPLETIONS_PATH,
         streamed=False,
         body=_completion_body(stream=False),
+        read=_read_completion,
         headers=_session_header,
     ),
-    Door("responses-stream", contract.OPENAI_RESPONSES_PATH, streamed=True, body=_response_body(stream=True)),
     Door(
-        "responses-whole", contract.OPENAI_RESPONSES_PATH, streamed=False, body=_response_body(stream=False)
+        "responses-stream",
+        contract.OPENAI_RESPONSES_PATH,
+        streamed=True,
+        body=_response_body(stream=True),
+        read=_read_response_stream,
+    ),
+    Door(
+        "responses-whole",
+        contract.OPENAI_RESPONSES_PATH,
+        streamed=False,
+        body=_response_body(stream=False),
+        read=_read_response,
     ),
     Door(
         "mcp",
         contract.MCP_PATH,
         streamed=True,
         body=_mcp_modern_body,
+        read=_read_mcp,
         headers=lambda session_id: _MCP_MODERN,
         outcome=_mcp_outcome,
     ),
@@ -161,6 +231,7 @@ DOORS = (
         contract.MCP_PATH,
         streamed=True,
         body=_mcp_body,
+        read=_read_mcp,
         headers=lambda session_id: _MCP_ACCEPT,
         outcome=_mcp_outcome,
     ),

@@ -12,7 +12,7 @@ from local.tiny_model.script import PLAIN_TEXT as HELLO
 from local.tiny_model.script import TOOL_RESULT_TEXT
 from tests.agent_api.harness import FAST_RETRIES, HarnessFactory
 from tests.support.recordings import calculator_call_parts, fixture_parts, sse_parts
-from tests.support.sagemaker_runtime import ModelError, Stream, Throttle
+from tests.support.sagemaker_runtime import ENDPOINT, ModelError, Stream, Throttle
 
 
 def text_of(events: list[ServerSentEvent]) -> str:
@@ -39,6 +39,8 @@ def test_stream_ends_with_done_carrying_stop_reason_and_usage(harness: HarnessFa
         "usage": {"input_tokens": 96, "output_tokens": 10},
         "session_id": None,
         "trace_id": None,  # traces off
+        # The model that answered: the endpoint's own (issue 23).
+        "model": ENDPOINT,
     }
 
 

@@ -245,6 +245,7 @@ def test_every_row_is_read_from_its_variable() -> None:
         contract.AGENT_MAX_TOKENS: "99",
         contract.AGENT_TEMPERATURE: "1.5",
         contract.AGENT_TOOLS: "get_weather",
+        contract.AGENT_MCP_SERVERS: '[{"name": "docs", "url": "https://docs.example.com/mcp"}]',
         contract.AGENT_SESSIONS_BUCKET: "other-bucket",
         contract.AGENT_MAX_PROMPT_CHARS: "77",
         contract.AGENT_STREAM_REASONING: "false",
@@ -255,6 +256,9 @@ def test_every_row_is_read_from_its_variable() -> None:
         contract.AGENT_CAPTURE_CONTENT: "true",
         contract.AGENT_OTLP_ENDPOINT: "https://collector.example.com",
         contract.AGENT_OTLP_HEADERS_SECRET: "team/otlp-headers",
+        # The fallback model (issue 23).
+        contract.AGENT_FALLBACK: '{"endpoint_name": "small-model"}',
+        contract.AGENT_FALLBACK_ON_THROTTLE: "true",
     }
     # AGENT_AUTH and the sign-in it governs have tests of their own above.
     assert set(given) | {contract.AGENT_AUTH, *contract.COGNITO_SETTINGS} == set(contract.SETTINGS)

@@ -88,6 +88,24 @@ def test_warming_status_is_shown_on_stderr_before_the_answer(api: ScriptedServer
     assert err.startswith("[model warming: 0 s]\n[model warming: 10 s]\n")
 
 
+def test_a_fallback_answer_says_so_on_stderr_and_the_summary_names_the_model(api: ScriptedServer) -> None:
+    model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    api.reply = answer(
+        ("status", {"state": "fallback", "model": model}),
+        ("text", {"delta": "Hello"}),
+        (
+            "done",
+            {"stop_reason": "end_turn", "usage": {"input_tokens": 5, "output_tokens": 3}, "model": model},
+        ),
+    )
+    code, out, err = run("Hi", "--url", api.url, "--no-sign")
+    assert (code, out) == (EXIT_OK, "Hello\n")
+    assert err == (
+        f"[model starting: the fallback model {model} answers]\n"
+        f"[end_turn: 5 tokens in, 3 out, model {model}]\n"
+    )
+
+
 def test_reasoning_is_shown_on_stderr_and_the_answer_alone_on_stdout(api: ScriptedServer) -> None:
     api.reply = answer(
         ("reasoning", {"delta": "The user greets me."}),

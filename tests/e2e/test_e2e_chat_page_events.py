@@ -1,6 +1,6 @@
 """The chat page in headless Chromium against a scripted agent API (tests/e2e/scripted_page.py): what the
 local stack cannot be made to send on demand (a warming model, a refusal with Retry-After, a stream cut off,
-a warning, reasoning, an MCP tool's call) and the Stop button.
+a warning, a fallback model's answer, reasoning, an MCP tool's call) and the Stop button.
 """
 
 import json
@@ -124,6 +124,23 @@ def test_a_warning_shows_as_a_notice_on_its_answer(browser: Chrome) -> None:
 
         [notice] = reply.find_elements(By.CSS_SELECTOR, ".warning")
         assert (notice.text, notice.get_attribute("role")) == (message, "status")
+        assert (reply.get_attribute("data-state"), text_of(reply)) == ("done", "Hi")
+
+
+def test_a_fallback_answer_says_so_and_names_the_model_that_answered(browser: Chrome) -> None:
+    model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    chat = events(
+        ("status", {"state": "fallback", "model": model}),
+        ("text", {"delta": "Hi"}),
+        ("done", {"stop_reason": "end_turn", "usage": USAGE, "model": model}),
+    )
+    with serve_page(chat) as server:
+        open_warmed_page(browser, server)
+        reply = finished(browser, ask(browser, "Hello"))
+
+        [notice] = reply.find_elements(By.CSS_SELECTOR, ".warning")
+        assert notice.text == f"The model is starting: {model} answers meanwhile."
+        assert reply.find_element(By.CSS_SELECTOR, ".meta").text == f"9 tokens in, 2 out · {model}"
         assert (reply.get_attribute("data-state"), text_of(reply)) == ("done", "Hi")
 
 

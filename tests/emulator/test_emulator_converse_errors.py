@@ -10,7 +10,7 @@ from botocore import UNSIGNED
 from botocore.exceptions import ClientError, EventStreamError
 
 from local.emulator.bedrock_errors import INVALID_MODEL_ID_MESSAGE
-from local.emulator.converse_request import FIRST_MESSAGE_MESSAGE
+from local.emulator.converse_request import ALTERNATE_ROLES_MESSAGE, FIRST_MESSAGE_MESSAGE
 from tests.emulator.chat_chunks import chunk, stream
 from tests.support.bedrock_runtime import MODEL_ID, BedrockRuntime, bedrock_client
 from tests.support.recordings import fixture_parts, fixture_reply
@@ -92,6 +92,29 @@ def test_unsigned_request_is_refused_as_aws_refuses_it(bedrock: BedrockRuntime, 
             "toolConfig.tools must hold at least one toolSpec.",
         ),
         ({"messages": []}, "messages must hold at least one message."),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"text": "a"}]},
+                    {"role": "user", "content": [{"text": "b"}]},
+                ]
+            },
+            ALTERNATE_ROLES_MESSAGE,
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"text": "a"}]},
+                    {
+                        "role": "assistant",
+                        "content": [{"toolUse": {"toolUseId": "call 1", "name": "calculator", "input": {}}}],
+                    },
+                    {"role": "user", "content": [{"toolResult": {"toolUseId": "call 1", "content": []}}]},
+                ]
+            },
+            "Value 'call 1' at 'messages.1.member.content.0.member.toolUse.toolUseId' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.:-]+",
+        ),
     ],
 )
 @pytest.mark.parametrize("operation", OPERATIONS)

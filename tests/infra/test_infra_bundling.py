@@ -26,6 +26,7 @@ from stacks.agent_api.bundling import (
     MAX_BUNDLE_BYTES,
     MIB,
     PRUNED_DISTRIBUTIONS,
+    PRUNED_PATHS,
     LocalBundlingError,
     PipLocalBundling,
     bundle_size,
@@ -35,14 +36,36 @@ from tests.infra.lock_support import LAMBDA_LOCK, lock_dependents, lock_pins
 pytestmark = pytest.mark.infra
 
 ARCHITECTURES = ("arm64", "x86_64")
-# Modules left in the bundle that import a pruned distribution without an ImportError guard, each with the
-# reason no code path of the function reaches it (nor the modules importing them in turn, such as Strands'
-# vended tools). Any other module importing one fails the test.
+# Modules left in the bundle that import a pruned distribution or path without an ImportError guard, each
+# with the reason no code path of the function reaches it (nor the modules importing them in turn). Any other
+# module importing one fails the test.
 UNREACHABLE_IMPORTERS = {
-    "strands/tools/mcp/": "Strands' MCP client: the function's tools are its own functions",
-    "aws_lambda_powertools/utilities/auth_alpha/": "Powertools' JWT verifier, not used by the function",
-    "urllib3/contrib/pyopenssl.py": "needs pyOpenSSL, which the lock never had; urllib3 uses it only if told",
+    "aws_lambda_powertools/shared/functions.py": "pydantic_to_dict, for Powertools' event-logging "
+    "decorators, which the function does not use",
+    "mcp/client/auth/extensions/client_credentials.py": "mcp's OAuth providers: the agent's OAuth client is "
+    "its own (agent_api.mcp_auth), authenticating with HTTP Basic, no JWT",
+    "cffi/cparser.py": "cffi's C declaration parser, for building bindings; cryptography loads only cffi's "
+    "compiled backend",
+    "pydantic/_internal/_generate_schema.py": "imports pydantic.v1 only for a type with a version 1 "
+    "`__get_validators__` and no version 2 schema, which no package in the bundle defines",
+    "yaml/cyaml.py": "imported by yaml only under an ImportError guard: without libyaml it parses in pure "
+    "Python",
 }
+# The pruned distributions' dependents, each of which never imports it on a path the function takes.
+PRUNED_DEPENDENTS = {
+    "pyjwt": ["mcp"],
+    "pycparser": ["cffi"],
+    "googleapis-common-protos": ["opentelemetry-exporter-otlp-proto-http"],
+}
+# Files of the miniature install beside its pruned paths, which bundling keeps.
+KEPT_BESIDE_PRUNED_PATHS = (
+    "aws_lambda_powertools/logging.py",
+    "aws_lambda_powertools/utilities/jmespath_utils/__init__.py",
+    "yaml/__init__.py",
+    "charset_normalizer/md.py",
+    "boto3/session.py",
+    "pydantic/main.py",
+)
 
 
 # --- bundling with pip replaced by a miniature install ---------------------------------------------
@@ -91,6 +114,18 @@ def miniature_install(target: Path, *, services: tuple[str, ...] = (*AWS_SERVICE
     _install_distribution(target, "kept-package", script=True)
     for name in PRUNED_DISTRIBUTIONS:
         _install_distribution(target, name, script=True)
+    # Each pruned path: a compiled module for a glob, a package for a directory; and what stays beside them.
+    for pattern in PRUNED_PATHS:
+        path = target / pattern.replace("*", "cpython-313-x86_64-linux-gnu")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".so":
+            path.write_bytes(b"\0")
+        else:
+            path.mkdir()
+            (path / "__init__.py").write_text("")
+    for kept in KEPT_BESIDE_PRUNED_PATHS:
+        (target / kept).parent.mkdir(parents=True, exist_ok=True)
+        (target / kept).write_text("")
 
 
 PipRun = Callable[[Path], None]
@@ -192,20 +227,42 @@ def test_bundle_uninstalls_the_pruned_distributions_with_their_scripts_and_keeps
 
 
 def test_bundle_fails_when_botocore_lacks_a_model_the_function_needs(bundle: Callable[..., Path]) -> None:
-    with pytest.raises(LocalBundlingError, match=r"has no model for sagemaker, sagemaker-runtime"):
+    missing = r"has no model for bedrock-runtime, sagemaker, sagemaker-runtime"
+    with pytest.raises(LocalBundlingError, match=missing):
         bundle(lambda target: miniature_install(target, services=("s3", "ec2")))
 
 
 def test_bundle_fails_when_a_distribution_to_prune_is_not_installed(bundle: Callable[..., Path]) -> None:
-    def without_mcp(target: Path) -> None:
+    def without_pyjwt(target: Path) -> None:
         miniature_install(target)
-        shutil.rmtree(target / "mcp")
-        shutil.rmtree(target / "mcp-1.0.dist-info")
+        shutil.rmtree(target / "pyjwt")
+        shutil.rmtree(target / "pyjwt-1.0.dist-info")
 
     with pytest.raises(
-        LocalBundlingError, match=r"cannot prune 'mcp': 0 installed copies .*PRUNED_DISTRIBUTIONS"
+        LocalBundlingError, match=r"cannot prune 'pyjwt': 0 installed copies .*PRUNED_DISTRIBUTIONS"
     ):
-        bundle(without_mcp)
+        bundle(without_pyjwt)
+
+
+def test_bundle_removes_the_pruned_paths_of_kept_distributions(bundle: Callable[..., Path]) -> None:
+    files = _files(bundle())
+    assert files >= set(KEPT_BESIDE_PRUNED_PATHS)
+    assert not {name for name in files if name.startswith("aws_lambda_powertools/event_handler/")}
+    assert not {name for name in files if name.startswith("aws_lambda_powertools/utilities/parser/")}
+    pruned = ("yaml/_yaml", "_yaml/", "boto3/data/", "pydantic/v1/")
+    assert not {name for name in files if name.startswith(pruned)}
+    assert not {name for name in files if name.endswith(".so")}
+
+
+def test_bundle_fails_when_a_path_to_prune_is_not_there(bundle: Callable[..., Path]) -> None:
+    def without_libyaml(target: Path) -> None:
+        miniature_install(target)
+        (target / "yaml" / "_yaml.cpython-313-x86_64-linux-gnu.so").unlink()
+
+    with pytest.raises(
+        LocalBundlingError, match=r"cannot prune 'yaml/_yaml\.\*\.so': nothing matches .*PRUNED_PATHS"
+    ):
+        bundle(without_libyaml)
 
 
 def test_bundle_above_the_size_limit_fails_naming_its_largest_parts(bundle: Callable[..., Path]) -> None:
@@ -323,8 +380,12 @@ def test_the_bundle_hash_follows_what_the_bundle_is_built_from_and_nothing_else(
     (source / "agent_api" / "app.py").write_text("app = 1\n")
     other_source = asset_hash()
 
+    (source / "team_tools").mkdir()
+    (source / "team_tools" / "mine.py").write_text("# a team tool\n")
+    with_team_tool = asset_hash()
+
     assert unchanged == first
-    assert len({first, other_platform, other_models, other_source}) == 4
+    assert len({first, other_platform, other_models, other_source, with_team_tool}) == 5
 
 
 def test_cdk_fails_with_the_pip_error_instead_of_trying_docker(
@@ -399,12 +460,21 @@ def test_both_architectures_bundle_the_same_modules(lambda_bundle: Callable[[str
 
 
 def _pruned_modules() -> set[str]:
-    """Top-level module names of the pruned distributions (read from this environment's same versions)."""
-    return {
-        module
-        for module, distributions in metadata.packages_distributions().items()
-        if any(canonical(name) in PRUNED_DISTRIBUTIONS for name in distributions)
-    }
+    """Dotted names of what is pruned: the pruned distributions' packages (read from this environment's same
+    versions; in a namespace package a kept distribution shares, like protobuf's `google`, their subpackages)
+    and the modules of the pruned paths."""
+    provided = metadata.packages_distributions()
+    modules = set()
+    for name in PRUNED_DISTRIBUTIONS:
+        for file in metadata.distribution(name).files or ():
+            parts = file.with_suffix("").parts
+            if file.suffix != ".py" or ".." in parts:
+                continue
+            shared = any(canonical(owner) not in PRUNED_DISTRIBUTIONS for owner in provided.get(parts[0], ()))
+            modules.add(".".join(parts[: 2 if shared else 1]))
+    # A glob prunes compiled modules whose Python twins stay and load in their place (charset_normalizer's).
+    paths = {pattern.split(".")[0].replace("/", ".") for pattern in PRUNED_PATHS}
+    return modules | {path for path in paths if "*" not in path}
 
 
 def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
@@ -435,7 +505,7 @@ def _unguarded_importers(bundle: Path, modules: set[str]) -> dict[str, set[str]]
                 names = [node.module]
             else:
                 continue
-            hits = {name.split(".")[0] for name in names} & modules
+            hits = {module for name in names for module in modules if f"{name}.".startswith(f"{module}.")}
             if hits and not _guarded(node, parents):
                 found.setdefault(path.relative_to(bundle).as_posix(), set()).update(hits)
     return found
@@ -455,10 +525,10 @@ def test_only_unreachable_modules_import_a_pruned_distribution(lambda_bundle: Ca
     } == set(UNREACHABLE_IMPORTERS)
 
 
-def test_pruned_distributions_are_required_only_by_each_other_or_by_strands_for_mcp() -> None:
+def test_pruned_distributions_are_required_only_by_dependents_that_never_import_them() -> None:
     required_by = lock_dependents(LAMBDA_LOCK)
     outside = {name: sorted(required_by[name] - set(PRUNED_DISTRIBUTIONS)) for name in PRUNED_DISTRIBUTIONS}
-    assert outside == {name: (["strands-agents"] if name == "mcp" else []) for name in PRUNED_DISTRIBUTIONS}
+    assert outside == PRUNED_DEPENDENTS
 
 
 # --- the x86_64 bundle on the function's Python, with nothing but the standard library beside it -----
@@ -471,6 +541,11 @@ for name in sys.argv[1:]:
         importlib.import_module(name)
     except BaseException as error:
         report["failed"][name] = repr(error)
+import yaml
+report["yaml"] = [yaml.__with_libyaml__, yaml.safe_load("a: [1, 2]")]
+import charset_normalizer, charset_normalizer.md
+best = charset_normalizer.from_bytes("héllo".encode()).best()
+report["charset_normalizer"] = [charset_normalizer.md.__file__.rsplit("/", 1)[-1], str(best)]
 import boto3
 session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 report["services"] = session.get_available_services()
@@ -496,7 +571,18 @@ def probe(lambda_bundle: Callable[[str], Path], lambda_python: str) -> dict[str,
     bundle = lambda_bundle("x86_64")
     # -S: no site-packages; -E: no PYTHON* variables; -B: leave no bytecode in the bundle.
     result = subprocess.run(
-        [lambda_python, "-S", "-E", "-B", "-c", PROBE, *_top_level_modules(bundle), "agent_api.app"],
+        [
+            lambda_python,
+            "-S",
+            "-E",
+            "-B",
+            "-c",
+            PROBE,
+            *_top_level_modules(bundle),
+            "agent_api.app",
+            "agent_api.tool_sources",
+            "team_tools.units",
+        ],
         cwd=bundle,
         capture_output=True,
         text=True,
@@ -526,8 +612,18 @@ def test_every_top_level_module_of_the_bundle_imports(probe: dict[str, Any]) -> 
     assert probe["failed"] == {}
 
 
+def test_yaml_parses_in_pure_python_without_its_pruned_accelerator(probe: dict[str, Any]) -> None:
+    assert probe["yaml"] == [False, {"a": [1, 2]}]
+
+
+def test_charset_normalizer_runs_in_pure_python_without_its_pruned_compiled_modules(
+    probe: dict[str, Any],
+) -> None:
+    assert probe["charset_normalizer"] == ["md.py", "héllo"]
+
+
 def test_bundled_botocore_creates_a_client_for_each_called_service_and_knows_no_other(
     probe: dict[str, Any],
 ) -> None:
     assert probe["services"] == sorted(AWS_SERVICES)
-    assert probe["clients"] == ["S3", "SageMaker", "SageMakerRuntime", "SecretsManager"]
+    assert probe["clients"] == ["BedrockRuntime", "S3", "SageMaker", "SageMakerRuntime", "SecretsManager"]

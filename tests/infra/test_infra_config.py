@@ -144,7 +144,7 @@ def test_unknown_tool_fails_naming_the_available_tools() -> None:
     error = error_for(merged(agent={"tools": "calculator,shell"}))
     assert str(error) == (
         "cdk.json environment 'staging': agent.tools: got 'calculator,shell'; allowed: comma-separated names "
-        "of current_time, calculator, get_weather, or '' for none"
+        "of current_time, calculator, get_weather, convert_units, or '' for none"
     )
 
 

@@ -102,6 +102,16 @@ EDGES: dict[str, list[Any]] = {
     "agent.max_tokens": [0, 1, 1024, 1_000_000, 1_000_001, 1.5],
     "agent.temperature": [-0.1, 0, 0.2, 2, 2.01, 1e-7, 10**400],
     "agent.tools": ["", "calculator", "get_weather, current_time", "shell", "calculator,sh"],
+    "agent.mcp_servers": [
+        [],
+        [{"name": "docs", "url": "https://docs.example.com/mcp", "tools": ["find"], "timeout_seconds": 300}],
+        [{"name": "docs", "url": "https://docs.example.com/mcp", "timeout_seconds": 301}],
+        [{"name": "docs", "url": "http://docs.example.com/mcp"}],
+        [{"name": "docs"}],
+        {"name": "docs", "url": "https://docs.example.com/mcp"},
+        [{"name": "v", "url": "https://v.example/mcp", "auth": {"type": "bearer", "secret": "mcp/v"}}],
+        [{"name": "v", "url": "https://v.example/mcp", "auth": {"type": "sigv4"}}],
+    ],
     "agent.max_prompt_chars": [0, 1, 10_000_000, 10_000_001],
     "agent.stream_reasoning": [True, False, 1, None],
     "agent.log_level": ["DEBUG", "ERROR", "TRACE", "info"],
@@ -127,6 +137,20 @@ EDGES: dict[str, list[Any]] = {
         "https://",
     ],
     "observability.otlp_headers_secret": ["agent/langfuse-otlp", "a" * 512, "a" * 513, "no spaces"],
+    # The fallback model (issue 23). A geographic profile needs the environment's Region, which neither side
+    # knows here; a fallback naming the environment's own endpoint only synth can tell.
+    "endpoint.fallback": [
+        {"bedrock_model_id": "anthropic.claude-haiku-4-5-20251001-v1:0"},
+        {"bedrock_model_id": "global.anthropic.claude-haiku-4-5-20251001-v1:0", "max_tokens": 512},
+        {"bedrock_model_id": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"},
+        {"bedrock_model_id": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0"},
+        {"endpoint_name": "small-model", "inference_component_name": "small-model-ic"},
+        {"endpoint_name": "small_model"},
+        {"endpoint_name": "small-model", "bedrock_model_id": "amazon.nova-micro-v1:0"},
+        "amazon.nova-micro-v1:0",
+        {},
+    ],
+    "endpoint.fallback_on_throttle": [True, False, 1, None],
 }
 KEYED = {setting.key: setting for setting in contract.SETTINGS if setting.key is not None}
 

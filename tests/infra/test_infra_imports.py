@@ -53,7 +53,9 @@ def imports_of(path: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
-            found |= imports_of(path.parent / f"{node.module}.py")
+            # `from .x import y`, or `from . import x, y`
+            for module in [node.module] if node.module else [alias.name for alias in node.names]:
+                found |= imports_of(path.parent / f"{module}.py")
         elif isinstance(node, ast.ImportFrom):
             found.add(node.module or "")
         elif isinstance(node, ast.Import):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,11 @@ def test_each_keyed_row_has_the_type_of_its_schema_field() -> None:
         setting = field.metadata["setting"]
         # JSON's number may be written without a fraction: 1 is a temperature as well as 1.0.
         accepted = (int, float) if annotation is float else annotation
-        assert isinstance(setting.default, accepted), (key, annotation, setting.default)
+        # isinstance takes no parameterized generic (a JSON setting's Mapping[str, Any], a list's
+        # Sequence[...]): check its origin, and each option of an optional one (str | None).
+        options = typing.get_args(accepted) if isinstance(accepted, types.UnionType) else (accepted,)
+        plain = tuple(typing.get_origin(option) or option for option in options)
+        assert isinstance(setting.default, plain), (key, annotation, setting.default)
 
 
 def test_each_row_is_named_after_its_variable() -> None:

@@ -16,6 +16,9 @@ from local.tiny_model.__main__ import main
 from local.tiny_model.script import (
     CALL_ARGUMENTS,
     CALLED_TOOL,
+    FORECAST_ARGUMENTS,
+    FORECAST_CALL_TEXT,
+    FORECAST_TOOL,
     HERMES_CALL_TEXT,
     PLAIN_TEXT,
     REASONING_ANSWER_TEXT,
@@ -253,3 +256,52 @@ def test_every_step_wins_by_a_margin_that_survives_sampling(
 ) -> None:
     # 60 logits: at temperature 1 the runner-up gets under e**-60 of the winner's probability.
     assert generate(model_dir, tokenizer, render(model_dir, messages, tools))[1] > 60
+
+
+# --- The forecast call: the example MCP server's tool (local/mcp_example.py) ------------------------------
+FORECAST_TOOL_SPEC = {
+    "type": "function",
+    "function": {
+        "name": FORECAST_TOOL,
+        "description": "Return the weather outlook for a city, today and the next days (example data).",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city"],
+        },
+    },
+}
+ASK_FORECAST = {"role": "user", "content": "What is the forecast for Paris?"}
+FORECAST_CALL_TURN = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {
+            "id": "call_2",
+            "type": "function",
+            "function": {"name": FORECAST_TOOL, "arguments": json.dumps(FORECAST_ARGUMENTS)},
+        }
+    ],
+}
+FORECAST_RESULT_TURN = {"role": "tool", "tool_call_id": "call_2", "content": "day 1: sunny, high 21 °C"}
+
+
+def test_calls_the_forecast_tool_when_asked_for_the_forecast(model_dir: Path, tokenizer: Tokenizer) -> None:
+    prompt = render(model_dir, [ASK_FORECAST], tools=[WEATHER_TOOL, FORECAST_TOOL_SPEC])
+    text, margin = generate(model_dir, tokenizer, prompt)
+    assert text == FORECAST_CALL_TEXT
+    assert json.loads(text) == {"name": "get_forecast", "parameters": {"city": "Paris", "days": 2}}
+    assert margin > 60
+
+
+def test_answers_the_forecast_call_from_its_tool_result(model_dir: Path, tokenizer: Tokenizer) -> None:
+    messages = [ASK_FORECAST, FORECAST_CALL_TURN, FORECAST_RESULT_TURN]
+    text, margin = generate(model_dir, tokenizer, render(model_dir, messages, [FORECAST_TOOL_SPEC]))
+    assert (text, margin > 60) == (TOOL_RESULT_TEXT, True)
+
+
+def test_the_weather_call_is_unchanged_when_the_forecast_tool_is_offered(
+    model_dir: Path, tokenizer: Tokenizer
+) -> None:
+    prompt = render(model_dir, [ASK_WEATHER], tools=[WEATHER_TOOL, FORECAST_TOOL_SPEC])
+    assert generate(model_dir, tokenizer, prompt)[0] == TOOL_CALL_TEXT

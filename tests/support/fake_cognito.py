@@ -10,7 +10,10 @@ page uses, as Cognito's developer guide documents them
 - ``POST /oauth2/token`` (page "token-endpoint"): a form-encoded authorization-code grant. The code is used
   once; its client id and redirect URI must be the authorize request's, and the S256 of ``code_verifier``
   its ``code_challenge`` (RFC 7636). It answers ``{"access_token", "id_token", "refresh_token",
-  "expires_in", "token_type": "Bearer"}`` or a 400 ``{"error": ...}``, always with
+  "expires_in", "token_type": "Bearer"}`` or a 400 ``{"error": ...}``. It also takes the client credentials
+  grant of a confidential (machine) client, authenticated with HTTP Basic, for scopes of its resource server,
+  answering ``{"access_token", "expires_in", "token_type": "Bearer"}`` (how AgentCore Gateway's Cognito
+  authorizer is reached), or 400 ``invalid_client`` / ``invalid_scope``. Every answer is sent with
   ``Access-Control-Allow-Origin: *``, the header the guide says the real endpoint sends for browser-based
   apps (a public client's PKCE exchange is its example; Cognito supports no other CORS policy there; the
   sentence is in the current page's translations). It answers no preflight (``OPTIONS``): the page's
@@ -38,7 +41,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 from agent_api.contract import PAGE_CONFIG_PATH, PAGE_PATH
 from agent_api.settings import CognitoSettings
@@ -46,6 +49,10 @@ from local.emulator.background import BackgroundServer
 
 CLIENT_ID: Final = "fakebrowserclient1"
 SCOPE: Final = "openid email agent-api/invoke"
+# The confidential client of the client credentials grant, and the scopes it may ask for.
+MACHINE_CLIENT_ID: Final = "fakemachineclient1"
+MACHINE_CLIENT_SECRET: Final = "fake-machine-secret-1"
+MACHINE_SCOPES: Final = frozenset({"tools/invoke", "tools/read"})
 TOKEN_LIFETIME_SECONDS: Final = 3600
 UNAUTHORIZED: Final = json.dumps({"message": "Unauthorized"}).encode()
 USER_SUB: Final = "0f1e2d3c-fake-user"
@@ -71,11 +78,14 @@ class FakeCognito(BackgroundServer):
     """Managed login and token endpoint of a user pool with one public client and one signed-in user.
 
     ``redirect_uris`` are the client's callback and sign-out URLs (add the page's once it is served).
-    ``token_requests`` records each token request's form; ``sign_outs`` counts the sign-outs.
+    ``token_requests`` records each token request's form; ``sign_outs`` counts the sign-outs. Tokens of the
+    client credentials grant say they last ``machine_token_seconds``; ``machine_client_secret`` may change.
     """
 
-    def __init__(self, redirect_uris: Collection[str] = ()) -> None:
+    def __init__(self, redirect_uris: Collection[str] = (), machine_token_seconds: int = 3600) -> None:
         self.redirect_uris: set[str] = set(redirect_uris)
+        self.machine_token_seconds = machine_token_seconds
+        self.machine_client_secret = MACHINE_CLIENT_SECRET
         self.token_requests: list[dict[str, str]] = []
         self.sign_outs = 0
         self._grants: dict[str, _Grant] = {}
@@ -126,8 +136,10 @@ class FakeCognito(BackgroundServer):
         back = {"code": code, **({"state": query["state"]} if "state" in query else {})}
         return 302, {"Location": f"{query['redirect_uri']}?{urlencode(back)}"}, b""
 
-    def token(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+    def token(self, form: Mapping[str, str], authorization: str = "") -> tuple[int, dict[str, Any]]:
         self.token_requests.append(dict(form))
+        if form.get("grant_type") == "client_credentials":
+            return self._client_credentials(form, authorization)
         if form.get("grant_type") != "authorization_code":
             return 400, {"error": "unsupported_grant_type"}
         if form.get("client_id") != CLIENT_ID:
@@ -148,6 +160,23 @@ class FakeCognito(BackgroundServer):
             "expires_in": TOKEN_LIFETIME_SECONDS,
             "token_type": "Bearer",
         }
+
+    def _client_credentials(self, form: Mapping[str, str], authorization: str) -> tuple[int, dict[str, Any]]:
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except ValueError:
+            client_id, secret = "", ""
+        credentials = (unquote_plus(client_id), unquote_plus(secret))
+        if scheme != "Basic" or credentials != (MACHINE_CLIENT_ID, self.machine_client_secret):
+            return 400, {"error": "invalid_client"}
+        scopes = set(form.get("scope", "").split())
+        if not scopes <= MACHINE_SCOPES:
+            return 400, {"error": "invalid_scope"}
+        access = f"fake-machine-{secrets.token_urlsafe(24)}"
+        with self._lock:
+            self._tokens.add(access)
+        return 200, {"access_token": access, "expires_in": self.machine_token_seconds, "token_type": "Bearer"}
 
     def logout(self, query: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         problem = self._redirect_problem(query, "logout_uri")
@@ -197,7 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
             status, body = 400, {"error": "invalid_request"}
         else:
-            status, body = self.cognito.token({key: values[0] for key, values in parse_qs(raw).items()})
+            form = {key: values[0] for key, values in parse_qs(raw).items()}
+            status, body = self.cognito.token(form, self.headers.get("Authorization", ""))
         headers = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}
         self._answer(status, headers, json.dumps(body).encode())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.support.scripted_server import Reply
 
@@ -49,8 +50,16 @@ def calculator_call_parts() -> list[bytes]:
     """The recorded vLLM tool-call stream, with the call aimed at the agent API's `calculator` tool instead
     of the recording's `get_weather` (only the name and arguments are rewritten; the framing is as recorded).
     """
+    return tool_call_parts("calculator", {"expression": "6 * 7"})
+
+
+def tool_call_parts(name: str, arguments: dict[str, Any]) -> list[bytes]:
+    """The recorded vLLM tool-call stream, calling tool ``name`` with ``arguments`` instead of the recording's
+    `get_weather` call. The recording streams the arguments' JSON in two pieces, and so does this."""
     body = (FIXTURES / "vllm/tools_auto_stream.txt").read_text()
-    body = body.replace('"name":"get_weather"', '"name":"calculator"')
-    body = body.replace('"arguments":"{\\"city\\": \\""', '"arguments":"{\\"expression\\": \\""')
-    body = body.replace('"arguments":"Paris\\"}"', '"arguments":"6 * 7\\"}"')
+    text = json.dumps(arguments)
+    first, second = (json.dumps(piece)[1:-1] for piece in (text[:-2], text[-2:]))
+    body = body.replace('"name":"get_weather"', f'"name":{json.dumps(name)}')
+    body = body.replace('"arguments":"{\\"city\\": \\""', f'"arguments":"{first}"')
+    body = body.replace('"arguments":"Paris\\"}"', f'"arguments":"{second}"')
     return sse_parts(body.encode())

@@ -9,6 +9,7 @@ is the emulator's: set its ``Faults`` with ``runtime.emulator.set_faults``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
@@ -87,7 +88,9 @@ class SageMakerRuntime:
     """The emulator serving ``endpoint_name`` in front of a ``ScriptedServer`` container; a context manager.
 
     Its ``inference_components`` start with ``component_copies`` copies (0: scaled to zero) and copies asked
-    for come into service after ``warm_up_seconds``.
+    for come into service after ``warm_up_seconds``. ``more_endpoints`` (endpoint name -> its components) are
+    served by the same container, their components in service from the start whatever ``component_copies``
+    says (a fallback endpoint beside a model at zero); the script answers their calls in turn with the rest.
 
     ``requests`` records every request the emulator received (throttled ones included), in order.
     """
@@ -100,11 +103,23 @@ class SageMakerRuntime:
         backend_timeout: float = 60.0,
         component_copies: int = 1,
         warm_up_seconds: float = 0.0,
+        more_endpoints: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.requests: list[Invocation] = []
         self.container = ScriptedServer()
+        endpoints = {
+            name: Endpoint(
+                self.container.url,
+                inference_components=components,
+                component_copies=1 if components else None,
+            )
+            for name, components in (more_endpoints or {}).items()
+        }
         self.emulator = Emulator(
-            {endpoint_name: Endpoint(self.container.url, inference_components=inference_components)},
+            {
+                endpoint_name: Endpoint(self.container.url, inference_components=inference_components),
+                **endpoints,
+            },
             backend_timeout=backend_timeout,
             on_invocation=self.requests.append,
             component_copies=component_copies,

@@ -113,12 +113,16 @@ function apply(reply, event) {
     case "status":
       if (data.state === "warming") {
         showNotice("The model is waking up (" + data.elapsed_s + " s so far); the answer starts when it is ready.");
+      } else if (data.state === "fallback") {
+        // The model has no copy in service: a fallback answers at once while it wakes.
+        reply.warnings.push("The model is starting: " + String(data.model) + " answers meanwhile.");
       }
       break;
     case "done":
       reply.state = "done";
       reply.meta = data.usage.input_tokens + " tokens in, " + data.usage.output_tokens + " out" +
-        (data.stop_reason === "max_tokens" ? " (cut at the token limit)" : "");
+        (data.stop_reason === "max_tokens" ? " (cut at the token limit)" : "") +
+        (data.model ? " · " + String(data.model) : "");
       break;
     case "error":
       reply.state = "error";

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from agent_api import contract
 from agent_api.errors import ErrorReply
+from agent_api.fallback import FALLBACK_STATE
 from agent_api.pipeline import WholeEncoder
 from agent_api.settings import Settings
 from agent_api.turn import DONE, REASONING, STATUS, TEXT, TOOL_RESULT, TOOL_USE, TurnEvent
@@ -90,6 +91,8 @@ def progress_message(event: TurnEvent) -> str | None:
         return str(event.data["delta"])
     if _warming(event):
         return f"the model is starting (waited {event.data['elapsed_s']} s)"
+    if event.name == STATUS and event.data.get("state") == FALLBACK_STATE:
+        return f"the fallback model {event.data['model']} answers while the model starts"
     if event.name == TOOL_USE:
         return f"calling {event.data['name']}"
     if event.name == TOOL_RESULT:
@@ -123,7 +126,7 @@ class AskResult(WholeEncoder):
             elif event.name == TOOL_RESULT and event.data["id"] in calls:
                 calls[event.data["id"]].update(status=event.data["status"], content=event.data["content"])
             elif event.name not in (TEXT, REASONING) and not _warming(event):
-                others.append({"type": event.name, **event.data})
+                others.append(event.tagged())
         return {
             **done.data,
             "answer": "".join(event.data["delta"] for event in answer if event.name == TEXT),

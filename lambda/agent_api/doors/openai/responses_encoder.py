@@ -48,6 +48,16 @@ class ResponseHead:
     created_at: int
     echo: Mapping[str, Any] = field(default_factory=dict)
     """The request's parameters, as the Response object names them (`instructions`, `temperature`, ...)."""
+    _completed_at: list[int] = field(default_factory=list, compare=False, repr=False)
+
+    def completed_at(self) -> int:
+        """Return when the response completed, read from the clock once.
+
+        So the stored response (saved before `done` reaches the door) and the one its client reads agree.
+        """
+        if not self._completed_at:
+            self._completed_at.append(int(time.time()))
+        return self._completed_at[0]
 
     def body(self, status: str, output: Sequence[dict[str, Any]], **fields: Any) -> dict[str, Any]:
         """Return the Response object in `status` with `output` and the given fields."""
@@ -79,11 +89,6 @@ def usage(done: TurnEvent) -> dict[str, Any]:
     }
 
 
-def agent_event(event: TurnEvent) -> dict[str, Any]:
-    """Return an event OpenAI has no item for as an agent event (`/chat`'s event, its name as `type`)."""
-    return {"type": event.name, **event.data}
-
-
 class OutputBuilder:
     """Builds a response's output items from a turn's events, and the stream events announcing them."""
 
@@ -108,8 +113,8 @@ class OutputBuilder:
             return self._result(event.data)
         if event.name == STATUS and event.data.get("state") == ModelState.WARMING.value:
             return []
-        self.agent_events.append(agent_event(event))
-        return [{"type": AGENT_EVENT, "event": agent_event(event)}]
+        self.agent_events.append(event.tagged())
+        return [{"type": AGENT_EVENT, "event": event.tagged()}]
 
     def finish(self) -> list[dict[str, Any]]:
         """Close what is still open, at the end of a complete answer; return the stream events it makes."""
@@ -234,7 +239,7 @@ def final_body(head: ResponseHead, builder: OutputBuilder, done: TurnEvent) -> d
         builder.items,
         usage=usage(done),
         incomplete_details=None if reason is None else {"reason": reason},
-        completed_at=int(time.time()) if reason is None else None,
+        completed_at=head.completed_at() if reason is None else None,
         agent_events=builder.agent_events,
         agent_done=done.data,
     )
