@@ -386,7 +386,9 @@ def usage_text(stack: LocalDeployment) -> str:
             f"  curl -N {agent}/chat -H 'content-type: application/json' -d '{body}'",
             f"  PYTHONPATH=client .venv/bin/python -m agent_client --url {agent} --no-sign "
             f"{EXAMPLE_PROMPT!r}",
-            f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key",
+            f"  OpenAI clients: base URL {agent}/v1, model 'agent', any API key "
+            "(chat completions, responses)",
+            f"  MCP clients: {agent}/mcp (the agent as an MCP server, Streamable HTTP, the tool 'ask')",
             *mcp_try,
             "",
             "Ctrl-C stops everything.",

@@ -141,6 +141,12 @@ class SageMakerAgentStack(Stack):
         CfnOutput(self, "ChatUrl", value=agent.chat_url, description=f"POST a JSON body here, {credentials}")
         CfnOutput(self, "ApiUrl", value=agent.api.url, description="Base URL of the agent REST API stage")
         CfnOutput(
+            self,
+            "McpUrl",
+            value=agent.mcp_url,
+            description=f"the MCP server (Streamable HTTP), {credentials}",
+        )
+        CfnOutput(
             self, "OpenAIBaseUrl", value=agent.openai_base_url, description="base_url for OpenAI clients"
         )
         CfnOutput(self, "EndpointName", value=inference.endpoint.attr_endpoint_name)

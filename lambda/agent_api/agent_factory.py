@@ -14,9 +14,9 @@ timeouts, live in `agent_api.contract`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import boto3
 from botocore.config import Config
@@ -90,13 +90,19 @@ def text_tool_calls(setting: str) -> TextToolCallSyntax | Literal[False]:
     return False if setting == contract.TEXT_TOOL_CALLS_OFF else cast(TextToolCallSyntax, setting)
 
 
-def model_config(settings: Settings, max_tokens: int, temperature: float) -> SageMakerConfig:
-    """Return the provider configuration of one request's model (no region: the client is shared)."""
+def model_config(
+    settings: Settings, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None
+) -> SageMakerConfig:
+    """Return the provider configuration of one request's model (no region: the client is shared).
+
+    `sampling` adds the request's other generation parameters, in OpenAI's names (the provider sends them as
+    the response format names them).
+    """
     config: SageMakerConfig = {
         "endpoint_name": settings.endpoint_name,
         "response_format": settings.response_format,
         "text_tool_calls": text_tool_calls(settings.text_tool_calls),
-        "params": {"max_tokens": max_tokens, "temperature": temperature},
+        "params": {**(sampling or {}), "max_tokens": max_tokens, "temperature": temperature},
     }
     if settings.inference_component_name is not None:
         config["inference_component_name"] = settings.inference_component_name
@@ -143,9 +149,13 @@ class AgentFactory:
         """What the `done` event calls the endpoint's own model: its endpoint, and component after a slash."""
         return endpoint_model_name(self.settings.endpoint_name, self.settings.inference_component_name)
 
-    def model(self, max_tokens: int, temperature: float) -> SageMakerModel:
-        """Build the provider for one request, with the request's generation limits."""
-        return SageMakerModel(client=self._client, **model_config(self.settings, max_tokens, temperature))
+    def model(
+        self, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None
+    ) -> SageMakerModel:
+        """Build the provider for one request, with the request's generation parameters."""
+        return SageMakerModel(
+            client=self._client, **model_config(self.settings, max_tokens, temperature, sampling)
+        )
 
     async def signal_demand(self) -> None:
         """Invoke the model once for a single token, so that SageMaker's metrics count one request.
@@ -177,7 +187,7 @@ class AgentFactory:
         if request.instructions:
             system_prompt = f"{system_prompt}\n\n{request.instructions}"
         return Agent(
-            model=model or self.model(request.max_tokens, request.temperature),
+            model=model or self.model(request.max_tokens, request.temperature, request.sampling),
             # A copy: the agent appends to its messages, and a turn that waited for the model builds another.
             messages=copy.deepcopy(request.history) or None,
             tools=[*self._tools, *extra_tools],

@@ -21,6 +21,9 @@ from starlette.routing import Route
 from agent_api import contract
 from agent_api.agent_factory import AgentFactory, RetryPolicy, create_runtime_client, validate_model_config
 from agent_api.doors.chat import ChatDoor
+from agent_api.doors.mcp import McpDoor
+from agent_api.doors.openai.responses_door import ResponsesDoor
+from agent_api.doors.openai.responses_store import ResponseStore
 from agent_api.doors.openai.routes import CompletionsDoor
 from agent_api.errors import ErrorReply, http_error_reply, unexpected_error_reply
 from agent_api.fallback import Fallback
@@ -49,8 +52,14 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-# The routes that answer a turn, each traced as one request (agent_api.tracing).
-TURN_PATHS = (contract.CHAT_PATH, contract.OPENAI_CHAT_COMPLETIONS_PATH)
+# The routes that answer a turn, each traced as one request (agent_api.tracing); a POST to `/mcp` is one
+# JSON-RPC request (a tool call, or the listing of the tools).
+TURN_PATHS = (
+    contract.CHAT_PATH,
+    contract.OPENAI_CHAT_COMPLETIONS_PATH,
+    contract.OPENAI_RESPONSES_PATH,
+    contract.MCP_PATH,
+)
 
 
 def create_app(
@@ -92,6 +101,9 @@ def create_app(
     sessions = (
         SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
     )
+    responses = (
+        ResponseStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
+    )
     try:
         factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
     except ToolLoadError as exc:
@@ -114,7 +126,13 @@ def create_app(
         sessions,
     )
     # The doors: each a route (or a few) of the pipeline, and the wording of errors on the paths it claims.
-    doors: tuple[Door, ...] = (ChatDoor(settings), CompletionsDoor(settings))
+    mcp = McpDoor(settings)
+    doors: tuple[Door, ...] = (
+        ChatDoor(settings),
+        CompletionsDoor(settings),
+        ResponsesDoor(settings, responses),
+        mcp,
+    )
     errors = _ErrorAnswers(doors)
     application = Starlette(
         routes=[
@@ -127,6 +145,8 @@ def create_app(
         exception_handlers={HTTPException: errors.http_error, Exception: errors.unexpected_error},
         # Each turn's trace, exported before its response ends (agent_api.trace_requests).
         middleware=[Middleware(TraceTurns, tracing=tracing, paths=TURN_PATHS)],
+        # The MCP server's transport runs for the app's lifetime (uvicorn runs the lifespan: `lambda/run.sh`).
+        lifespan=lambda _app: mcp.run(),
     )
     # Starlette answers `/chat/` with a 307 whose Location is built from the Host header; every path but
     # the routes is the documented JSON 404 instead.
@@ -171,6 +191,8 @@ def _tool_sources(settings: Settings, session: boto3.Session, factory: AgentFact
     return ToolSources(
         settings.mcp_servers, factory.tool_names, lambda server: http_auth(server.auth, secrets, session)
     )
+
+
 def _fallback(
     settings: Settings, session: boto3.Session, runtime_client: SageMakerRuntimeClient
 ) -> Fallback | None:

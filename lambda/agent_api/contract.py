@@ -89,6 +89,12 @@ COGNITO_API_SCOPE: Final = f"{COGNITO_RESOURCE_SERVER}/{COGNITO_INVOKE_SCOPE}"
 COGNITO_DOMAIN_PATTERN: Final = re.compile(r"https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 # Cognito's app client ids (botocore's cognito-idp ClientIdType: 1-128 of [\w+]).
 COGNITO_CLIENT_ID_PATTERN: Final = re.compile(r"[\w+]{1,128}")
+# A user pool's OpenID Connect issuer: https://cognito-idp.<region>.amazonaws.com/<user pool id> (Cognito's
+# IssuerConfigurationType, "ORIGINAL"; pool ids as botocore's cognito-idp UserPoolIdType:
+# [\w-]+_[0-9a-zA-Z]+).
+COGNITO_ISSUER_PATTERN: Final = re.compile(
+    r"https://cognito-idp\.[a-z]{2}(-[a-z]+)+-\d+\.amazonaws\.com(\.cn)?/[\w-]+_[0-9a-zA-Z]+"
+)
 # OAuth scopes separated by single spaces (botocore's cognito-idp ScopeType: 1-256 printable ASCII, no space).
 COGNITO_SCOPE_PATTERN: Final = re.compile(
     r"[\x21\x23-\x5B\x5D-\x7E]{1,256}( [\x21\x23-\x5B\x5D-\x7E]{1,256})*"
@@ -205,7 +211,7 @@ AGENT_COGNITO_DOMAIN: Final = Setting(
     "AGENT_COGNITO_DOMAIN",
     Text(COGNITO_DOMAIN_PATTERN, "an https:// origin (no path)"),
     "sign-in for the chat page: the managed-login origin, `https://<prefix>.auth.<region>.amazoncognito.com` "
-    "(its `/oauth2/authorize` and `/oauth2/token`); required, with the next two, when `AGENT_AUTH` is "
+    "(its `/oauth2/authorize` and `/oauth2/token`); required, with the next three, when `AGENT_AUTH` is "
     "`cognito`, and refused otherwise (empty counts as unset)",
     source=_COGNITO_SIGN_IN,
 )
@@ -220,6 +226,16 @@ AGENT_COGNITO_SCOPE: Final = Setting(
     Text(COGNITO_SCOPE_PATTERN, "OAuth scopes separated by single spaces"),
     f"sign-in for the chat page: the scopes to request; they include the API's `{COGNITO_API_SCOPE}`, which "
     "API Gateway requires in the access token",
+    source=_COGNITO_SIGN_IN,
+)
+AGENT_COGNITO_ISSUER: Final = Setting(
+    "AGENT_COGNITO_ISSUER",
+    Text(
+        COGNITO_ISSUER_PATTERN,
+        "a Cognito user pool's issuer, https://cognito-idp.<region>.amazonaws.com/<pool id>",
+    ),
+    "the authorization server MCP clients discover: the user pool's OpenID Connect issuer, which the MCP "
+    'server\'s OAuth protected-resource metadata names (docs/agent-api.md, "MCP server")',
     source=_COGNITO_SIGN_IN,
 )
 # Powertools reads these itself (service, namespace, log level); the settings check them too.
@@ -351,6 +367,7 @@ SETTINGS: Final = (
     AGENT_COGNITO_DOMAIN,
     AGENT_COGNITO_CLIENT_ID,
     AGENT_COGNITO_SCOPE,
+    AGENT_COGNITO_ISSUER,
     POWERTOOLS_SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL,
@@ -361,8 +378,14 @@ SETTINGS: Final = (
 )
 # An unknown variable with this prefix stops the app at start (a typo must not be ignored).
 VARIABLE_PREFIX: Final = "AGENT_"
-# How the chat page signs in under `cognito`: all three with AGENT_AUTH=cognito, none of them otherwise.
-COGNITO_SETTINGS: Final = (AGENT_COGNITO_DOMAIN, AGENT_COGNITO_CLIENT_ID, AGENT_COGNITO_SCOPE)
+# How callers sign in under `cognito` (the chat page, MCP clients): all of them with AGENT_AUTH=cognito, none
+# of them otherwise.
+COGNITO_SETTINGS: Final = (
+    AGENT_COGNITO_DOMAIN,
+    AGENT_COGNITO_CLIENT_ID,
+    AGENT_COGNITO_SCOPE,
+    AGENT_COGNITO_ISSUER,
+)
 COGNITO_VARIABLES: Final = tuple(setting.variable for setting in COGNITO_SETTINGS)
 
 
@@ -373,6 +396,12 @@ HEALTH_PATH: Final = "/health"
 OPENAI_PREFIX: Final = "/v1"
 OPENAI_CHAT_COMPLETIONS_PATH: Final = f"{OPENAI_PREFIX}/chat/completions"
 OPENAI_MODELS_PATH: Final = f"{OPENAI_PREFIX}/models"
+# OpenAI's Responses API (docs/agent-api.md, "Responses API"): `POST`, and `GET`/`DELETE` of a stored one.
+OPENAI_RESPONSES_PATH: Final = f"{OPENAI_PREFIX}/responses"
+# The agent as an MCP server (docs/agent-api.md, "MCP server"): Streamable HTTP, and under Cognito the OAuth
+# protected-resource metadata MCP clients discover the sign-in from (RFC 9728, path-inserted before `/mcp`).
+MCP_PATH: Final = "/mcp"
+PROTECTED_RESOURCE_METADATA_PATH: Final = f"/.well-known/oauth-protected-resource{MCP_PATH}"
 # The one model the OpenAI-compatible routes serve: the agent (its tools and system prompt included).
 OPENAI_MODEL_ID: Final = "agent"
 # The request header naming a stored session to continue on `/v1/chat/completions` (the body is OpenAI's).

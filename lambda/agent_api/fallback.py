@@ -17,8 +17,9 @@ is decided once, at the turn's first call, from why the model could not take it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from strands.models.model import Model
@@ -49,9 +50,11 @@ class Fallback:
         """What the `status` and `done` events call the fallback."""
         return self.model.name
 
-    def turn_model(self, max_tokens: int, temperature: float) -> Model:
-        """Build the fallback's model for one turn."""
-        return self.model.model(max_tokens, temperature)
+    def turn_model(
+        self, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None
+    ) -> Model:
+        """Build the fallback's model for one turn, with the request's generation parameters."""
+        return self.model.model(max_tokens, temperature, sampling)
 
     def reason(self, cause: BaseException) -> str | None:
         """Say why the fallback answers a turn whose first call to the model failed with `cause`, or None."""

@@ -9,12 +9,16 @@ client per process (building a client costs tens of milliseconds, and a shared o
 - an endpoint fallback is this project's provider on the other endpoint (and inference component), sharing
   the process's `sagemaker-runtime` client.
 
-Both take the request's token limit, capped by the fallback's own `max_tokens` when it sets one.
+Both take the request's token limit, capped by the fallback's own `max_tokens` when it sets one, and the
+OpenAI doors' sampling parameters (`sampling`, in OpenAI's names): an endpoint fallback all of them, as the
+own model does; Converse only `top_p` and `stop` (its `inferenceConfig` has `topP` and `stopSequences` beside
+the token limit and temperature, botocore's bedrock-runtime model), so `seed` and the penalties are not sent
+to a Bedrock fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import boto3
@@ -115,31 +119,43 @@ class FallbackModel:
         """What the `status` and `done` events call it."""
         return self.fallback.name
 
-    def model(self, max_tokens: int, temperature: float) -> Model:
-        """Build the fallback's model for one turn, with the request's limits (module docstring)."""
+    def model(self, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None) -> Model:
+        """Build the fallback's model for one turn, with the request's parameters (module docstring)."""
+        sampling = sampling or {}
         if self.fallback.max_tokens is not None:
             max_tokens = min(max_tokens, self.fallback.max_tokens)
         if isinstance(self.fallback, BedrockFallback):
             assert self._bedrock_client is not None
+            converse: dict[str, Any] = {}
+            if "top_p" in sampling:
+                converse["top_p"] = sampling["top_p"]
+            if "stop" in sampling:
+                converse["stop_sequences"] = list(sampling["stop"])
             return FallbackBedrockModel(
                 client=self._bedrock_client,
                 model_id=self.fallback.model.model_id,
                 max_tokens=max_tokens,
                 temperature=min(temperature, CONVERSE_MAX_TEMPERATURE),
                 streaming=True,
+                **converse,
             )
         assert self._runtime_client is not None
         return SageMakerModel(
-            client=self._runtime_client, **_endpoint_config(self.fallback, max_tokens, temperature)
+            client=self._runtime_client, **_endpoint_config(self.fallback, max_tokens, temperature, sampling)
         )
 
 
-def _endpoint_config(fallback: EndpointFallback, max_tokens: int, temperature: float) -> SageMakerConfig:
+def _endpoint_config(
+    fallback: EndpointFallback,
+    max_tokens: int,
+    temperature: float,
+    sampling: Mapping[str, Any] | None = None,
+) -> SageMakerConfig:
     config: SageMakerConfig = {
         "endpoint_name": fallback.endpoint_name,
         "response_format": fallback.response_format,
         "text_tool_calls": text_tool_calls(fallback.text_tool_calls),
-        "params": {"max_tokens": max_tokens, "temperature": temperature},
+        "params": {**(sampling or {}), "max_tokens": max_tokens, "temperature": temperature},
     }
     if fallback.inference_component_name is not None:
         config["inference_component_name"] = fallback.inference_component_name

@@ -8,17 +8,20 @@ releases it, and writes the one end line and metrics document, however the reque
 
 A door is a request parser and an encoder of the turn's items in its wire format (`Door`, `StreamEncoder`,
 `WholeEncoder`): the events, the keep-alives (`status` events), the error that ends a stream, the end
-(`done`), and its error answers.
+(`done`), and its error answers. A door whose protocol owns the HTTP exchange (`/mcp`: JSON-RPC under the
+`mcp` SDK's transport) starts its turns with `TurnPipeline.start` and reads their items itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -28,10 +31,10 @@ from agent_api import sse
 from agent_api.errors import ErrorReply, classify
 from agent_api.observability import logger, request_id_from_headers
 from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers, request_context_values
-from agent_api.sessions import SessionBusyError, SessionLease, SessionStore
+from agent_api.sessions import SessionBusyError, SessionStore
 from agent_api.settings import Settings
 from agent_api.tracing import current_request
-from agent_api.turn import DONE, Turn, TurnEvent, TurnItem, TurnServices
+from agent_api.turn import DONE, HeldConversation, Turn, TurnEvent, TurnItem, TurnServices
 from agent_api.validation import RequestError, TurnRequest, check_content_type, max_body_bytes, read_body
 
 CLIENT_CLOSED_REQUEST = 499
@@ -58,13 +61,23 @@ class WholeEncoder(ABC):
         """Return the answer's JSON body from every event of the turn, `done` last."""
 
 
+ConversationOpener = Callable[[str], HeldConversation]
+"""Opens the stored conversation of a turn for its caller (the owner), with blocking I/O (run in a worker
+thread); raises `RequestError` when the request may not have it (an unknown stored response: 404)."""
+
+
 @dataclass(frozen=True)
 class Accepted:
-    """A request a door parsed: the turn to answer, how to encode it, and headers of its answer."""
+    """A request a door parsed: the turn to answer, how to encode it, and headers of its answer.
+
+    `conversation` opens the stored conversation the turn starts from and saves to, when it is not the
+    turn's session (`TurnRequest.session_id`): a stored response (`previous_response_id`, `store`).
+    """
 
     turn: TurnRequest
     encoder: StreamEncoder | WholeEncoder
     headers: Mapping[str, str] = field(default_factory=dict)
+    conversation: ConversationOpener | None = None
 
 
 class Door(Protocol):
@@ -138,29 +151,11 @@ class TurnPipeline:
             # The client left before its body arrived: nobody is left to answer, and nothing was started.
             logger.info(f"{door.name} request abandoned by the client before its body arrived")
             return Response(status_code=400)
-        turn_request = accepted.turn
         streamed = isinstance(accepted.encoder, StreamEncoder)
-        current_request().set_session(turn_request.session_id is not None)
-        logger.info(
-            f"{door.name} request accepted",
-            extra={
-                "session_id": turn_request.session_id,
-                "prompt_chars": len(turn_request.prompt),
-                "history_messages": len(turn_request.history),
-                "max_tokens": turn_request.max_tokens,
-                "stream": streamed,
-            },
-        )
-        lease: SessionLease | None = None
-        if turn_request.session_id is not None:
-            opened = await self._open_session(turn_request.session_id, request, request_id, door)
-            if isinstance(opened, ErrorReply):
-                return error_response(door, opened, request_id)
-            lease = opened
-        # Only a stream can wait for a model scaled to zero: it has keep-alives to send meanwhile.
-        may_wait = turn_request.wait and streamed
-        turn = Turn(turn_request, self._services, lease=lease, request_id=request_id, may_wait=may_wait)
-        turn.start()
+        started = await self.start(door, accepted, request.headers, request_id, streamed=streamed)
+        if isinstance(started, ErrorReply):
+            return error_response(door, started, request_id)
+        turn = started
         # Watched from now until the answer has ended: the turn is cancelled as soon as its client leaves.
         watch = _ClientWatch(request, turn)
         first = await turn.next()
@@ -172,6 +167,50 @@ class TurnPipeline:
         assert isinstance(accepted.encoder, StreamEncoder)
         headers = {**sse.HEADERS, "x-request-id": request_id, **accepted.headers}
         return _EventStream(_stream(turn, first, accepted.encoder, watch), headers)
+
+    async def start(
+        self, door: Door, accepted: Accepted, headers: Headers, request_id: str, *, streamed: bool
+    ) -> Turn | ErrorReply:
+        """Start the turn of a request its door accepted: open its stored conversation, then start it.
+
+        Returns the running turn, whose items the caller reads to its end and which it closes however it
+        ends (`Turn.close`), or why it may not run now (a busy session, an unknown stored response, ...).
+        `streamed` says whether the door sends something while the turn runs (a stream, progress): only
+        then can the answer wait for a model scaled to zero, unless the caller said `"wait": false`.
+        """
+        turn_request = accepted.turn
+        current_request().set_session(turn_request.session_id is not None)
+        logger.info(
+            f"{door.name} request accepted",
+            extra={
+                "session_id": turn_request.session_id,
+                "prompt_chars": len(turn_request.prompt),
+                "history_messages": len(turn_request.history),
+                "max_tokens": turn_request.max_tokens,
+                "stream": streamed,
+            },
+        )
+        lease: HeldConversation | None = None
+        opener = self._opener(accepted)
+        if opener is not None:
+            opened = await self._open_conversation(opener, headers, request_id, door)
+            if isinstance(opened, ErrorReply):
+                return opened
+            lease = opened
+        may_wait = turn_request.wait and streamed
+        turn = Turn(turn_request, self._services, lease=lease, request_id=request_id, may_wait=may_wait)
+        turn.start()
+        return turn
+
+    def _opener(self, accepted: Accepted) -> ConversationOpener | None:
+        """Return how to open the turn's stored conversation: the door's, its session, or none."""
+        if accepted.conversation is not None:
+            return accepted.conversation
+        session_id = accepted.turn.session_id
+        if session_id is None:
+            return None
+        assert self._sessions is not None, "requests name a session_id only with sessions on"
+        return functools.partial(self._sessions.open, session_id)
 
     async def _answer_at_once(
         self, door: Door, accepted: Accepted, turn: Turn, first: TurnItem | None, request_id: str
@@ -194,19 +233,21 @@ class TurnPipeline:
         body = accepted.encoder.answer(events)
         return JSONResponse(body, headers={"x-request-id": request_id, **accepted.headers})
 
-    async def _open_session(
-        self, session_id: str, request: Request, request_id: str, door: Door
-    ) -> SessionLease | ErrorReply:
-        """Lock and load the caller's session, or say why this request may not use it now."""
-        assert self._sessions is not None, "requests name a session_id only with sessions on"
+    async def _open_conversation(
+        self, opener: ConversationOpener, headers: Headers, request_id: str, door: Door
+    ) -> HeldConversation | ErrorReply:
+        """Open the caller's stored conversation, or say why this request may not have it now."""
         try:
-            owner = owner_from_headers(request.headers, self._auth)
+            owner = owner_from_headers(headers, self._auth)
             # Lock and read the whole conversation in a worker thread: S3 I/O never runs on the loop.
-            return await asyncio.to_thread(self._sessions.open, session_id, owner)
+            return await asyncio.to_thread(opener, owner)
         except (SessionBusyError, SessionOwnerUnknownError) as exc:
             error = _session_refusal(exc)
             logger.info(f"{door.name} request rejected", extra={"code": error.code, "status": error.status})
             return error
+        except RequestError as exc:
+            logger.info(f"{door.name} request rejected", extra={"code": exc.code, "status": exc.status})
+            return exc.reply()
         except Exception as exc:
             error = classify(exc, request_id)
             logger.warning(

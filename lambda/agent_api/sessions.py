@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
 
+    from agent_api.turn import FinishedTurn
+
 # Lambda's maximum timeout (15 minutes) plus margin: no live request can still hold an older lock.
 LOCK_TTL_SECONDS = 960
 LOCK_PREFIX = "locks/"
@@ -113,8 +115,15 @@ class SessionLease:
             raise RuntimeError("load the session before building its session manager")
         return RepositorySessionManager(session_id=self.session_id, session_repository=self.conversation)
 
-    def save(self) -> None:
-        """Write the turn's conversation back (see :meth:`SessionStore.save`)."""
+    def reload(self) -> None:
+        """Read the conversation again (see :meth:`SessionStore.load`)."""
+        self.store.load(self)
+
+    def save(self, finished: FinishedTurn | None = None) -> None:
+        """Write the turn's conversation back (see :meth:`SessionStore.save`).
+
+        A session keeps only the conversation, not the events of the turn (`finished`).
+        """
         self.store.save(self)
 
     def release(self) -> None:

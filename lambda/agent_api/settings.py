@@ -26,16 +26,18 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class CognitoSettings:
-    """How a browser signs in to a `api.auth: cognito` deployment (the chat page reads these).
+    """How callers sign in to a `api.auth: cognito` deployment (the chat page reads the first three).
 
     `domain` is the managed-login origin (its `/oauth2/authorize` and `/oauth2/token` endpoints), `client_id`
     the public app client for the authorization code flow with PKCE, `scope` the space-separated scopes to
-    request: the API's own scope is what API Gateway's authorizer checks in the access token.
+    request: the API's own scope is what API Gateway's authorizer checks in the access token. `issuer` is the
+    user pool's OpenID Connect issuer, the authorization server MCP clients discover.
     """
 
     domain: str
     client_id: str
     scope: str
+    issuer: str
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ def _cognito(values: Mapping[str, Any], errors: list[str]) -> CognitoSettings | 
         domain=given[contract.AGENT_COGNITO_DOMAIN],
         client_id=given[contract.AGENT_COGNITO_CLIENT_ID],
         scope=given[contract.AGENT_COGNITO_SCOPE],
+        issuer=given[contract.AGENT_COGNITO_ISSUER],
     )
 
 

@@ -4,10 +4,11 @@ The turn runs in a dedicated task that feeds a queue, so the pipeline (`agent_ap
 its first item before it chooses a status (a failure before anything was produced becomes a plain error
 answer with its own status), and so a client leaving cancels the whole turn in one place. The task is where a
 turn begins and ends: it answers (waking a model found scaled to zero, `_model_at_zero`, the one place that
-decides what such a turn does), saves the session after a complete answer, and, however the turn ends
-(answered, failed, refused, cancelled), logs one end line, writes one metrics document and releases the
-session, all before its last item. A turn the endpoint's own model cannot answer at once (no copy in service,
-or throttled) may be answered by the fallback model instead (`_answer_with_fallback`, agent_api.fallback).
+decides what such a turn does), saves its stored conversation (`HeldConversation`: a session, or a stored
+response) after a complete answer, and, however the turn ends (answered, failed, refused, cancelled), logs one
+end line, writes one metrics document and lets the conversation go, all before its last item. A turn the
+endpoint's own model cannot answer at once (no copy in service, or throttled) may be answered by the fallback
+model instead (`_answer_with_fallback`, agent_api.fallback).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from strands import Agent
 from strands.models.model import Model
@@ -28,7 +29,6 @@ from agent_api.agent_factory import AgentFactory
 from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, shorten
 from agent_api.fallback import FALLBACK_STATE, Fallback
 from agent_api.observability import RequestMetrics, logger
-from agent_api.sessions import SessionLease
 from agent_api.tracing import current_request
 from agent_api.validation import TurnRequest
 from agent_api.warming import ModelState, WarmingService
@@ -36,6 +36,7 @@ from sagemaker_provider.errors import ModelNotReadyError
 from sagemaker_provider.messages import tool_result_text
 
 if TYPE_CHECKING:
+    from strands.session.session_manager import SessionManager
     from strands.types.tools import ToolResult
 
     from agent_api.tool_sources import ToolSources
@@ -61,9 +62,42 @@ class TurnEvent:
     name: str
     data: dict[str, Any]
 
+    def tagged(self) -> dict[str, Any]:
+        """Return the event as one object, its name as `type`: how a door with no field for it carries it."""
+        return {"type": self.name, **self.data}
+
 
 TurnItem = TurnEvent | ErrorReply
 """What a turn yields: events, then a `done` event or an `ErrorReply` (unless it was cancelled)."""
+
+
+@dataclass(frozen=True)
+class FinishedTurn:
+    """A complete answer, as its stored conversation is saved with it: every event, `done` last."""
+
+    events: tuple[TurnEvent, ...]
+
+
+class HeldConversation(Protocol):
+    """The stored conversation a turn starts from and saves to.
+
+    A session under its lock (`agent_api.sessions.SessionLease`), or a stored response
+    (`agent_api.doors.openai.responses_store`).
+
+    Every method does blocking I/O (or may): the turn calls them in a worker thread.
+    """
+
+    def session_manager(self) -> SessionManager:
+        """Return the Strands session manager the turn's agent starts from (no I/O)."""
+
+    def reload(self) -> None:
+        """Read the conversation again as it was before the turn (a refused attempt changed it)."""
+
+    def save(self, finished: FinishedTurn) -> None:
+        """Keep the conversation after a complete answer (`finished`); raising fails the turn instead."""
+
+    def release(self) -> None:
+        """Let the conversation go, however the turn ended."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +126,10 @@ class _TurnStats:
 class Turn:
     """Answers `request` with a fresh agent, yielding `TurnEvent`s and then `done` or an `ErrorReply`.
 
-    With a session `lease`, the agent starts from the conversation read under it; the conversation is saved
+    With a stored conversation (`lease`: a session, a stored response), the agent starts from it; it is saved
     only after a complete answer, before `done` (if saving fails, the turn ends with that error instead),
-    and the lease is released however the turn ends. `may_wait` says whether the answer can wait for a model
-    scaled to zero (its door streams, and the caller did not say `"wait": false`).
+    and released however the turn ends. `may_wait` says whether the answer can wait for a model scaled to
+    zero (its door streams or reports progress, and the caller did not say `"wait": false`).
     """
 
     def __init__(
@@ -103,7 +137,7 @@ class Turn:
         request: TurnRequest,
         services: TurnServices,
         *,
-        lease: SessionLease | None,
+        lease: HeldConversation | None,
         request_id: str,
         may_wait: bool,
     ) -> None:
@@ -115,6 +149,8 @@ class Turn:
         self._metrics = services.metrics()
         self._queue: asyncio.Queue[TurnItem | None] = asyncio.Queue()
         self._stats = _TurnStats()
+        # What a stored conversation is saved with (a stored response keeps the answer's items).
+        self._events: list[TurnEvent] = []
         self._warnings: list[dict[str, str]] = []
         # The tool sources' tools this turn offers (besides the Python tools every agent has).
         self._source_tools: Sequence[AgentTool] = ()
@@ -148,11 +184,13 @@ class Turn:
         terminal: TurnItem | None = None
         try:
             agent, stop_reason = await self._answer_when_awake()
-            # Only a complete answer is kept (the session saved); if that fails, the turn fails, and the
+            done = self._done(agent, stop_reason)
+            # Only a complete answer is kept (the conversation saved); if that fails, the turn fails, and the
             # failure is its one end line.
             if self._lease is not None:
-                await asyncio.to_thread(self._lease.save)
-            terminal = self._done(agent, stop_reason)
+                await asyncio.to_thread(self._lease.save, FinishedTurn((*self._events, done)))
+            self._finished(done)
+            terminal = done
         except Exception as exc:
             terminal = self._fail(exc)
         finally:
@@ -204,8 +242,8 @@ class Turn:
 
     async def _agent(self, model: Model | None = None, gives_way: Callable[[], bool] | None = None) -> Agent:
         """Build the turn's agent (with the fallback's `model` if given)."""
-        # An agent on a session restores its conversation (read before the turn) as it is built: that can take
-        # a large share of a second, so it is built in a worker thread. Without a session, building takes
+        # An agent on a stored conversation restores it (read before the turn) as it is built: that can take
+        # a large share of a second, so it is built in a worker thread. Without one, building takes
         # about 0.1 ms, less than the two thread hand-offs cost on a busy machine (the time to first token was
         # 0.3-0.9 ms shorter, in-process against a replayed recording, load 8).
         if self._lease is None:
@@ -213,11 +251,11 @@ class Turn:
         return await asyncio.to_thread(self._build_agent, model, gives_way)
 
     async def _reread_session(self) -> None:
-        """Read the session's conversation again after an attempt the model refused before answering."""
+        """Read the stored conversation again after an attempt the model refused before answering."""
         if self._lease is not None:
             # The refused attempt added the prompt to the conversation read under the lease: read it again
             # (the lease is held meanwhile, so nobody else changed it).
-            await asyncio.to_thread(self._lease.store.load, self._lease)
+            await asyncio.to_thread(self._lease.reload)
 
     async def _answer_with_fallback(
         self, fallback: Fallback, reason: str, *, wake: bool
@@ -236,7 +274,9 @@ class Turn:
         self._emit(STATUS, {"state": FALLBACK_STATE, "model": fallback.name})
         try:
             await self._reread_session()
-            model = fallback.turn_model(self._request.max_tokens, self._request.temperature)
+            model = fallback.turn_model(
+                self._request.max_tokens, self._request.temperature, self._request.sampling
+            )
             agent = await self._agent(model)
             try:
                 return agent, await self._answer(agent)
@@ -349,22 +389,10 @@ class Turn:
                 )
 
     def _done(self, agent: Agent, stop_reason: str) -> TurnEvent:
-        """End an answered turn: its end line, its usage metrics, and the `done` event's payload."""
+        """Return the `done` event of an answered turn (the warnings not yet sent go first)."""
         self._send_warnings()
         usage = agent.event_loop_metrics.accumulated_usage
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
-        self._metrics.answered(input_tokens, output_tokens, self._stats.tool_calls)
-        logger.info(
-            "chat turn finished",
-            extra={
-                "model": self._model_name,
-                "stop_reason": stop_reason,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "tool_calls": self._stats.tool_calls,
-                "duration_ms": self._duration_ms(),
-            },
-        )
         return TurnEvent(
             DONE,
             {
@@ -373,6 +401,22 @@ class Turn:
                 "session_id": self._request.session_id,
                 "trace_id": current_request().trace_id,
                 "model": self._model_name,
+            },
+        )
+
+    def _finished(self, done: TurnEvent) -> None:
+        """End an answered turn (its conversation saved): its end line and its usage metrics."""
+        usage = done.data["usage"]
+        self._metrics.answered(usage["input_tokens"], usage["output_tokens"], self._stats.tool_calls)
+        logger.info(
+            "chat turn finished",
+            extra={
+                "model": self._model_name,
+                "stop_reason": done.data["stop_reason"],
+                "input_tokens": usage["input_tokens"],
+                "output_tokens": usage["output_tokens"],
+                "tool_calls": self._stats.tool_calls,
+                "duration_ms": self._duration_ms(),
             },
         )
 
@@ -406,15 +450,19 @@ class Turn:
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
         self._send_warnings()
-        self._stats.events += 1
-        self._queue.put_nowait(TurnEvent(name, data))
+        self._put(TurnEvent(name, data))
 
     def _send_warnings(self) -> None:
         """Send the turn's warnings (once), ahead of whatever it produces first."""
         warnings, self._warnings = self._warnings, []
         for warning in warnings:
-            self._stats.events += 1
-            self._queue.put_nowait(TurnEvent(WARNING, warning))
+            self._put(TurnEvent(WARNING, warning))
+
+    def _put(self, event: TurnEvent) -> None:
+        self._stats.events += 1
+        if self._lease is not None:
+            self._events.append(event)
+        self._queue.put_nowait(event)
 
 
 async def _settle(wake: asyncio.Task[None]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class TurnRequest:
     """The conversation to start from, without a session (a session's own conversation is read from it)."""
     instructions: str = ""
     """The caller's instructions, added after the deployment's system prompt."""
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+    """More generation parameters for the model, in OpenAI's names (`top_p`, `stop`, `seed`, penalties)."""
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -88,8 +91,19 @@ def parse_chat_request(body: bytes, settings: Settings) -> TurnRequest:
         RequestError: naming the first problem found.
 
     """
-    data = parse_json_object(body, settings)
-    accepted = sorted(contract.REQUEST_FIELDS)
+    return parse_turn_fields(parse_json_object(body, settings), settings, contract.REQUEST_FIELDS)
+
+
+def parse_turn_fields(data: dict[str, Any], settings: Settings, fields: Sequence[str]) -> TurnRequest:
+    """Validate a request's fields as `/chat` names them, accepting only `fields` of them.
+
+    The MCP server's `ask` tool takes `prompt` and `session_id` by the same rules.
+
+    Raises:
+        RequestError: naming the first problem found.
+
+    """
+    accepted = sorted(fields)
     unknown = sorted(set(data) - set(accepted))
     if unknown:
         raise RequestError(

@@ -1,6 +1,8 @@
 """The agent API: the Strands agent Lambda behind the Web Adapter and a streaming REST API.
 
-Every route is authorized the environment's way (IAM or Cognito), but the chat page's, which anyone may load.
+Every route is authorized the environment's way (IAM or Cognito), but the chat page's, which anyone may load,
+and under Cognito the MCP server's OAuth protected-resource metadata, which an MCP client reads before it
+signs in (RFC 9728).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ _PUBLIC_PAGE_REASON = (
     "The chat page and its config.json carry no secret (the page's code, whether sessions are on, the "
     "sign-in origin and public client id) and a browser must load them before it can sign in; every other "
     "method requires the environment's authorization."
+)
+_PUBLIC_METADATA_REASON = (
+    "The MCP server's OAuth protected-resource metadata (RFC 9728) names the public user pool issuer and the "
+    "API's scope: an MCP client must read it before it has a token, as the MCP authorization specification "
+    "has it."
 )
 _NO_STAGE_LOGS_REASON = (
     "Stage logs need the account's API Gateway CloudWatch Logs role, set once per account and region outside "
@@ -297,6 +304,7 @@ class AgentApi(Construct):
 
         self.chat_url = self._chat_route(agent)
         self.openai_base_url = self._openai_routes()
+        self.mcp_url = self._mcp_routes()
         self._model_state_routes()
         self._page_routes()
 
@@ -321,7 +329,11 @@ class AgentApi(Construct):
         Built from the API's id, not from its stage resource: the stage depends on the function, whose
         environment names the sign-in clients, which name this URL.
         """
-        return f"https://{self.api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{STAGE_NAME}/"
+        return self._stage_url("/")
+
+    def _stage_url(self, path: str) -> str:
+        """Return the URL of the app's `path` at the API's stage, built from the API's id (see `page_url`)."""
+        return f"https://{self.api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{STAGE_NAME}{path}"
 
     def _sign_in(self, api_settings: ApiSettings, retain: bool) -> CognitoSignIn:
         # Prefix domains are unique per region across every AWS account: name the stack and the account.
@@ -435,16 +447,63 @@ class AgentApi(Construct):
         return self.api.url_for_path(contract.CHAT_PATH)
 
     def _openai_routes(self) -> str:
-        """Add ``POST /v1/chat/completions`` and ``GET /v1/models``; returns the base URL OpenAI clients take.
+        """Add the OpenAI-compatible routes; returns the base URL OpenAI clients take.
 
-        No request model: the app validates OpenAI's request itself and answers in OpenAI's error shape,
-        which API Gateway's own ``BAD_REQUEST_BODY`` answer is not.
+        ``POST /v1/chat/completions``, ``POST /v1/responses``, ``GET``/``DELETE /v1/responses/{id}``,
+        ``GET /v1/models`` and ``GET /v1/models/{id}``. No request model: the app validates OpenAI's
+        requests itself and answers in OpenAI's error shape, which API Gateway's own ``BAD_REQUEST_BODY``
+        answer is not.
         """
-        completions = self.api.root.resource_for_path(contract.OPENAI_CHAT_COMPLETIONS_PATH)
-        completions.add_method("POST", self._streaming_integration(), **self._authorization())
-        models = self.api.root.resource_for_path(contract.OPENAI_MODELS_PATH)
-        models.add_method("GET", self._streaming_integration(), **self._authorization())
+        routes = {
+            contract.OPENAI_CHAT_COMPLETIONS_PATH: ("POST",),
+            contract.OPENAI_RESPONSES_PATH: ("POST",),
+            f"{contract.OPENAI_RESPONSES_PATH}/{{response_id}}": ("GET", "DELETE"),
+            contract.OPENAI_MODELS_PATH: ("GET",),
+            f"{contract.OPENAI_MODELS_PATH}/{{model_id}}": ("GET",),
+        }
+        for path, methods in routes.items():
+            resource = self.api.root.resource_for_path(path)
+            for method in methods:
+                resource.add_method(method, self._streaming_integration(), **self._authorization())
         return self.api.url_for_path(contract.OPENAI_PREFIX)
+
+    def _mcp_routes(self) -> str:
+        """Add ``/mcp``, the MCP server, and return its URL; under Cognito, the OAuth discovery too.
+
+        ``POST``, and ``GET``/``DELETE``, which the app answers 405 (no server stream, no session to end).
+
+        An unauthenticated request gets API Gateway's own 401 from the Cognito authorizer before the app runs;
+        the MCP authorization specification asks that 401 to carry ``WWW-Authenticate: Bearer
+        resource_metadata="<metadata URL>"``. A gateway response adds the header to every ``UNAUTHORIZED``
+        answer of the API (gateway responses are per API and response type, and their headers may be static
+        values in single quotes: "Set up a gateway response for a REST API using the API Gateway console",
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-gateway-response-using-the-console.html).
+        The metadata itself is served by the app without authorization: a client reads it before it has a
+        token.
+        """
+        mcp = self.api.root.resource_for_path(contract.MCP_PATH)
+        for method in ("POST", "GET", "DELETE"):
+            mcp.add_method(method, self._streaming_integration(), **self._authorization())
+        if self.sign_in is not None:
+            metadata = self.api.root.resource_for_path(contract.PROTECTED_RESOURCE_METADATA_PATH).add_method(
+                "GET", self._streaming_integration(), authorization_type=apigateway.AuthorizationType.NONE
+            )
+            nag.acknowledge(
+                metadata,
+                {"AwsSolutions-APIG4": _PUBLIC_METADATA_REASON, "AwsSolutions-COG4": _PUBLIC_METADATA_REASON},
+            )
+            challenge = (
+                f'Bearer resource_metadata="{self._stage_url(contract.PROTECTED_RESOURCE_METADATA_PATH)}", '
+                f'scope="{contract.COGNITO_API_SCOPE}"'
+            )
+            self.api.add_gateway_response(
+                "Unauthorized",
+                type=apigateway.ResponseType.UNAUTHORIZED,
+                status_code="401",
+                response_headers={"WWW-Authenticate": f"'{challenge}'"},
+                templates={"application/json": '{"message":$context.error.messageString}'},
+            )
+        return self.api.url_for_path(contract.MCP_PATH)
 
     def _model_state_routes(self) -> None:
         """Add ``GET /status`` and ``POST /warm``, so a model scaled to zero can be checked and woken."""

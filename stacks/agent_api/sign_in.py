@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from aws_cdk import Aws
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
@@ -134,6 +135,16 @@ class CognitoSignIn(Construct):
         return self.domain.base_url()
 
     @property
+    def issuer(self) -> str:
+        """The user pool's OpenID Connect issuer, which MCP clients discover as the authorization server.
+
+        A pool's "original" issuer is ``https://cognito-idp.[region].amazonaws.com/[userPoolId]``
+        (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_IssuerConfigurationType.html);
+        its OpenID configuration is at the issuer's ``/.well-known/openid-configuration``.
+        """
+        return f"https://cognito-idp.{Aws.REGION}.{Aws.URL_SUFFIX}/{self.user_pool.user_pool_id}"
+
+    @property
     def token_url(self) -> str:
         """The OAuth token endpoint: client credentials, and the browser flow's code exchange."""
         return f"{self.login_url}/oauth2/token"
@@ -147,9 +158,10 @@ class CognitoSignIn(Construct):
         }
 
     def function_settings(self) -> dict[setting_kinds.Setting, str]:
-        """Return the chat page's sign-in settings, the settings table's ``AGENT_COGNITO_*`` rows."""
+        """Return the sign-in settings, the settings table's ``AGENT_COGNITO_*`` rows."""
         return {
             contract.AGENT_COGNITO_DOMAIN: self.login_url,
             contract.AGENT_COGNITO_CLIENT_ID: self.browser_client.user_pool_client_id,
             contract.AGENT_COGNITO_SCOPE: " ".join(scope.scope_name for scope in self.browser_scopes),
+            contract.AGENT_COGNITO_ISSUER: self.issuer,
         }

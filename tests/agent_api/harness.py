@@ -43,9 +43,10 @@ def serve(app: Starlette) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # The protocol lambda/run.sh runs uvicorn with.
+    # The protocol lambda/run.sh runs uvicorn with; the app's lifespan runs, as under `uvicorn` (its MCP
+    # server's transport lives in it).
     config = uvicorn.Config(
-        app, http=JsonErrorH11Protocol, lifespan="off", log_level="warning", access_log=False
+        app, http=JsonErrorH11Protocol, lifespan="on", log_level="warning", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

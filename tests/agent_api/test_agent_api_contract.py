@@ -32,7 +32,11 @@ def test_app_serves_the_contract_paths() -> None:
         contract.CHAT_PATH,
         contract.HEALTH_PATH,
         contract.OPENAI_CHAT_COMPLETIONS_PATH,
+        contract.OPENAI_RESPONSES_PATH,
+        f"{contract.OPENAI_RESPONSES_PATH}/{{response_id}}",
         contract.OPENAI_MODELS_PATH,
+        f"{contract.OPENAI_MODELS_PATH}/{{model_id}}",
+        contract.MCP_PATH,
         contract.STATUS_PATH,
         contract.WARM_PATH,
         contract.PAGE_PATH,
@@ -40,6 +44,9 @@ def test_app_serves_the_contract_paths() -> None:
     }
     assert "POST" in (paths[contract.CHAT_PATH] or set())
     assert "POST" in (paths[contract.OPENAI_CHAT_COMPLETIONS_PATH] or set())
+    assert "POST" in (paths[contract.OPENAI_RESPONSES_PATH] or set())
+    assert {"GET", "DELETE"} <= (paths[f"{contract.OPENAI_RESPONSES_PATH}/{{response_id}}"] or set())
+    assert "POST" in (paths[contract.MCP_PATH] or set())
     assert "GET" in (paths[contract.OPENAI_MODELS_PATH] or set())
     assert "GET" in (paths[contract.STATUS_PATH] or set())
     assert "POST" in (paths[contract.WARM_PATH] or set())

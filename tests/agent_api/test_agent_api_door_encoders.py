@@ -4,11 +4,16 @@ one the door has no field for too (a later kind of event, like a `warning`, incl
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from agent_api.doors.chat import ChatStream
+from agent_api.doors.mcp_ask import progress_message
+from agent_api.doors.openai import responses_encoder
 from agent_api.doors.openai.completions_encoder import CompletionStream, WholeCompletion
+from agent_api.doors.openai.responses_encoder import ResponseHead, ResponseStream, whole_response
 from agent_api.errors import ErrorReply
 from agent_api.turn import TurnEvent
 
@@ -69,3 +74,24 @@ def test_a_whole_completion_lists_an_event_it_has_no_field_for_in_agent_events()
         "agent_events": [{"type": "warning", **WARNING.data}],
         "trace_id": None,  # traces off
     }
+
+
+def test_a_stored_response_and_the_one_its_client_reads_say_the_same_completion_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The response is stored before `done` reaches the door: a second may pass between the two bodies.
+    clock = iter([1_000, 1_001])
+    monkeypatch.setattr(responses_encoder, "time", SimpleNamespace(time=lambda: next(clock)))
+    head = ResponseHead("resp_" + "0" * 32, created_at=999)
+
+    stored = whole_response(head, [TEXT, DONE])
+    stream = ResponseStream(head)
+    completed = json.loads(data_lines(stream.event(TEXT) + stream.event(DONE))[-1])
+
+    assert completed["type"] == "response.completed"
+    assert stored["completed_at"] == completed["response"]["completed_at"] == 1_000
+
+
+def test_an_mcp_progress_notification_says_a_fallback_model_answers() -> None:
+    status = TurnEvent("status", {"state": "fallback", "model": "small-endpoint"})
+    assert progress_message(status) == "the fallback model small-endpoint answers while the model starts"

@@ -172,27 +172,14 @@ def test_every_door_is_answered_by_the_fallback_and_says_so(
 
     response = door.post(app.client, "Hi")
 
-    assert response.status_code == 200
+    assert door.outcome(response) == 200
     status = {"state": "fallback", "model": MODEL_ID}
-    # The OpenAI door carries it as an agent event (docs/agent-api.md), named as /chat names it.
-    agent_event = {"type": "status", **status}
     if door.id == "chat":
         assert response.text.startswith(f"event: status\ndata: {json.dumps(status, separators=(',', ':'))}")
-    elif door.streamed:
-        chunks = [
-            json.loads(line.removeprefix("data: "))
-            for line in response.text.split("\n\n")
-            if line.startswith("data: {")
-        ]
-        assert [chunk["agent_event"] for chunk in chunks if "agent_event" in chunk] == [agent_event]
-        assert (
-            "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks if chunk["choices"])
-            == HELLO
-        )
-    else:
-        completion = response.json()
-        assert completion["agent_events"] == [agent_event]
-        assert completion["choices"][0]["message"]["content"] == HELLO
+    # Every other door carries it as an agent event (docs/agent-api.md), named as /chat names it.
+    answer = door.read(response)
+    assert answer.agent_events == [{"type": "status", **status}]
+    assert answer.text == HELLO
     assert app.component.copy_count_requests == [1]
 
 
@@ -408,3 +395,49 @@ def test_an_endpoint_fallback_in_a_format_the_provider_does_not_know_stops_the_a
 ) -> None:
     with pytest.raises(SettingsError, match="AGENT_FALLBACK"):
         create_app(replace(settings, fallback=EndpointFallback("small", None, "no-such-format")))
+
+
+def test_an_openai_clients_sampling_reaches_a_bedrock_fallback_as_converse_takes_it(
+    deployment: DeploymentFactory,
+) -> None:
+    app = deployment()
+
+    response = app.client.post(
+        contract.OPENAI_CHAT_COMPLETIONS_PATH,
+        json={
+            "model": contract.OPENAI_MODEL_ID,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "top_p": 0.9,
+            "stop": ["END"],
+            "seed": 7,
+            "presence_penalty": 0.5,
+        },
+    )
+
+    assert response.status_code == 200
+    [call] = app.bedrock.calls
+    # Converse's inferenceConfig has topP and stopSequences; it has no seed or penalties to send them as.
+    sent = json.loads(call.body)
+    assert sent["inferenceConfig"]["topP"] == 0.9
+    assert sent["inferenceConfig"]["stopSequences"] == ["END"]
+    assert "seed" not in json.dumps(sent) and "penalty" not in json.dumps(sent)
+
+
+def test_an_openai_clients_sampling_reaches_an_endpoint_fallback_whole(deployment: DeploymentFactory) -> None:
+    app = deployment(own=[hello(), hello()], fallback=ENDPOINT_FALLBACK)
+
+    response = app.client.post(
+        contract.OPENAI_CHAT_COMPLETIONS_PATH,
+        json={
+            "model": contract.OPENAI_MODEL_ID,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "top_p": 0.9,
+            "stop": "END",
+            "seed": 7,
+        },
+    )
+
+    assert response.status_code == 200
+    [answered] = [request for request in app.runtime.requests if request.endpoint_name == FALLBACK_ENDPOINT]
+    sent = json.loads(answered.body)
+    assert (sent["top_p"], sent["stop"], sent["seed"]) == (0.9, ["END"], 7)

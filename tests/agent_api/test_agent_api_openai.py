@@ -228,8 +228,8 @@ VALID: dict[str, Any] = {"model": MODEL, "messages": [user("Hi")]}
             "tools_not_supported",
             "tools",
         ),
-        ({**VALID, "tool_choice": "none"}, 400, "tools_not_supported", "tool_choice"),
-        ({**VALID, "functions": []}, 400, "tools_not_supported", "functions"),
+        ({**VALID, "tool_choice": "required"}, 400, "tools_not_supported", "tool_choice"),
+        ({**VALID, "functions": [{"name": "f"}]}, 400, "tools_not_supported", "functions"),
         (
             {
                 **VALID,
@@ -252,7 +252,6 @@ VALID: dict[str, Any] = {"model": MODEL, "messages": [user("Hi")]}
             "tools_not_supported",
             "messages[1]",
         ),
-        ({**VALID, "top_p": 0.5}, 400, "unsupported_parameter", "top_p"),
         ({**VALID, "n": 2}, 400, "unsupported_parameter", "n"),
         ({**VALID, "messages": []}, 400, "invalid_field", "messages"),
         ({**VALID, "messages": "Hi"}, 400, "invalid_field", "messages"),

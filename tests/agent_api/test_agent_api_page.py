@@ -19,6 +19,7 @@ SIGN_IN = CognitoSettings(
     domain="https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com",
     client_id="4example5clientid6abcdefghi",
     scope="openid email agent-api/invoke",
+    issuer="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example12",
 )
 
 

@@ -35,7 +35,7 @@ def next_turn_status(app: Harness, door: Door) -> int:
     statuses: list[int] = []
 
     def answered() -> bool:
-        statuses.append(door.post(app.client, "Again", "s").status_code)
+        statuses.append(door.outcome(door.post(app.client, "Again", "s")))
         return statuses[-1] != 409
 
     wait_until(answered)

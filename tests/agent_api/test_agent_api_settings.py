@@ -148,6 +148,7 @@ COGNITO = {
     contract.AGENT_COGNITO_DOMAIN.variable: "https://sagemakeragent-prod-123456789012.auth.us-east-1.amazoncognito.com",
     contract.AGENT_COGNITO_CLIENT_ID.variable: "4example5clientid6abcdefghi",
     contract.AGENT_COGNITO_SCOPE.variable: "openid email agent-api/invoke",
+    contract.AGENT_COGNITO_ISSUER.variable: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example12",
 }
 
 
@@ -160,6 +161,7 @@ def test_cognito_sign_in_is_read_under_cognito_auth() -> None:
         domain=COGNITO[contract.AGENT_COGNITO_DOMAIN.variable],
         client_id=COGNITO[contract.AGENT_COGNITO_CLIENT_ID.variable],
         scope=COGNITO[contract.AGENT_COGNITO_SCOPE.variable],
+        issuer=COGNITO[contract.AGENT_COGNITO_ISSUER.variable],
     )
 
 
@@ -184,7 +186,10 @@ def test_cognito_auth_names_the_missing_sign_in_variables() -> None:
             contract.AGENT_COGNITO_DOMAIN.variable: COGNITO[contract.AGENT_COGNITO_DOMAIN.variable],
         }
     )
-    assert "AGENT_COGNITO_CLIENT_ID, AGENT_COGNITO_SCOPE: required with AGENT_AUTH=cognito" in message
+    assert (
+        "AGENT_COGNITO_CLIENT_ID, AGENT_COGNITO_SCOPE, AGENT_COGNITO_ISSUER: required with AGENT_AUTH=cognito"
+        in message
+    )
 
 
 @pytest.mark.parametrize("auth", [contract.AUTH_NONE, contract.AUTH_IAM])
@@ -200,6 +205,8 @@ def test_cognito_variables_outside_cognito_auth_are_refused(auth: str) -> None:
         (contract.AGENT_COGNITO_DOMAIN.variable, "https://login.example.com/oauth2"),
         (contract.AGENT_COGNITO_CLIENT_ID.variable, "not/a-client"),
         (contract.AGENT_COGNITO_SCOPE.variable, "openid  agent-api/invoke"),
+        (contract.AGENT_COGNITO_ISSUER.variable, "https://login.example.com/us-east-1_Example12"),
+        (contract.AGENT_COGNITO_ISSUER.variable, "https://cognito-idp.us-east-1.amazonaws.com/pool"),
     ],
 )
 def test_an_invalid_cognito_variable_is_named(variable: str, value: str) -> None:

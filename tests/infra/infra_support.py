@@ -89,16 +89,24 @@ def create_only_properties(resource_type: str) -> set[str]:
     return {path.split("/")[2] for path in schema.get("createOnlyProperties", [])}
 
 
-# The REST API's methods as (path, HTTP method): those authorized the environment's way, and the chat page's
-# two, which need no authorization.
+# The REST API's methods as (path, HTTP method): those authorized the environment's way, the chat page's two,
+# which need no authorization, and under Cognito the MCP server's OAuth metadata, which needs none either.
 ROUTES = [
     (contract.CHAT_PATH, "POST"),
     (contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST"),
+    (contract.OPENAI_RESPONSES_PATH, "POST"),
+    (f"{contract.OPENAI_RESPONSES_PATH}/{{response_id}}", "GET"),
+    (f"{contract.OPENAI_RESPONSES_PATH}/{{response_id}}", "DELETE"),
     (contract.OPENAI_MODELS_PATH, "GET"),
+    (f"{contract.OPENAI_MODELS_PATH}/{{model_id}}", "GET"),
+    (contract.MCP_PATH, "POST"),
+    (contract.MCP_PATH, "GET"),
+    (contract.MCP_PATH, "DELETE"),
     (contract.STATUS_PATH, "GET"),
     (contract.WARM_PATH, "POST"),
 ]
 PAGE_ROUTES = [(contract.PAGE_PATH.rstrip("/"), "GET"), (contract.PAGE_CONFIG_PATH, "GET")]
+COGNITO_ROUTES = [(contract.PROTECTED_RESOURCE_METADATA_PATH, "GET")]
 
 
 def api_methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -176,6 +184,11 @@ def deployed_values(value: Any, template: dict[str, Any], stack_name: str) -> An
             return str(properties["Identifier"])
         if resource["Type"] == "AWS::Cognito::UserPoolClient":
             return "4example5clientid6abcdefghi"
+        # Ref of a user pool: a new pool id (botocore's UserPoolIdType); of a REST API: a new API id.
+        if resource["Type"] == "AWS::Cognito::UserPool":
+            return f"{PSEUDO_PARAMETERS['AWS::Region']}_Example12"
+        if resource["Type"] == "AWS::ApiGateway::RestApi":
+            return "a1b2c3d4e5"
         raise AssertionError(f"no deploy-time value for Ref {name} ({resource['Type']})")
 
     return resolve(value)

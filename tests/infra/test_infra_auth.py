@@ -14,6 +14,7 @@ import pytest
 from stacks.agent_api.lambda_contract import contract
 from stacks.config import ConfigError, parse_environment
 from tests.infra.infra_support import (
+    COGNITO_ROUTES,
     PAGE_ROUTES,
     ROUTES,
     api_methods,
@@ -49,7 +50,7 @@ def authorization(method: dict[str, Any]) -> tuple[Any, ...]:
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_the_api_routes_the_chat_page_and_its_config_to_anyone(template: Lookup, environment: str) -> None:
     found = api_methods(template(environment))
-    assert found.keys() == {*ROUTES, *PAGE_ROUTES}
+    assert found.keys() == {*ROUTES, *PAGE_ROUTES, *(COGNITO_ROUTES if environment == "prod" else [])}
     for route in PAGE_ROUTES:
         # The browser loads them before it can sign in (and cannot sign SigV4 at all).
         assert authorization(found[route]) == ("NONE", None, None)
@@ -253,3 +254,35 @@ def test_redirect_urls_follow_cognitos_rules(url: str) -> None:
 @pytest.mark.parametrize("url", ["http://localhost:8000/", "http://127.0.0.1/", "http://[::1]:5173/cb"])
 def test_plain_http_is_allowed_for_local_hosts_only(url: str) -> None:
     assert parse_environment("team", environment(auth_callback_urls=url)).api.auth_callback_urls == url
+
+
+def test_under_cognito_mcp_clients_discover_the_sign_in_from_the_401_and_the_metadata(
+    template: Lookup,
+) -> None:
+    prod = template("prod")
+    found = api_methods(prod)
+    # The metadata is read before a client has a token (RFC 9728; the MCP authorization specification).
+    [route] = COGNITO_ROUTES
+    assert authorization(found[route]) == ("NONE", None, None)
+    assert found[route]["Integration"] == found[(contract.CHAT_PATH, "POST")]["Integration"]
+    # API Gateway's own 401 (the Cognito authorizer's, before the app runs) names where the metadata is.
+    response = only(prod, "AWS::ApiGateway::GatewayResponse")
+    assert (response["ResponseType"], response["StatusCode"]) == ("UNAUTHORIZED", "401")
+    challenge = deployed_values(
+        response["ResponseParameters"]["gatewayresponse.header.WWW-Authenticate"], prod, "SageMakerAgent-prod"
+    )
+    assert challenge == (
+        "'Bearer resource_metadata=\"https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1"
+        f'{contract.PROTECTED_RESOURCE_METADATA_PATH}", scope="{contract.COGNITO_API_SCOPE}"\''
+    )
+
+
+def test_under_iam_there_is_no_oauth_to_discover(template: Lookup) -> None:
+    dev = template("dev")
+    assert resources(dev, "AWS::ApiGateway::GatewayResponse") == {}
+
+
+def test_unauthorized_is_a_gateway_response_type_api_gateway_knows() -> None:
+    model_file = Path(botocore.__file__).parent / "data" / "apigateway" / "2015-07-09" / "service-2.json.gz"
+    model = json.loads(gzip.decompress(model_file.read_bytes()))
+    assert "UNAUTHORIZED" in model["shapes"]["GatewayResponseType"]["enum"]

@@ -88,6 +88,8 @@ def sign_in(config: EnvironmentConfig, variables: dict[str, Any]) -> CognitoSett
         f"{PSEUDO_PARAMETERS['AWS::Region']}.amazoncognito.com",
         client_id=variables[contract.AGENT_COGNITO_CLIENT_ID.variable],
         scope="openid email agent-api/invoke",
+        issuer=f"https://cognito-idp.{PSEUDO_PARAMETERS['AWS::Region']}.{PSEUDO_PARAMETERS['AWS::URLSuffix']}/"
+        f"{PSEUDO_PARAMETERS['AWS::Region']}_Example12",
     )
 
 

@@ -97,7 +97,7 @@ class FakeCognito(BackgroundServer):
     @property
     def settings(self) -> CognitoSettings:
         """The sign-in the app tells its page about: this server as the managed-login origin."""
-        return CognitoSettings(domain=self.url, client_id=CLIENT_ID, scope=SCOPE)
+        return CognitoSettings(domain=self.url, client_id=CLIENT_ID, scope=SCOPE, issuer=self.url)
 
     def is_live(self, token: str) -> bool:
         """Whether ``token`` is an access token this fake issued and has not expired."""

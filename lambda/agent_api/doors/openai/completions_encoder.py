@@ -31,11 +31,6 @@ FINISH_REASONS: Final = {
 DONE_LINE: Final = b"data: [DONE]\n\n"
 
 
-def agent_event(event: TurnEvent) -> dict[str, Any]:
-    """Return an event OpenAI has no field for (a tool call, its result, ...) as an agent event."""
-    return {"type": event.name, **event.data}
-
-
 def usage(done: TurnEvent) -> dict[str, int]:
     """Return the `done` event's usage in OpenAI's words."""
     tokens = done.data["usage"]
@@ -83,7 +78,7 @@ class CompletionStream(StreamEncoder):
             if self._include_usage:
                 end += _data_line({**self._base, "choices": [], "usage": usage(event), "trace_id": trace_id})
             return role + end + DONE_LINE
-        return role + self._delta({}, agent_event=agent_event(event))
+        return role + self._delta({}, agent_event=event.tagged())
 
     def error(self, error: ErrorReply) -> bytes:
         """Encode OpenAI's in-stream error."""
@@ -116,7 +111,7 @@ class WholeCompletion(WholeEncoder):
                 {"index": 0, "message": message, "finish_reason": finish_reason(done), "logprobs": None}
             ],
             "usage": usage(done),
-            "agent_events": [agent_event(event) for event in answer if event.name != TEXT],
+            "agent_events": [event.tagged() for event in answer if event.name != TEXT],
             "trace_id": done.data["trace_id"],
         }
 

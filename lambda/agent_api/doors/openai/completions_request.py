@@ -1,8 +1,9 @@
 """Parsing of a `/v1/chat/completions` request into the pipeline's `TurnRequest` (docs/agent-api.md).
 
 The last `user` message is the prompt and the `user`/`assistant` messages before it the history; `system` and
-`developer` messages are the caller's instructions. Fields the agent would not honour are refused, never
-silently dropped; every error names its parameter (OpenAI's `param`).
+`developer` messages are the caller's instructions. The optional parameters follow `parameters`: sampling
+reaches the model, what asks nothing of the answer is accepted, and what the agent would not honour is
+refused, never silently dropped; every error names its parameter (OpenAI's `param`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final, TypeVar, cast
 from strands.types.content import Message, Messages
 
 from agent_api import contract
+from agent_api.doors.openai import parameters
 from agent_api.settings import Settings
 from agent_api.validation import (
     RequestError,
@@ -24,8 +26,6 @@ from agent_api.validation import (
     parse_temperature,
 )
 
-# Fields that would have the client run tools: the agent runs its own, so they are refused.
-TOOL_FIELDS: Final = ("tools", "tool_choice", "functions", "function_call", "parallel_tool_calls")
 ACCEPTED_FIELDS: Final = (
     "model",
     "messages",
@@ -34,9 +34,10 @@ ACCEPTED_FIELDS: Final = (
     "max_tokens",
     "max_completion_tokens",
     "temperature",
-    "n",
-    "user",
+    *parameters.SAMPLING,
+    *parameters.COMPLETIONS_IGNORED,
 )
+STREAM_OPTIONS: Final = ("include_usage", "include_obfuscation")
 # System and developer messages are the caller's instructions; user and assistant ones the conversation.
 INSTRUCTION_ROLES: Final = ("system", "developer")
 CONVERSATION_ROLES: Final = ("user", "assistant")
@@ -63,13 +64,10 @@ def parse_completion_request(body: bytes, settings: Settings, session_id: str | 
     data = parse_json_object(body, settings)
     _check_fields(data)
     _check_model(data)
+    parameters.check_ignored(data, parameters.COMPLETIONS_IGNORED)
+    sampling = parameters.sampling(data, parameters.SAMPLING)
     stream = _flag(data, "stream")
     include_usage = _stream_options(data, stream)
-    n = data.get("n")
-    if n is not None and (isinstance(n, bool) or n != 1):
-        raise RequestError(400, "unsupported_parameter", "only one choice is generated: 'n' must be 1", "n")
-    if "user" in data and not isinstance(data["user"], str | None):
-        raise RequestError(400, "invalid_field", "field 'user' must be a string", "user")
     instructions, history, prompt = _conversation(data, settings)
     if session_id is not None:
         session_id = check_session_id(session_id, settings, f"header {contract.SESSION_ID_HEADER}")
@@ -89,6 +87,7 @@ def parse_completion_request(body: bytes, settings: Settings, session_id: str | 
         # With a session, the stored conversation is the history: the request's earlier turns are not used.
         history=[] if session_id is not None else history,
         instructions=instructions,
+        sampling=sampling,
     )
     return CompletionRequest(turn, stream=stream, include_usage=include_usage)
 
@@ -102,15 +101,6 @@ def _about(param: str, parse: Callable[..., _T], *args: Any) -> _T:
 
 
 def _check_fields(data: dict[str, Any]) -> None:
-    for name in TOOL_FIELDS:
-        if name in data:
-            raise RequestError(
-                400,
-                "tools_not_supported",
-                f"'{name}' is not supported: the agent runs its own tools on the server "
-                "and never asks the client to run one",
-                name,
-            )
     unknown = sorted(set(data) - set(ACCEPTED_FIELDS))
     if unknown:
         raise RequestError(
@@ -143,7 +133,7 @@ def _flag(data: dict[str, Any], name: str) -> bool:
 
 
 def _stream_options(data: dict[str, Any], stream: bool) -> bool:
-    """Return `stream_options.include_usage`."""
+    """Return `stream_options.include_usage` (`include_obfuscation` is accepted: no chunk is ever padded)."""
     options = data.get("stream_options")
     if options is None:
         return False
@@ -151,13 +141,14 @@ def _stream_options(data: dict[str, Any], stream: bool) -> bool:
         raise RequestError(
             400, "invalid_field", "'stream_options' is only allowed when 'stream' is true", "stream_options"
         )
-    if not isinstance(options, dict) or set(options) - {"include_usage"}:
+    if not isinstance(options, dict) or set(options) - set(STREAM_OPTIONS):
         raise RequestError(
             400,
             "invalid_field",
-            "field 'stream_options' must be an object with at most 'include_usage'",
+            f"field 'stream_options' must be an object with at most {' and '.join(STREAM_OPTIONS)}",
             "stream_options",
         )
+    _flag(options, "include_obfuscation")
     return _flag(options, "include_usage")
 
 

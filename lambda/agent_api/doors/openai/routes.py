@@ -1,4 +1,7 @@
-"""The OpenAI-compatible door's routes: `POST /v1/chat/completions` (the pipeline's) and `GET /v1/models`."""
+"""The OpenAI-compatible door's routes.
+
+`POST /v1/chat/completions` (the pipeline's), `GET /v1/models` and `GET /v1/models/{id}`.
+"""
 
 from __future__ import annotations
 
@@ -54,15 +57,33 @@ class CompletionsDoor:
         return [
             Route(contract.OPENAI_CHAT_COMPLETIONS_PATH, pipeline.endpoint(self), methods=["POST"]),
             Route(contract.OPENAI_MODELS_PATH, models, methods=["GET"]),
+            Route(f"{contract.OPENAI_MODELS_PATH}/{{model_id}}", model, methods=["GET"]),
         ]
+
+
+MODEL: Final = {
+    "id": contract.OPENAI_MODEL_ID,
+    "object": "model",
+    "created": 0,
+    "owned_by": contract.SERVICE_NAME,
+}
+"""The one model: the agent."""
 
 
 async def models(request: Request) -> Response:
     """List the one model: the agent."""
-    model = {
-        "id": contract.OPENAI_MODEL_ID,
-        "object": "model",
-        "created": 0,
-        "owned_by": contract.SERVICE_NAME,
-    }
-    return JSONResponse({"object": "list", "data": [model]})
+    return JSONResponse({"object": "list", "data": [MODEL]})
+
+
+async def model(request: Request) -> Response:
+    """Describe a model: the agent, or OpenAI's 404 `model_not_found` for any other id."""
+    model_id = request.path_params["model_id"]
+    if model_id != contract.OPENAI_MODEL_ID:
+        error = ErrorReply(
+            "model_not_found",
+            f"model {model_id[:64]!r} does not exist; this API serves {contract.OPENAI_MODEL_ID!r}",
+            404,
+            param="model",
+        )
+        return JSONResponse(error_body(error), status_code=404)
+    return JSONResponse(MODEL)
