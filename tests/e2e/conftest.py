@@ -18,8 +18,9 @@ import pytest
 from selenium.webdriver import Chrome
 
 from agent_api.settings import Settings
+from local.agent_environment import LOCAL_TOOLS, agent_environment
 from local.emulator import Faults
-from local.stack import LOCAL_TOOLS, LocalDeployment, agent_environment
+from local.stack import LocalDeployment
 from local.tiny_model import build
 from local.vllm_server import VllmServer
 from tests.e2e.browser import chromium
