@@ -55,7 +55,7 @@ def test_the_server_lists_one_tool_ask_with_its_schemas(
     assert tool.input_schema["required"] == ["prompt"]
     assert tool.input_schema["properties"]["prompt"]["maxLength"] == 500
     assert set(tool.input_schema["properties"]) == {"prompt", "session_id"}
-    assert {"answer", "session_id", "usage", "tool_calls"} <= set(tool.output_schema["required"])  # type: ignore[index]
+    assert {"answer", "session_id", "usage", "tool_calls"} <= set(tool.output_schema["required"])
 
 
 def test_without_sessions_the_tool_takes_no_session_id(harness: HarnessFactory) -> None:
