@@ -36,7 +36,8 @@ from httpx_sse import aconnect_sse, connect_sse
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "lambda")]
 
 from agent_api.contract import DEFAULT_SYSTEM_PROMPT  # noqa: E402
-from local.stack import ENDPOINT_NAME, REGION, LocalDeployment  # noqa: E402
+from local.agent_environment import ENDPOINT_NAME, REGION  # noqa: E402
+from local.stack import LocalDeployment  # noqa: E402
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient

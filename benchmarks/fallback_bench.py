@@ -34,9 +34,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 from agent_api.fallback_settings import endpoint_model_name  # noqa: E402
 from benchmarks.e2e_bench import ms, percentile  # noqa: E402
+from local.agent_environment import COMPONENT_NAME, ENDPOINT_NAME  # noqa: E402
 from local.emulator import Invocation  # noqa: E402
 from local.fallback import KINDS, LocalFallback  # noqa: E402
-from local.stack import COMPONENT_NAME, ENDPOINT_NAME, LocalDeployment  # noqa: E402
+from local.stack import LocalDeployment  # noqa: E402
 from local.tiny_model.script import TOOL_RESULT_TEXT  # noqa: E402
 
 TIMEOUT = httpx.Timeout(10.0, read=300.0)

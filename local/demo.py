@@ -18,16 +18,10 @@ from typing import Any, Final, TextIO
 import httpx
 from httpx_sse import connect_sse
 
+from local.agent_environment import COMPONENT_NAME, ENDPOINT_NAME
 from local.fallback import KINDS as FALLBACK_KINDS
 from local.fallback import LocalFallback
-from local.stack import (
-    COMPONENT_NAME,
-    ENDPOINT_NAME,
-    EXAMPLE_PROMPT,
-    LocalDeployment,
-    StackError,
-    stop_on_sigterm,
-)
+from local.stack import EXAMPLE_PROMPT, LocalDeployment, StackError, stop_on_sigterm
 from stacks.agent_api.lambda_contract import contract, fallback_settings
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(10.0, read=120.0)

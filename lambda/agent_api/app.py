@@ -33,6 +33,7 @@ from agent_api.observability import RequestMetrics
 from agent_api.page import ChatPage
 from agent_api.pipeline import Door, TurnPipeline, error_response
 from agent_api.python_tools import ToolLoadError
+from agent_api.response_headers import NoSniff
 from agent_api.sessions import SessionStore
 from agent_api.settings import Settings, SettingsError
 from agent_api.trace_requests import TraceTurns
@@ -143,8 +144,9 @@ def create_app(
             *ChatPage(settings).routes(),
         ],
         exception_handlers={HTTPException: errors.http_error, Exception: errors.unexpected_error},
-        # Each turn's trace, exported before its response ends (agent_api.trace_requests).
-        middleware=[Middleware(TraceTurns, tracing=tracing, paths=TURN_PATHS)],
+        # Every answer is read as the media type it names (agent_api.response_headers); each turn's trace is
+        # exported before its response ends (agent_api.trace_requests).
+        middleware=[Middleware(NoSniff), Middleware(TraceTurns, tracing=tracing, paths=TURN_PATHS)],
         # The MCP server's transport runs for the app's lifetime (uvicorn runs the lifespan: `lambda/run.sh`).
         lifespan=lambda _app: mcp.run(),
     )

@@ -416,7 +416,7 @@ PAGE_PATH: Final = "/"
 PAGE_CONFIG_PATH: Final = "/config.json"
 REQUEST_FIELDS: Final = ("prompt", "session_id", "max_tokens", "temperature", "wait")
 # A session id becomes part of S3 keys, so only a strict alphabet is accepted; the character classes are
-# kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/construct.py).
+# kept apart so that API Gateway's request model can state the same rule (stacks/agent_api/rest_api.py).
 SESSION_ID_MAX_CHARS: Final = 128
 SESSION_ID_FIRST_CHARS: Final = "A-Za-z0-9"
 SESSION_ID_CHARS: Final = "A-Za-z0-9_-"

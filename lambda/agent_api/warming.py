@@ -10,11 +10,10 @@ the fallback answers (agent_api.fallback). Every check describes the component f
 when none is wanted yet, one check at a time per process: requests arriving during one warm-up start one copy.
 
 Before asking, the agent sends the component one invocation (`signal_demand`), which SageMaker refuses and
-counts in `NoCapacityInvocationFailures`. The stack's idle alarm counts those as requests; while it is in
-ALARM (idle, at zero copies) CloudWatch runs its scale-in-to-zero action again at each evaluation, not only
-when the alarm enters ALARM, so a copy asked for without such a count (a bare `POST /warm`) would be removed
-again within about a minute. The count also fires the scale-out-from-zero alarm, which asks for the copy
-again if it was removed before the idle alarm saw the count (docs/deploy.md, "Scale to zero").
+counts in `NoCapacityInvocationFailures`: that fires the stack's scale-out-from-zero alarm, whose step policy
+asks for the same one copy should the agent's own call fail. Nothing removes the copy before the request that
+woke it can use it: scale-in is target tracking's, after about 15 minutes without a request in flight
+(docs/deploy.md, "Scale to zero").
 """
 
 from __future__ import annotations

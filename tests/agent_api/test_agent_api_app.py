@@ -1,6 +1,6 @@
 """The app's routes (`agent_api.app`): any other path is a JSON 404, never a redirect, and a wrong method a
 JSON 405 naming the allowed methods, each in the words of the door whose paths it is on (OpenAI's under
-`/v1/`, `/chat`'s elsewhere)."""
+`/v1/`, `/chat`'s elsewhere); every answer says `nosniff` (`agent_api.response_headers`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from agent_api import contract
+from tests.agent_api.doors import Door, every_door
 from tests.agent_api.harness import Harness, HarnessFactory
 from tests.support.recordings import fixture_parts
 from tests.support.sagemaker_runtime import Stream
@@ -49,6 +50,7 @@ def test_health_answers_ok(app: Harness) -> None:
         ("/v1/chat/completions/", True),
         ("/v1/chat/completions//", True),
         ("/v1/models/", True),
+        ("/v1/responses/", True),
     ],
 )
 def test_unknown_path_is_a_json_404_never_a_redirect(app: Harness, path: str, openai_shape: bool) -> None:
@@ -58,6 +60,7 @@ def test_unknown_path_is_a_json_404_never_a_redirect(app: Harness, path: str, op
     assert response.status_code == 404
     assert error_code(response, openai_shape) == "not_found"
     assert "location" not in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize(
@@ -82,3 +85,14 @@ def test_a_wrong_method_is_a_json_405_with_the_allowed_methods(
     assert error_code(response, openai_shape) == "method_not_allowed"
     # RFC 9110, section 15.5.6: a 405 must carry Allow, the target's methods.
     assert set(response.headers["allow"].split(", ")) == allowed
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@every_door
+def test_every_door_answers_with_nosniff(app: Harness, door: Door) -> None:
+    # An error may repeat what the request sent (an unknown field's name): no answer may be read as HTML.
+    answered = door.post(app.client, "Hi")
+    refused = app.client.post(door.path, content=b"{", headers={"content-type": "application/json"})
+    assert door.outcome(answered) == 200
+    assert answered.headers["x-content-type-options"] == "nosniff"
+    assert refused.headers["x-content-type-options"] == "nosniff"

@@ -5,18 +5,15 @@ emulator, under real uvicorn."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 import anyio
 import httpx
-import httpx2
 import mcp_types
 import pytest
 from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agent_api import contract
@@ -26,11 +23,10 @@ from agent_api.warming import WarmingPolicy
 from local.tiny_model.script import PLAIN_TEXT as HELLO
 from local.tiny_model.script import TOOL_RESULT_TEXT as AFTER_TOOL
 from tests.agent_api.harness import FAST_RETRIES, Harness, HarnessFactory, serve, wait_until
+from tests.support.mcp_client import MODES, connect, run
 from tests.support.recordings import calculator_call_parts, fixture_parts
 from tests.support.sagemaker_runtime import SageMakerRuntime, Stream, Throttle
 
-MODES = ("auto", "legacy")
-"""The SDK client's modes: `auto` speaks the stateless protocol (2026-07-28), `legacy` the handshake."""
 CONTEXT = '{"identity": {"userArn": "arn:aws:iam::123456789012:user/%s"}}'
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example12"
 
@@ -41,22 +37,6 @@ def hello(pause_after: int | None = None) -> Stream:
 
 def tool_turn() -> list[Stream]:
     return [Stream(calculator_call_parts()), Stream(fixture_parts("vllm/tools_result_followup_stream.txt"))]
-
-
-def connect(base_url: str, mode: str, **headers: str) -> Client:
-    """The SDK's client of the app's `/mcp`, sending `headers` with every request."""
-    http = httpx2.AsyncClient(headers=headers, timeout=30)
-    return Client(streamable_http_client(f"{base_url}{contract.MCP_PATH}", http_client=http), mode=mode)
-
-
-def run(base_url: str, mode: str, session: Callable[[Client], Awaitable[Any]], **headers: str) -> Any:
-    """Run `session` with a connected client; return what it returns."""
-
-    async def main() -> Any:
-        async with connect(base_url, mode, **headers) as client:
-            return await session(client)
-
-    return anyio.run(main)
 
 
 def url(app: Harness) -> str:
@@ -75,7 +55,7 @@ def test_the_server_lists_one_tool_ask_with_its_schemas(
     assert tool.input_schema["required"] == ["prompt"]
     assert tool.input_schema["properties"]["prompt"]["maxLength"] == 500
     assert set(tool.input_schema["properties"]) == {"prompt", "session_id"}
-    assert {"answer", "session_id", "usage", "tool_calls"} <= set(tool.output_schema["required"])  # type: ignore[index]
+    assert {"answer", "session_id", "usage", "tool_calls"} <= set(tool.output_schema["required"])
 
 
 def test_without_sessions_the_tool_takes_no_session_id(harness: HarnessFactory) -> None:

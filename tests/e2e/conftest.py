@@ -18,8 +18,9 @@ import pytest
 from selenium.webdriver import Chrome
 
 from agent_api.settings import Settings
-from local.emulator import Faults
-from local.stack import LOCAL_TOOLS, LocalDeployment, agent_environment
+from local.agent_environment import LOCAL_TOOLS, agent_environment
+from local.emulator import Faults, Invocation
+from local.stack import LocalDeployment
 from local.tiny_model import build
 from local.vllm_server import VllmServer
 from tests.e2e.browser import chromium
@@ -76,6 +77,15 @@ def text_api(text_stack: LocalDeployment) -> Iterator[LocalDeployment]:
 def tools_api(tools_stack: LocalDeployment) -> Iterator[LocalDeployment]:
     yield tools_stack
     tools_stack.emulator.set_faults(Faults())
+
+
+@pytest.fixture
+def text_model_calls(text_api: LocalDeployment) -> Iterator[list[Invocation]]:
+    """The invocations the text stack's emulator reads during the test: what the model is sent."""
+    calls: list[Invocation] = []
+    text_api.emulator.on_invocation = calls.append
+    yield calls
+    text_api.emulator.on_invocation = None
 
 
 @pytest.fixture

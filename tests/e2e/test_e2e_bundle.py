@@ -20,13 +20,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from agent_api.page import assemble_page
-from local.emulator import Emulator, Endpoint
-from local.fallback import BEDROCK, FALLBACK_MODEL_ID, LocalFallback
-from local.mcp_example import McpHttpServer, example_app
-from local.server_process import ServerProcess
-from local.stack import (
-    AGENT_STARTUP_TIMEOUT,
-    AGENT_STOP_GRACE,
+from local.agent_environment import (
     COMPONENT_NAME,
     DUMMY_CREDENTIALS,
     ENDPOINT_NAME,
@@ -35,6 +29,11 @@ from local.stack import (
     SESSIONS_BUCKET,
     agent_environment,
 )
+from local.emulator import Emulator, Endpoint
+from local.fallback import BEDROCK, FALLBACK_MODEL_ID, LocalFallback
+from local.mcp_example import McpHttpServer, example_app
+from local.server_process import ServerProcess
+from local.stack import AGENT_STARTUP_TIMEOUT, AGENT_STOP_GRACE
 from local.tiny_model.script import CALLED_TOOL, FORECAST_TOOL, TOOL_RESULT_TEXT
 from local.vllm_server import free_port
 from tests.e2e.sse_chat import chat
@@ -61,7 +60,7 @@ def _start_bundled(
 ) -> tuple[str, str]:
     """Start the bundle's run.sh on ``emulator`` and a moto S3 of its own; return the API's and S3's URLs.
 
-    ``environment`` is `local.stack.agent_environment`'s keyword arguments.
+    ``environment`` is `local.agent_environment.agent_environment`'s keyword arguments.
     """
     # run.sh execs `python3`: here the Lambda's Python without site-packages (-S) or PYTHON* variables (-E),
     # so only the bundle (run.sh's working directory) and the standard library can be imported; -B leaves

@@ -32,9 +32,10 @@ def test_tool_call_and_its_answer_show_on_the_page(tools_api: LocalDeployment, b
 
 
 def test_answer_shows_while_it_is_still_streaming(tools_api: LocalDeployment, browser: Chrome) -> None:
-    # Each part of the model's answer is held back 0.5 s: a page that waited for the whole body would
-    # show nothing until the reply is done.
-    tools_api.emulator.set_faults(Faults(part_delay=0.5))
+    # Each part of the model's answer is held back 0.25 s: a page that waited for the whole body would
+    # show nothing until the reply is done. (Five polls per part see the partial answer; a longer hold made
+    # the tool-calling turn's tens of parts outlast ANSWER_TIMEOUT on a loaded machine.)
+    tools_api.emulator.set_faults(Faults(part_delay=0.25))
     open_page(browser, tools_api.agent_url)
 
     reply = ask(browser, "What is the weather in Paris?")

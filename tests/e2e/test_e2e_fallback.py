@@ -15,8 +15,9 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from local.agent_environment import COMPONENT_NAME, ENDPOINT_NAME
 from local.fallback import KINDS, LocalFallback
-from local.stack import COMPONENT_NAME, ENDPOINT_NAME, LocalDeployment
+from local.stack import LocalDeployment
 from local.tiny_model.script import CALLED_TOOL, TOOL_RESULT_TEXT
 from tests.support.recordings import fixture_reply
 from tests.support.scripted_server import ScriptedServer

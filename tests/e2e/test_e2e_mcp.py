@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from local.agent_environment import agent_environment
 from local.mcp_example import McpHttpServer, example_app
-from local.stack import LocalDeployment, agent_environment, build_parser, usage_text
+from local.stack import LocalDeployment, build_parser, usage_text
 from local.tiny_model.script import FORECAST_ARGUMENTS, FORECAST_TOOL, TOOL_RESULT_TEXT
 from local.tool_sources import FORECAST_PROMPT, McpOption, parse_mcp_option
 from tests.e2e.sse_chat import chat

@@ -17,8 +17,9 @@ import pytest
 from agent_api.app import create_app
 from agent_api.settings import Settings
 from agent_api.warming import WarmingPolicy
+from local.agent_environment import COMPONENT_NAME, ENDPOINT_NAME
 from local.emulator import Emulator, Endpoint
-from local.stack import COMPONENT_NAME, ENDPOINT_NAME, LocalDeployment
+from local.stack import LocalDeployment
 from local.tiny_model.script import PLAIN_TEXT
 from tests.agent_api.harness import serve
 from tests.e2e.sse_chat import ChatResult, chat

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import ENDPOINT_NAME, LocalDeployment
+from local.agent_environment import ENDPOINT_NAME
+from local.stack import LocalDeployment
 
 pytestmark = pytest.mark.e2e
 

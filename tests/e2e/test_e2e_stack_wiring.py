@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from local.stack import LocalDeployment, StackError, agent_environment
+from local.agent_environment import agent_environment
+from local.stack import LocalDeployment, StackError
 from tests.support.recordings import fixture_reply
 from tests.support.scripted_server import ScriptedServer
 

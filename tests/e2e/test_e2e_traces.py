@@ -14,16 +14,10 @@ import pytest
 from httpx_sse import connect_sse
 
 from agent_api import contract
+from local.agent_environment import ENDPOINT_NAME, LOCAL_TOOLS, agent_environment
 from local.emulator import Emulator, Endpoint
 from local.server_process import ServerProcess
-from local.stack import (
-    AGENT_STARTUP_TIMEOUT,
-    AGENT_STOP_GRACE,
-    ENDPOINT_NAME,
-    LOCAL_TOOLS,
-    LocalDeployment,
-    agent_environment,
-)
+from local.stack import AGENT_STARTUP_TIMEOUT, AGENT_STOP_GRACE, LocalDeployment
 from local.vllm_server import free_port
 from tests.e2e.sse_chat import chat
 from tests.support.otlp_collector import OtlpCollector

@@ -11,8 +11,6 @@ from typing import Any
 
 import cfnlint.data.schemas
 
-from stacks.agent_api.lambda_contract import contract
-
 ROOT = Path(__file__).resolve().parents[2]
 # An environment unlike dev/prod: S3 weights, vLLM, a one-GPU instance, an x86_64 function, stage logs and
 # base images pulled from Docker Hub directly.
@@ -87,26 +85,6 @@ def create_only_properties(resource_type: str) -> set[str]:
     providers = json.loads((schemas / "providers" / "us-east-1.json").read_text())
     schema = json.loads((schemas / "resources" / f"{providers[resource_type]}.json").read_text())
     return {path.split("/")[2] for path in schema.get("createOnlyProperties", [])}
-
-
-# The REST API's methods as (path, HTTP method): those authorized the environment's way, the chat page's two,
-# which need no authorization, and under Cognito the MCP server's OAuth metadata, which needs none either.
-ROUTES = [
-    (contract.CHAT_PATH, "POST"),
-    (contract.OPENAI_CHAT_COMPLETIONS_PATH, "POST"),
-    (contract.OPENAI_RESPONSES_PATH, "POST"),
-    (f"{contract.OPENAI_RESPONSES_PATH}/{{response_id}}", "GET"),
-    (f"{contract.OPENAI_RESPONSES_PATH}/{{response_id}}", "DELETE"),
-    (contract.OPENAI_MODELS_PATH, "GET"),
-    (f"{contract.OPENAI_MODELS_PATH}/{{model_id}}", "GET"),
-    (contract.MCP_PATH, "POST"),
-    (contract.MCP_PATH, "GET"),
-    (contract.MCP_PATH, "DELETE"),
-    (contract.STATUS_PATH, "GET"),
-    (contract.WARM_PATH, "POST"),
-]
-PAGE_ROUTES = [(contract.PAGE_PATH.rstrip("/"), "GET"), (contract.PAGE_CONFIG_PATH, "GET")]
-COGNITO_ROUTES = [(contract.PROTECTED_RESOURCE_METADATA_PATH, "GET")]
 
 
 def api_methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -14,9 +14,6 @@ import pytest
 from stacks.agent_api.lambda_contract import contract
 from stacks.config import ConfigError, parse_environment
 from tests.infra.infra_support import (
-    COGNITO_ROUTES,
-    PAGE_ROUTES,
-    ROUTES,
     api_methods,
     cdk_context,
     deployed_values,
@@ -24,6 +21,7 @@ from tests.infra.infra_support import (
     resources,
     synthesize,
 )
+from tests.support.api_routes import COGNITO_ROUTES, PAGE_ROUTES, ROUTES
 
 pytestmark = pytest.mark.infra
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from agent_api import contract
-from tests.infra.infra_support import PAGE_ROUTES, ROUTES, agent_function, api_methods, only, resources
+from tests.infra.infra_support import agent_function, api_methods, only, resources
+from tests.support.api_routes import PAGE_ROUTES, ROUTES
 
 pytestmark = pytest.mark.infra
 

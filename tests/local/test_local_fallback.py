@@ -7,9 +7,9 @@ import pytest
 from agent_api.fallback_settings import BedrockFallback, EndpointFallback
 from agent_api.settings import Settings
 from local import demo, stack
+from local.agent_environment import agent_environment
 from local.emulator import Emulator, Endpoint
 from local.fallback import FALLBACK_COMPONENT, FALLBACK_ENDPOINT, FALLBACK_MODEL_ID, LocalFallback
-from local.stack import agent_environment
 
 BACKEND = "http://127.0.0.1:9"
 

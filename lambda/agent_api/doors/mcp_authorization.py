@@ -4,7 +4,7 @@ The MCP authorization specification has servers publish it and clients find it f
 of a 401's `WWW-Authenticate` header, or at well-known URIs derived from the server's URL (its "Protected
 Resource Metadata Discovery Requirements"). Deployed, API Gateway answers an unauthenticated request with
 its own 401 before the app runs; the stack adds the header to that gateway response, pointing here
-(`stacks/agent_api/construct.py`). The well-known URI RFC 9728 derives for `https://<api>/v1/mcp` is at the
+(`stacks/agent_api/rest_api.py`). The well-known URI RFC 9728 derives for `https://<api>/v1/mcp` is at the
 host's root, outside the API's stage; this path is its form relative to the app's root (which is the host's
 root behind a custom domain mapped without a base path).
 
