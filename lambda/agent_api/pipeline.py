@@ -34,7 +34,8 @@ from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers
 from agent_api.sessions import SessionBusyError, SessionStore
 from agent_api.settings import Settings
 from agent_api.tracing import current_request
-from agent_api.turn import DONE, HeldConversation, Turn, TurnEvent, TurnItem, TurnServices
+from agent_api.turn import Turn, TurnServices
+from agent_api.turn_events import DONE, HeldConversation, TurnEvent, TurnItem
 from agent_api.validation import RequestError, TurnRequest, check_content_type, max_body_bytes, read_body
 
 CLIENT_CLOSED_REQUEST = 499

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
 
-    from agent_api.turn import FinishedTurn
+    from agent_api.turn_events import FinishedTurn
 
 # Lambda's maximum timeout (15 minutes) plus margin: no live request can still hold an older lock.
 LOCK_TTL_SECONDS = 960

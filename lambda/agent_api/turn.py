@@ -1,5 +1,7 @@
 """One turn: the agent answering one request, in its own task, as a sequence of `TurnEvent`s.
 
+What the turn yields and holds (its events, `FinishedTurn`, `HeldConversation`) is `agent_api.turn_events`.
+
 The turn runs in a dedicated task that feeds a queue, so the pipeline (`agent_api.pipeline`) can wait for
 its first item before it chooses a status (a failure before anything was produced becomes a plain error
 answer with its own status), and so a client leaving cancels the whole turn in one place. The task is where a
@@ -18,7 +20,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any
 
 from strands import Agent
 from strands.models.model import Model
@@ -30,74 +32,31 @@ from agent_api.errors import ErrorReply, ReplyError, classify, root_cause, short
 from agent_api.fallback import FALLBACK_STATE, Fallback
 from agent_api.observability import RequestMetrics, logger
 from agent_api.tracing import current_request
+from agent_api.turn_events import (
+    DONE,
+    REASONING,
+    STATUS,
+    TEXT,
+    TOOL_RESULT,
+    TOOL_USE,
+    WARNING,
+    FinishedTurn,
+    HeldConversation,
+    TurnEvent,
+    TurnItem,
+)
 from agent_api.validation import TurnRequest
 from agent_api.warming import ModelState, WarmingService
 from sagemaker_provider.errors import ModelNotReadyError
 from sagemaker_provider.messages import tool_result_text
 
 if TYPE_CHECKING:
-    from strands.session.session_manager import SessionManager
     from strands.types.tools import ToolResult
 
     from agent_api.tool_sources import ToolSources
 
 TOOL_RESULT_SUMMARY_CHARS = 500
 _LOGGED_DETAIL_CHARS = 500
-
-# The events of a turn (docs/agent-api.md, "Response: the event stream"), which each door encodes its way.
-TEXT: Final = "text"
-REASONING: Final = "reasoning"
-TOOL_USE: Final = "tool_use"
-TOOL_RESULT: Final = "tool_result"
-STATUS: Final = "status"
-DONE: Final = "done"
-# Something the answer goes without, such as a tool source: `{"code", "message"}`, ahead of the first event.
-WARNING: Final = "warning"
-
-
-@dataclass(frozen=True)
-class TurnEvent:
-    """One thing a turn produced, before any door encodes it: its name and JSON payload."""
-
-    name: str
-    data: dict[str, Any]
-
-    def tagged(self) -> dict[str, Any]:
-        """Return the event as one object, its name as `type`: how a door with no field for it carries it."""
-        return {"type": self.name, **self.data}
-
-
-TurnItem = TurnEvent | ErrorReply
-"""What a turn yields: events, then a `done` event or an `ErrorReply` (unless it was cancelled)."""
-
-
-@dataclass(frozen=True)
-class FinishedTurn:
-    """A complete answer, as its stored conversation is saved with it: every event, `done` last."""
-
-    events: tuple[TurnEvent, ...]
-
-
-class HeldConversation(Protocol):
-    """The stored conversation a turn starts from and saves to.
-
-    A session under its lock (`agent_api.sessions.SessionLease`), or a stored response
-    (`agent_api.doors.openai.responses_store`).
-
-    Every method does blocking I/O (or may): the turn calls them in a worker thread.
-    """
-
-    def session_manager(self) -> SessionManager:
-        """Return the Strands session manager the turn's agent starts from (no I/O)."""
-
-    def reload(self) -> None:
-        """Read the conversation again as it was before the turn (a refused attempt changed it)."""
-
-    def save(self, finished: FinishedTurn) -> None:
-        """Keep the conversation after a complete answer (`finished`); raising fails the turn instead."""
-
-    def release(self) -> None:
-        """Let the conversation go, however the turn ended."""
 
 
 @dataclass(frozen=True)

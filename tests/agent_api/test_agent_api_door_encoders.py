@@ -15,7 +15,7 @@ from agent_api.doors.openai import responses_encoder
 from agent_api.doors.openai.completions_encoder import CompletionStream, WholeCompletion
 from agent_api.doors.openai.responses_encoder import ResponseHead, ResponseStream, whole_response
 from agent_api.errors import ErrorReply
-from agent_api.turn import TurnEvent
+from agent_api.turn_events import TurnEvent
 
 WARNING = TurnEvent("warning", {"code": "tool_source_unavailable", "message": "the tools at x are down"})
 TEXT = TurnEvent("text", {"delta": "Hi"})

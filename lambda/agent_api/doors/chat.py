@@ -15,7 +15,7 @@ from agent_api import contract, sse
 from agent_api.errors import ErrorReply
 from agent_api.pipeline import Accepted, StreamEncoder, TurnPipeline
 from agent_api.settings import Settings
-from agent_api.turn import TurnEvent
+from agent_api.turn_events import TurnEvent
 from agent_api.validation import parse_chat_request
 
 ERROR_EVENT: Final = "error"

@@ -41,7 +41,8 @@ from agent_api.observability import logger, request_id_from_headers
 from agent_api.pipeline import Accepted, TurnPipeline, error_response
 from agent_api.session_owner import SessionOwnerUnknownError, request_context_values
 from agent_api.settings import Settings
-from agent_api.turn import DONE, Turn, TurnEvent
+from agent_api.turn import Turn
+from agent_api.turn_events import DONE, TurnEvent
 from agent_api.validation import RequestError, max_body_bytes, parse_json_object, parse_turn_fields
 
 INSTRUCTIONS: Final = (

@@ -18,7 +18,7 @@ from agent_api.errors import ErrorReply
 from agent_api.fallback import FALLBACK_STATE
 from agent_api.pipeline import WholeEncoder
 from agent_api.settings import Settings
-from agent_api.turn import DONE, REASONING, STATUS, TEXT, TOOL_RESULT, TOOL_USE, TurnEvent
+from agent_api.turn_events import DONE, REASONING, STATUS, TEXT, TOOL_RESULT, TOOL_USE, TurnEvent
 from agent_api.warming import ModelState
 
 ASK: Final = "ask"

@@ -16,7 +16,7 @@ from agent_api import contract
 from agent_api.doors.openai.errors import error_body
 from agent_api.errors import ErrorReply
 from agent_api.pipeline import StreamEncoder, WholeEncoder
-from agent_api.turn import DONE, STATUS, TEXT, TurnEvent
+from agent_api.turn_events import DONE, STATUS, TEXT, TurnEvent
 from agent_api.warming import ModelState
 
 # Strands' stop reasons as OpenAI's finish reasons; any other (none is expected at the end of a turn)

@@ -25,7 +25,7 @@ from agent_api import contract, sse
 from agent_api.doors.openai.errors import error_type
 from agent_api.errors import ErrorReply
 from agent_api.pipeline import StreamEncoder, WholeEncoder
-from agent_api.turn import DONE, REASONING, STATUS, TEXT, TOOL_RESULT, TOOL_USE, TurnEvent
+from agent_api.turn_events import DONE, REASONING, STATUS, TEXT, TOOL_RESULT, TOOL_USE, TurnEvent
 from agent_api.warming import ModelState
 
 AGENT_SERVER_LABEL: Final = "agent"

@@ -35,7 +35,7 @@ from agent_api.doors.openai.responses_encoder import ResponseHead, whole_respons
 from agent_api.doors.openai.responses_request import RESPONSE_ID_PATTERN, previous_not_found
 from agent_api.errors import ErrorReply, ReplyError
 from agent_api.session_owner import owner_digest
-from agent_api.turn import FinishedTurn
+from agent_api.turn_events import FinishedTurn
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
