@@ -63,6 +63,11 @@ def synthesize(outdir: Path, *, env: str = "all", nag: bool = False, **context: 
     return Synthesized(app=app, templates=templates, outdir=outdir)
 
 
+def files_under(root: Path) -> set[str]:
+    """The files under `root`, as paths relative to it."""
+    return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
+
+
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     """The template's resources of one type, by logical id."""
     return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}

@@ -16,12 +16,19 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from strands.types.content import Message, Messages
+from strands.types.content import Messages
 
-from agent_api import contract
 from agent_api.doors.openai import parameters
+from agent_api.doors.openai.request_fields import (
+    Conversation,
+    about,
+    check_fields,
+    check_model,
+    flag,
+    message_text,
+)
 from agent_api.doors.openai.responses_encoder import ResponseHead
 from agent_api.settings import Settings
 from agent_api.validation import (
@@ -46,8 +53,6 @@ ACCEPTED_FIELDS: Final = (
     *parameters.RESPONSES_SAMPLING,
     *parameters.RESPONSES_IGNORED,
 )
-INSTRUCTION_ROLES: Final = ("system", "developer")
-CONVERSATION_ROLES: Final = ("user", "assistant")
 TEXT_PARTS: Final = ("input_text", "output_text")
 MESSAGE_FIELDS: Final = ("type", "role", "content", "id", "status", "phase")
 # Items of an earlier response a client may send back: left out of what the model is given.
@@ -96,18 +101,18 @@ def parse_response_request(body: bytes, settings: Settings) -> ResponseRequest:
     """
     data = parse_json_object(body, settings)
     _check_fields(data)
-    _check_model(data)
+    check_model(data)
     parameters.check_ignored(data, parameters.RESPONSES_IGNORED)
     sampling = parameters.sampling(data, parameters.RESPONSES_SAMPLING)
-    stream = _flag(data, "stream") or False
+    stream = flag(data, "stream") or False
     previous = _previous_response_id(data, settings)
     store = _store(data, settings)
     instructions = _instructions(data)
     extra_instructions, history, prompt = _input(
         data.get("input"), settings, continued=previous is not None, counted=len(instructions)
     )
-    max_tokens = _about("max_output_tokens", parse_max_tokens, data, settings, "max_output_tokens")
-    temperature = _about("temperature", parse_temperature, data, settings)
+    max_tokens = about("max_output_tokens", parse_max_tokens, data, settings, "max_output_tokens")
+    temperature = about("temperature", parse_temperature, data, settings)
     turn = TurnRequest(
         prompt,
         None,
@@ -136,14 +141,6 @@ def parse_response_request(body: bytes, settings: Settings) -> ResponseRequest:
     return ResponseRequest(turn, head, stream=stream, store=store, previous_response_id=previous)
 
 
-def _about(param: str, parse: Any, *args: Any) -> Any:
-    """Run a `/chat` field parser, naming `param` in the error it raises."""
-    try:
-        return parse(*args)
-    except RequestError as exc:
-        raise RequestError(exc.status, exc.code, exc.message, param) from exc
-
-
 def _check_fields(data: dict[str, Any]) -> None:
     if "conversation" in data:
         raise RequestError(
@@ -152,38 +149,12 @@ def _check_fields(data: dict[str, Any]) -> None:
             "'conversation' is not supported: continue a response with 'previous_response_id'",
             "conversation",
         )
-    unknown = sorted(set(data) - set(ACCEPTED_FIELDS))
-    if unknown:
-        raise RequestError(
-            400,
-            "unsupported_parameter",
-            f"unsupported parameter(s): {', '.join(unknown)} (accepted: {', '.join(ACCEPTED_FIELDS)})",
-            unknown[0],
-        )
-
-
-def _check_model(data: dict[str, Any]) -> None:
-    if "model" not in data:
-        raise RequestError(400, "missing_field", "field 'model' is required", "model")
-    if data["model"] != contract.OPENAI_MODEL_ID:
-        raise RequestError(
-            404,
-            "model_not_found",
-            f"model {data['model']!r} does not exist; this API serves {contract.OPENAI_MODEL_ID!r}",
-            "model",
-        )
-
-
-def _flag(data: dict[str, Any], name: str) -> bool | None:
-    value = data.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise RequestError(400, "invalid_field", f"field '{name}' must be a boolean", name)
-    return value
+    check_fields(data, ACCEPTED_FIELDS)
 
 
 def _store(data: dict[str, Any], settings: Settings) -> bool:
     """Whether the response is stored: as asked, by default where responses can be stored."""
-    store = _flag(data, "store")
+    store = flag(data, "store")
     if store and not settings.sessions_enabled:
         raise RequestError(
             400,
@@ -249,24 +220,14 @@ def _input(value: Any, settings: Settings, *, continued: bool, counted: int) -> 
             "field 'input' must be a string or a non-empty array of input items",
             "input",
         )
-    instructions: list[str] = []
-    turns: Messages = []
-    total_chars = counted
-    for index, item in enumerate(items):
-        message = _item(item, index)
-        if message is None:
-            continue
-        role, text = message
-        total_chars += len(text)
-        if role in INSTRUCTION_ROLES:
-            instructions.append(text)
-        else:
-            turns.append(cast(Message, {"role": role, "content": [{"text": text}]}))
-    if not turns or turns[-1]["role"] != "user":
+    conversation = Conversation.of(
+        (message for index, item in enumerate(items) if (message := _item(item, index)) is not None), counted
+    )
+    if not conversation.ends_with_user():
         raise RequestError(
             400, "invalid_field", "the last message of 'input' must be a user message", "input"
         )
-    if continued and len(turns) > 1:
+    if continued and len(conversation.turns) > 1:
         raise RequestError(
             400,
             "invalid_field",
@@ -274,16 +235,15 @@ def _input(value: Any, settings: Settings, *, continued: bool, counted: int) -> 
             "earlier turns come from the stored response",
             "input",
         )
-    if total_chars > settings.max_prompt_chars:
+    if conversation.chars > settings.max_prompt_chars:
         raise RequestError(
             400,
             "prompt_too_long",
-            f"the instructions and input have {total_chars} characters; "
+            f"the instructions and input have {conversation.chars} characters; "
             f"the limit is {settings.max_prompt_chars}",
             "input",
         )
-    prompt = turns.pop()["content"][0]["text"]
-    return "\n\n".join(instructions), turns, prompt
+    return conversation.split()
 
 
 def _item(item: Any, index: int) -> tuple[str, str] | None:
@@ -306,36 +266,4 @@ def _item(item: Any, index: int) -> tuple[str, str] | None:
         raise RequestError(
             400, "unsupported_content", f"{param}: items of type {kind!r} are not supported", param
         )
-    role = item.get("role")
-    if role not in INSTRUCTION_ROLES + CONVERSATION_ROLES:
-        allowed = ", ".join(INSTRUCTION_ROLES + CONVERSATION_ROLES)
-        raise RequestError(400, "invalid_field", f"{param}.role must be one of {allowed}", f"{param}.role")
-    unknown = sorted(set(item) - set(MESSAGE_FIELDS))
-    if unknown:
-        raise RequestError(
-            400, "invalid_field", f"{param} has unsupported field(s): {', '.join(unknown)}", param
-        )
-    text = _text(item.get("content"), f"{param}.content")
-    if not text.strip():
-        raise RequestError(400, "invalid_field", f"{param}.content must not be empty", f"{param}.content")
-    return str(role), text
-
-
-def _text(content: object, param: str) -> str:
-    """Return a message's content as text: a string, or an array of text parts (joined)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and content:
-        texts = [
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str)
-        ]
-        if len(texts) == len(content):
-            return "".join(texts)
-        raise RequestError(
-            400, "unsupported_content", f"{param}: only text content parts are supported", param
-        )
-    raise RequestError(
-        400, "invalid_field", f"{param} must be a string or a non-empty array of text parts", param
-    )
+    return message_text(item, param, MESSAGE_FIELDS, TEXT_PARTS)
