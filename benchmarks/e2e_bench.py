@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -225,10 +226,18 @@ def main() -> int:
         print(f"  emulator + boto3 overhead    {ms(emulator_overhead)}")
         goal = f"goal <= {OVERHEAD_GOAL_MS} ms: {met(overhead, OVERHEAD_GOAL_MS)}"
         print(f"  agent API overhead           {ms(overhead)}  ({goal})")
-        share = statistics.median(a - e for a, e in zip(agent, emulated, strict=True))
+        differences = [a - e for a, e in zip(agent, emulated, strict=True)]
+        share = statistics.median(differences)
         print(
             f"  agent API's own share        {ms(share)}  (overhead less emulator + boto3, median of the "
             f"runs' differences; goal <= {OWN_SHARE_GOAL_MS} ms: {met(share, OWN_SHARE_GOAL_MS)})"
+        )
+        # The spread of the runs' differences, and the machine's load, say how far a median can be trusted.
+        quartiles = statistics.quantiles(differences, n=4)
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(
+            f"  own share's quartiles        {ms(quartiles[0]).strip()} .. {ms(quartiles[2]).strip()}"
+            f"  (load average {load})"
         )
 
         print(f"\n{args.rounds} x {args.concurrency} concurrent /chat streams:")
