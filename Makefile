@@ -98,7 +98,7 @@ test-e2e: setup setup-vllm setup-browser ## Only the end-to-end tests (real vLLM
 
 # `make test` runs its two halves side by side, each printing its report when it ends: the end-to-end tests
 # spend much of their time waiting on vLLM and the browser, so together they take about the longer one's time
-# (9 minutes on 2 cores, against 15 one after the other).
+# (7 minutes on 2 cores, against about 11 one after the other).
 PYTEST_UNIT = $(WITH_NODE) $(VENV)/bin/pytest -m "not e2e"
 PYTEST_E2E = $(WITH_NODE) $(VENV)/bin/pytest -m e2e
 pytest-unit:
