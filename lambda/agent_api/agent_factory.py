@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import boto3
 from botocore.config import Config
@@ -90,8 +90,28 @@ def text_tool_calls(setting: str) -> TextToolCallSyntax | Literal[False]:
     return False if setting == contract.TEXT_TOOL_CALLS_OFF else cast(TextToolCallSyntax, setting)
 
 
+class ServedEndpoint(Protocol):
+    """What the provider needs to know of an endpoint: the environment's own (`Settings`) or a fallback's."""
+
+    @property
+    def endpoint_name(self) -> str:
+        """The SageMaker endpoint."""
+
+    @property
+    def inference_component_name(self) -> str | None:
+        """Its inference component, if the model is one."""
+
+    @property
+    def response_format(self) -> str:
+        """The provider's response format (`AGENT_RESPONSE_FORMAT`)."""
+
+    @property
+    def text_tool_calls(self) -> str:
+        """The tool-call syntax read from an answer's text, or "false" (`AGENT_TEXT_TOOL_CALLS`)."""
+
+
 def model_config(
-    settings: Settings, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None
+    endpoint: ServedEndpoint, max_tokens: int, temperature: float, sampling: Mapping[str, Any] | None = None
 ) -> SageMakerConfig:
     """Return the provider configuration of one request's model (no region: the client is shared).
 
@@ -99,13 +119,13 @@ def model_config(
     the response format names them).
     """
     config: SageMakerConfig = {
-        "endpoint_name": settings.endpoint_name,
-        "response_format": settings.response_format,
-        "text_tool_calls": text_tool_calls(settings.text_tool_calls),
+        "endpoint_name": endpoint.endpoint_name,
+        "response_format": endpoint.response_format,
+        "text_tool_calls": text_tool_calls(endpoint.text_tool_calls),
         "params": {**(sampling or {}), "max_tokens": max_tokens, "temperature": temperature},
     }
-    if settings.inference_component_name is not None:
-        config["inference_component_name"] = settings.inference_component_name
+    if endpoint.inference_component_name is not None:
+        config["inference_component_name"] = endpoint.inference_component_name
     return config
 
 

@@ -29,12 +29,12 @@ from strands.models.model import Model
 from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 
-from agent_api.agent_factory import text_tool_calls
+from agent_api.agent_factory import model_config
 from agent_api.bedrock_history import for_bedrock
 from agent_api.contract import MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS
 from agent_api.fallback_settings import BedrockFallback, EndpointFallback, Fallback
 from sagemaker_provider import SageMakerModel
-from sagemaker_provider.config import SageMakerConfig, validate_config
+from sagemaker_provider.config import validate_config
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -112,7 +112,7 @@ class FallbackModel:
         if isinstance(fallback, EndpointFallback):
             if runtime_client is None:
                 raise ValueError("an endpoint fallback needs a sagemaker-runtime client")
-            validate_config(_endpoint_config(fallback, 1, 0.0))
+            validate_config(model_config(fallback, 1, 0.0))
 
     @property
     def name(self) -> str:
@@ -141,22 +141,5 @@ class FallbackModel:
             )
         assert self._runtime_client is not None
         return SageMakerModel(
-            client=self._runtime_client, **_endpoint_config(self.fallback, max_tokens, temperature, sampling)
+            client=self._runtime_client, **model_config(self.fallback, max_tokens, temperature, sampling)
         )
-
-
-def _endpoint_config(
-    fallback: EndpointFallback,
-    max_tokens: int,
-    temperature: float,
-    sampling: Mapping[str, Any] | None = None,
-) -> SageMakerConfig:
-    config: SageMakerConfig = {
-        "endpoint_name": fallback.endpoint_name,
-        "response_format": fallback.response_format,
-        "text_tool_calls": text_tool_calls(fallback.text_tool_calls),
-        "params": {**(sampling or {}), "max_tokens": max_tokens, "temperature": temperature},
-    }
-    if fallback.inference_component_name is not None:
-        config["inference_component_name"] = fallback.inference_component_name
-    return config
