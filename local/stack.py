@@ -197,7 +197,7 @@ class LocalDeployment:
                 converse_models=fallback.converse_models(self.backend_url) if fallback else None,
             )
         )
-        self.s3_url = stack.enter_context(_moto_s3())
+        self.s3_url = stack.enter_context(moto_s3())
         self.mcp_servers = stack.enter_context(local_mcp_servers(self._mcp, self._progress))
         self._progress(
             f"starting the agent API (lambda/run.sh, uvicorn) on the emulator at {self._emulator.url}"
@@ -244,7 +244,7 @@ def _check_reachable(url: str) -> None:
 
 
 @contextlib.contextmanager
-def _moto_s3() -> Iterator[str]:
+def moto_s3() -> Iterator[str]:
     """Serve moto's S3 on a free port with the sessions bucket created; yield its URL."""
     # werkzeug would print a line per S3 request into the stack's console.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

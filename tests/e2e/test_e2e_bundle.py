@@ -6,90 +6,29 @@ moto's S3, calls the example MCP server with the bundled MCP client and answers 
 pruned file that any step needs fails here.
 """
 
-import os
 import platform
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from agent_api.page import assemble_page
 from local.agent_environment import (
     COMPONENT_NAME,
-    DUMMY_CREDENTIALS,
     ENDPOINT_NAME,
-    LOCAL_TOOLS,
-    REGION,
     SESSIONS_BUCKET,
-    agent_environment,
 )
 from local.emulator import Emulator, Endpoint
 from local.fallback import BEDROCK, FALLBACK_MODEL_ID, LocalFallback
 from local.mcp_example import McpHttpServer, example_app
-from local.server_process import ServerProcess
-from local.stack import AGENT_STARTUP_TIMEOUT, AGENT_STOP_GRACE
 from local.tiny_model.script import CALLED_TOOL, FORECAST_TOOL, TOOL_RESULT_TEXT
-from local.vllm_server import free_port
+from tests.e2e.bundled_agent import s3_client, start_bundled_agent
 from tests.e2e.sse_chat import chat
 
 pytestmark = pytest.mark.e2e
-
-
-class BundledAgentError(RuntimeError):
-    """The agent API did not start from the bundle."""
-
-
-def _s3(url: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
-def _start_bundled(
-    stack: ExitStack, bundle: Path, lambda_python: str, workdir: Path, emulator: Emulator, **environment: Any
-) -> tuple[str, str]:
-    """Start the bundle's run.sh on ``emulator`` and a moto S3 of its own; return the API's and S3's URLs.
-
-    ``environment`` is `local.agent_environment.agent_environment`'s keyword arguments.
-    """
-    # run.sh execs `python3`: here the Lambda's Python without site-packages (-S) or PYTHON* variables (-E),
-    # so only the bundle (run.sh's working directory) and the standard library can be imported; -B leaves
-    # no bytecode in the bundle.
-    (workdir / "python3").write_text(f'#!/bin/sh\nexec "{lambda_python}" -S -E -B "$@"\n')
-    (workdir / "python3").chmod(0o755)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    stack.callback(moto.stop)
-    host, port = moto.get_host_and_port()
-    s3_url = f"http://{host}:{port}"
-    _s3(s3_url).create_bucket(Bucket=SESSIONS_BUCKET)
-    agent_port = free_port()
-    variables = agent_environment(emulator.url, s3_url, LOCAL_TOOLS, **environment)
-    variables["PATH"] = f"{workdir}{os.pathsep}{variables['PATH']}"
-    variables["AWS_LWA_PORT"] = str(agent_port)
-    agent_url = f"http://127.0.0.1:{agent_port}"
-    process = ServerProcess(
-        name="the agent API from the Lambda bundle",
-        argv=["/bin/sh", str(bundle / "run.sh")],
-        env=variables,
-        log_file=workdir / "agent-api.log",
-        ready_url=f"{agent_url}/health",
-        startup_timeout=AGENT_STARTUP_TIMEOUT,
-        stop_grace=AGENT_STOP_GRACE,
-        error=BundledAgentError,
-    )
-    stack.enter_context(process)
-    return agent_url, s3_url
 
 
 def _x86_64_bundle(lambda_bundle: Callable[[str], Path]) -> Path:
@@ -110,7 +49,7 @@ def bundled_agent(
     with ExitStack() as stack:
         emulator = stack.enter_context(Emulator({ENDPOINT_NAME: Endpoint(vllm_url)}))
         mcp = stack.enter_context(McpHttpServer(example_app))
-        yield _start_bundled(
+        yield start_bundled_agent(
             stack,
             bundle,
             lambda_python,
@@ -140,7 +79,7 @@ def bundled_agent_with_fallback(
             )
         )
         workdir = tmp_path_factory.mktemp("bundled-fallback-agent")
-        agent_url, _ = _start_bundled(
+        agent_url, _ = start_bundled_agent(
             stack,
             bundle,
             lambda_python,
@@ -183,7 +122,7 @@ def test_bundled_agent_runs_a_tool_call_turn_and_keeps_the_session_in_s3(
     assert (tool_use.data["name"], tool_result.data["status"]) == (CALLED_TOOL, "success")
     assert result.text == TOOL_RESULT_TEXT
     assert result.events[-1].name == "done"
-    listing = _s3(s3_url).list_objects_v2(Bucket=SESSIONS_BUCKET)
+    listing = s3_client(s3_url).list_objects_v2(Bucket=SESSIONS_BUCKET)
     assert any(session_id in item["Key"] for item in listing.get("Contents", []))
 
 

@@ -2,7 +2,6 @@
 which then exports each turn's trace there."""
 
 import json
-import os
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -14,11 +13,10 @@ import pytest
 from httpx_sse import connect_sse
 
 from agent_api import contract
-from local.agent_environment import ENDPOINT_NAME, LOCAL_TOOLS, agent_environment
+from local.agent_environment import ENDPOINT_NAME, agent_environment
 from local.emulator import Emulator, Endpoint
-from local.server_process import ServerProcess
-from local.stack import AGENT_STARTUP_TIMEOUT, AGENT_STOP_GRACE, LocalDeployment
-from local.vllm_server import free_port
+from local.stack import LocalDeployment
+from tests.e2e.bundled_agent import start_bundled_agent
 from tests.e2e.sse_chat import chat
 from tests.support.otlp_collector import OtlpCollector
 
@@ -108,32 +106,12 @@ def test_the_lambda_bundle_exports_a_turns_trace_on_the_lambda_python(
     if platform.machine() != "x86_64":
         pytest.skip("the x86_64 bundle's compiled modules load only on x86_64")
     bundle = lambda_bundle("x86_64")
-    # As the bundle's own test runs it: the Lambda's Python with the bundle and the standard library only.
-    (tmp_path / "python3").write_text(f'#!/bin/sh\nexec "{lambda_python}" -S -E -B "$@"\n')
-    (tmp_path / "python3").chmod(0o755)
     with ExitStack() as stack:
         collector = stack.enter_context(OtlpCollector())
         monkeypatch.setenv(contract.OTEL_ENDPOINT_VARIABLE, collector.url)
         emulator = stack.enter_context(Emulator({ENDPOINT_NAME: Endpoint(vllm_url)}))
-        port = free_port()
-        environment = agent_environment(emulator.url, "http://127.0.0.1:9", LOCAL_TOOLS)
-        environment.update(
-            {"PATH": f"{tmp_path}{os.pathsep}{environment['PATH']}", "AWS_LWA_PORT": str(port)},
-        )
-        del environment[contract.AGENT_SESSIONS_BUCKET.variable]
-        stack.enter_context(
-            ServerProcess(
-                name="the agent API from the Lambda bundle",
-                argv=["/bin/sh", str(bundle / "run.sh")],
-                env=environment,
-                log_file=tmp_path / "agent-api.log",
-                ready_url=f"http://127.0.0.1:{port}/health",
-                startup_timeout=AGENT_STARTUP_TIMEOUT,
-                stop_grace=AGENT_STOP_GRACE,
-                error=RuntimeError,
-            )
-        )
-        result = chat(f"http://127.0.0.1:{port}", prompt="What is the weather in Paris?")
+        agent_url, _ = start_bundled_agent(stack, bundle, lambda_python, tmp_path, emulator)
+        result = chat(agent_url, prompt="What is the weather in Paris?")
         spans = collector.trace(result.events[-1].data["trace_id"])
     assert {"POST /chat", "invoke_agent Strands Agents", "chat", "execute_tool get_weather"} <= {
         span.name for span in spans
