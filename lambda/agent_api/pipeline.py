@@ -138,16 +138,13 @@ class TurnPipeline:
         try:
             request_context_values(request.headers)
         except SessionOwnerUnknownError as exc:
-            error = _session_refusal(exc)
-            logger.info(f"{door.name} request rejected", extra={"code": error.code, "status": error.status})
-            return error_response(door, error, request_id)
+            return error_response(door, rejected(door, session_refusal(exc)), request_id)
         try:
             check_content_type(request.headers.get("content-type"))
             body = await read_body(request, self._max_body_bytes)
             accepted = door.parse(body, request.headers)
         except RequestError as exc:
-            logger.info(f"{door.name} request rejected", extra={"code": exc.code, "status": exc.status})
-            return error_response(door, exc.reply(), request_id)
+            return error_response(door, rejected(door, exc.reply()), request_id)
         except ClientDisconnect:
             # The client left before its body arrived: nobody is left to answer, and nothing was started.
             logger.info(f"{door.name} request abandoned by the client before its body arrived")
@@ -243,12 +240,9 @@ class TurnPipeline:
             # Lock and read the whole conversation in a worker thread: S3 I/O never runs on the loop.
             return await asyncio.to_thread(opener, owner)
         except (SessionBusyError, SessionOwnerUnknownError) as exc:
-            error = _session_refusal(exc)
-            logger.info(f"{door.name} request rejected", extra={"code": error.code, "status": error.status})
-            return error
+            return rejected(door, session_refusal(exc))
         except RequestError as exc:
-            logger.info(f"{door.name} request rejected", extra={"code": exc.code, "status": exc.status})
-            return exc.reply()
+            return rejected(door, exc.reply())
         except Exception as exc:
             error = classify(exc, request_id)
             logger.warning(
@@ -266,7 +260,13 @@ def error_response(door: Door, error: ErrorReply, request_id: str | None = None)
     return JSONResponse(door.error_body(error), status_code=error.status, headers=headers)
 
 
-def _session_refusal(exc: Exception) -> ErrorReply:
+def rejected(door: Door, error: ErrorReply) -> ErrorReply:
+    """Log a request refused before its turn started (one line, at info: the client's error); return it."""
+    logger.info(f"{door.name} request rejected", extra={"code": error.code, "status": error.status})
+    return error
+
+
+def session_refusal(exc: Exception) -> ErrorReply:
     """Answer a request that may not use its session now (busy) or at all (no known caller)."""
     if isinstance(exc, SessionBusyError):
         busy = "another request is being answered on this session; retry when it has finished"

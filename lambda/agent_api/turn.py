@@ -413,6 +413,8 @@ class Turn:
 
     def _send_warnings(self) -> None:
         """Send the turn's warnings (once), ahead of whatever it produces first."""
+        if not self._warnings:  # every event of every turn comes by here
+            return
         warnings, self._warnings = self._warnings, []
         for warning in warnings:
             self._put(TurnEvent(WARNING, warning))

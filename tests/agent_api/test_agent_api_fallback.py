@@ -423,7 +423,7 @@ def test_an_openai_clients_sampling_reaches_a_bedrock_fallback_as_converse_takes
     assert "seed" not in json.dumps(sent) and "penalty" not in json.dumps(sent)
 
 
-def test_an_openai_clients_sampling_reaches_an_endpoint_fallback_whole(deployment: DeploymentFactory) -> None:
+def test_an_openai_clients_sampling_reaches_an_endpoint_fallback(deployment: DeploymentFactory) -> None:
     app = deployment(own=[hello(), hello()], fallback=ENDPOINT_FALLBACK)
 
     response = app.client.post(

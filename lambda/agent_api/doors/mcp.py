@@ -38,7 +38,7 @@ from agent_api.doors import mcp_ask
 from agent_api.doors.mcp_authorization import protected_resource_routes
 from agent_api.errors import ErrorReply
 from agent_api.observability import logger, request_id_from_headers
-from agent_api.pipeline import Accepted, TurnPipeline, error_response
+from agent_api.pipeline import Accepted, TurnPipeline, error_response, rejected, session_refusal
 from agent_api.session_owner import SessionOwnerUnknownError, request_context_values
 from agent_api.settings import Settings
 from agent_api.turn import Turn
@@ -131,8 +131,7 @@ class McpDoor:
         try:
             accepted = self.parse(json.dumps(arguments).encode(), headers)
         except RequestError as exc:
-            logger.info(f"{self.name} request rejected", extra={"code": exc.code, "status": exc.status})
-            return exc.reply()
+            return rejected(self, exc.reply())
         return await self._pipeline.start(self, accepted, headers, request_id, streamed=True)
 
     async def _answer(self, ctx: ServerRequestContext[Any], turn: Turn) -> mcp_types.CallToolResult:
@@ -172,11 +171,7 @@ class _Guarded:
         try:
             request_context_values(Headers(scope=scope))
         except SessionOwnerUnknownError as exc:
-            error = ErrorReply("session_owner_unknown", str(exc), 403)
-            logger.info(
-                f"{self._door.name} request rejected", extra={"code": error.code, "status": error.status}
-            )
-            await error_response(self._door, error)(scope, receive, send)
+            await error_response(self._door, rejected(self._door, session_refusal(exc)))(scope, receive, send)
             return
         await self._app(scope, receive, send)
 

@@ -22,8 +22,7 @@ from agent_api.doors.openai.responses_encoder import ResponseStream, WholeRespon
 from agent_api.doors.openai.responses_request import parse_response_request
 from agent_api.doors.openai.responses_store import ResponseStore
 from agent_api.errors import ErrorReply
-from agent_api.observability import logger
-from agent_api.pipeline import Accepted, TurnPipeline, error_response
+from agent_api.pipeline import Accepted, TurnPipeline, error_response, rejected, session_refusal
 from agent_api.session_owner import SessionOwnerUnknownError, owner_from_headers
 from agent_api.settings import Settings
 
@@ -114,7 +113,7 @@ class ResponsesDoor:
         try:
             return owner_from_headers(request.headers, self._settings.auth)
         except SessionOwnerUnknownError as exc:
-            return self._refuse(ErrorReply("session_owner_unknown", str(exc), 403))
+            return self._refuse(session_refusal(exc))
 
     def _not_found(self, response_id: str) -> Response:
         return self._refuse(
@@ -124,5 +123,4 @@ class ResponsesDoor:
         )
 
     def _refuse(self, error: ErrorReply) -> Response:
-        logger.info(f"{self.name} request rejected", extra={"code": error.code, "status": error.status})
-        return error_response(self, error)
+        return error_response(self, rejected(self, error))
