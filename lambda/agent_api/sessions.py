@@ -56,7 +56,7 @@ LOCK_PREFIX = "locks/"
 SESSION_PREFIX = "sessions/"
 # S3 answers a lost conditional write with 412, or 409 when two conditional writes race on one key.
 _CONDITION_FAILED = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
-_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+S3_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class SessionStore:
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=lease.object_key)
         except ClientError as exc:
-            if _error_code(exc) not in _NOT_FOUND:
+            if s3_error_code(exc) not in S3_NOT_FOUND:
                 raise
             lease.conversation, lease.object_etag = ConversationDocument(lease.session_id), None
             return
@@ -235,7 +235,7 @@ class SessionStore:
         try:
             response = self._s3.put_object(**request)
         except ClientError as exc:
-            if _error_code(exc) in _CONDITION_FAILED | {"NoSuchKey"}:
+            if s3_error_code(exc) in _CONDITION_FAILED | {"NoSuchKey"}:
                 raise SessionConflictError(
                     f"session {lease.session_id} was changed by another writer during this turn"
                 ) from exc
@@ -247,7 +247,7 @@ class SessionStore:
         try:
             self._s3.delete_object(Bucket=self.bucket, Key=lease.lock_key, IfMatch=lease.etag)
         except ClientError as exc:
-            if _error_code(exc) not in _CONDITION_FAILED | _NOT_FOUND:
+            if s3_error_code(exc) not in _CONDITION_FAILED | S3_NOT_FOUND:
                 raise
             logger.warning(
                 "session lock was taken over before release", extra={"session_lock": lease.lock_key}
@@ -272,7 +272,7 @@ class SessionStore:
         try:
             response = self._s3.put_object(**request)
         except ClientError as exc:
-            if _error_code(exc) in _CONDITION_FAILED | {"NoSuchKey"}:
+            if s3_error_code(exc) in _CONDITION_FAILED | {"NoSuchKey"}:
                 return None
             raise
         return str(response["ETag"])
@@ -282,7 +282,7 @@ class SessionStore:
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
+            if s3_error_code(exc) in S3_NOT_FOUND:
                 return None
             raise
         try:
@@ -299,5 +299,6 @@ class _HeldLock:
     expires_at: float
 
 
-def _error_code(exc: ClientError) -> str:
+def s3_error_code(exc: ClientError) -> str:
+    """Return the error code of an S3 call's failure ("" when it has none)."""
     return str(exc.response.get("Error", {}).get("Code", ""))

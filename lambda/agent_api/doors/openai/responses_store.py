@@ -35,6 +35,7 @@ from agent_api.doors.openai.responses_encoder import ResponseHead, whole_respons
 from agent_api.doors.openai.responses_request import RESPONSE_ID_PATTERN, previous_not_found
 from agent_api.errors import ErrorReply, ReplyError
 from agent_api.session_owner import owner_digest
+from agent_api.sessions import S3_NOT_FOUND, s3_error_code
 from agent_api.turn_events import FinishedTurn
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ RESPONSE_PREFIX: Final = "responses/"
 LAYOUT: Final = "agent-api-response/1"
 CONVERSATION_ID: Final = "response"
 """The session id inside every stored response's conversation (the object's key is what names it)."""
-_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 def response_key(owner: str, response_id: str) -> str:
@@ -132,7 +132,7 @@ class ResponseStore:
         try:
             self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
+            if s3_error_code(exc) in S3_NOT_FOUND:
                 return False
             raise
         self._s3.delete_object(Bucket=self.bucket, Key=key)
@@ -181,7 +181,7 @@ class ResponseStore:
         try:
             got = self._s3.get_object(Bucket=self.bucket, Key=response_key(owner, response_id))
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
+            if s3_error_code(exc) in S3_NOT_FOUND:
                 return None
             raise
         try:
@@ -197,7 +197,3 @@ class ResponseStore:
         ):
             raise SessionException(f"stored response {response_id} is not a {LAYOUT} document")
         return stored
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
