@@ -16,7 +16,7 @@ from httpx_sse import ServerSentEvent, connect_sse
 from starlette.applications import Starlette
 
 from agent_api.agent_factory import RetryPolicy
-from agent_api.http_protocol import JsonErrorH11Protocol
+from agent_api.http_protocol import JsonErrorHttpToolsProtocol
 from tests.support.sagemaker_runtime import SageMakerRuntime
 
 # Retries without sleeping, so throttling tests stay fast; the production policy is tested on its own.
@@ -46,7 +46,7 @@ def serve(app: Starlette) -> Iterator[str]:
     # The protocol lambda/run.sh runs uvicorn with; the app's lifespan runs, as under `uvicorn` (its MCP
     # server's transport lives in it).
     config = uvicorn.Config(
-        app, http=JsonErrorH11Protocol, lifespan="on", log_level="warning", access_log=False
+        app, http=JsonErrorHttpToolsProtocol, lifespan="on", log_level="warning", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -180,6 +180,7 @@ def test_malformed_content_length_is_a_json_400(app: Harness, content_length: by
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
     assert b"content-type: application/json" in head.lower()
+    assert b"x-content-type-options: nosniff" in head.lower()
     assert json.loads(body)["code"] == "bad_request"
 
 

@@ -37,6 +37,8 @@ KEPT_BESIDE_PRUNED_PATHS = (
     "charset_normalizer/md.py",
     "boto3/session.py",
     "pydantic/main.py",
+    "jsonschema/validators.py",
+    "referencing/_core.py",
 )
 
 
@@ -86,11 +88,12 @@ def miniature_install(target: Path, *, services: tuple[str, ...] = (*AWS_SERVICE
     _install_distribution(target, "kept-package", script=True)
     for name in PRUNED_DISTRIBUTIONS:
         _install_distribution(target, name, script=True)
-    # Each pruned path: a compiled module for a glob, a package for a directory; and what stays beside them.
+    # Each pruned path: a file for a glob (a compiled module, a stub, a C source), a package for a directory;
+    # and what stays beside them.
     for pattern in PRUNED_PATHS:
-        path = target / pattern.replace("*", "cpython-313-x86_64-linux-gnu")
+        path = target / pattern.replace("**", "pydantic").replace("*", "cpython-313-x86_64-linux-gnu")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".so":
+        if "*" in pattern:
             path.write_bytes(b"\0")
         else:
             path.mkdir()
@@ -219,7 +222,8 @@ def test_bundle_removes_the_pruned_paths_of_kept_distributions(bundle: Callable[
     assert not {name for name in files if name.startswith("aws_lambda_powertools/utilities/parser/")}
     pruned = ("yaml/_yaml", "_yaml/", "boto3/data/", "pydantic/v1/")
     assert not {name for name in files if name.startswith(pruned)}
-    assert not {name for name in files if name.endswith(".so")}
+    assert not {name for name in files if name.endswith((".so", ".pyi", ".c", ".pyx", ".pxd"))}
+    assert not {name for name in files if name.startswith(("jsonschema/tests/", "referencing/tests/"))}
 
 
 def test_bundle_fails_when_a_path_to_prune_is_not_there(bundle: Callable[..., Path]) -> None:
