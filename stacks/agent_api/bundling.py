@@ -9,12 +9,15 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
+from stacks.agent_api.team_aws_services import team_aws_services
 
 # Never part of the deployment package: tests, caches and the requirements files themselves.
 SOURCE_EXCLUDES = (
@@ -57,7 +60,7 @@ _UNUSED_POWERTOOLS_UTILITIES = (
     "auth_alpha", "batch", "circuit_breaker", "data_classes", "data_masking", "feature_flags", "idempotency",
     "kafka", "parameters", "parser", "streaming", "validation",
 )  # fmt: skip
-# Parts of kept distributions that no code path of the function loads (8.3 MiB), by path in the bundle:
+# Parts of kept distributions that no code path of the function loads (7.7 MiB), by path in the bundle:
 PRUNED_PATHS = (
     # Powertools' HTTP routing and its OpenAPI models: the function's app is Starlette (2.2 MiB); and the
     # utilities other than those its Logger and metrics import (jmespath_utils, typing, 1 MiB).
@@ -72,8 +75,6 @@ PRUNED_PATHS = (
     # place: requests imports it to guess the text encoding of a response, which the exporter never asks for
     # (0.4 MiB).
     "charset_normalizer/*.so",
-    # boto3's resource models: the function makes clients, never `boto3.resource` (0.6 MiB).
-    "boto3/data",
     # Pydantic's copy of its version 1 API, which nothing in the bundle defines models with (0.5 MiB).
     "pydantic/v1",
     # Type stubs, for type checkers, and the C and Cython sources of compiled modules, for building them:
@@ -185,7 +186,10 @@ class PipLocalBundling:
         for name in PRUNED_DISTRIBUTIONS:
             remove_distribution(root, name)
         remove_paths(root, PRUNED_PATHS)
-        keep_botocore_models(root, AWS_SERVICES)
+        # The function's own services, and those the team's Python tools make clients and resources of.
+        team = team_aws_services(self.source_dir)
+        keep_botocore_models(root, AWS_SERVICES, also=team.models)
+        keep_boto3_resource_models(root, team.resources)
         size = bundle_size(root)
         summary = (
             f"Lambda bundle ({self.architecture}): {size / MIB:.1f} MiB unzipped "
@@ -271,12 +275,36 @@ def remove_paths(root: Path, patterns: tuple[str, ...]) -> None:
                 path.unlink()
 
 
-def keep_botocore_models(root: Path, services: tuple[str, ...]) -> None:
-    """Delete every botocore service model under ``root`` except those of ``services``."""
+def keep_botocore_models(root: Path, services: tuple[str, ...], also: Iterable[str] = ()) -> None:
+    """Delete every botocore service model under ``root`` except those of ``services`` and of ``also``.
+
+    Each of ``services`` must have a model; a name of ``also`` (what the team's tools name) without one is
+    not a service botocore knows, and its call fails the same locally.
+    """
     data = root / "botocore" / "data"
     installed = {path.name for path in data.iterdir() if path.is_dir()} if data.is_dir() else set()
     missing = sorted(set(services) - installed)
     if missing:
         raise LocalBundlingError(f"botocore in {root} has no model for {', '.join(missing)}")
-    for service in sorted(installed - set(services)):
+    for service in sorted(installed - set(services) - set(also)):
         shutil.rmtree(data / service)
+
+
+def keep_boto3_resource_models(root: Path, services: Iterable[str]) -> None:
+    """Delete boto3's resource models under ``root`` but those of ``services``, and their folder once empty.
+
+    The function itself makes only clients; the team's tools may make resources.
+    """
+    data = root / "boto3" / "data"
+    if not data.is_dir():
+        raise LocalBundlingError(f"boto3 in {root} has no resource models (boto3/data): is boto3 installed?")
+    kept = set(services)
+    for path in data.iterdir():
+        if path.name in kept:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    if not any(data.iterdir()):
+        data.rmdir()

@@ -85,6 +85,9 @@ def miniature_install(target: Path, *, services: tuple[str, ...] = (*AWS_SERVICE
         (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(b"\0" * 100)
     (data / "endpoints.json").write_text("{}")
     (target / "botocore" / "__init__.py").write_text("")
+    for service in ("dynamodb", "s3", "iam"):
+        (target / "boto3" / "data" / service / "2015-01-01").mkdir(parents=True)
+        (target / "boto3" / "data" / service / "2015-01-01" / "resources-1.json").write_text("{}")
     _install_distribution(target, "kept-package", script=True)
     for name in PRUNED_DISTRIBUTIONS:
         _install_distribution(target, name, script=True)
@@ -185,6 +188,28 @@ def test_bundle_keeps_the_botocore_models_of_the_called_services_and_the_sharedf
 ) -> None:
     data = bundle() / "botocore" / "data"
     assert sorted(path.name for path in data.iterdir()) == sorted([*AWS_SERVICES, "endpoints.json"])
+
+
+def test_bundle_keeps_the_models_of_the_services_the_team_tools_make_clients_and_resources_of(
+    source: Path, bundle: Callable[..., Path]
+) -> None:
+    (source / "team_tools").mkdir()
+    (source / "team_tools" / "infra.py").write_text(
+        "import boto3\n"
+        'EC2 = boto3.client("ec2")\n'
+        'ROLES = boto3.resource("iam")\n'
+        'boto3.client("no-such-service")\n'
+    )
+    out = bundle()
+    models = sorted(path.name for path in (out / "botocore" / "data").iterdir() if path.is_dir())
+    assert models == sorted([*AWS_SERVICES, "ec2", "iam"])
+    assert [path.name for path in (out / "boto3" / "data").iterdir()] == ["iam"]
+
+
+def test_bundle_keeps_no_boto3_resource_model_when_no_team_tool_makes_a_resource(
+    bundle: Callable[..., Path],
+) -> None:
+    assert not (bundle() / "boto3" / "data").exists()
 
 
 def test_bundle_uninstalls_the_pruned_distributions_with_their_scripts_and_keeps_the_rest(
