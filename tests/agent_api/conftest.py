@@ -20,6 +20,7 @@ from agent_api.app import create_app
 from agent_api.observability import logger
 from agent_api.settings import Settings
 from tests.agent_api.harness import FAST_RETRIES, Harness, HarnessFactory, serve
+from tests.agent_api.mcp_support import StartServer
 from tests.support.sagemaker_runtime import ENDPOINT, SageMakerRuntime, Step
 
 
@@ -80,6 +81,13 @@ def harness(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Har
             return Harness(client, runtime)
 
         yield start
+
+
+@pytest.fixture
+def mcp() -> Iterator[StartServer]:
+    """``mcp(server)`` starts an MCP server (tests/support/mcp_servers.py) until the end of the test."""
+    with ExitStack() as stack:
+        yield stack.enter_context
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from httpx_sse import ServerSentEvent
 
 from agent_api.mcp_auth import ClientCredentialsAuth, SecretReader
 from agent_api.mcp_servers import BearerAuth, McpServer, OAuthClientCredentials, SigV4Auth
-from agent_api.observability import logger
 from local.mcp_example import McpHttpServer
 from tests.agent_api.harness import HarnessFactory, json_lines
 from tests.support.fake_cognito import MACHINE_CLIENT_ID, MACHINE_CLIENT_SECRET, FakeCognito
@@ -45,13 +44,6 @@ def secrets(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], s
 def stack() -> Iterator[ExitStack]:
     with ExitStack() as servers:
         yield servers
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 def echo_turns(count: int) -> list[Stream]:

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from agent_api.mcp_servers import McpServer
-from agent_api.observability import logger
 from agent_api.tool_sources import MAX_RETRY_SECONDS, ToolSources
 from local.mcp_example import McpHttpServer, example_app
 from local.vllm_server import free_port
@@ -44,13 +43,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from agent_api.observability import logger
 from agent_api.trace_export import (
     CONTENT_ATTRIBUTES,
     HeadersSecretError,
@@ -35,13 +34,6 @@ from tests.agent_api.harness import json_lines
 from tests.support.otlp_collector import OtlpCollector, closed_endpoint
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 def span(name: str = "chat", **attributes: Any) -> ReadableSpan:

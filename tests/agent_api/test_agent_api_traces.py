@@ -18,7 +18,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from agent_api import contract
 from agent_api.contract import DEFAULT_SYSTEM_PROMPT
-from agent_api.observability import logger
 from agent_api.tracing import MAX_SPANS_PER_REQUEST, TurnSpans
 from sagemaker_provider import span_attributes
 from tests.agent_api.harness import Harness, HarnessFactory, json_lines
@@ -43,13 +42,6 @@ SERVER_KIND = 2  # OTLP's SPAN_KIND_SERVER
 def collector() -> Iterator[OtlpCollector]:
     with OtlpCollector() as running:
         yield running
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 def tool_turn() -> list[Step]:

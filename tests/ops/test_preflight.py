@@ -6,70 +6,23 @@ import dataclasses
 import itertools
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
-
-import boto3
-import pytest
-from botocore.stub import Stubber
 
 from ops import preflight
 from ops.environment import CDK_JSON, load_environment
 from ops.results import Result, report
-from stacks.config import EnvironmentConfig, parse_environment
+from stacks.config import parse_environment
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-HF = {"model": {"hf_model_id": "meta-llama/Llama-3.1-8B-Instruct", "hf_token_secret_name": "team/hf-token"}}
-
-
-class FakeApiGateway:
-    """API Gateway's GetAccount (no stubs for API Gateway's client are installed); returns ``account``."""
-
-    def __init__(self, account: dict[str, Any]) -> None:
-        self.account = account
-
-    def get_account(self) -> dict[str, Any]:
-        return self.account
-
-
-@dataclasses.dataclass
-class Stubbed:
-    """Preflight's clients with a Stubber on each botocore client."""
-
-    clients: preflight.Clients
-    stubs: dict[str, Stubber]
-
-
-@pytest.fixture
-def stubbed() -> Iterator[Stubbed]:
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
-
-    names = {
-        "sts": "sts",
-        "cloudformation": "cloudformation",
-        "service_quotas": "service-quotas",
-        "secrets": "secretsmanager",
-        "s3": "s3",
-        "iam": "iam",
-        "sns": "sns",
-        "lambda_": "lambda",
-        "xray": "xray",
-    }
-    made = {field: client(service) for field, service in names.items()}
-    stubs = {field: Stubber(c) for field, c in made.items()}
-    for stub in stubs.values():
-        stub.activate()
-    clients = preflight.Clients(region=REGION, apigateway=FakeApiGateway({}), **made)
-    yield Stubbed(clients, stubs)
-    for stub in stubs.values():
-        stub.assert_no_pending_responses()
-        stub.deactivate()
-
-
-def environment(**sections: Any) -> EnvironmentConfig:
-    return parse_environment("dev", {**HF, **sections})
+# stubbed_clients: the fixture `stubbed`, preflight's own (the doctor's in conftest.py has that name too).
+from tests.ops.preflight_fakes import (  # noqa: F401
+    ACCOUNT,
+    HF,
+    REGION,
+    FakeApiGateway,
+    Stubbed,
+    environment,
+    stubbed_clients,
+)
 
 
 def quota(stubbed: Stubbed, instance_type: str, value: float) -> None:
@@ -290,74 +243,6 @@ def test_stage_logs_pass_with_the_account_logging_role(stubbed: Stubbed) -> None
 
 def test_without_stage_logs_the_logging_role_is_not_needed(stubbed: Stubbed) -> None:
     assert preflight.check_api_logging(environment(), stubbed.clients).ok
-
-
-# --- alarm notifications ------------------------------------------------------------------------------------
-
-TOPIC = "arn:aws:sns:us-east-1:123456789012:ml-oncall"
-
-
-def topic_attributes(stubbed: Stubbed, **attributes: str) -> None:
-    stubbed.stubs["sns"].add_response(
-        "get_topic_attributes", {"Attributes": {"TopicArn": TOPIC, **attributes}}, {"TopicArn": TOPIC}
-    )
-
-
-def test_alarms_without_a_subscriber_warn_and_name_both_settings(stubbed: Stubbed) -> None:
-    result = preflight.check_alarm_subscribers(environment(), stubbed.clients)
-    assert (result.ok, result.warning) == (False, True)
-    assert result.problem == "the alarms notify an SNS topic nobody is subscribed to"
-    assert result.fix is not None
-    assert "monitoring.alarm_email" in result.fix and "monitoring.alarm_topic_arn" in result.fix
-
-
-def test_an_alarm_email_passes_naming_the_confirmation_it_needs(stubbed: Stubbed) -> None:
-    result = preflight.check_alarm_subscribers(
-        environment(monitoring={"alarm_email": "oncall@example.com"}), stubbed.clients
-    )
-    assert result.ok and "oncall@example.com, once it confirms" in result.name
-
-
-def test_an_existing_topic_with_confirmed_subscribers_passes(stubbed: Stubbed) -> None:
-    topic_attributes(stubbed, SubscriptionsConfirmed="2", SubscriptionsPending="0")
-    result = preflight.check_alarm_subscribers(
-        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
-    )
-    assert result.ok and result.name.endswith("2 confirmed subscription(s)")
-
-
-def test_an_existing_topic_without_a_confirmed_subscriber_warns_with_the_subscribe_command(
-    stubbed: Stubbed,
-) -> None:
-    topic_attributes(stubbed, SubscriptionsConfirmed="0", SubscriptionsPending="1")
-    result = preflight.check_alarm_subscribers(
-        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
-    )
-    assert (result.ok, result.warning) == (False, True)
-    assert result.fix is not None and result.fix.startswith(f"aws sns subscribe --topic-arn {TOPIC}")
-
-
-def test_a_missing_topic_fails(stubbed: Stubbed) -> None:
-    stubbed.stubs["sns"].add_client_error("get_topic_attributes", "NotFound", "Topic does not exist")
-    result = preflight.check_alarm_subscribers(
-        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
-    )
-    assert (result.ok, result.warning, result.problem) == (False, False, "no such topic in us-east-1")
-
-
-def test_a_topic_under_the_aws_managed_sns_key_fails(stubbed: Stubbed) -> None:
-    topic_attributes(stubbed, SubscriptionsConfirmed="1", KmsMasterKeyId="alias/aws/sns")
-    result = preflight.check_alarm_subscribers(
-        environment(monitoring={"alarm_topic_arn": TOPIC}), stubbed.clients
-    )
-    assert (result.ok, result.warning) == (False, False)
-    assert result.problem is not None and "which CloudWatch cannot use" in result.problem
-
-
-def test_a_warning_is_printed_with_its_fix_but_does_not_fail_the_run() -> None:
-    lines: list[str] = []
-    assert report(iter([Result("a"), Result("b", "nobody", "subscribe", warning=True)]), lines.append)
-    assert lines == ["ok    a", "WARN  b: nobody", "      fix: subscribe"]
 
 
 # --- the agent function's reserved concurrency --------------------------------------------------------------
