@@ -146,7 +146,7 @@ def size_limit(bucket: str, boto_session: boto3.Session) -> None:
         f"\nSession size (tool results of {TOOL_RESULT_BYTES // 1000} KB; limit {SESSION_MAX_BYTES} bytes):"
     )
     print("  messages   object size   read+restore   write    peak memory (Python, traced separately)")
-    store = SessionStore(bucket, boto_session)
+    store = SessionStore(bucket, boto_session.client("s3"))
     for turns in (10, 40, 80, 160, 200):
         session_id = f"size-{turns}"
         lease = store.open(session_id, LOCAL_OWNER)

@@ -99,12 +99,13 @@ def create_app(
         tracing = Tracing.from_settings(settings, session)
     except ValueError as exc:
         raise SettingsError(f"AGENT_TRACES: {exc}") from exc
-    sessions = (
-        SessionStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
-    )
-    responses = (
-        ResponseStore(settings.sessions_bucket, session) if settings.sessions_bucket is not None else None
-    )
+    sessions: SessionStore | None = None
+    responses: ResponseStore | None = None
+    if settings.sessions_bucket is not None:
+        # One S3 client for the sessions and the stored responses, which share the bucket.
+        s3 = session.client("s3")
+        sessions = SessionStore(settings.sessions_bucket, s3)
+        responses = ResponseStore(settings.sessions_bucket, s3)
     try:
         factory = AgentFactory(settings, client, retry_policy or RetryPolicy())
     except ToolLoadError as exc:

@@ -35,7 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import ClientError
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.types.exceptions import SessionException
@@ -141,14 +140,14 @@ class SessionStore:
     def __init__(
         self,
         bucket: str,
-        boto_session: boto3.Session,
+        s3: S3Client,
         *,
         lock_ttl_seconds: float = LOCK_TTL_SECONDS,
         max_bytes: int = SESSION_MAX_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.bucket = bucket
-        self._s3: S3Client = boto_session.client("s3")
+        self._s3 = s3
         self._lock_ttl_seconds = lock_ttl_seconds
         self._max_bytes = max_bytes
         self._clock = clock

@@ -167,7 +167,7 @@ def test_a_stored_response_is_not_streamed_again(harness: HarnessFactory, sessio
 
 # --- the store itself ------------------------------------------------------------------------------------
 def test_a_response_over_the_size_limit_is_refused_and_not_stored(sessions_bucket: str) -> None:
-    store = ResponseStore(sessions_bucket, boto3.Session(), max_bytes=1000)
+    store = ResponseStore(sessions_bucket, boto3.client("s3"), max_bytes=1000)
     response = {"id": f"resp_{'1' * 32}", "output": [{"text": "x" * 1000}]}
     with pytest.raises(ReplyError) as raised:
         store.put("local", response, ConversationDocument("response"))
@@ -181,12 +181,12 @@ def test_an_object_of_another_layout_is_refused_never_guessed_at(sessions_bucket
         Bucket=sessions_bucket, Key=response_key("local", response_id), Body=b'{"layout": "other"}'
     )
     with pytest.raises(SessionException):
-        ResponseStore(sessions_bucket, boto3.Session()).get("local", response_id)
+        ResponseStore(sessions_bucket, boto3.client("s3")).get("local", response_id)
 
 
 def test_ids_not_of_this_api_are_never_looked_up(sessions_bucket: str) -> None:
     s3 = S3Requests()
-    store = ResponseStore(sessions_bucket, s3.session)
+    store = ResponseStore(sessions_bucket, s3.session.client("s3"))
     assert store.get("local", "../sessions/x") is None
     assert store.delete("local", "resp_../x") is False
     assert s3.take() == []

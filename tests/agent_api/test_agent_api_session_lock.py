@@ -20,7 +20,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def store(sessions_bucket: str, clock: ManualClock) -> SessionStore:
-    return SessionStore(sessions_bucket, boto3.Session(), lock_ttl_seconds=100, clock=clock)
+    return SessionStore(sessions_bucket, boto3.client("s3"), lock_ttl_seconds=100, clock=clock)
 
 
 def test_a_free_session_is_acquired(store: SessionStore) -> None:
@@ -105,7 +105,7 @@ def test_lock_records_its_expiry(store: SessionStore, sessions_bucket: str, cloc
 
 def test_exactly_one_of_many_concurrent_acquirers_wins(sessions_bucket: str) -> None:
     # Separate stores model separate Lambda instances; the conditional put arbitrates in S3.
-    stores = [SessionStore(sessions_bucket, boto3.Session()) for _ in range(8)]
+    stores = [SessionStore(sessions_bucket, boto3.client("s3")) for _ in range(8)]
     barrier = threading.Barrier(len(stores))
     outcomes: list[str] = []
 

@@ -31,7 +31,7 @@ from tests.support.sagemaker_runtime import Stream
 
 @pytest.fixture
 def store(sessions_bucket: str) -> SessionStore:
-    return SessionStore(sessions_bucket, boto3.Session())
+    return SessionStore(sessions_bucket, boto3.client("s3"))
 
 
 def stored(bucket: str, session_id: str, owner: str = LOCAL_OWNER) -> bytes:
@@ -84,7 +84,7 @@ def test_a_new_session_created_meanwhile_is_not_overwritten(
 
 
 def test_a_session_over_the_limit_is_refused_and_left_as_it_was(sessions_bucket: str) -> None:
-    store = SessionStore(sessions_bucket, boto3.Session(), max_bytes=4096)
+    store = SessionStore(sessions_bucket, boto3.client("s3"), max_bytes=4096)
     talk(store, "s", "Hello")
     before = stored(sessions_bucket, "s")
     with pytest.raises(SessionTooLargeError):

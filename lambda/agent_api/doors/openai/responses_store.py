@@ -18,12 +18,10 @@ Every method here does blocking S3 I/O: call them in a worker thread, never on t
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
 from botocore.exceptions import ClientError
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.types.exceptions import SessionException
@@ -90,18 +88,10 @@ class ResponseLease:
 class ResponseStore:
     """Reads, writes and deletes the stored responses of each owner in the sessions bucket."""
 
-    def __init__(
-        self, bucket: str, boto_session: boto3.Session, *, max_bytes: int = SESSION_MAX_BYTES
-    ) -> None:
+    def __init__(self, bucket: str, s3: S3Client, *, max_bytes: int = SESSION_MAX_BYTES) -> None:
         self.bucket = bucket
-        self._boto_session = boto_session
+        self._s3 = s3
         self._max_bytes = max_bytes
-
-    @functools.cached_property
-    def _s3(self) -> S3Client:
-        # Made on first use: a process that never stores a response never pays for the client.
-        client: S3Client = self._boto_session.client("s3")
-        return client
 
     def open(self, owner: str, previous_id: str | None, head: ResponseHead | None) -> ResponseLease:
         """Read the previous response's conversation (if any) for a turn to continue: 1 request.
