@@ -4,11 +4,11 @@ The bundle keeps botocore's models of the services the function itself calls onl
 and none of boto3's resource models. A team tool (`lambda/team_tools/`, docs/tools.md) that calls another
 service would then work on the local stack, which has every model, and fail in Lambda with botocore's
 `UnknownServiceError`. So bundling keeps the models of the services these modules name too: synth reads
-them with `ast` (the CDK app never imports the function's code) and finds each call `<anything>.client(...)`
-or `<anything>.resource(...)` whose service is a string literal, its first argument or `service_name=`
-(`boto3.client("dynamodb")`, `session.resource(service_name="s3")`). A name botocore does not know is left
-to fail as it does everywhere; a service named only at run time (a variable) is not found, and
-docs/tools.md says so.
+them with `ast` (the CDK app never imports the function's code) and finds each call `<anything>.client(...)`,
+`<anything>.resource(...)` or botocore's `<anything>.create_client(...)` whose service is a string literal,
+its first argument or `service_name=` (`boto3.client("dynamodb")`, `session.resource(service_name="s3")`).
+A name botocore does not know is left to fail as it does everywhere; a service named only at run time (a
+variable) is not found, and docs/tools.md says so.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def team_aws_services(lambda_root: Path) -> TeamAwsServices:
 
     A module that cannot be read or parsed is skipped: synth already fails on it (agent_api.tool_catalog).
     """
-    found: dict[str, set[str]] = {"client": set(), "resource": set()}
+    clients: set[str] = set()
+    resources: set[str] = set()
+    found = {"client": clients, "create_client": clients, "resource": resources}
     for module, path in tool_catalog.tool_modules(lambda_root):
         if module == tool_catalog.BUILT_IN_MODULE:
             continue
@@ -52,7 +54,7 @@ def team_aws_services(lambda_root: Path) -> TeamAwsServices:
             service = _service_name(node)
             if node.func.attr in found and service is not None:
                 found[node.func.attr].add(service)
-    return TeamAwsServices(frozenset(found["client"]), frozenset(found["resource"]))
+    return TeamAwsServices(frozenset(clients), frozenset(resources))
 
 
 def _service_name(call: ast.Call) -> str | None:

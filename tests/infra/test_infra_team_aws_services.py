@@ -26,6 +26,7 @@ def lambda_root(tmp_path: Path, **modules: str) -> Path:
 
 ORDERS = '''
 import boto3
+import botocore.session
 from strands import tool
 
 TABLE = boto3.resource("dynamodb").Table("orders")
@@ -37,16 +38,15 @@ def order_status(order_id: str) -> str:
     """Return an order's status."""
     events = session.client(service_name="events")
     athena = boto3.Session().client("athena", region_name="us-east-1")
-    return str((TABLE, events, athena))
+    logs = botocore.session.get_session().create_client("logs")
+    return str((TABLE, events, athena, logs))
 '''
 
 
 def test_clients_and_resources_named_by_string_literals_are_found(tmp_path: Path) -> None:
     found = team_aws_services(lambda_root(tmp_path, orders=ORDERS))
-    assert found == TeamAwsServices(
-        clients=frozenset({"events", "athena"}), resources=frozenset({"dynamodb"})
-    )
-    assert found.models == {"events", "athena", "dynamodb"}
+    assert found == TeamAwsServices(frozenset({"events", "athena", "logs"}), frozenset({"dynamodb"}))
+    assert found.models == {"events", "athena", "logs", "dynamodb"}
 
 
 def test_every_team_module_counts_and_nothing_else(tmp_path: Path) -> None:
