@@ -34,16 +34,16 @@ class TeamAwsServices:
 
 
 def team_aws_services(lambda_root: Path) -> TeamAwsServices:
-    """Return the services the team's tool modules under ``lambda_root`` make clients and resources of.
+    """Return the services the team's modules under ``lambda_root`` make clients and resources of.
 
-    A module that cannot be read or parsed is skipped: synth already fails on it (agent_api.tool_catalog).
+    Every module of the team's package counts, its tools' and their helpers' (in subpackages too): the whole
+    package is bundled. One that cannot be read or parsed is skipped: a tool module's problem fails synth
+    already (agent_api.tool_catalog), and a helper's fails the same everywhere.
     """
     clients: set[str] = set()
     resources: set[str] = set()
     found = {"client": clients, "create_client": clients, "resource": resources}
-    for module, path in tool_catalog.tool_modules(lambda_root):
-        if module == tool_catalog.BUILT_IN_MODULE:
-            continue
+    for path in sorted((lambda_root / tool_catalog.TEAM_PACKAGE).rglob("*.py")):
         try:
             tree = ast.parse(path.read_bytes())
         except (OSError, SyntaxError, ValueError):

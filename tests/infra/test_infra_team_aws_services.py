@@ -18,7 +18,7 @@ def lambda_root(tmp_path: Path, **modules: str) -> Path:
     (root / "agent_api").mkdir(parents=True)
     (root / "agent_api" / "tools.py").write_text('import boto3\nboto3.client("ec2")\n')
     (root / "team_tools").mkdir()
-    (root / "team_tools" / "__init__.py").write_text('boto3.client("iam")\n')
+    (root / "team_tools" / "__init__.py").write_text("")
     for stem, source in modules.items():
         (root / "team_tools" / f"{stem}.py").write_text(source)
     return root
@@ -49,10 +49,15 @@ def test_clients_and_resources_named_by_string_literals_are_found(tmp_path: Path
     assert found.models == {"events", "athena", "logs", "dynamodb"}
 
 
-def test_every_team_module_counts_and_nothing_else(tmp_path: Path) -> None:
-    # The built-in tools and team_tools/__init__.py are not team tool modules (agent_api.tool_catalog).
+def test_every_module_of_the_team_package_counts_and_nothing_else(tmp_path: Path) -> None:
     root = lambda_root(tmp_path, a='import boto3\nboto3.client("sqs")\n', b='x.resource("sns")\n')
-    assert team_aws_services(root) == TeamAwsServices(frozenset({"sqs"}), frozenset({"sns"}))
+    (root / "team_tools" / "__init__.py").write_text('boto3.client("iam")\n')
+    (root / "team_tools" / "helpers").mkdir()
+    (root / "team_tools" / "helpers" / "db.py").write_text('boto3.client("dynamodb")\n')
+    # The built-in tools (agent_api/tools.py, which makes an ec2 client here) are not the team's.
+    assert team_aws_services(root) == TeamAwsServices(
+        frozenset({"sqs", "iam", "dynamodb"}), frozenset({"sns"})
+    )
 
 
 def test_services_not_named_by_a_literal_are_not_guessed(tmp_path: Path) -> None:
