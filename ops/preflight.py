@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.caller_roles import IamRoles, caller_roles_skipped, check_caller_role
 from ops.environment import load_environment
 from ops.results import Result, report
+from ops.tool_policies import IamPolicies, check_tool_policies
 from ops.traces import TraceSegmentDestinations, check_traces
 from stacks.config import PULL_THROUGH_SECRET_PREFIX, ConfigError, EnvironmentConfig
 from stacks.rollout import component_rollout_instances, is_rolling, rollout_instances
@@ -60,6 +61,10 @@ class LambdaAccount(Protocol):
         ...
 
 
+class IamReads(IamRoles, IamPolicies, Protocol):
+    """The IAM calls preflight makes: the caller roles' trust policies and the tools' policies."""
+
+
 @dataclass(frozen=True)
 class Clients:
     """The AWS clients preflight reads with, all in the target region."""
@@ -71,7 +76,7 @@ class Clients:
     secrets: SecretsManagerClient
     s3: S3Client
     apigateway: ApiGatewayAccount
-    iam: IamRoles
+    iam: IamReads
     sns: SnsTopics
     lambda_: LambdaAccount
     xray: TraceSegmentDestinations
@@ -332,6 +337,11 @@ def check_trace_destination(config: EnvironmentConfig, clients: Clients) -> Resu
     return check_traces(config, clients.region, clients.xray, clients.sts, clients.secrets)
 
 
+def check_tool_policy_arns(config: EnvironmentConfig, clients: Clients) -> Result:
+    """Check the policies of agent.tool_policy_arns exist and can be attached (ops.tool_policies)."""
+    return check_tool_policies(config, clients.iam)
+
+
 CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
     check_identity,
     check_bootstrap,
@@ -342,6 +352,7 @@ CHECKS: tuple[Callable[[EnvironmentConfig, Clients], Result], ...] = (
     check_alarm_subscribers,
     check_function_concurrency,
     check_trace_destination,
+    check_tool_policy_arns,
 )
 
 

@@ -30,7 +30,7 @@ from stacks.config import (
     EndpointSettings,
     LambdaSettings,
     ObservabilitySettings,
-    split_urls,
+    split_list,
     table_values,
 )
 from stacks.removal import removal_policy
@@ -214,6 +214,7 @@ class AgentApi(Construct):
         # The MCP servers' secrets, keys and gateways, exactly those (stacks/agent_api/tool_sources.py).
         grant_tool_sources(self.function, mcp_servers.parse(agent.mcp_servers))
         grant_fallback(self.function, endpoint.fallback)
+        self._attach_tool_policies(agent.tool_policy_arns)
         nag.acknowledge(
             self.function,
             nag.lambda_function(
@@ -276,6 +277,19 @@ class AgentApi(Construct):
         """Return the URL of the app's `path` at the API's stage, built from the API's id (see `page_url`)."""
         return f"https://{self.api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{STAGE_NAME}{path}"
 
+    def _attach_tool_policies(self, tool_policy_arns: str) -> None:
+        """Give the function's role the team's policies for what its Python tools call (docs/tools.md).
+
+        Attaching or detaching one updates the role in place (AWS::IAM::Role ManagedPolicyArns: "Update
+        requires: No interruption"); a policy that does not exist fails the role's create or update, which
+        CloudFormation rolls back, so `make preflight` checks each first.
+        """
+        role = self.function.role
+        assert role is not None, "a Function given no role makes its own"
+        for index, arn in enumerate(split_list(tool_policy_arns)):
+            policy = iam.ManagedPolicy.from_managed_policy_arn(self, f"ToolPolicy{index}", arn)
+            role.add_managed_policy(policy)
+
     def _sign_in(self, api_settings: ApiSettings, retain: bool) -> CognitoSignIn:
         # Prefix domains are unique per region across every AWS account: name the stack and the account.
         prefix = api_settings.auth_domain_prefix or f"{Stack.of(self).stack_name.lower()}-{Aws.ACCOUNT_ID}"
@@ -283,7 +297,7 @@ class AgentApi(Construct):
             self,
             "SignIn",
             domain_prefix=prefix,
-            callback_urls=split_urls(api_settings.auth_callback_urls) or [self.page_url],
-            logout_urls=split_urls(api_settings.auth_logout_urls) or [self.page_url],
+            callback_urls=split_list(api_settings.auth_callback_urls) or [self.page_url],
+            logout_urls=split_list(api_settings.auth_logout_urls) or [self.page_url],
             retain=retain,
         )

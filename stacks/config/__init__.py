@@ -25,7 +25,7 @@ from stacks.config.schema import (
     ModelSettings,
     MonitoringSettings,
     ObservabilitySettings,
-    split_urls,
+    split_list,
     table_values,
 )
 
@@ -47,6 +47,6 @@ __all__ = [
     "instances_for",
     "parse_environment",
     "select_environments",
-    "split_urls",
+    "split_list",
     "table_values",
 ]

@@ -68,6 +68,12 @@ FUNCTION_CONCURRENCY_PER_REQUEST = 2
 SNS_TOPIC_ARN = re.compile(
     r"arn:aws[a-z-]*:sns:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:([A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)"
 )
+# A customer managed IAM policy: its account, its path and its name (botocore's iam model: policyPathType
+# `((/[A-Za-z0-9\.,\+@=_-]+)*)/`, policyNameType `[\w+=,.@-]+`, 1-128). An AWS managed policy has `aws` for
+# an account (`arn:aws:iam::aws:policy/...`) and is refused: it grants far more than one tool needs.
+IAM_POLICY_ARN = re.compile(
+    r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):policy(?P<path>(/[A-Za-z0-9.,+@=_-]+)*)/[\w+=,.@-]{1,128}"
+)
 # How the endpoint hosts the model (docs/deploy.md, "Endpoint modes").
 SINGLE_MODEL = "single-model"
 INFERENCE_COMPONENT = "inference-component"
@@ -238,9 +244,10 @@ class ImageSettings:
 class AgentSettings:
     """The Strands agent's settings, passed to the function as its environment (docs/agent-api.md).
 
-    Each key but ``session_ttl_days`` (which sizes the sessions bucket's lifecycle) is a row of the agent
-    API's settings table (lambda/agent_api/contract.py): its default, rule and variable are the table's, so
-    whatever synth accepts, the function accepts too.
+    Each key but ``session_ttl_days`` (which sizes the sessions bucket's lifecycle) and ``tool_policy_arns``
+    (which the function's role gets) is a row of the agent API's settings table
+    (lambda/agent_api/contract.py): its default, rule and variable are the table's, so whatever synth accepts,
+    the function accepts too.
     """
 
     response_format: str = table_setting(contract.AGENT_RESPONSE_FORMAT)
@@ -253,6 +260,14 @@ class AgentSettings:
     stream_reasoning: bool = table_setting(contract.AGENT_STREAM_REASONING)
     session_ttl_days: int = rule(
         30, "an integer >= 1 (days before a stored session expires)", lambda v: v >= 1
+    )
+    # What the team's Python tools call on AWS (docs/tools.md): policies the team writes and reviews itself.
+    tool_policy_arns: str = rule(
+        "",
+        "comma-separated ARNs of customer managed IAM policies (arn:aws:iam::<account>:policy/<name>) for "
+        "what the team's Python tools call; an AWS managed policy (arn:aws:iam::aws:policy/...) is refused: "
+        "it grants far more than a tool needs; '' for none",
+        lambda v: all(IAM_POLICY_ARN.fullmatch(arn) for arn in split_list(v)),
     )
     log_level: str = table_setting(contract.POWERTOOLS_LOG_LEVEL)
     metrics_namespace: str = table_setting(contract.POWERTOOLS_METRICS_NAMESPACE)
@@ -286,8 +301,8 @@ class LambdaSettings:
     )
 
 
-def split_urls(value: str) -> tuple[str, ...]:
-    """Return the URLs of a comma-separated list, trimmed, without empty entries or repeats."""
+def split_list(value: str) -> tuple[str, ...]:
+    """Return the entries of a comma-separated list, trimmed, without empty entries or repeats."""
     return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
 
 
@@ -337,10 +352,10 @@ class ApiSettings:
         lambda v: bool(_DOMAIN_PREFIX.match(v)),
     )
     auth_callback_urls: str = rule(
-        "", _REDIRECT_URLS, lambda v: all(_is_redirect_url(url) for url in split_urls(v))
+        "", _REDIRECT_URLS, lambda v: all(_is_redirect_url(url) for url in split_list(v))
     )
     auth_logout_urls: str = rule(
-        "", _REDIRECT_URLS, lambda v: all(_is_redirect_url(url) for url in split_urls(v))
+        "", _REDIRECT_URLS, lambda v: all(_is_redirect_url(url) for url in split_list(v))
     )
 
 
