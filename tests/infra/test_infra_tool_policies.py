@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
 from stacks.config import ConfigError, parse_environment
@@ -88,3 +89,10 @@ def test_no_more_policies_than_a_role_takes_beside_its_own() -> None:
     assert parse_environment("dev", environment(arns=",".join(arns[:-1]))).agent.tool_policy_arns
     with pytest.raises(ConfigError, match=r"agent.tool_policy_arns: got 20 policies; allowed: at most 19 "):
         parse_environment("dev", environment(arns=",".join(arns)))
+
+
+def test_the_arn_rule_is_iams_own_for_policy_paths_and_names() -> None:
+    # stacks/config/schema.py IAM_POLICY_ARN quotes these from botocore's iam model.
+    model = botocore.session.get_session().get_service_model("iam")
+    assert model.shape_for("policyPathType").metadata["pattern"] == r"((/[A-Za-z0-9\.,\+@=_-]+)*)/"
+    assert model.shape_for("policyNameType").metadata == {"min": 1, "max": 128, "pattern": r"[\w+=,.@-]+"}

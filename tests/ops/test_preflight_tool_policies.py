@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
@@ -89,3 +90,10 @@ def test_another_iam_error_is_left_to_preflight_which_fails_this_check_with_it(s
     with pytest.raises(ClientError, match="AccessDenied"):
         check_tool_policies(with_policies(ORDERS), stubbed.clients.iam)
     assert preflight.check_tool_policy_arns in preflight.CHECKS
+
+
+def test_a_missing_policy_is_the_error_code_iam_gives_get_policy() -> None:
+    model = botocore.session.get_session().get_service_model("iam")
+    codes = {shape.metadata["error"]["code"] for shape in model.operation_model("GetPolicy").error_shapes}
+    assert "NoSuchEntity" in codes
+    assert "IsAttachable" in model.shape_for("Policy").members
