@@ -27,7 +27,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,14 +125,20 @@ def bundle() -> None:
     from tests.infra.infra_support import put_supported_node_first_on_path
 
     put_supported_node_first_on_path()  # before aws_cdk starts its Node process
-    from stacks.agent_api.bundling import MAX_BUNDLE_BYTES, MIB, PipLocalBundling, bundle_size
+    from stacks.agent_api.bundling import (
+        MAX_BUNDLE_BYTES,
+        MIB,
+        PipLocalBundling,
+        bundle_size,
+        installed_distributions,
+    )
 
     print("\n2. Lambda bundle (arm64, as cdk synth builds it)")
     with tempfile.TemporaryDirectory() as output:
         PipLocalBundling(ROOT / "lambda", architecture="arm64", python_version="3.13").try_bundle(output)
         total = bundle_size(Path(output))
         exporter = 0
-        for distribution in metadata.distributions(path=[output]):
+        for distribution in installed_distributions(Path(output)):
             name = distribution.metadata["Name"].lower().replace("_", "-")
             if name in EXPORTER_DISTRIBUTIONS:
                 exporter += sum(

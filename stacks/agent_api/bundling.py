@@ -237,11 +237,19 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def installed_distributions(root: Path) -> list[metadata.Distribution]:
+    """Return the distributions installed in the ``pip --target`` directory ``root``, as it is now.
+
+    Read from a fresh listing of ``root``: ``importlib.metadata.distributions(path=...)`` keeps a listing per
+    directory until the directory's mtime changes, and two changes within one tick of the file system's
+    coarse clock leave it unchanged, so a distribution just uninstalled could still be listed.
+    """
+    return [metadata.PathDistribution(info) for info in sorted(root.glob("*.dist-info"))]
+
+
 def remove_distribution(root: Path, name: str) -> None:
     """Uninstall distribution ``name`` from the ``pip --target`` directory ``root``, by its RECORD."""
-    found = [
-        dist for dist in metadata.distributions(path=[str(root)]) if _canonical(dist.metadata["Name"]) == name
-    ]
+    found = [dist for dist in installed_distributions(root) if _canonical(dist.metadata["Name"]) == name]
     if len(found) != 1 or found[0].files is None:
         raise LocalBundlingError(
             f"cannot prune {name!r}: {len(found)} installed copies with a RECORD in {root} (expected one); "

@@ -5,6 +5,7 @@ test_infra_lambda_bundle.py's.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from stacks.agent_api.bundling import (
     PRUNED_PATHS,
     LocalBundlingError,
     PipLocalBundling,
+    installed_distributions,
+    remove_distribution,
 )
 from tests.infra.infra_support import files_under
 
@@ -216,7 +219,7 @@ def test_bundle_uninstalls_the_pruned_distributions_with_their_scripts_and_keeps
     bundle: Callable[..., Path],
 ) -> None:
     out = bundle()
-    installed = {canonical(dist.metadata["Name"]) for dist in metadata.distributions(path=[str(out)])}
+    installed = {canonical(dist.metadata["Name"]) for dist in installed_distributions(out)}
     assert installed == {"kept-package"}
     assert {path.name for path in out.iterdir()} >= {"kept_package", "kept_package-1.0.dist-info"}
     assert [path.name for path in (out / "bin").iterdir()] == ["kept_package-tool"]
@@ -238,6 +241,23 @@ def test_bundle_fails_when_a_distribution_to_prune_is_not_installed(bundle: Call
         LocalBundlingError, match=r"cannot prune 'pyjwt': 0 installed copies .*PRUNED_DISTRIBUTIONS"
     ):
         bundle(without_pyjwt)
+
+
+def test_an_uninstalled_distribution_is_gone_though_the_folder_mtime_did_not_change(tmp_path: Path) -> None:
+    # importlib.metadata lists a folder once per mtime, and changes within one tick of the file system's
+    # coarse clock leave the mtime as it was: uninstalling pyjwt then looking for the next distribution met
+    # pyjwt's vanished dist-info (no Name) once, in this file's miniature bundles.
+    root = tmp_path / "target"
+    _install_distribution(root, "kept-package")
+    _install_distribution(root, "pyjwt")
+    unchanged = root.stat().st_mtime_ns
+    assert len(list(metadata.distributions(path=[str(root)]))) == 2  # the listing importlib.metadata keeps
+    remove_distribution(root, "pyjwt")
+    os.utime(root, ns=(unchanged, unchanged))  # as if within the same tick
+
+    assert [canonical(dist.metadata["Name"]) for dist in installed_distributions(root)] == ["kept-package"]
+    remove_distribution(root, "kept-package")
+    assert installed_distributions(root) == []
 
 
 def test_bundle_removes_the_pruned_paths_of_kept_distributions(bundle: Callable[..., Path]) -> None:

@@ -24,6 +24,7 @@ from stacks.agent_api.bundling import (
     PRUNED_DISTRIBUTIONS,
     PRUNED_PATHS,
     bundle_size,
+    installed_distributions,
 )
 from tests.infra.infra_support import files_under
 from tests.infra.lock_support import LAMBDA_LOCK, lock_dependents, lock_pins
@@ -68,9 +69,7 @@ def test_bundle_holds_the_lock_minus_the_pruned_distributions(
     lambda_bundle: Callable[[str], Path], architecture: str
 ) -> None:
     bundle = lambda_bundle(architecture)
-    installed = {
-        canonical(dist.metadata["Name"]): dist.version for dist in metadata.distributions(path=[str(bundle)])
-    }
+    installed = {canonical(dist.metadata["Name"]): dist.version for dist in installed_distributions(bundle)}
     locked = {name: versions[0] for name, versions in lock_pins(LAMBDA_LOCK).items()}
     assert installed == {
         name: version for name, version in locked.items() if name not in PRUNED_DISTRIBUTIONS
