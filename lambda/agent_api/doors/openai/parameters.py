@@ -16,7 +16,7 @@ for nothing) or raises `RequestError` naming the parameter.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from agent_api.validation import RequestError
 
@@ -48,6 +48,20 @@ def _tools(name: str) -> RequestError:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _only(value: Any, name: str, allowed: int, why: str) -> None:
+    """Accept an integer parameter (or null) only at the one value this API supports."""
+    if value is None:
+        return
+    if not _integer(value):
+        raise _invalid(name, "an integer")
+    if value != allowed:
+        raise _unsupported(name, why)
 
 
 # --- passed to the model --------------------------------------------------------------------------------
@@ -82,7 +96,7 @@ def seed(value: Any, name: str) -> int | None:
     if value is None:
         return None
     low, high = SEED_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if not _integer(value) or not low <= value <= high:
         raise _invalid(name, "a 64-bit integer")
     return value
 
@@ -130,12 +144,7 @@ def reasoning_effort(value: Any, name: str) -> None:
 
 def one_choice(value: Any, name: str) -> None:
     """`n`: only one choice is generated."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(name, "an integer")
-    if value != 1:
-        raise _unsupported(name, "only one choice is generated: 'n' must be 1")
+    _only(value, name, 1, "only one choice is generated: 'n' must be 1")
 
 
 def no_logprobs(value: Any, name: str) -> None:
@@ -147,12 +156,7 @@ def no_logprobs(value: Any, name: str) -> None:
 
 def no_top_logprobs(value: Any, name: str) -> None:
     """`top_logprobs`: 0 (or null) only."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(name, "an integer")
-    if value != 0:
-        raise _unsupported(name, "the agent's answer carries no log probabilities")
+    _only(value, name, 0, "the agent's answer carries no log probabilities")
 
 
 def no_logit_bias(value: Any, name: str) -> None:
