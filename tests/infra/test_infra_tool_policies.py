@@ -3,7 +3,6 @@ tools call (docs/tools.md), and synth's rules for them."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,9 @@ import pytest
 
 from stacks.config import ConfigError, parse_environment
 from stacks.config.tool_sources import MAX_TOOL_POLICIES
-from tests.infra.infra_support import cdk_context, deployed_values, resources, synthesize
+from tests.infra.infra_support import deployed_values, resources, synthesize
 from tests.infra.test_infra_nag import findings
+from tests.infra.test_infra_tool_sources import environment as with_agent
 
 pytestmark = pytest.mark.infra
 
@@ -25,11 +25,9 @@ DEV = "cdk.json environment 'dev':"
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
-def environment(**top_level: Any) -> dict[str, Any]:
-    """cdk.json's dev environment with ``agent.tool_policy_arns`` = ``top_level.pop("arns")``."""
-    raw = copy.deepcopy(cdk_context()["environments"]["dev"])
-    raw["agent"] = {**raw.get("agent", {}), "tool_policy_arns": top_level.pop("arns")}
-    return {**raw, **top_level}
+def environment(arns: str, **top_level: Any) -> dict[str, Any]:
+    """cdk.json's dev environment with ``agent.tool_policy_arns`` = ``arns`` and ``top_level`` keys."""
+    return {**with_agent(tool_policy_arns=arns), **top_level}
 
 
 def function_role_policies(template: dict[str, Any], stack: str) -> list[Any]:
